@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The C surface dm-remap uses: bindgen reads this header (with the kernel's own
+ * C flags) to generate src/dm/generated/bindings.rs. Linux 6.12's kernel crate
+ * has no device-mapper bindings, so the module generates its own.
+ *
+ * Static inline functions and macros cannot be called from Rust; the
+ * dm_remap_* helpers below wrap them and live in src/dm/helpers.c.
+ */
+#ifndef DM_REMAP_BINDINGS_H
+#define DM_REMAP_BINDINGS_H
+
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/device-mapper.h>
+
+/* Point @bio at @bdev (bio_set_dev is static inline). */
+void dm_remap_bio_set_dev(struct bio *bio, struct block_device *bdev);
+/* The operation of @bio (enum req_op), without flags. */
+unsigned int dm_remap_bio_op(const struct bio *bio);
+/* Whether @bio asks for a cache flush before it (REQ_PREFLUSH). */
+bool dm_remap_bio_is_preflush(const struct bio *bio);
+/* Size of @bdev in 512-byte sectors. */
+sector_t dm_remap_bdev_nr_sectors(struct block_device *bdev);
+/* Logical block size of @bdev in bytes. */
+unsigned int dm_remap_bdev_logical_block_size(struct block_device *bdev);
+/* dev_t of @bdev. */
+dev_t dm_remap_bdev_devt(struct block_device *bdev);
+/* The open mode of the table @ti belongs to. */
+blk_mode_t dm_remap_table_mode(struct dm_target *ti);
+/* Bitfield setters of struct dm_target. */
+/* Raise the logical block size limit of a table to @size bytes. */
+void dm_remap_limits_set_logical_block_size(struct queue_limits *limits,
+					    unsigned int size);
+
+#endif

@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: GPL-2.0
+//! dm-remap's pure logic, in `core` only.
+//!
+//! The kernel module compiles these files as its `logic` module (through a
+//! `#[path]` attribute, with `--cfg MODULE`); the host builds them as the
+//! `dm_remap_core` crate for the userspace tool and for `cargo test`.
+//! Nothing here allocates, panics on any input, or touches the kernel.
+#![cfg_attr(not(any(MODULE, test)), no_std)]
+
+pub mod geometry;
+pub mod number;
+pub mod table_line;
