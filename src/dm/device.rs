@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Block devices a target opened with `dm_get_device`, and the queue limits
+//! a target may adjust.
+
+use core::ptr::NonNull;
+
+use kernel::prelude::*;
+use kernel::types::Opaque;
+
+use super::bindings;
+
+/// A device a target holds open.
+///
+/// # Invariants
+///
+/// `dev` was returned by `dm_get_device(ti, ...)` and is put exactly once, in
+/// `drop`; `ti` is the target that opened it, and it outlives this value
+/// (devices are stored in the target's private data, which is dropped in the
+/// destructor, or dropped inside the constructor that opened them).
+pub(crate) struct DmDev {
+    dev: NonNull<bindings::dm_dev>,
+    ti: NonNull<bindings::dm_target>,
+}
+
+// SAFETY: a `dm_dev` may be used and put from any thread; DM serialises table
+// changes itself.
+unsafe impl Send for DmDev {}
+// SAFETY: the accessors only read fields that stay fixed while the device is
+// held open.
+unsafe impl Sync for DmDev {}
+
+impl DmDev {
+    /// Opens `path` for `ti` in the table's mode.
+    ///
+    /// # Safety
+    ///
+    /// `ti` must be a target inside its constructor, and the result must be
+    /// dropped before the target is destroyed.
+    pub(super) unsafe fn open(ti: NonNull<bindings::dm_target>, path: &CStr) -> Result<Self> {
+        let mut dev: *mut bindings::dm_dev = core::ptr::null_mut();
+        // SAFETY: `ti` is a live target (caller's contract); `path` is
+        // NUL-terminated; `dev` is a valid place for the result.
+        let ret = unsafe {
+            let mode = bindings::dm_remap_table_mode(ti.as_ptr());
+            bindings::dm_get_device(ti.as_ptr(), path.as_char_ptr(), mode, &mut dev)
+        };
+        kernel::error::to_result(ret)?;
+        let dev = NonNull::new(dev).ok_or(ENODEV)?;
+        // INVARIANT: `dev` was just returned by `dm_get_device(ti)`.
+        Ok(Self { dev, ti })
+    }
+
+    /// The raw `dm_dev`, for iterate_devices callouts.
+    pub(super) fn as_raw(&self) -> *mut bindings::dm_dev {
+        self.dev.as_ptr()
+    }
+
+    /// The open block device.
+    pub(super) fn bdev(&self) -> *mut bindings::block_device {
+        // SAFETY: `dev` is held open by the type invariants.
+        unsafe { (*self.dev.as_ptr()).bdev }
+    }
+
+    /// The `major:minor` name DM keeps for the device (used in table lines).
+    pub(crate) fn name(&self) -> &CStr {
+        // SAFETY: `dev` is valid by the type invariants, and DM fills `name`
+        // with a NUL-terminated string (a `char[16]`) that does not change
+        // while the device is held.
+        unsafe { CStr::from_char_ptr((*self.dev.as_ptr()).name.as_ptr()) }
+    }
+
+    /// Size in 512-byte sectors.
+    pub(crate) fn sectors(&self) -> u64 {
+        // SAFETY: the block device is open by the type invariants.
+        unsafe { bindings::dm_remap_bdev_nr_sectors(self.bdev()) }
+    }
+
+    /// Logical block size in bytes.
+    pub(crate) fn logical_block_size(&self) -> u32 {
+        // SAFETY: the block device is open by the type invariants.
+        unsafe { bindings::dm_remap_bdev_logical_block_size(self.bdev()) }
+    }
+
+    /// The device number, which tells whether two paths name one device.
+    pub(crate) fn devt(&self) -> u32 {
+        // SAFETY: the block device is open by the type invariants.
+        unsafe { bindings::dm_remap_bdev_devt(self.bdev()) }
+    }
+}
+
+impl Drop for DmDev {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariants `dev` came from `dm_get_device(ti)`,
+        // `ti` is still alive, and this is the only put.
+        unsafe { bindings::dm_put_device(self.ti.as_ptr(), self.dev.as_ptr()) };
+    }
+}
+
+/// The queue limits of a table, as `io_hints` sees them.
+///
+/// # Invariants
+///
+/// Wraps a live `queue_limits` that DM lends to `io_hints` for the call.
+#[repr(transparent)]
+pub(crate) struct QueueLimits(Opaque<bindings::queue_limits>);
+
+impl QueueLimits {
+    /// Borrows the limits behind `ptr` for the duration of `io_hints`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be valid and not otherwise accessed for `'a`.
+    pub(super) unsafe fn from_raw<'a>(ptr: *mut bindings::queue_limits) -> &'a mut Self {
+        // SAFETY: `repr(transparent)` over the C struct; validity and
+        // exclusivity are the caller's contract.
+        unsafe { &mut *ptr.cast::<Self>() }
+    }
+
+    /// Raises the logical (and with it the physical and minimum I/O) block
+    /// size to at least `bytes`.
+    pub(crate) fn raise_logical_block_size(&mut self, bytes: u32) {
+        // SAFETY: the limits are valid and ours for the call (type invariants).
+        unsafe { bindings::dm_remap_limits_set_logical_block_size(self.0.get(), bytes) };
+    }
+}

@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: GPL-2.0
+//! `struct target_type` as the [`TargetOps`] trait.
+//!
+//! Modelled on `kernel::block::mq::Operations`: a `#[vtable]` trait with safe
+//! methods, and private `unsafe extern "C"` trampolines that turn DM's raw
+//! pointers into [`Target`], [`Bio`] and friends before calling it.
+
+use core::ffi::c_void;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+
+use kernel::ffi::{c_char, c_int, c_uint};
+use kernel::prelude::*;
+use kernel::error::VTABLE_DEFAULT_ERROR;
+use kernel::types::Opaque;
+
+use super::{bindings, Bio, DmDev, Emitter, QueueLimits};
+
+/// What `map` did with a bio.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MapOutcome {
+    /// The bio was readdressed; DM submits it.
+    Remapped,
+}
+
+impl MapOutcome {
+    fn to_c(self) -> c_int {
+        let v = match self {
+            Self::Remapped => bindings::DM_MAPIO_REMAPPED,
+        };
+        // The DM_MAPIO_* values are small constants.
+        v as c_int
+    }
+}
+
+/// What `end_io` decided about a completion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EndIoOutcome {
+    /// Let the completion through as it is.
+    Done,
+}
+
+impl EndIoOutcome {
+    fn to_c(self) -> c_int {
+        let v = match self {
+            Self::Done => bindings::DM_ENDIO_DONE,
+        };
+        // The DM_ENDIO_* values are small constants.
+        v as c_int
+    }
+}
+
+/// Which status DM asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StatusKind {
+    /// `dmsetup status`: the target's health and counters.
+    Info,
+    /// `dmsetup table`: the table line that recreates the target.
+    Table,
+    /// The measurement string for IMA.
+    Ima,
+}
+
+/// A constructor's refusal: the errno, and the message DM reports for it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CtrError {
+    pub(crate) errno: Error,
+    pub(crate) message: &'static core::ffi::CStr,
+}
+
+impl CtrError {
+    /// A refusal with `errno` and `message`.
+    pub(crate) fn new(errno: Error, message: &'static core::ffi::CStr) -> Self {
+        Self { errno, message }
+    }
+}
+
+/// One instance of a target type (a `struct dm_target`).
+///
+/// # Invariants
+///
+/// Wraps a live `dm_target` that DM passed to one of the target's callbacks;
+/// borrows last no longer than that callback. A `&mut Target` is only handed
+/// out by the constructor trampoline, before DM shares the target with other
+/// callbacks.
+#[repr(transparent)]
+pub(crate) struct Target(Opaque<bindings::dm_target>);
+
+impl Target {
+    /// # Safety
+    ///
+    /// `ptr` must point to a live `dm_target` for `'a`.
+    unsafe fn from_raw<'a>(ptr: *mut bindings::dm_target) -> &'a Self {
+        // SAFETY: `repr(transparent)` over the C struct; validity for `'a` is
+        // the caller's contract.
+        unsafe { &*ptr.cast::<Self>() }
+    }
+
+    fn raw(&self) -> *mut bindings::dm_target {
+        self.0.get()
+    }
+
+    /// First sector of the target in the mapped device.
+    pub(crate) fn begin(&self) -> u64 {
+        // SAFETY: the target is live (type invariants); `begin` is fixed once
+        // the table is loaded.
+        unsafe { (*self.raw()).begin }
+    }
+
+    /// Length of the target in sectors.
+    pub(crate) fn len(&self) -> u64 {
+        // SAFETY: as in `begin`.
+        unsafe { (*self.raw()).len }
+    }
+
+    /// Opens `path` for this target, in the table's mode.
+    pub(crate) fn open_device(&mut self, path: &CStr) -> Result<DmDev> {
+        let ti = NonNull::new(self.raw()).ok_or(EINVAL)?;
+        // SAFETY: `&mut Target` only exists inside the constructor (type
+        // invariants), and the trampolines drop what the constructor returns
+        // before the target is destroyed.
+        unsafe { DmDev::open(ti, path) }
+    }
+
+    /// How many copies of each flush, discard and write-zeroes bio DM sends
+    /// to `map` (told apart by [`Bio::target_bio_nr`]).
+    pub(crate) fn set_special_bio_counts(&mut self, flush: u32, discard: u32, write_zeroes: u32) {
+        // SAFETY: we are inside the constructor (type invariants), so nothing
+        // else reads these fields yet.
+        unsafe {
+            (*self.raw()).num_flush_bios = flush;
+            (*self.raw()).num_discard_bios = discard;
+            (*self.raw()).num_write_zeroes_bios = write_zeroes;
+        }
+    }
+
+    fn set_error(&mut self, message: &'static core::ffi::CStr) {
+        // SAFETY: inside the constructor (type invariants). DM only reads the
+        // string, and a `'static` one outlives every such read.
+        unsafe { (*self.raw()).error = message.as_ptr().cast_mut().cast::<c_char>() };
+    }
+}
+
+/// The callbacks of a device-mapper target type.
+#[vtable]
+pub(crate) trait TargetOps: Sized + Send + Sync {
+    /// Target type name used in table lines.
+    const NAME: &'static CStr;
+    /// Target version, shown by `dmsetup targets`.
+    const VERSION: [u32; 3];
+
+    /// Builds an instance from the table line's arguments.
+    fn ctr(target: &mut Target, args: &[&CStr]) -> Result<Self, CtrError>;
+
+    /// Routes one bio. Runs in the I/O path: must not sleep.
+    fn map(&self, target: &Target, bio: &mut Bio) -> MapOutcome;
+
+    /// Sees every completion of a bio that `map` remapped; `status` is the
+    /// block-layer status (0 for success).
+    fn end_io(&self, _target: &Target, _bio: &mut Bio, _status: u8) -> EndIoOutcome {
+        kernel::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Writes the INFO, TABLE or IMA status.
+    fn status(&self, _target: &Target, _kind: StatusKind, _out: &mut Emitter<'_>) {
+        kernel::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Handles `dmsetup message`; `Ok(true)` means `out` holds a result.
+    fn message(&self, _target: &Target, _args: &[&CStr], _out: &mut Emitter<'_>) -> Result<bool> {
+        kernel::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Calls `visit(device, start, len)` for each underlying device range,
+    /// stopping at (and returning) the first non-zero result.
+    fn iterate_devices(&self, _visit: &mut dyn FnMut(&DmDev, u64, u64) -> c_int) -> c_int {
+        kernel::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Adjusts the table's queue limits.
+    fn io_hints(&self, _limits: &mut QueueLimits) {
+        kernel::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Called before the device suspends (I/O may still be in flight).
+    fn presuspend(&self, _target: &Target) {
+        kernel::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Called once the device is suspended and idle.
+    fn postsuspend(&self, _target: &Target) {
+        kernel::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Called when the device resumes.
+    fn resume(&self, _target: &Target) {
+        kernel::build_error(VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// A registered target type; unregistered on drop.
+///
+/// # Invariants
+///
+/// `tt` was registered with `dm_register_target` and stays pinned (DM links
+/// it into its list of types) until `drop` unregisters it.
+pub(crate) struct Registration<T: TargetOps> {
+    tt: Pin<KBox<Opaque<bindings::target_type>>>,
+    _ops: PhantomData<T>,
+}
+
+// SAFETY: the registration is only touched at module init and exit.
+unsafe impl<T: TargetOps> Send for Registration<T> {}
+// SAFETY: `&Registration` exposes nothing.
+unsafe impl<T: TargetOps> Sync for Registration<T> {}
+
+impl<T: TargetOps> Registration<T> {
+    /// Registers `T` as a target type owned by `module`, so that DM holds a
+    /// reference on the module while any device uses the type.
+    pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {
+        let tt = bindings::target_type {
+            name: T::NAME.as_char_ptr(),
+            module: module.as_ptr(),
+            version: T::VERSION,
+            ctr: Some(ctr::<T>),
+            dtr: Some(dtr::<T>),
+            map: Some(map::<T>),
+            end_io: if T::HAS_END_IO { Some(end_io::<T>) } else { None },
+            status: if T::HAS_STATUS { Some(status::<T>) } else { None },
+            message: if T::HAS_MESSAGE { Some(message::<T>) } else { None },
+            iterate_devices: if T::HAS_ITERATE_DEVICES { Some(iterate_devices::<T>) } else { None },
+            io_hints: if T::HAS_IO_HINTS { Some(io_hints::<T>) } else { None },
+            presuspend: if T::HAS_PRESUSPEND { Some(presuspend::<T>) } else { None },
+            postsuspend: if T::HAS_POSTSUSPEND { Some(postsuspend::<T>) } else { None },
+            resume: if T::HAS_RESUME { Some(resume::<T>) } else { None },
+            ..Default::default()
+        };
+        let tt = KBox::pin(Opaque::new(tt), GFP_KERNEL)?;
+        // SAFETY: `tt` is a fully initialised target type, pinned on the heap
+        // for as long as it stays registered (dropped only after unregister).
+        kernel::error::to_result(unsafe { bindings::dm_register_target(tt.get()) })?;
+        // INVARIANT: registered just above, and pinned.
+        Ok(Self { tt, _ops: PhantomData })
+    }
+}
+
+impl<T: TargetOps> Drop for Registration<T> {
+    fn drop(&mut self) {
+        // SAFETY: registered by `new` (type invariants). DM refuses module
+        // unload while devices use the type, so none remain.
+        unsafe { bindings::dm_unregister_target(self.tt.get()) };
+    }
+}
+
+/// The instance behind `ti->private`.
+///
+/// # Safety
+///
+/// `ti` must be live, and its constructor must have succeeded (so `private`
+/// holds a `KBox<T>` that `dtr` has not yet freed) for `'a`.
+unsafe fn instance<'a, T>(ti: *mut bindings::dm_target) -> &'a T {
+    // SAFETY: the caller's contract; `ctr` stored a `KBox<T>` there.
+    unsafe { &*(*ti).private.cast::<T>() }
+}
+
+/// Collects `argv[0..argc]` as C strings.
+///
+/// # Safety
+///
+/// `argv` must hold `argc` NUL-terminated strings that live for `'a`.
+unsafe fn collect_args<'a>(argc: c_uint, argv: *mut *mut c_char) -> Result<KVec<&'a CStr>> {
+    let n = usize::try_from(argc).map_err(|_| EINVAL)?;
+    let mut args = KVec::with_capacity(n, GFP_KERNEL)?;
+    for i in 0..n {
+        // SAFETY: `i < argc`, and each entry is a valid C string for `'a`
+        // (the caller's contract).
+        let arg = unsafe { CStr::from_char_ptr(*argv.add(i)) };
+        args.push(arg, GFP_KERNEL)?;
+    }
+    Ok(args)
+}
+
+/// Wraps a `(result, maxlen)` buffer from DM.
+///
+/// # Safety
+///
+/// `result` must be valid for writes of `maxlen` bytes for `'a`.
+unsafe fn emitter<'a>(result: *mut c_char, maxlen: c_uint) -> Emitter<'a> {
+    let len = usize::try_from(maxlen).unwrap_or(0);
+    if result.is_null() || len == 0 {
+        return Emitter::new(&mut []);
+    }
+    // SAFETY: the caller's contract.
+    Emitter::new(unsafe { core::slice::from_raw_parts_mut(result.cast::<u8>(), len) })
+}
+
+/// # Safety
+///
+/// Called by DM only, with a target being constructed and its arguments.
+unsafe extern "C" fn ctr<T: TargetOps>(
+    ti: *mut bindings::dm_target,
+    argc: c_uint,
+    argv: *mut *mut c_char,
+) -> c_int {
+    // SAFETY: DM passes a live target being constructed; no other callback
+    // sees it until this returns, so the `&mut` is exclusive.
+    let target = unsafe { &mut *ti.cast::<Target>() };
+    // SAFETY: DM passes `argc` argument strings that outlive the constructor.
+    let args = match unsafe { collect_args(argc, argv) } {
+        Ok(args) => args,
+        Err(e) => {
+            target.set_error(c"Cannot allocate argument list");
+            return e.to_errno();
+        }
+    };
+    let instance = T::ctr(target, &args).and_then(|inst| {
+        KBox::new(inst, GFP_KERNEL).map_err(|_| CtrError::new(ENOMEM, c"Cannot allocate target context"))
+    });
+    match instance {
+        Ok(b) => {
+            // SAFETY: still inside the constructor; `dtr` reclaims the box.
+            unsafe { (*ti).private = KBox::into_raw(b).cast::<c_void>() };
+            0
+        }
+        Err(e) => {
+            target.set_error(e.message);
+            e.errno.to_errno()
+        }
+    }
+}
+
+/// # Safety
+///
+/// Called by DM only, once, for a target whose constructor succeeded.
+unsafe extern "C" fn dtr<T: TargetOps>(ti: *mut bindings::dm_target) {
+    // SAFETY: `ctr` stored a `KBox<T>` from `KBox::into_raw` in `private`, and
+    // DM calls the destructor once, after every other callback has finished.
+    drop(unsafe { KBox::from_raw((*ti).private.cast::<T>()) });
+}
+
+/// # Safety
+///
+/// Called by DM only, with a constructed target and a bio it owns.
+unsafe extern "C" fn map<T: TargetOps>(ti: *mut bindings::dm_target, bio: *mut bindings::bio) -> c_int {
+    // SAFETY: DM calls `map` on a constructed, live target, with a bio that the
+    // target owns until it returns it or completes it.
+    let (this, target, bio) = unsafe { (instance::<T>(ti), Target::from_raw(ti), Bio::from_raw(bio)) };
+    this.map(target, bio).to_c()
+}
+
+/// # Safety
+///
+/// Called by DM only, with a constructed target, a bio it mapped, and that
+/// bio's completion status.
+unsafe extern "C" fn end_io<T: TargetOps>(
+    ti: *mut bindings::dm_target,
+    bio: *mut bindings::bio,
+    error: *mut bindings::blk_status_t,
+) -> c_int {
+    // SAFETY: DM passes a live, constructed target, the completing bio (ours
+    // until this returns) and a valid pointer to its status.
+    let (this, target, bio, status) =
+        unsafe { (instance::<T>(ti), Target::from_raw(ti), Bio::from_raw(bio), *error) };
+    this.end_io(target, bio, status).to_c()
+}
+
+/// # Safety
+///
+/// Called by DM only, with a constructed target and a result buffer.
+unsafe extern "C" fn status<T: TargetOps>(
+    ti: *mut bindings::dm_target,
+    kind: bindings::status_type_t,
+    _flags: c_uint,
+    result: *mut c_char,
+    maxlen: c_uint,
+) {
+    let kind = match kind {
+        bindings::status_type_t_STATUSTYPE_INFO => StatusKind::Info,
+        bindings::status_type_t_STATUSTYPE_TABLE => StatusKind::Table,
+        _ => StatusKind::Ima,
+    };
+    // SAFETY: DM passes a live, constructed target and a buffer of `maxlen`
+    // bytes for the duration of the call.
+    let (this, target, mut out) = unsafe { (instance::<T>(ti), Target::from_raw(ti), emitter(result, maxlen)) };
+    this.status(target, kind, &mut out);
+}
+
+/// # Safety
+///
+/// Called by DM only, with a constructed target, the message words and a
+/// result buffer.
+unsafe extern "C" fn message<T: TargetOps>(
+    ti: *mut bindings::dm_target,
+    argc: c_uint,
+    argv: *mut *mut c_char,
+    result: *mut c_char,
+    maxlen: c_uint,
+) -> c_int {
+    // SAFETY: DM passes a live, constructed target, `argc` strings and a
+    // buffer of `maxlen` bytes, all valid for the duration of the call.
+    let (this, target, mut out) = unsafe { (instance::<T>(ti), Target::from_raw(ti), emitter(result, maxlen)) };
+    // SAFETY: as above.
+    let args = match unsafe { collect_args(argc, argv) } {
+        Ok(args) => args,
+        Err(e) => return e.to_errno(),
+    };
+    match this.message(target, &args, &mut out) {
+        Ok(true) => 1,
+        Ok(false) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by DM only, with a constructed target and its callout.
+unsafe extern "C" fn iterate_devices<T: TargetOps>(
+    ti: *mut bindings::dm_target,
+    callout: bindings::iterate_devices_callout_fn,
+    data: *mut c_void,
+) -> c_int {
+    let Some(callout) = callout else { return 0 };
+    // SAFETY: DM passes a live, constructed target.
+    let this = unsafe { instance::<T>(ti) };
+    this.iterate_devices(&mut |dev, start, len| {
+        // SAFETY: `callout` and `data` come from DM for this call, `ti` is live
+        // and `dev` is one of the target's open devices.
+        unsafe { callout(ti, dev.as_raw(), start, len, data) }
+    })
+}
+
+/// # Safety
+///
+/// Called by DM only, with a constructed target and the table's limits.
+unsafe extern "C" fn io_hints<T: TargetOps>(ti: *mut bindings::dm_target, limits: *mut bindings::queue_limits) {
+    // SAFETY: DM passes a live, constructed target and limits that are ours
+    // for the call.
+    let (this, limits) = unsafe { (instance::<T>(ti), QueueLimits::from_raw(limits)) };
+    this.io_hints(limits);
+}
+
+macro_rules! lifecycle_trampoline {
+    ($name:ident) => {
+        /// # Safety
+        ///
+        /// Called by DM only, with a constructed target.
+        unsafe extern "C" fn $name<T: TargetOps>(ti: *mut bindings::dm_target) {
+            // SAFETY: DM passes a live, constructed target.
+            let (this, target) = unsafe { (instance::<T>(ti), Target::from_raw(ti)) };
+            this.$name(target);
+        }
+    };
+}
+lifecycle_trampoline!(presuspend);
+lifecycle_trampoline!(postsuspend);
+lifecycle_trampoline!(resume);

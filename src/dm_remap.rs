@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: GPL-2.0
+//! dm-remap: a device-mapper target that keeps a disk with growing bad
+//! sectors usable by redirecting I/O for bad blocks to a spare device.
+//!
+//! Layers, each depending only on the ones below it:
+//! - [`remap`]: the `remap` target itself, in safe Rust;
+//! - [`logic`]: pure `no_std` logic (table line, spare geometry), shared with
+//!   the userspace tool and tested on the host;
+//! - [`dm`]: the safe device-mapper abstraction over generated bindings and
+//!   C helpers, where every `unsafe` block lives.
+
+use kernel::prelude::*;
+
+mod dm;
+#[path = "core/mod.rs"]
+mod logic;
+mod remap;
+
+module! {
+    type: DmRemapModule,
+    name: "dm_remap",
+    author: "dm-remap developers",
+    description: "device-mapper target that remaps bad sectors to a spare device",
+    license: "GPL",
+}
+
+struct DmRemapModule {
+    _target: dm::Registration<remap::RemapTarget>,
+}
+
+impl kernel::Module for DmRemapModule {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let target = dm::Registration::new(module)?;
+        pr_info!("target 'remap' registered\n");
+        Ok(Self { _target: target })
+    }
+}
