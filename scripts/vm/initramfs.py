@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Builds the test guest's initramfs: busybox, the host tools the tests use
+(with their shared libraries), the module, and the guest-side test files."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+# Host programs copied into the guest. busybox supplies the rest of the shell
+# tools; these are the ones whose busybox versions fall short (dd ignores
+# O_DIRECT, losetup lacks options) or that busybox lacks.
+HOST_TOOLS = [
+    "bash", "dmsetup", "fio", "mke2fs", "e2fsck", "dd", "cmp", "blockdev",
+    "losetup", "timeout", "truncate", "sha256sum", "od", "stat", "head", "tail",
+]
+TOOL_ALIASES = {"mkfs.ext4": "mke2fs", "fsck.ext4": "e2fsck"}
+
+
+def _libraries(binary: str) -> set[str]:
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    libs = set()
+    for line in out.splitlines():
+        parts = line.split()
+        if "=>" in parts and len(parts) >= 3 and parts[2].startswith("/"):
+            libs.add(parts[2])
+        elif parts and parts[0].startswith("/"):
+            libs.add(parts[0])
+    return libs
+
+
+def _copy(src: str, root: Path, dest: str | None = None) -> None:
+    target = root / (dest or src).lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(os.path.realpath(src), target)
+
+
+def build(root: Path, out: Path, module: Path, guest_dir: Path, config: dict[str, str]) -> Path:
+    """Stages the guest tree under `root` and packs it into `out` (newc cpio).
+
+    `config` becomes /etc/dm-remap-run.sh, read by the guest runner."""
+    if root.exists():
+        shutil.rmtree(root)
+    for d in ["bin", "sbin", "usr/bin", "usr/sbin", "proc", "sys", "dev", "tmp", "run", "etc", "lib/modules"]:
+        (root / d).mkdir(parents=True, exist_ok=True)
+    _copy("/bin/busybox", root)
+    libs: set[str] = set()
+    for tool in HOST_TOOLS:
+        path = shutil.which(tool)
+        if path is None:
+            raise SystemExit(f"initramfs: host tool '{tool}' not found (run scripts/install-deps.sh)")
+        _copy(path, root, "/usr/bin/" + tool)
+        libs |= _libraries(path)
+    for alias, tool in TOOL_ALIASES.items():
+        (root / "usr/bin" / alias).symlink_to(tool)
+    for lib in libs:
+        _copy(lib, root)
+    shutil.copy2(module, root / "lib/modules/dm-remap.ko")
+    shutil.copytree(guest_dir, root / "tests")
+    shutil.copy2(guest_dir / "init", root / "init")
+    (root / "init").chmod(0o755)
+    with open(root / "etc/dm-remap-run.sh", "w") as f:
+        for key, value in config.items():
+            f.write(f"{key}='{value}'\n")
+    files = subprocess.run(["find", "."], cwd=root, capture_output=True, text=True, check=True).stdout
+    with open(out, "wb") as f:
+        subprocess.run(["cpio", "--quiet", "-o", "-H", "newc"], cwd=root, input=files.encode(),
+                       stdout=f, check=True)
+    return out

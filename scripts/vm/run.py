@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Boots the test kernel under QEMU with dm-remap and runs guest tests.
+
+  run.py --kernel-dir DIR --module dm-remap.ko [--mode test|demo] [NAME ...]
+
+Test cases are tests/vm/cases/NAME.sh; all of them run in one boot unless
+NAMEs are given. The guest sends results on a second serial port and the
+kernel log on the first; any failed test, timeout, missing result or kernel
+splat fails the run (exit 1), with the relevant log lines printed.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import initramfs  # noqa: E402
+import logscan  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+GUEST_DIR = REPO / "tests" / "vm"
+BOOT_SECONDS = 120
+
+
+def all_tests() -> list[str]:
+    return sorted(p.stem for p in (GUEST_DIR / "cases").glob("*.sh"))
+
+
+def kvm_boots(kernel: Path, initrd: Path, workdir: Path) -> bool:
+    """Whether a KVM guest really reaches userspace here (nested PVM does not)."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return False
+    log = workdir / "kvm-probe.log"
+    cmd = qemu_command(kernel, initrd, "kvm", log, workdir / "kvm-probe-results.log", "probe")
+    try:
+        subprocess.run(cmd, timeout=30, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return False
+    return "dm-remap-probe: userspace reached" in log.read_text(errors="replace")
+
+
+def qemu_command(kernel: Path, initrd: Path, accel: str, console: Path, results: Path, mode: str) -> list[str]:
+    accel_args = ["-accel", "kvm", "-cpu", "host"] if accel == "kvm" else \
+        ["-accel", "tcg,thread=multi", "-cpu", "max"]
+    return [
+        "qemu-system-x86_64", *accel_args, "-smp", "2", "-m", "3G",
+        "-kernel", str(kernel / "arch/x86/boot/bzImage"), "-initrd", str(initrd),
+        "-append", f"console=ttyS0 loglevel=7 panic=-1 dmremap_mode={mode}",
+        "-display", "none", "-monitor", "none", "-no-reboot",
+        "-serial", f"file:{console}", "-serial", f"file:{results}",
+    ]
+
+
+def follow(proc: subprocess.Popen, results: Path, deadline: float, echo: bool) -> bool:
+    """Streams the results log while the VM runs; False on timeout."""
+    pos = 0
+    while True:
+        if results.exists():
+            with open(results, "rb") as f:
+                f.seek(pos)
+                chunk = f.read()
+                pos += len(chunk)
+            if echo and chunk:
+                sys.stdout.write(chunk.decode(errors="replace"))
+                sys.stdout.flush()
+        if proc.poll() is not None:
+            return True
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            return False
+        time.sleep(0.5)
+
+
+def parse_results(text: str, expected: list[str]) -> tuple[dict[str, dict], bool]:
+    results: dict[str, dict] = {}
+    done = False
+    for line in text.splitlines():
+        parts = line.split()
+        if line.startswith("### RESULT") and len(parts) >= 6:
+            results[parts[2]] = {"status": parts[3], "rc": parts[4], "seconds": parts[5]}
+        elif line.startswith("### DONE"):
+            done = True
+    for name in expected:
+        results.setdefault(name, {"status": "MISSING", "rc": "-", "seconds": "-"})
+    return results, done
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kernel-dir", required=True, type=Path)
+    ap.add_argument("--module", required=True, type=Path)
+    ap.add_argument("--mode", choices=["test", "demo"], default="test")
+    ap.add_argument("--accel", choices=["tcg", "kvm", "auto"], default=os.environ.get("DM_REMAP_ACCEL", "tcg"))
+    ap.add_argument("--test-timeout", type=int, default=int(os.environ.get("DM_REMAP_TEST_TIMEOUT", "600")))
+    ap.add_argument("--out", type=Path, default=REPO / "out" / "vm")
+    ap.add_argument("tests", nargs="*")
+    args = ap.parse_args()
+
+    known = all_tests()
+    tests = args.tests or known
+    unknown = [t for t in tests if t not in known]
+    if args.mode == "demo":
+        tests = ["demo"]
+    elif unknown:
+        print(f"vm: unknown test(s): {' '.join(unknown)}\nknown: {' '.join(known)}", file=sys.stderr)
+        return 2
+
+    run_dir = args.out / time.strftime(f"{args.mode}-%Y%m%d-%H%M%S")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    initrd = initramfs.build(run_dir / "root", run_dir / "initramfs.cpio", args.module, GUEST_DIR, {
+        "MODE": args.mode, "TESTS": " ".join(tests), "TEST_TIMEOUT": str(args.test_timeout),
+    })
+    accel = args.accel
+    if accel == "auto":
+        accel = "kvm" if kvm_boots(args.kernel_dir, initrd, run_dir) else "tcg"
+    console, results_log = run_dir / "kernel.log", run_dir / "results.log"
+    cmd = qemu_command(args.kernel_dir, initrd, accel, console, results_log, args.mode)
+    print(f"vm: {args.mode} run of {len(tests)} case(s) under {accel}; logs in {run_dir}", flush=True)
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+    deadline = started + BOOT_SECONDS + args.test_timeout * len(tests)
+    finished = follow(proc, results_log, deadline, echo=True)
+    elapsed = time.monotonic() - started
+
+    log_text = console.read_text(errors="replace") if console.exists() else ""
+    res_text = results_log.read_text(errors="replace") if results_log.exists() else ""
+    results, done = parse_results(res_text, tests)
+    splats = logscan.scan(log_text)
+    for s in splats:
+        if s["test"] in results:
+            results[s["test"]]["status"] = "FAIL"
+            results[s["test"]]["splat"] = s["line"]
+    (run_dir / "results.json").write_text(json.dumps(
+        {"tests": results, "done": done, "finished": finished, "seconds": round(elapsed, 1),
+         "splats": [{"test": s["test"], "line": s["line"]} for s in splats]}, indent=2))
+
+    print(f"\nvm: {'booted and finished' if finished else 'TIMED OUT'} in {elapsed:.0f}s")
+    for name in tests:
+        r = results[name]
+        print(f"  {r['status']:7} {name} ({r['seconds']}s){'  splat: ' + r['splat'] if 'splat' in r else ''}")
+    for s in splats:
+        print(f"\nvm: kernel splat during {s['test']}: {s['line']}\n  " + "\n  ".join(s["context"]))
+    if not done:
+        print("\nvm: the guest did not report completion; last kernel log lines:\n  "
+              + "\n  ".join(log_text.splitlines()[-40:]))
+    passed = sum(1 for r in results.values() if r["status"] == "PASS")
+    failed = len(results) - passed
+    print(f"\nvm: {passed} passed, {failed} failed")
+    return 0 if finished and done and failed == 0 and not splats else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+# Helpers for guest test cases (sourced before each case, with `set -e`).
+# Cases run in /tmp/work, which the runner empties between cases.
+
+MODULE=/lib/modules/dm-remap.ko
+
+fail() { echo "FAIL: $*"; exit 1; }
+note() { echo "  $*"; }
+
+# assert_eq <got> <want> <what>
+assert_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"; }
+
+# mkloop <name> <size_MiB> [<logical_block_size>]: a loop device over a
+# scratch file; prints its path.
+mkloop() {
+    truncate -s "${2}M" "/tmp/work/$1.img"
+    losetup -f --show ${3:+-b "$3"} "/tmp/work/$1.img"
+}
+
+sectors() { blockdev --getsz "$1"; }
+
+# mapper <name>: creates the /dev/mapper node (no udev here) and checks that it
+# is a block device, so nothing writes to a plain file by mistake.
+mapper() {
+    dmsetup mknodes "$1" >/dev/null
+    [ -b "/dev/mapper/$1" ] || fail "/dev/mapper/$1 is not a block device"
+    echo "/dev/mapper/$1"
+}
+
+# remap_create <name> <main> <spare> [<opt args>...]: a remap device over all
+# of main; prints its /dev/mapper path.
+remap_create() {
+    local name=$1 main=$2 spare=$3; shift 3
+    dmsetup create "$name" --table "0 $(sectors "$main") remap $main $spare $*" \
+        || fail "dmsetup create $name failed"
+    mapper "$name"
+}
+
+# expect_table_rejected <table line> <ti->error text>: loading the line must
+# fail, the kernel must log that exact reason, and no device may remain.
+expect_table_rejected() {
+    local line=$1 reason=$2
+    dmesg -C
+    if dmsetup create rejected --table "$line" 2>/tmp/work/dmsetup.err; then
+        dmsetup remove rejected
+        fail "table '$line' was accepted"
+    fi
+    dmesg | grep -qF "remap: $reason" || { dmesg | tail -5; fail "table '$line': no '$reason' in the kernel log"; }
+    ! dmsetup info rejected >/dev/null 2>&1 || fail "table '$line' left a device behind"
+    note "rejected: '$line' -> $reason"
+}
+
+# fio_verify <device> <fio args...>: a verifying fio job; fails on any error.
+fio_verify() {
+    local dev=$1; shift
+    fio --name=verify --filename="$dev" --direct=1 --ioengine=libaio --iodepth=8 \
+        --verify=crc32c --verify_fatal=1 --do_verify=1 --randseed=1234 \
+        --output=/tmp/work/fio.out "$@" || { cat /tmp/work/fio.out; fail "fio verify on $dev failed"; }
+    grep -q "err= 0" /tmp/work/fio.out || { cat /tmp/work/fio.out; fail "fio reported errors on $dev"; }
+}

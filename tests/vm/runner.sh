@@ -1,0 +1,51 @@
+#!/bin/bash
+# Guest test runner: loads dm-remap, runs each selected case in a fresh state
+# and reports on /dev/ttyS1 (the kernel log goes to ttyS0):
+#   ### BEGIN <name>
+#   ### RESULT <name> PASS|FAIL <rc> <seconds>
+#   ### DONE
+. /etc/dm-remap-run.sh
+exec 3>/dev/ttyS1
+report() { echo "$*" >&3; }
+kmsg() { echo "dm-remap-test: $*" > /dev/kmsg; }
+
+# Leaves no device-mapper device, loop device or scratch file behind.
+reset_state() {
+    dmsetup remove_all --force >/dev/null 2>&1
+    losetup -D 2>/dev/null
+    rm -rf /tmp/work && mkdir -p /tmp/work
+}
+
+# What a clean state is; prints what is wrong with this one.
+state_problems() {
+    local devs loops
+    devs=$(dmsetup ls 2>/dev/null | grep -v '^No devices found')
+    [ -z "$devs" ] || echo "device-mapper devices left: $devs"
+    loops=$(losetup -a)
+    [ -z "$loops" ] || echo "loop devices left: $loops"
+    [ -d /sys/module/dm_remap ] || echo "dm_remap module not loaded"
+}
+
+if ! insmod /lib/modules/dm-remap.ko; then
+    report "### FATAL insmod dm-remap.ko failed"
+fi
+reset_state
+for t in $TESTS; do
+    if [ "$MODE" = demo ]; then script=/tests/demo.sh; else script=/tests/cases/$t.sh; fi
+    report "### BEGIN $t"
+    kmsg "BEGIN $t"
+    start=$(date +%s)
+    (cd /tmp/work && timeout -s KILL "$TEST_TIMEOUT" bash -c '. /tests/lib.sh; set -e; . "$0"' "$script") >&3 2>&1
+    rc=$?
+    [ "$rc" = 137 ] && report "test killed after ${TEST_TIMEOUT}s"
+    reset_state
+    problems=$(state_problems)
+    if [ -n "$problems" ]; then
+        report "$problems"
+        [ "$rc" = 0 ] && rc=99
+    fi
+    kmsg "END $t rc=$rc"
+    status=PASS; [ "$rc" = 0 ] || status=FAIL
+    report "### RESULT $t $status $rc $(( $(date +%s) - start ))"
+done
+report "### DONE"
