@@ -54,6 +54,6 @@ fio_verify() {
     local dev=$1; shift
     fio --name=verify --filename="$dev" --direct=1 --ioengine=libaio --iodepth=8 \
         --verify=crc32c --verify_fatal=1 --do_verify=1 --randseed=1234 \
-        --output=/tmp/work/fio.out "$@" || { cat /tmp/work/fio.out; fail "fio verify on $dev failed"; }
+        --eta=never --output=/tmp/work/fio.out "$@" || { cat /tmp/work/fio.out; fail "fio verify on $dev failed"; }
     grep -q "err= 0" /tmp/work/fio.out || { cat /tmp/work/fio.out; fail "fio reported errors on $dev"; }
 }

@@ -35,7 +35,7 @@ for t in $TESTS; do
     report "### BEGIN $t"
     kmsg "BEGIN $t"
     start=$(date +%s)
-    (cd /tmp/work && timeout -s KILL "$TEST_TIMEOUT" bash -c '. /tests/lib.sh; set -e; . "$0"' "$script") >&3 2>&1
+    (cd /tmp/work && timeout -s KILL "$TEST_TIMEOUT" bash -c '. /tests/lib.sh; set -eo pipefail; . "$0"' "$script") >&3 2>&1
     rc=$?
     [ "$rc" = 137 ] && report "test killed after ${TEST_TIMEOUT}s"
     reset_state
