@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
 # The README's test command: host unit and property tests of the pure code,
-# a warning-free module build, then every VM test (or those named).
-# Usage: check.sh [<vm test name>...]
+# a warning-free module build, the VM harness self-test, then every VM test.
+# Usage: check.sh [--debug] [<vm test name>...]
+#   --debug   run against the debug kernel (KASAN, lockdep, kmemleak, ...)
+#   names     run only these VM tests (tests/vm/cases/<name>.sh), no self-test
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
+flavour=()
+if [ "${1:-}" = --debug ]; then flavour=(--debug); shift; fi
 "$here/install-deps.sh"
+
 echo "== host tests"
 (cd "$repo" && cargo test --workspace --quiet)
 (cd "$repo" && cargo clippy --workspace --all-targets --quiet -- -D warnings)
+
 echo "== module build"
-kdir=$("$here/build-module.sh" | tail -n 1)
+kdir=$("$here/build-module.sh" "${flavour[@]}" | tail -n 1)
+vm=(--kernel-dir "$kdir" --module "$repo/dm-remap.ko")
+
+if [ "$#" -eq 0 ]; then
+  echo "== VM harness self-test"
+  python3 "$here/vm/selftest.py" "${vm[@]}"
+fi
 echo "== VM tests"
-python3 "$here/vm/run.py" --kernel-dir "$kdir" --module "$repo/dm-remap.ko" "$@"
+python3 "$here/vm/run.py" "${vm[@]}" "$@"

@@ -8,7 +8,7 @@ APT_PACKAGES=(
   linux-source-6.12 build-essential bc bison flex libelf-dev libssl-dev cpio xz-utils kmod
   rsync python3
   # Rust for the kernel: Debian's rustc with core sources, clang/lld/llvm for LLVM=1 and bindgen
-  rustc-web rust-web-src rust-web-clippy clang lld llvm libclang-dev
+  rustc-web cargo-web rust-web-src rust-web-clippy clang lld llvm libclang-dev
   # VM and guest userspace
   qemu-system-x86 busybox-static dmsetup fio e2fsprogs util-linux coreutils
 )
@@ -17,11 +17,12 @@ need_apt=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$p")
 done
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "install-deps: apt: ${need_apt[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
 # bindgen >= 0.65.1 for Linux 6.12 (Debian 12 ships 0.60).
@@ -29,6 +30,6 @@ BINDGEN_VERSION=0.73.2
 CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}
 if ! "$CARGO_HOME/bin/bindgen" --version 2>/dev/null | grep -q "$BINDGEN_VERSION"; then
   echo "install-deps: cargo install bindgen-cli $BINDGEN_VERSION"
-  cargo install --quiet --locked --version "$BINDGEN_VERSION" bindgen-cli
+  cargo install --quiet --locked --force --version "$BINDGEN_VERSION" bindgen-cli
 fi
 echo "install-deps: ok"

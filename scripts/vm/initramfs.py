@@ -36,10 +36,11 @@ def _copy(src: str, root: Path, dest: str | None = None) -> None:
     shutil.copy2(os.path.realpath(src), target)
 
 
-def build(root: Path, out: Path, module: Path, guest_dir: Path, config: dict[str, str]) -> Path:
+def build(root: Path, out: Path, module: Path, guest_dir: Path, config: dict[str, str], cases: Path) -> Path:
     """Stages the guest tree under `root` and packs it into `out` (newc cpio).
 
-    `config` becomes /etc/dm-remap-run.sh, read by the guest runner."""
+    `guest_dir` holds the runner and helpers, `cases` the test cases (put at
+    /tests/cases); `config` becomes /etc/dm-remap-run.sh for the runner."""
     if root.exists():
         shutil.rmtree(root)
     for d in ["bin", "sbin", "usr/bin", "usr/sbin", "proc", "sys", "dev", "tmp", "run", "etc", "lib/modules"]:
@@ -57,7 +58,8 @@ def build(root: Path, out: Path, module: Path, guest_dir: Path, config: dict[str
     for lib in libs:
         _copy(lib, root)
     shutil.copy2(module, root / "lib/modules/dm-remap.ko")
-    shutil.copytree(guest_dir, root / "tests")
+    shutil.copytree(guest_dir, root / "tests", ignore=shutil.ignore_patterns("cases", "selftest"))
+    shutil.copytree(cases, root / "tests" / "cases")
     shutil.copy2(guest_dir / "init", root / "init")
     (root / "init").chmod(0o755)
     with open(root / "etc/dm-remap-run.sh", "w") as f:

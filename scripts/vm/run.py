@@ -27,8 +27,8 @@ GUEST_DIR = REPO / "tests" / "vm"
 BOOT_SECONDS = 120
 
 
-def all_tests() -> list[str]:
-    return sorted(p.stem for p in (GUEST_DIR / "cases").glob("*.sh"))
+def all_tests(cases_dir: Path) -> list[str]:
+    return sorted(p.stem for p in cases_dir.glob("*.sh"))
 
 
 def kvm_boots(kernel: Path, initrd: Path, workdir: Path) -> bool:
@@ -99,10 +99,12 @@ def main() -> int:
     ap.add_argument("--accel", choices=["tcg", "kvm", "auto"], default=os.environ.get("DM_REMAP_ACCEL", "tcg"))
     ap.add_argument("--test-timeout", type=int, default=int(os.environ.get("DM_REMAP_TEST_TIMEOUT", "600")))
     ap.add_argument("--out", type=Path, default=REPO / "out" / "vm")
+    ap.add_argument("--cases-dir", type=Path, default=GUEST_DIR / "cases",
+                    help="guest test cases (default tests/vm/cases)")
     ap.add_argument("tests", nargs="*")
     args = ap.parse_args()
 
-    known = all_tests()
+    known = all_tests(args.cases_dir)
     tests = args.tests or known
     unknown = [t for t in tests if t not in known]
     if args.mode == "demo":
@@ -115,7 +117,7 @@ def main() -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     initrd = initramfs.build(run_dir / "root", run_dir / "initramfs.cpio", args.module, GUEST_DIR, {
         "MODE": args.mode, "TESTS": " ".join(tests), "TEST_TIMEOUT": str(args.test_timeout),
-    })
+    }, args.cases_dir)
     accel = args.accel
     if accel == "auto":
         accel = "kvm" if kvm_boots(args.kernel_dir, initrd, run_dir) else "tcg"

@@ -1,0 +1,2 @@
+# Harness self-test: a case that passes.
+true
