@@ -9,6 +9,8 @@
 // In the kernel this is a private module of which each user takes a part.
 #![cfg_attr(MODULE, allow(unreachable_pub, dead_code))]
 
+pub mod extent;
 pub mod geometry;
 pub mod number;
+pub mod spare_alloc;
 pub mod table_line;
