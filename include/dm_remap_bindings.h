@@ -13,6 +13,8 @@
 #include <linux/bio.h>
 #include <linux/blkdev.h>
 #include <linux/device-mapper.h>
+#include <linux/rcupdate.h>
+#include <linux/delay.h>
 
 /* Point @bio at @bdev (bio_set_dev is static inline). */
 void dm_remap_bio_set_dev(struct bio *bio, struct block_device *bdev);
@@ -32,5 +34,22 @@ blk_mode_t dm_remap_table_mode(struct dm_target *ti);
 /* Raise the logical block size limit of a table to @size bytes. */
 void dm_remap_limits_set_logical_block_size(struct queue_limits *limits,
 					    unsigned int size);
+
+/* Complete @bio with an I/O error. */
+void dm_remap_bio_io_error(struct bio *bio);
+/* Submit a bio that map() kept (returned DM_MAPIO_SUBMITTED for) earlier. */
+void dm_remap_submit_kept_bio(struct bio *bio);
+/* RCU read-side critical section and grace period (static inlines/macros). */
+void dm_remap_rcu_read_lock(void);
+void dm_remap_rcu_read_unlock(void);
+void dm_remap_synchronize_rcu(void);
+/* Sleep for about @ms milliseconds. */
+void dm_remap_msleep(unsigned int ms);
+/*
+ * Synchronous I/O of @len bytes at @sector of @bdev from or into @buf, which
+ * must be kmalloc'ed (physically contiguous). Returns 0 or a negative errno.
+ */
+int dm_remap_sync_io(struct block_device *bdev, sector_t sector, void *buf,
+		     unsigned int len, bool write);
 
 #endif

@@ -76,8 +76,9 @@ pub struct Route {
     pub blocks: u64,
 }
 
-/// Index of the first extent whose end lies beyond `block`.
-fn first_ending_after(table: &[Extent], block: u64) -> usize {
+/// Index of the first extent whose end lies beyond `block`: where a listing
+/// from `block` starts.
+pub fn first_ending_after(table: &[Extent], block: u64) -> usize {
     table.partition_point(|e| e.main_end() <= block)
 }
 

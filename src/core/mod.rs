@@ -10,7 +10,9 @@
 #![cfg_attr(MODULE, allow(unreachable_pub, dead_code))]
 
 pub mod extent;
+pub mod filter;
 pub mod geometry;
+pub mod message;
 pub mod number;
 pub mod spare_alloc;
 pub mod table_line;

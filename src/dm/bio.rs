@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //! A bio as a target sees it in `map`.
 
+use core::ptr::NonNull;
+
 use kernel::types::Opaque;
 
 use super::bindings;
@@ -90,5 +92,159 @@ impl Bio {
         // SAFETY: the bio is valid and was cloned by DM for this target, which
         // is what `dm_bio_get_target_bio_nr` requires.
         unsafe { bindings::dm_bio_get_target_bio_nr(self.raw()) }
+    }
+}
+
+impl Bio {
+    /// Size of the data in bytes (0 for an empty flush).
+    pub(crate) fn size_bytes(&self) -> u32 {
+        // SAFETY: the bio is valid by the type invariants.
+        unsafe { (*self.raw()).bi_iter.bi_size }
+    }
+}
+
+/// The bio `map` is routing, with what only `map` may do to it.
+pub(crate) struct MapBio<'a> {
+    bio: &'a mut Bio,
+}
+
+impl<'a> MapBio<'a> {
+    pub(super) fn new(bio: &'a mut Bio) -> Self {
+        Self { bio }
+    }
+
+    /// Keeps only the first `sectors` sectors in this bio; DM sends the rest
+    /// to `map` again as a new bio. `sectors` must be less than the bio's size.
+    pub(crate) fn accept_partial(&mut self, sectors: u32) {
+        let size = self.bio.size_bytes() >> 9;
+        if sectors == 0 || sectors >= size {
+            return;
+        }
+        // SAFETY: we are inside `map` (only the map trampoline builds a
+        // `MapBio`), with a bio DM cloned for this target, and `sectors` is
+        // within the bio; DM only sends single copies of data bios and of the
+        // discards and write-zeroes of a target with one such bio each.
+        unsafe { bindings::dm_accept_partial_bio(self.bio.raw(), sectors) };
+    }
+
+    /// Takes ownership of the bio: `map` then returns `Submitted`, and the
+    /// target submits or fails it later through the returned handle.
+    pub(crate) fn keep(self) -> KeptBio {
+        // INVARIANT: the bio is live and, once `map` returns `Submitted`, ours.
+        KeptBio { bio: NonNull::from(&self.bio.0).cast() }
+    }
+}
+
+impl core::ops::Deref for MapBio<'_> {
+    type Target = Bio;
+    fn deref(&self) -> &Bio {
+        self.bio
+    }
+}
+
+impl core::ops::DerefMut for MapBio<'_> {
+    fn deref_mut(&mut self) -> &mut Bio {
+        self.bio
+    }
+}
+
+/// A bio `map` kept for later (it returned `Submitted`).
+///
+/// # Invariants
+///
+/// `bio` is a live DM clone that this handle alone owns; it is either
+/// submitted (`submit`) or failed (`drop`), exactly once.
+pub(crate) struct KeptBio {
+    bio: NonNull<bindings::bio>,
+}
+
+// SAFETY: a bio may be submitted or completed from any thread.
+unsafe impl Send for KeptBio {}
+
+impl KeptBio {
+    /// The bio, to readdress it.
+    pub(crate) fn bio(&mut self) -> &mut Bio {
+        // SAFETY: we own the live bio (type invariants).
+        unsafe { Bio::from_raw(self.bio.as_ptr()) }
+    }
+
+    /// Submits the bio where it now points.
+    pub(crate) fn submit(self) {
+        let bio = self.bio.as_ptr();
+        core::mem::forget(self);
+        // SAFETY: we owned the bio (type invariants) and hand it to the block
+        // layer once; `forget` keeps `drop` from failing it too.
+        unsafe { bindings::dm_remap_submit_kept_bio(bio) };
+    }
+}
+
+impl Drop for KeptBio {
+    fn drop(&mut self) {
+        // SAFETY: we own the bio (type invariants); completing it is the one
+        // way it leaves us here.
+        unsafe { bindings::dm_remap_bio_io_error(self.bio.as_ptr()) };
+    }
+}
+
+/// A FIFO of kept bios, linked through `bi_next` (no allocation).
+///
+/// # Invariants
+///
+/// Every bio on the list is owned by the list as a `KeptBio` would own it;
+/// `head` is null exactly when the list is empty, and `tail` is then stale.
+pub(crate) struct KeptBioList {
+    head: *mut bindings::bio,
+    tail: *mut bindings::bio,
+}
+
+// SAFETY: the list owns its bios, which may move between threads.
+unsafe impl Send for KeptBioList {}
+
+impl KeptBioList {
+    /// An empty list.
+    pub(crate) const fn new() -> Self {
+        Self { head: core::ptr::null_mut(), tail: core::ptr::null_mut() }
+    }
+
+    /// Appends `kept`.
+    pub(crate) fn push(&mut self, kept: KeptBio) {
+        let bio = kept.bio.as_ptr();
+        core::mem::forget(kept);
+        // SAFETY: we now own `bio` (taken from `kept`); `tail`, when the list
+        // is not empty, is a bio we own (type invariants).
+        unsafe {
+            (*bio).bi_next = core::ptr::null_mut();
+            if self.head.is_null() {
+                self.head = bio;
+            } else {
+                (*self.tail).bi_next = bio;
+            }
+        }
+        self.tail = bio;
+    }
+
+    /// Removes the first bio.
+    pub(crate) fn pop(&mut self) -> Option<KeptBio> {
+        let bio = NonNull::new(self.head)?;
+        // SAFETY: `bio` is on the list, so we own it (type invariants).
+        unsafe {
+            self.head = (*bio.as_ptr()).bi_next;
+            (*bio.as_ptr()).bi_next = core::ptr::null_mut();
+        }
+        // INVARIANT: ownership moves from the list to the handle.
+        Some(KeptBio { bio })
+    }
+
+    /// Moves every bio out, leaving this list empty.
+    pub(crate) fn take(&mut self) -> Self {
+        core::mem::replace(self, Self::new())
+    }
+}
+
+impl Drop for KeptBioList {
+    fn drop(&mut self) {
+        while let Some(kept) = self.pop() {
+            drop(kept);
+        }
     }
 }

@@ -4,6 +4,7 @@
 
 use core::ptr::NonNull;
 
+use kernel::ffi::c_uint;
 use kernel::prelude::*;
 use kernel::types::Opaque;
 
@@ -85,6 +86,54 @@ impl DmDev {
     pub(crate) fn devt(&self) -> u32 {
         // SAFETY: the block device is open by the type invariants.
         unsafe { bindings::dm_remap_bdev_devt(self.bdev()) }
+    }
+}
+
+/// A kmalloc'ed I/O buffer of `IoBuffer::BYTES` bytes: physically contiguous,
+/// so synchronous bios can address it page by page.
+pub(crate) struct IoBuffer(KVec<u8>);
+
+impl IoBuffer {
+    /// Size of the buffer (a power of two, so kmalloc aligns it to its size).
+    pub(crate) const BYTES: usize = 65536;
+
+    /// A zeroed buffer.
+    pub(crate) fn new() -> Result<Self> {
+        Ok(Self(KVec::from_elem(0u8, Self::BYTES, GFP_KERNEL)?))
+    }
+
+    /// The first `len` bytes (all of them if `len` is larger).
+    pub(crate) fn bytes(&mut self, len: usize) -> &mut [u8] {
+        let len = len.min(Self::BYTES);
+        self.0.as_mut_slice().get_mut(..len).unwrap_or_default()
+    }
+}
+
+impl DmDev {
+    fn sync_io(&self, sector: u64, buf: &mut IoBuffer, len: usize, write: bool) -> Result {
+        let len = c_uint::try_from(len).map_err(|_| EINVAL)?;
+        if len == 0 || len as usize > IoBuffer::BYTES {
+            return Err(EINVAL);
+        }
+        // SAFETY: the device is open (type invariants); `buf` is a live
+        // kmalloc'ed, physically contiguous buffer of at least `len` bytes that
+        // we borrow mutably for the whole (synchronous) I/O.
+        let ret = unsafe {
+            bindings::dm_remap_sync_io(self.bdev(), sector, buf.0.as_mut_ptr().cast(), len, write)
+        };
+        kernel::error::to_result(ret)
+    }
+
+    /// Reads `len` bytes at `sector` into `buf`, waiting for the result.
+    /// Sleeps: process context only.
+    pub(crate) fn read_sync(&self, sector: u64, buf: &mut IoBuffer, len: usize) -> Result {
+        self.sync_io(sector, buf, len, false)
+    }
+
+    /// Writes the first `len` bytes of `buf` at `sector`, waiting for the
+    /// result. Sleeps: process context only.
+    pub(crate) fn write_sync(&self, sector: u64, buf: &mut IoBuffer, len: usize) -> Result {
+        self.sync_io(sector, buf, len, true)
     }
 }
 

@@ -50,3 +50,57 @@ void dm_remap_limits_set_logical_block_size(struct queue_limits *limits,
 	if (limits->io_min < limits->logical_block_size)
 		limits->io_min = limits->logical_block_size;
 }
+
+void dm_remap_bio_io_error(struct bio *bio)
+{
+	bio_io_error(bio);
+}
+
+void dm_remap_submit_kept_bio(struct bio *bio)
+{
+	dm_submit_bio_remap(bio, NULL);
+}
+
+void dm_remap_rcu_read_lock(void)
+{
+	rcu_read_lock();
+}
+
+void dm_remap_rcu_read_unlock(void)
+{
+	rcu_read_unlock();
+}
+
+void dm_remap_synchronize_rcu(void)
+{
+	synchronize_rcu_expedited();
+}
+
+void dm_remap_msleep(unsigned int ms)
+{
+	msleep(ms);
+}
+
+int dm_remap_sync_io(struct block_device *bdev, sector_t sector, void *buf,
+		     unsigned int len, bool write)
+{
+	unsigned int nr_pages = DIV_ROUND_UP(offset_in_page(buf) + len, PAGE_SIZE);
+	struct bio *bio;
+	int ret;
+
+	if (!len || nr_pages > BIO_MAX_VECS)
+		return -EINVAL;
+	bio = bio_alloc(bdev, nr_pages, write ? REQ_OP_WRITE : REQ_OP_READ, GFP_NOIO);
+	bio->bi_iter.bi_sector = sector;
+	while (len) {
+		unsigned int off = offset_in_page(buf);
+		unsigned int n = min_t(unsigned int, len, PAGE_SIZE - off);
+
+		__bio_add_page(bio, virt_to_page(buf), n, off);
+		buf += n;
+		len -= n;
+	}
+	ret = submit_bio_wait(bio);
+	bio_put(bio);
+	return ret;
+}

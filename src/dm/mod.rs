@@ -15,9 +15,11 @@ pub(crate) mod bindings;
 mod bio;
 mod device;
 mod emit;
+pub(crate) mod rcu;
+pub(crate) mod sched;
 mod target;
 
-pub(crate) use bio::{Bio, BioOp};
-pub(crate) use device::{DmDev, QueueLimits};
+pub(crate) use bio::{Bio, BioOp, KeptBioList, MapBio};
+pub(crate) use device::{DmDev, IoBuffer, QueueLimits};
 pub(crate) use emit::Emitter;
 pub(crate) use target::{CtrError, EndIoOutcome, MapOutcome, Registration, StatusKind, Target, TargetOps};

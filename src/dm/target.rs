@@ -14,19 +14,22 @@ use kernel::prelude::*;
 use kernel::error::VTABLE_DEFAULT_ERROR;
 use kernel::types::Opaque;
 
-use super::{bindings, Bio, DmDev, Emitter, QueueLimits};
+use super::{bindings, Bio, DmDev, Emitter, MapBio, QueueLimits};
 
 /// What `map` did with a bio.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum MapOutcome {
     /// The bio was readdressed; DM submits it.
     Remapped,
+    /// The target kept the bio (see [`MapBio::keep`]) and submits it later.
+    Submitted,
 }
 
 impl MapOutcome {
     fn to_c(self) -> c_int {
         let v = match self {
             Self::Remapped => bindings::DM_MAPIO_REMAPPED,
+            Self::Submitted => bindings::DM_MAPIO_SUBMITTED,
         };
         // The DM_MAPIO_* values are small constants.
         v as c_int
@@ -148,16 +151,19 @@ pub(crate) trait TargetOps: Sized + Send + Sync {
     const NAME: &'static CStr;
     /// Target version, shown by `dmsetup targets`.
     const VERSION: [u32; 3];
+    /// Data DM keeps beside every bio for the target, from `map` to `end_io`.
+    /// Its size must be a multiple of 8 and its alignment at most 8.
+    type PerBio: Default;
 
     /// Builds an instance from the table line's arguments.
     fn ctr(target: &mut Target, args: &[&CStr]) -> Result<Self, CtrError>;
 
     /// Routes one bio. Runs in the I/O path: must not sleep.
-    fn map(&self, target: &Target, bio: &mut Bio) -> MapOutcome;
+    fn map(&self, target: &Target, bio: MapBio<'_>, per_bio: &mut Self::PerBio) -> MapOutcome;
 
     /// Sees every completion of a bio that `map` remapped; `status` is the
     /// block-layer status (0 for success).
-    fn end_io(&self, _target: &Target, _bio: &mut Bio, _status: u8) -> EndIoOutcome {
+    fn end_io(&self, _target: &Target, _bio: &mut Bio, _per_bio: &mut Self::PerBio, _status: u8) -> EndIoOutcome {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
 
@@ -318,8 +324,12 @@ unsafe extern "C" fn ctr<T: TargetOps>(
     });
     match instance {
         Ok(b) => {
-            // SAFETY: still inside the constructor; `dtr` reclaims the box.
-            unsafe { (*ti).private = KBox::into_raw(b).cast::<c_void>() };
+            // SAFETY: still inside the constructor; `dtr` reclaims the box, and
+            // DM sizes every bio's per-bio data by `per_io_data_size`.
+            unsafe {
+                (*ti).private = KBox::into_raw(b).cast::<c_void>();
+                (*ti).per_io_data_size = PerBioLayout::<T>::SIZE;
+            }
             0
         }
         Err(e) => {
@@ -338,14 +348,41 @@ unsafe extern "C" fn dtr<T: TargetOps>(ti: *mut bindings::dm_target) {
     drop(unsafe { KBox::from_raw((*ti).private.cast::<T>()) });
 }
 
+/// Checks, at compile time, that DM can place `T::PerBio` before each bio.
+struct PerBioLayout<T>(PhantomData<T>);
+
+impl<T: TargetOps> PerBioLayout<T> {
+    const SIZE: c_uint = {
+        let size = core::mem::size_of::<T::PerBio>();
+        assert!(size % 8 == 0 && core::mem::align_of::<T::PerBio>() <= 8 && size <= 1024);
+        size as c_uint
+    };
+
+    /// The per-bio data of `bio`.
+    ///
+    /// # Safety
+    ///
+    /// `bio` must be a live bio that DM cloned for a target of type `T`.
+    unsafe fn get(bio: *mut bindings::bio) -> *mut T::PerBio {
+        // SAFETY: DM reserved `SIZE` bytes, 8-aligned, before each clone of a
+        // `T` target (`per_io_data_size`, set in `ctr`); the caller's contract.
+        unsafe { bindings::dm_per_bio_data(bio, Self::SIZE as usize).cast::<T::PerBio>() }
+    }
+}
+
 /// # Safety
 ///
 /// Called by DM only, with a constructed target and a bio it owns.
 unsafe extern "C" fn map<T: TargetOps>(ti: *mut bindings::dm_target, bio: *mut bindings::bio) -> c_int {
-    // SAFETY: DM calls `map` on a constructed, live target, with a bio that the
-    // target owns until it returns it or completes it.
-    let (this, target, bio) = unsafe { (instance::<T>(ti), Target::from_raw(ti), Bio::from_raw(bio)) };
-    this.map(target, bio).to_c()
+    // SAFETY: DM calls `map` on a constructed, live target, with a clone that
+    // the target owns until it returns it or completes it, whose per-bio data
+    // nothing else uses; we initialise that data before borrowing it.
+    let (this, target, bio, per_bio) = unsafe {
+        let per_bio = PerBioLayout::<T>::get(bio);
+        per_bio.write(T::PerBio::default());
+        (instance::<T>(ti), Target::from_raw(ti), Bio::from_raw(bio), &mut *per_bio)
+    };
+    this.map(target, MapBio::new(bio), per_bio).to_c()
 }
 
 /// # Safety
@@ -357,11 +394,14 @@ unsafe extern "C" fn end_io<T: TargetOps>(
     bio: *mut bindings::bio,
     error: *mut bindings::blk_status_t,
 ) -> c_int {
-    // SAFETY: DM passes a live, constructed target, the completing bio (ours
-    // until this returns) and a valid pointer to its status.
-    let (this, target, bio, status) =
-        unsafe { (instance::<T>(ti), Target::from_raw(ti), Bio::from_raw(bio), *error) };
-    this.end_io(target, bio, status).to_c()
+    // SAFETY: DM passes a live, constructed target, the completing clone (ours
+    // until this returns, its per-bio data initialised by `map`) and a valid
+    // pointer to its status.
+    let (this, target, per_bio, bio, status) = unsafe {
+        let per_bio = &mut *PerBioLayout::<T>::get(bio);
+        (instance::<T>(ti), Target::from_raw(ti), per_bio, Bio::from_raw(bio), *error)
+    };
+    this.end_io(target, bio, per_bio, status).to_c()
 }
 
 /// # Safety

@@ -1,7 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The `remap` target: table line, I/O routing, status and messages.
+//! The `remap` target: table line, I/O routing, the remap table and the
+//! messages that change and list it.
 
+mod copy;
 mod counters;
+mod geometry;
+mod inflight;
+mod listing;
+mod manual;
+mod table;
 mod target;
 
 pub(crate) use target::RemapTarget;

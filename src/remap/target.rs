@@ -2,17 +2,26 @@
 //! The `remap` target type: constructor checks, bio routing and status.
 
 use core::fmt::Write;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::c_str;
 use kernel::ffi::c_int;
 use kernel::prelude::*;
+use kernel::sync::{Mutex, SpinLock};
+use kernel::{new_mutex, new_spinlock};
 
 use super::counters::IoCounters;
+use super::geometry::Geometry;
+use super::inflight::InFlight;
+use super::table::{Pending, Table};
+use crate::dm::rcu::{RcuBox, RcuReadGuard};
 use crate::dm::{
-    Bio, BioOp, CtrError, DmDev, Emitter, EndIoOutcome, MapOutcome, QueueLimits, StatusKind, Target,
-    TargetOps,
+    Bio, BioOp, CtrError, DmDev, Emitter, EndIoOutcome, KeptBioList, MapBio, MapOutcome, QueueLimits,
+    StatusKind, Target, TargetOps,
 };
 use crate::logic::geometry::{self, SpareLayout};
+use crate::logic::message::Message;
+use crate::logic::spare_alloc::SpareAllocator;
 use crate::logic::table_line::{Options, TableLine};
 
 /// Version of the INFO status line layout (Documentation/dm-remap.rst).
@@ -21,39 +30,105 @@ const STATUS_FORMAT_VERSION: u32 = 1;
 /// Index of the flush copy that goes to the spare (`num_flush_bios` is 2).
 const SPARE_FLUSH_BIO: u32 = 1;
 
-/// One `remap` target: a main device, a spare device and their geometry.
+/// One `remap` target: a main device, a spare device, and the remap table.
 pub(crate) struct RemapTarget {
-    main: DmDev,
-    spare: DmDev,
+    pub(super) main: DmDev,
+    pub(super) spare: DmDev,
     options: Options,
     layout: SpareLayout,
-    /// Target length in sectors (`ti->len`).
-    len: u64,
+    pub(super) geo: Geometry,
+    /// First sector and length of the target (`ti->begin`, `ti->len`).
+    pub(super) begin: u64,
+    pub(super) len: u64,
+    /// The published table; map() reads it under RCU, without a lock.
+    pub(super) table: RcuBox<Table>,
+    /// Runs being copied; map() holds back I/O to them. Published before the
+    /// table that maps them and cleared after it, so a reader that sees no
+    /// pending run also sees the table that includes it.
+    pub(super) pending: RcuBox<Pending>,
+    /// Bios held back by `pending`, resubmitted once their run is mapped.
+    pub(super) held: Pin<KBox<SpinLock<KeptBioList>>>,
+    /// Serialises table changes; owns the spare allocator.
+    pub(super) writer: Pin<KBox<Mutex<SpareAllocator>>>,
+    pub(super) inflight: InFlight,
     counters: IoCounters,
+    pub(super) remapped_blocks: AtomicU64,
+    pub(super) spare_used: AtomicU64,
+}
+
+/// What DM keeps beside each bio for us.
+#[derive(Default)]
+pub(crate) struct PerBio {
+    /// Whether `inflight` counted the bio, and in which epoch.
+    counted: bool,
+    epoch: u8,
+    _pad: [u8; 6],
 }
 
 fn invalid(message: &'static core::ffi::CStr) -> CtrError {
     CtrError::new(EINVAL, message)
 }
 
+fn nomem(_: impl core::fmt::Debug) -> CtrError {
+    CtrError::new(ENOMEM, c"Cannot allocate target context")
+}
+
 impl RemapTarget {
     fn health(&self) -> &'static str {
         "ok"
+    }
+
+    /// Sends a data bio (or the part of it that goes to one place) where the
+    /// table says; `false` when it must wait for a pending run.
+    fn route_data(&self, bio: &mut MapBio<'_>, per_bio: &mut PerBio) -> bool {
+        let offset = bio.sector().wrapping_sub(self.begin);
+        let block = self.geo.block_of(offset);
+        let blocks = self.geo.blocks_in(u64::from(bio.size_bytes() >> 9)).max(1);
+        let guard = RcuReadGuard::new();
+        let mut limit = blocks;
+        if let Some(r) = self.pending.read(&guard).route(block, blocks) {
+            if r.spare.is_some() {
+                bio.accept_partial(self.sectors_u32(r.blocks));
+                return false;
+            }
+            limit = r.blocks;
+        }
+        let route = self.table.read(&guard).route(block, limit);
+        if route.blocks < blocks {
+            bio.accept_partial(self.sectors_u32(route.blocks));
+        }
+        per_bio.counted = true;
+        per_bio.epoch = self.inflight.enter();
+        drop(guard);
+        let write = matches!(bio.op(), BioOp::Write);
+        match route.spare {
+            Some(pool_block) => {
+                let sector = self.geo.spare_sector(pool_block) + self.geo.offset_in_block(offset);
+                bio.redirect(&self.spare, sector);
+            }
+            None => bio.redirect(&self.main, offset),
+        }
+        if matches!(bio.op(), BioOp::Read | BioOp::Write) {
+            self.counters.count_io(write, route.spare.is_some());
+        }
+        true
+    }
+
+    fn sectors_u32(&self, blocks: u64) -> u32 {
+        u32::try_from(self.geo.sectors_of(blocks)).unwrap_or(u32::MAX)
     }
 }
 
 #[vtable]
 impl TargetOps for RemapTarget {
     const NAME: &'static CStr = c_str!("remap");
-    const VERSION: [u32; 3] = [0, 1, 0];
+    const VERSION: [u32; 3] = [0, 2, 0];
+    type PerBio = PerBio;
 
     fn ctr(target: &mut Target, args: &[&CStr]) -> Result<Self, CtrError> {
-        let mut words = KVec::with_capacity(args.len(), GFP_KERNEL)
-            .map_err(|_| CtrError::new(ENOMEM, c"Cannot allocate argument list"))?;
+        let mut words = KVec::with_capacity(args.len(), GFP_KERNEL).map_err(nomem)?;
         for a in args {
-            words
-                .push(a.as_bytes(), GFP_KERNEL)
-                .map_err(|_| CtrError::new(ENOMEM, c"Cannot allocate argument list"))?;
+            words.push(a.as_bytes(), GFP_KERNEL).map_err(nomem)?;
         }
         let line = TableLine::parse(&words).map_err(|e| invalid(e.message()))?;
         // `parse` succeeded, so the first two arguments are the devices.
@@ -79,6 +154,13 @@ impl TargetOps for RemapTarget {
         }
         let layout = SpareLayout::new(spare.sectors(), block_bytes)
             .ok_or_else(|| invalid(c"Spare device too small for the metadata reserve plus one spare block"))?;
+        let geo = Geometry::new(&layout, target.len());
+
+        let table = RcuBox::new(Table::empty(geo.main_blocks()).map_err(nomem)?).map_err(nomem)?;
+        let pending = RcuBox::new(Pending::none().map_err(nomem)?).map_err(nomem)?;
+        let held = KBox::pin_init(new_spinlock!(KeptBioList::new()), GFP_KERNEL).map_err(nomem)?;
+        let allocator = SpareAllocator::new(layout.pool_blocks, &[]);
+        let writer = KBox::pin_init(new_mutex!(allocator), GFP_KERNEL).map_err(nomem)?;
 
         // One flush to each device; discards and write-zeroes follow the data.
         target.set_special_bio_counts(2, 1, 1);
@@ -87,12 +169,21 @@ impl TargetOps for RemapTarget {
             spare,
             options: line.options,
             layout,
+            geo,
+            begin: target.begin(),
             len: target.len(),
+            table,
+            pending,
+            held,
+            writer,
+            inflight: InFlight::default(),
             counters: IoCounters::default(),
+            remapped_blocks: AtomicU64::new(0),
+            spare_used: AtomicU64::new(0),
         })
     }
 
-    fn map(&self, target: &Target, bio: &mut Bio) -> MapOutcome {
+    fn map(&self, _target: &Target, mut bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
         if bio.is_preflush() {
             // An empty flush (DM strips PREFLUSH from bios with data); copy
             // `SPARE_FLUSH_BIO` flushes the spare, the other one the main device.
@@ -101,17 +192,18 @@ impl TargetOps for RemapTarget {
             bio.redirect(dev, sector);
             return MapOutcome::Remapped;
         }
-        let offset = bio.sector().wrapping_sub(target.begin());
-        match bio.op() {
-            BioOp::Read => self.counters.count_io(false, false),
-            BioOp::Write => self.counters.count_io(true, false),
-            _ => {}
+        if self.route_data(&mut bio, per_bio) {
+            MapOutcome::Remapped
+        } else {
+            self.held.lock().push(bio.keep());
+            MapOutcome::Submitted
         }
-        bio.redirect(&self.main, offset);
-        MapOutcome::Remapped
     }
 
-    fn end_io(&self, _target: &Target, _bio: &mut Bio, status: u8) -> EndIoOutcome {
+    fn end_io(&self, _target: &Target, _bio: &mut Bio, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
+        if per_bio.counted {
+            self.inflight.exit(per_bio.epoch);
+        }
         if status != 0 {
             self.counters.count_error();
         }
@@ -130,9 +222,9 @@ impl TargetOps for RemapTarget {
                     self.main.name(),
                     self.spare.name(),
                     self.layout.block_bytes,
-                    0, // remaps
+                    self.remapped_blocks.load(Ordering::Relaxed),
                     self.layout.pool_blocks,
-                    0, // spare blocks used
+                    self.spare_used.load(Ordering::Relaxed),
                     c.reads,
                     c.writes,
                     c.remapped_reads,
@@ -157,14 +249,21 @@ impl TargetOps for RemapTarget {
         };
     }
 
-    fn message(&self, _target: &Target, args: &[&CStr], _out: &mut Emitter<'_>) -> Result<bool> {
-        let command = args.first().map(|c| c.as_bytes()).unwrap_or_default();
-        pr_warn!(
-            "unrecognised message '{}' ({} argument(s))\n",
-            kernel::str::BStr::from_bytes(command),
-            args.len().saturating_sub(1)
-        );
-        Err(EINVAL)
+    fn message(&self, _target: &Target, args: &[&CStr], out: &mut Emitter<'_>) -> Result<bool> {
+        let mut words = KVec::with_capacity(args.len(), GFP_KERNEL)?;
+        for a in args {
+            words.push(a.as_bytes(), GFP_KERNEL)?;
+        }
+        let command = kernel::str::BStr::from_bytes(words.first().copied().unwrap_or_default());
+        let message = Message::parse(&words).map_err(|e| {
+            let reason = e.message().to_str().unwrap_or_default();
+            pr_warn!("{}: '{}' ({} argument(s))\n", reason, command, args.len().saturating_sub(1));
+            EINVAL
+        })?;
+        match message {
+            Message::Remap { sector, sectors } => self.remap_message(sector, sectors, out),
+            Message::ListRemaps { start_block, max } => self.list_message(start_block, max, out),
+        }
     }
 
     fn iterate_devices(&self, visit: &mut dyn FnMut(&DmDev, u64, u64) -> c_int) -> c_int {

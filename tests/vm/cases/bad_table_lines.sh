@@ -21,6 +21,6 @@ expect_table_rejected "0 $n remap $main $spare 1 foo" "Unknown optional argument
 remap_create r "$main" "$spare" >/dev/null
 dmesg -C
 if dmsetup message r 0 frobnicate 1 2 2>/dev/null; then fail "unknown message accepted"; fi
-dmesg | grep -q "unrecognised message 'frobnicate'" || fail "unknown message not logged"
+dmesg | grep -q "unrecognised message: 'frobnicate'" || fail "unknown message not logged"
 # The devices still work after all that.
 dd if=/dev/zero of=/dev/mapper/r bs=4k count=1 oflag=direct status=none

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Block arithmetic of one target: sectors to blocks, blocks to the sectors
+//! of the main device and of the spare pool.
+
+use crate::logic::geometry::SpareLayout;
+
+/// Block size as a shift, and where the spare pool starts.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Geometry {
+    /// log2 of the sectors in a block.
+    shift: u32,
+    /// First sector of the spare pool.
+    pool_start: u64,
+    /// Blocks in the target (rounded up).
+    main_blocks: u64,
+}
+
+impl Geometry {
+    /// The geometry of a target of `target_sectors` over `layout`.
+    pub(crate) fn new(layout: &SpareLayout, target_sectors: u64) -> Self {
+        let shift = layout.block_sectors().trailing_zeros();
+        let mut g = Self { shift, pool_start: layout.pool_start, main_blocks: 0 };
+        g.main_blocks = g.blocks_in(target_sectors);
+        g
+    }
+
+    /// Block size in bytes.
+    pub(crate) fn block_bytes(&self) -> usize {
+        512usize << self.shift
+    }
+
+    /// Blocks in the target.
+    pub(crate) fn main_blocks(&self) -> u64 {
+        self.main_blocks
+    }
+
+    /// The block holding target sector `sector`.
+    pub(crate) fn block_of(&self, sector: u64) -> u64 {
+        sector >> self.shift
+    }
+
+    /// Sector offset of `sector` inside its block.
+    pub(crate) fn offset_in_block(&self, sector: u64) -> u64 {
+        sector & ((1u64 << self.shift) - 1)
+    }
+
+    /// Blocks needed to hold `sectors` sectors.
+    pub(crate) fn blocks_in(&self, sectors: u64) -> u64 {
+        (sectors >> self.shift) + u64::from(self.offset_in_block(sectors) != 0)
+    }
+
+    /// Sectors in `blocks` blocks.
+    pub(crate) fn sectors_of(&self, blocks: u64) -> u64 {
+        blocks << self.shift
+    }
+
+    /// First main-device sector of `block`.
+    pub(crate) fn main_sector(&self, block: u64) -> u64 {
+        block << self.shift
+    }
+
+    /// First spare-device sector of spare-pool block `pool_block`.
+    pub(crate) fn spare_sector(&self, pool_block: u64) -> u64 {
+        self.pool_start + (pool_block << self.shift)
+    }
+
+    /// Spare-device block number (in blocks from the start of the spare) of
+    /// spare-pool block `pool_block`, as listings show it.
+    pub(crate) fn spare_device_block(&self, pool_block: u64) -> u64 {
+        (self.pool_start >> self.shift) + pool_block
+    }
+}

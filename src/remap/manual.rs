@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0
+//! `remap <sector> [<count>]`: move blocks to the spare on request.
+//!
+//! The range's unmapped blocks get spare blocks, I/O to them is held back
+//! while their contents are copied, then the table that maps them is
+//! published and the held I/O released to the spare. Nothing is lost: a
+//! write either completed on main before the copy read it, or waits and
+//! lands on the spare.
+
+use core::fmt::Write;
+use core::sync::atomic::Ordering;
+
+use kernel::prelude::*;
+
+use super::copy::{copy_runs, Copied};
+use super::table::Pending;
+use super::target::RemapTarget;
+use crate::dm::rcu::RcuReadGuard;
+use crate::dm::Emitter;
+use crate::logic::extent::{self, Extent, ExtentState, MAX_EXTENT_LEN};
+use crate::logic::spare_alloc::SpareAllocator;
+
+impl RemapTarget {
+    pub(super) fn remap_message(&self, sector: u64, sectors: u64, out: &mut Emitter<'_>) -> Result<bool> {
+        let end = sector.checked_add(sectors).filter(|&e| e <= self.len).ok_or_else(|| {
+            pr_warn!("remap {} {}: range past the end of the device ({} sectors)\n", sector, sectors, self.len);
+            EINVAL
+        })?;
+        let first = self.geo.block_of(sector);
+        let blocks = self.geo.blocks_in(end) - first;
+
+        let mut allocator = self.writer.lock();
+        let mut trial = *allocator;
+        let runs = self.plan_runs(first, blocks, &mut trial)?;
+        if runs.is_empty() {
+            let _ = writeln!(out, "remapped 0 lost 0");
+            return Ok(true);
+        }
+        // Allocated before anything is held back, so releasing cannot fail.
+        let no_pending = Pending::none()?;
+
+        self.pending.update(|_| Pending::of(&runs))?;
+        self.inflight.drain();
+        let published = copy_runs(&self.main, &self.spare, &self.geo, &runs)
+            .and_then(|copied| self.table.update(|t| t.with(&copied.extents)).map(|()| copied));
+        self.pending.update(|_| Ok::<_, Error>(no_pending))?;
+        self.release_held();
+
+        let copied = published.inspect_err(|e| {
+            pr_err!("remap {} {}: failed ({:?}); nothing was remapped\n", sector, sectors, e);
+        })?;
+        *allocator = trial;
+        drop(allocator);
+        self.account(&copied);
+        self.report(&copied, out);
+        Ok(true)
+    }
+
+    /// The unmapped runs of `blocks` blocks from `first`, each with spare
+    /// blocks from `alloc` (-ENOSPC when the pool cannot hold them all).
+    fn plan_runs(&self, first: u64, blocks: u64, alloc: &mut SpareAllocator) -> Result<KVec<Extent>> {
+        let mut unmapped: KVec<(u64, u64)> = KVec::new();
+        let mut failed = false;
+        self.table.read_locked(|t| {
+            extent::for_each_unmapped(t.extents(), first, blocks, |s, l| {
+                failed |= unmapped.push((s, l), GFP_KERNEL).is_err();
+            })
+        });
+        if failed {
+            return Err(ENOMEM);
+        }
+        let mut runs = KVec::new();
+        for &(start, len) in unmapped.iter() {
+            let mut done = 0;
+            while done < len {
+                let piece = (len - done).min(u64::from(MAX_EXTENT_LEN));
+                let spare = alloc.alloc(piece).ok_or_else(|| {
+                    pr_warn!("remap: spare pool exhausted ({} of {} blocks free)\n", alloc.free(), alloc.total());
+                    ENOSPC
+                })?;
+                // `piece` fits in a u16 (MAX_EXTENT_LEN).
+                let e = Extent { main: start + done, spare, len: piece as u16, state: ExtentState::Ok };
+                runs.push(e, GFP_KERNEL)?;
+                done += piece;
+            }
+        }
+        Ok(runs)
+    }
+
+    /// Resubmits the bios held back by pending runs, now that those runs are
+    /// mapped (or abandoned).
+    fn release_held(&self) {
+        let mut held = self.held.lock().take();
+        while let Some(mut kept) = held.pop() {
+            let bio = kept.bio();
+            let offset = bio.sector().wrapping_sub(self.begin);
+            let block = self.geo.block_of(offset);
+            let blocks = self.geo.blocks_in(u64::from(bio.size_bytes() >> 9)).max(1);
+            let guard = RcuReadGuard::new();
+            let route = self.table.read(&guard).route(block, blocks);
+            drop(guard);
+            if route.blocks < blocks {
+                // map() split held bios at pending-run edges, so this cannot
+                // happen; fail the bio rather than send part of it astray.
+                pr_err!("held bio at block {} spans a run edge; failing it\n", block);
+                continue;
+            }
+            match route.spare {
+                Some(pool_block) => {
+                    let sector = self.geo.spare_sector(pool_block) + self.geo.offset_in_block(offset);
+                    bio.redirect(&self.spare, sector);
+                }
+                None => bio.redirect(&self.main, offset),
+            }
+            kept.submit();
+        }
+    }
+
+    fn account(&self, copied: &Copied) {
+        let blocks = extent::remapped_blocks(&copied.extents);
+        self.remapped_blocks.fetch_add(blocks, Ordering::Relaxed);
+        self.spare_used.fetch_add(blocks, Ordering::Relaxed);
+    }
+
+    fn report(&self, copied: &Copied, out: &mut Emitter<'_>) {
+        let blocks = extent::remapped_blocks(&copied.extents);
+        let _ = writeln!(out, "remapped {} lost {}", blocks, copied.lost_blocks);
+        for e in copied.extents.iter().filter(|e| e.state == ExtentState::Lost) {
+            if writeln!(out, "lost {} {}", e.main, e.len).is_err() {
+                break;
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The published remap table and the runs being moved to the spare.
+
+use kernel::prelude::*;
+
+use crate::logic::extent::{self, Extent, Route};
+use crate::logic::filter::NegativeFilter;
+
+/// An immutable version of the remap table, published with RCU.
+pub(crate) struct Table {
+    extents: KVec<Extent>,
+    filter: NegativeFilter,
+    blocks: u64,
+}
+
+impl Table {
+    /// An empty table for a main device of `device_blocks` blocks.
+    pub(crate) fn empty(device_blocks: u64) -> Result<KBox<Self>> {
+        Ok(KBox::new(
+            Self { extents: KVec::new(), filter: NegativeFilter::new(device_blocks), blocks: device_blocks },
+            GFP_KERNEL,
+        )?)
+    }
+
+    /// The extents, sorted by main block.
+    pub(crate) fn extents(&self) -> &[Extent] {
+        &self.extents
+    }
+
+    /// Where `blocks` blocks from `block` go; the negative filter answers
+    /// first, so I/O away from every remap skips the search.
+    pub(crate) fn route(&self, block: u64, blocks: u64) -> Route {
+        if self.filter.may_contain(block, blocks) {
+            extent::route(&self.extents, block, blocks)
+        } else {
+            Route { spare: None, blocks }
+        }
+    }
+
+    /// This table plus `new` (sorted, disjoint from it), as a new version.
+    pub(crate) fn with(&self, new: &[Extent]) -> Result<KBox<Self>> {
+        let mut scratch = KVec::from_elem(Extent::default(), self.extents.len() + new.len(), GFP_KERNEL)?;
+        let n = extent::merge(&self.extents, new, scratch.as_mut_slice()).map_err(|_| EINVAL)?;
+        let merged = scratch.as_slice().get(..n).ok_or(EINVAL)?;
+        let mut extents = KVec::with_capacity(n, GFP_KERNEL)?;
+        extents.extend_from_slice(merged, GFP_KERNEL)?;
+        let filter = NegativeFilter::build(self.blocks, &extents);
+        Ok(KBox::new(Self { extents, filter, blocks: self.blocks }, GFP_KERNEL)?)
+    }
+}
+
+/// Runs being copied to the spare: I/O to them is held back until the table
+/// that maps them is published. Empty except during a remap.
+#[derive(Default)]
+pub(crate) struct Pending {
+    runs: KVec<Extent>,
+}
+
+impl Pending {
+    /// No runs.
+    pub(crate) fn none() -> Result<KBox<Self>> {
+        Ok(KBox::new(Self::default(), GFP_KERNEL)?)
+    }
+
+    /// A copy of `runs` (sorted, disjoint).
+    pub(crate) fn of(runs: &[Extent]) -> Result<KBox<Self>> {
+        let mut v = KVec::with_capacity(runs.len(), GFP_KERNEL)?;
+        v.extend_from_slice(runs, GFP_KERNEL)?;
+        Ok(KBox::new(Self { runs: v }, GFP_KERNEL)?)
+    }
+
+    /// `None` when no run is pending near `block` (the common case, one
+    /// length check); otherwise the route through the pending runs.
+    pub(crate) fn route(&self, block: u64, blocks: u64) -> Option<Route> {
+        if self.runs.is_empty() {
+            None
+        } else {
+            Some(extent::route(&self.runs, block, blocks))
+        }
+    }
+}
