@@ -57,3 +57,25 @@ fio_verify() {
         --eta=never --output=/tmp/work/fio.out "$@" || { cat /tmp/work/fio.out; fail "fio verify on $dev failed"; }
     grep -q "err= 0" /tmp/work/fio.out || { cat /tmp/work/fio.out; fail "fio reported errors on $dev"; }
 }
+
+# status_field <dm name> <n>: field n (1-based, after "<start> <len> remap") of
+# the INFO status line; see Documentation/dm-remap.rst.
+status_field() { dmsetup status "$1" | awk -v n="$2" '{ print $(n + 3) }'; }
+
+# expect_message_refused <dm name> <errno text> <message words...>: the message
+# must fail with that error and leave the remap table unchanged.
+expect_message_refused() {
+    local name=$1 want=$2; shift 2
+    local before after
+    before=$(dmsetup message "$name" 0 list_remaps)
+    if dmsetup message -- "$name" 0 "$@" >/dev/null 2>/tmp/work/msg.err; then
+        fail "message '$*' was accepted"
+    fi
+    grep -q "$want" /tmp/work/msg.err || fail "message '$*': want '$want', got: $(cat /tmp/work/msg.err)"
+    after=$(dmsetup message "$name" 0 list_remaps)
+    assert_eq "$after" "$before" "remap table after refused message '$*'"
+    note "refused: '$*' -> $want"
+}
+
+# now_ms: wall-clock milliseconds (for figures reported by tests, never checked).
+now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
