@@ -5,11 +5,12 @@ that was running (the guest runner writes BEGIN/END markers to /dev/kmsg)."""
 import re
 
 SPLAT = re.compile(
-    r"Oops|BUG:|kernel BUG at|WARNING:|KASAN|UBSAN|general protection fault|"
-    r"possible circular locking|possible recursive locking|lockdep|"
+    r"Oops|BUG:|kernel BUG at|WARNING:|KASAN:|UBSAN:|general protection fault|"
+    r"possible circular locking|possible recursive locking|inconsistent lock state|"
+    r"suspicious RCU usage|DEBUG_LOCKS_WARN_ON|possible irq lock inversion|"
     r"INFO: task .* blocked for more than|rcu.*(detected stalls|self-detected stall)|"
     r"soft lockup|hard LOCKUP|Call Trace:|Kernel panic|kmemleak: .*suspected memory leak|"
-    r"panicked at|rust_panic"
+    r"dm-remap-leak:|panicked at|rust_panic"
 )
 MARKER = re.compile(r"dm-remap-test: (BEGIN|END) (\S+)")
 

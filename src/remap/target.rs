@@ -54,6 +54,8 @@ pub(crate) struct RemapTarget {
     counters: IoCounters,
     pub(super) remapped_blocks: AtomicU64,
     pub(super) spare_used: AtomicU64,
+    /// Blocks the allocator can hand out.
+    spare_total: u64,
 }
 
 /// What DM keeps beside each bio for us.
@@ -160,6 +162,7 @@ impl TargetOps for RemapTarget {
         let pending = RcuBox::new(Pending::none().map_err(nomem)?).map_err(nomem)?;
         let held = KBox::pin_init(new_spinlock!(KeptBioList::new()), GFP_KERNEL).map_err(nomem)?;
         let allocator = SpareAllocator::new(layout.pool_blocks, &[]);
+        let spare_total = allocator.total();
         let writer = KBox::pin_init(new_mutex!(allocator), GFP_KERNEL).map_err(nomem)?;
 
         // One flush to each device; discards and write-zeroes follow the data.
@@ -180,6 +183,7 @@ impl TargetOps for RemapTarget {
             counters: IoCounters::default(),
             remapped_blocks: AtomicU64::new(0),
             spare_used: AtomicU64::new(0),
+            spare_total,
         })
     }
 
@@ -223,7 +227,7 @@ impl TargetOps for RemapTarget {
                     self.spare.name(),
                     self.layout.block_bytes,
                     self.remapped_blocks.load(Ordering::Relaxed),
-                    self.layout.pool_blocks,
+                    self.spare_total,
                     self.spare_used.load(Ordering::Relaxed),
                     c.reads,
                     c.writes,

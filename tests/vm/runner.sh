@@ -48,4 +48,15 @@ for t in $TESTS; do
     status=PASS; [ "$rc" = 0 ] || status=FAIL
     report "### RESULT $t $status $rc $(( $(date +%s) - start ))"
 done
+# Debug kernels: ask kmemleak about objects allocated by dm-remap.
+if mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || [ -e /sys/kernel/debug/kmemleak ]; then
+    if [ -e /sys/kernel/debug/kmemleak ]; then
+        echo scan > /sys/kernel/debug/kmemleak; sleep 6; echo scan > /sys/kernel/debug/kmemleak
+        if grep -q dm_remap /sys/kernel/debug/kmemleak; then
+            echo "dm-remap-leak: kmemleak reports objects allocated by dm_remap" > /dev/kmsg
+            grep -B2 -A20 dm_remap /sys/kernel/debug/kmemleak | head -60 > /dev/kmsg
+        fi
+        report "kmemleak: scanned"
+    fi
+fi
 report "### DONE"
