@@ -15,6 +15,7 @@
 #include <linux/device-mapper.h>
 #include <linux/rcupdate.h>
 #include <linux/delay.h>
+#include <linux/sched/mm.h>
 
 /* Point @bio at @bdev (bio_set_dev is static inline). */
 void dm_remap_bio_set_dev(struct bio *bio, struct block_device *bdev);
@@ -43,6 +44,9 @@ void dm_remap_submit_kept_bio(struct bio *bio);
 void dm_remap_rcu_read_lock(void);
 void dm_remap_rcu_read_unlock(void);
 void dm_remap_synchronize_rcu(void);
+/* Enter and leave a scope in which allocations behave as GFP_NOIO. */
+unsigned int dm_remap_noio_save(void);
+void dm_remap_noio_restore(unsigned int flags);
 /* Sleep for about @ms milliseconds. */
 void dm_remap_msleep(unsigned int ms);
 /*

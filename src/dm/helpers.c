@@ -76,6 +76,16 @@ void dm_remap_synchronize_rcu(void)
 	synchronize_rcu_expedited();
 }
 
+unsigned int dm_remap_noio_save(void)
+{
+	return memalloc_noio_save();
+}
+
+void dm_remap_noio_restore(unsigned int flags)
+{
+	memalloc_noio_restore(flags);
+}
+
 void dm_remap_msleep(unsigned int ms)
 {
 	msleep(ms);

@@ -16,6 +16,7 @@ use super::copy::{copy_runs, Copied};
 use super::table::Pending;
 use super::target::RemapTarget;
 use crate::dm::rcu::RcuReadGuard;
+use crate::dm::sched::NoIoScope;
 use crate::dm::Emitter;
 use crate::logic::extent::{self, Extent, ExtentState, MAX_EXTENT_LEN};
 use crate::logic::spare_alloc::SpareAllocator;
@@ -38,6 +39,8 @@ impl RemapTarget {
         }
         // Allocated before anything is held back, so releasing cannot fail.
         let no_pending = Pending::none()?;
+        // From here until the release, reclaim must not write through us.
+        let noio = NoIoScope::enter();
 
         self.pending.update(|_| Pending::of(&runs))?;
         self.inflight.drain();
@@ -45,6 +48,7 @@ impl RemapTarget {
             .and_then(|copied| self.table.update(|t| t.with(&copied.extents)).map(|()| copied));
         self.pending.update(|_| Ok::<_, Error>(no_pending))?;
         self.release_held();
+        drop(noio);
 
         let copied = published.inspect_err(|e| {
             pr_err!("remap {} {}: failed ({:?}); nothing was remapped\n", sector, sectors, e);
