@@ -155,7 +155,7 @@ impl TargetOps for RemapTarget {
             return Err(invalid(c"Unsupported logical block size"));
         }
         let layout = SpareLayout::new(spare.sectors(), block_bytes)
-            .ok_or_else(|| invalid(c"Spare device too small for the metadata reserve plus one spare block"))?;
+            .ok_or_else(|| invalid(c"Spare device too small for two metadata copies plus one spare block"))?;
         let geo = Geometry::new(&layout, target.len());
 
         let table = RcuBox::new(Table::empty(geo.main_blocks()).map_err(nomem)?).map_err(nomem)?;

@@ -9,10 +9,12 @@ note() { echo "  $*"; }
 # assert_eq <got> <want> <what>
 assert_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"; }
 
-# mkloop <name> <size_MiB> [<logical_block_size>]: a loop device over a
-# scratch file; prints its path.
+# mkloop <name> <size> [<logical_block_size>]: a loop device over a scratch
+# file of <size> MiB (or <size> as truncate takes it, e.g. 16K); prints its path.
 mkloop() {
-    truncate -s "${2}M" "/tmp/work/$1.img"
+    local size=$2
+    case "$size" in *[!0-9]*) ;; *) size=${size}M ;; esac
+    truncate -s "$size" "/tmp/work/$1.img"
     losetup -f --show ${3:+-b "$3"} "/tmp/work/$1.img"
 }
 

@@ -3,7 +3,7 @@
 main=$(mkloop main 32)
 spare=$(mkloop spare 8)
 other=$(mkloop other 16)
-tiny=$(mkloop tiny 1)
+tiny=$(mkloop tiny 16K)     # 32 sectors: one short of the smallest spare
 n=$(sectors "$main")
 
 expect_table_rejected "0 $n remap" "Invalid argument count"
@@ -12,7 +12,7 @@ expect_table_rejected "0 $n remap /dev/does-not-exist $spare" "Main device looku
 expect_table_rejected "0 $n remap $main /dev/does-not-exist" "Spare device lookup failed"
 expect_table_rejected "0 $n remap $main $main" "Main and spare must be different devices"
 expect_table_rejected "0 $((n + 8)) remap $main $spare" "Target length exceeds the main device"
-expect_table_rejected "0 $n remap $main $tiny" "Spare device too small for the metadata reserve plus one spare block"
+expect_table_rejected "0 $n remap $main $tiny" "Spare device too small for two metadata copies plus one spare block"
 expect_table_rejected "0 $n remap $main $spare x" "Invalid optional argument count"
 expect_table_rejected "0 $n remap $main $spare 2 foo" "Optional argument count does not match the arguments given"
 expect_table_rejected "0 $n remap $main $spare 1 foo" "Unknown optional argument"
