@@ -9,8 +9,10 @@
 // In the kernel this is a private module of which each user takes a part.
 #![cfg_attr(MODULE, allow(unreachable_pub, dead_code))]
 
+pub mod crc32c;
 pub mod extent;
 pub mod filter;
+pub mod format;
 pub mod geometry;
 pub mod message;
 pub mod number;

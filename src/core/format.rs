@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The on-disk metadata format: a superblock and entry blocks, 4 KiB each,
+//! little-endian, every block checksummed with CRC-32C. Each metadata region
+//! of the spare holds one full copy: the superblock in its first block, the
+//! table's extents in the blocks after it. Documentation/dm-remap-format.rst
+//! has the byte layout.
+//!
+//! Decoding never panics and never trusts a length it read: every field is
+//! checked before use.
+
+use super::crc32c::crc32c;
+use super::extent::{Extent, ExtentState};
+use super::geometry::{ENTRIES_PER_META_BLOCK, META_BLOCK_BYTES, META_BLOCK_HEADER_BYTES, META_ENTRY_BYTES};
+
+/// Size of every metadata block.
+pub const BLOCK: usize = META_BLOCK_BYTES as usize;
+/// The format version this code writes; it reads this one and older.
+pub const FORMAT_VERSION: u32 = 1;
+/// Superblock magic.
+pub const SUPER_MAGIC: [u8; 8] = *b"DMREMAP1";
+/// Entry-block magic.
+pub const ENTRY_MAGIC: [u8; 8] = *b"DMRMENTR";
+
+const SUPER_CRC_AT: usize = BLOCK - 4;
+const ENTRY_CRC_AT: usize = 60;
+const ENTRY_HEADER: usize = META_BLOCK_HEADER_BYTES as usize;
+const ENTRY_SIZE: usize = META_ENTRY_BYTES as usize;
+/// Extents in one entry block.
+pub const ENTRIES_PER_BLOCK: usize = ENTRIES_PER_META_BLOCK as usize;
+
+/// Why a metadata block was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormatError {
+    /// Not 4096 bytes.
+    WrongSize,
+    /// No dm-remap magic: not metadata, or never written.
+    BadMagic,
+    /// The checksum does not match: a torn or corrupted block.
+    BadChecksum,
+    /// Written by a newer dm-remap.
+    UnsupportedVersion,
+    /// A field is out of range or inconsistent.
+    BadField,
+}
+
+/// The superblock of one metadata copy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Superblock {
+    /// Format version the copy was written in.
+    pub version: u32,
+    /// Flags (none defined yet; must be 0).
+    pub flags: u32,
+    /// Commit counter: higher is newer; never goes back.
+    pub generation: u64,
+    /// Random identity chosen when the spare was formatted.
+    pub uuid: [u8; 16],
+    /// Fingerprint of the main device: size in sectors.
+    pub main_sectors: u64,
+    /// Fingerprint of the main device: logical block size.
+    pub main_logical_block_size: u32,
+    /// Remap block size in bytes.
+    pub block_bytes: u32,
+    /// Size of the spare device when formatted, in sectors.
+    pub spare_sectors: u64,
+    /// Sectors in each metadata region.
+    pub region_sectors: u64,
+    /// First sector of the spare pool.
+    pub pool_start: u64,
+    /// Blocks in the spare pool.
+    pub pool_blocks: u64,
+    /// First sector of metadata region B.
+    pub region_b_start: u64,
+    /// Extents in the table.
+    pub extent_count: u64,
+    /// The spare allocator's cursor.
+    pub alloc_next: u64,
+    /// Which copy this is: 0 for region A, 1 for region B.
+    pub copy: u8,
+}
+
+fn get<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+    let mut out = [0u8; N];
+    if let Some(src) = b.get(at..at + N) {
+        out.copy_from_slice(src);
+    }
+    out
+}
+
+fn put(b: &mut [u8], at: usize, v: &[u8]) {
+    if let Some(dst) = b.get_mut(at..at + v.len()) {
+        dst.copy_from_slice(v);
+    }
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(get(b, at))
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(get(b, at))
+}
+
+/// Number of entry blocks a table of `extents` extents needs.
+pub fn entry_blocks(extents: u64) -> u64 {
+    extents.div_ceil(ENTRIES_PER_META_BLOCK)
+}
+
+impl Superblock {
+    /// Writes the superblock into `block` (4096 bytes), checksum included.
+    pub fn encode(&self, block: &mut [u8]) -> Result<(), FormatError> {
+        if block.len() != BLOCK {
+            return Err(FormatError::WrongSize);
+        }
+        block.fill(0);
+        put(block, 0, &SUPER_MAGIC);
+        put(block, 8, &self.version.to_le_bytes());
+        put(block, 12, &self.flags.to_le_bytes());
+        put(block, 16, &self.generation.to_le_bytes());
+        put(block, 24, &self.uuid);
+        put(block, 40, &self.main_sectors.to_le_bytes());
+        put(block, 48, &self.main_logical_block_size.to_le_bytes());
+        put(block, 52, &self.block_bytes.to_le_bytes());
+        put(block, 56, &self.spare_sectors.to_le_bytes());
+        put(block, 64, &self.region_sectors.to_le_bytes());
+        put(block, 72, &self.pool_start.to_le_bytes());
+        put(block, 80, &self.pool_blocks.to_le_bytes());
+        put(block, 88, &self.region_b_start.to_le_bytes());
+        put(block, 96, &self.extent_count.to_le_bytes());
+        put(block, 104, &self.alloc_next.to_le_bytes());
+        put(block, 112, &[self.copy]);
+        let crc = crc32c(block.get(..SUPER_CRC_AT).unwrap_or_default());
+        put(block, SUPER_CRC_AT, &crc.to_le_bytes());
+        Ok(())
+    }
+
+    /// Reads and checks a superblock.
+    pub fn decode(block: &[u8]) -> Result<Self, FormatError> {
+        if block.len() != BLOCK {
+            return Err(FormatError::WrongSize);
+        }
+        if get::<8>(block, 0) != SUPER_MAGIC {
+            return Err(FormatError::BadMagic);
+        }
+        if crc32c(block.get(..SUPER_CRC_AT).unwrap_or_default()) != u32_at(block, SUPER_CRC_AT) {
+            return Err(FormatError::BadChecksum);
+        }
+        let sb = Self {
+            version: u32_at(block, 8),
+            flags: u32_at(block, 12),
+            generation: u64_at(block, 16),
+            uuid: get(block, 24),
+            main_sectors: u64_at(block, 40),
+            main_logical_block_size: u32_at(block, 48),
+            block_bytes: u32_at(block, 52),
+            spare_sectors: u64_at(block, 56),
+            region_sectors: u64_at(block, 64),
+            pool_start: u64_at(block, 72),
+            pool_blocks: u64_at(block, 80),
+            region_b_start: u64_at(block, 88),
+            extent_count: u64_at(block, 96),
+            alloc_next: u64_at(block, 104),
+            copy: get::<1>(block, 112)[0],
+        };
+        if sb.version > FORMAT_VERSION {
+            return Err(FormatError::UnsupportedVersion);
+        }
+        let region_blocks = sb.region_sectors / (META_BLOCK_BYTES / 512);
+        if sb.version == 0
+            || sb.flags != 0
+            || sb.copy > 1
+            || sb.extent_count > sb.pool_blocks
+            || sb.alloc_next > sb.pool_blocks
+            || 1 + entry_blocks(sb.extent_count) > region_blocks
+        {
+            return Err(FormatError::BadField);
+        }
+        Ok(sb)
+    }
+}
+
+/// Writes entry block `index` of generation `generation`, holding `extents`
+/// (at most 252), into `block` (4096 bytes).
+pub fn encode_entries(block: &mut [u8], generation: u64, index: u32, extents: &[Extent]) -> Result<(), FormatError> {
+    if block.len() != BLOCK {
+        return Err(FormatError::WrongSize);
+    }
+    if extents.len() > ENTRIES_PER_BLOCK {
+        return Err(FormatError::BadField);
+    }
+    block.fill(0);
+    put(block, 0, &ENTRY_MAGIC);
+    put(block, 8, &generation.to_le_bytes());
+    put(block, 16, &index.to_le_bytes());
+    // At most 252 extents (checked above).
+    put(block, 20, &(extents.len() as u32).to_le_bytes());
+    for (i, e) in extents.iter().enumerate() {
+        let at = ENTRY_HEADER + i * ENTRY_SIZE;
+        put(block, at, &e.main.to_le_bytes());
+        put(block, at + 8, &e.spare.to_le_bytes());
+        put(block, at + 12, &e.len.to_le_bytes());
+        put(block, at + 14, &[e.state as u8]);
+    }
+    let crc = entry_crc(block);
+    put(block, ENTRY_CRC_AT, &crc.to_le_bytes());
+    Ok(())
+}
+
+fn entry_crc(block: &[u8]) -> u32 {
+    let head = block.get(..ENTRY_CRC_AT).unwrap_or_default();
+    let tail = block.get(ENTRY_HEADER..).unwrap_or_default();
+    !super::crc32c::update(super::crc32c::update(!0, head), tail)
+}
+
+/// Reads entry block `index` of generation `generation` and passes each
+/// extent to `f`; returns how many there were. Checks magic, checksum,
+/// generation, index and every extent's fields (sortedness across blocks is
+/// the caller's check).
+pub fn decode_entries(block: &[u8], generation: u64, index: u32, mut f: impl FnMut(Extent)) -> Result<usize, FormatError> {
+    if block.len() != BLOCK {
+        return Err(FormatError::WrongSize);
+    }
+    if get::<8>(block, 0) != ENTRY_MAGIC {
+        return Err(FormatError::BadMagic);
+    }
+    if entry_crc(block) != u32_at(block, ENTRY_CRC_AT) {
+        return Err(FormatError::BadChecksum);
+    }
+    let count = u32_at(block, 20) as usize;
+    if u64_at(block, 8) != generation || u32_at(block, 16) != index || count > ENTRIES_PER_BLOCK {
+        return Err(FormatError::BadField);
+    }
+    for i in 0..count {
+        let at = ENTRY_HEADER + i * ENTRY_SIZE;
+        let state = match get::<1>(block, at + 14)[0] {
+            0 => ExtentState::Ok,
+            1 => ExtentState::Lost,
+            _ => return Err(FormatError::BadField),
+        };
+        let e = Extent {
+            main: u64_at(block, at),
+            spare: u32_at(block, at + 8),
+            len: u16::from_le_bytes(get(block, at + 12)),
+            state,
+        };
+        if e.len == 0 || get::<1>(block, at + 15)[0] != 0 {
+            return Err(FormatError::BadField);
+        }
+        f(e);
+    }
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sample() -> Superblock {
+        Superblock {
+            version: FORMAT_VERSION,
+            generation: 42,
+            uuid: *b"0123456789abcdef",
+            main_sectors: 1 << 20,
+            main_logical_block_size: 512,
+            block_bytes: 512,
+            spare_sectors: 4096,
+            region_sectors: 136,
+            pool_start: 136,
+            pool_blocks: 3824,
+            region_b_start: 3960,
+            extent_count: 300,
+            alloc_next: 310,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn superblock_round_trips() {
+        let mut b = [0u8; BLOCK];
+        sample().encode(&mut b).unwrap();
+        assert_eq!(Superblock::decode(&b), Ok(sample()));
+    }
+
+    #[test]
+    fn superblock_damage_is_detected() {
+        let mut b = [0u8; BLOCK];
+        sample().encode(&mut b).unwrap();
+        let mut flipped = b;
+        flipped[20] ^= 1;
+        assert_eq!(Superblock::decode(&flipped), Err(FormatError::BadChecksum));
+        assert_eq!(Superblock::decode(&[0u8; BLOCK]), Err(FormatError::BadMagic));
+        assert_eq!(Superblock::decode(&b[..100]), Err(FormatError::WrongSize));
+        let newer = Superblock { version: FORMAT_VERSION + 1, ..sample() };
+        newer.encode(&mut b).unwrap();
+        assert_eq!(Superblock::decode(&b), Err(FormatError::UnsupportedVersion));
+        let too_many = Superblock { extent_count: 3825, ..sample() };
+        too_many.encode(&mut b).unwrap();
+        assert_eq!(Superblock::decode(&b), Err(FormatError::BadField));
+    }
+
+    #[test]
+    fn entry_block_checks_generation_and_index() {
+        let ext = [Extent { main: 7, spare: 3, len: 2, state: ExtentState::Lost }];
+        let mut b = [0u8; BLOCK];
+        encode_entries(&mut b, 9, 4, &ext).unwrap();
+        let mut got = vec![];
+        assert_eq!(decode_entries(&b, 9, 4, |e| got.push(e)), Ok(1));
+        assert_eq!(got, ext);
+        assert_eq!(decode_entries(&b, 8, 4, |_| ()), Err(FormatError::BadField), "stale generation");
+        assert_eq!(decode_entries(&b, 9, 5, |_| ()), Err(FormatError::BadField), "misplaced block");
+        b[100] ^= 0x80;
+        assert_eq!(decode_entries(&b, 9, 4, |_| ()), Err(FormatError::BadChecksum));
+    }
+
+    proptest! {
+        #[test]
+        fn entries_round_trip(ext in prop::collection::vec((any::<u64>(), any::<u32>(), 1u16.., any::<bool>()), 0..=252), generation: u64, index: u32) {
+            let ext: Vec<Extent> = ext.into_iter().map(|(m, s, l, lost)| Extent {
+                main: m, spare: s, len: l, state: if lost { ExtentState::Lost } else { ExtentState::Ok },
+            }).collect();
+            let mut b = [0u8; BLOCK];
+            encode_entries(&mut b, generation, index, &ext).unwrap();
+            let mut got = vec![];
+            prop_assert_eq!(decode_entries(&b, generation, index, |e| got.push(e)), Ok(ext.len()));
+            prop_assert_eq!(got, ext);
+        }
+
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..5000), generation: u64) {
+            let _ = Superblock::decode(&bytes);
+            let _ = decode_entries(&bytes, generation, 0, |_| ());
+        }
+    }
+}
