@@ -26,7 +26,7 @@ modules:
 
 clean:
 	$(KMAKE) clean
-	rm -rf src/dm/generated
+	rm -rf generated
 
 demo:
 	./scripts/demo.sh

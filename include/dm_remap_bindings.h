@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The C surface dm-remap uses: bindgen reads this header (with the kernel's own
- * C flags) to generate src/dm/generated/bindings.rs. Linux 6.12's kernel crate
+ * C flags) to generate generated/dm_bindings.rs. Linux 6.12's kernel crate
  * has no device-mapper bindings, so the module generates its own.
  *
  * Static inline functions and macros cannot be called from Rust; the

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Raw C bindings: the kernel crate's, plus the device-mapper API and the
 //! `dm_remap_*` helpers, generated at build time by bindgen from
-//! `include/dm_remap_bindings.h` with the kernel's own C flags (see Kbuild).
+//! `include/dm_remap_bindings.h` with the kernel's own C flags (see Kbuild)
+//! into `generated/dm_bindings.rs`, a build product.
 //!
 //! Items the generated file does not define (`bio`, `block_device`, ...) come
 //! from the kernel crate through the glob import, so both agree on layout.
@@ -21,4 +22,4 @@
 pub(crate) use kernel::bindings::*;
 use kernel::ffi;
 
-include!("generated/bindings.rs");
+include!("../../generated/dm_bindings.rs");
