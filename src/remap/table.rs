@@ -7,8 +7,12 @@ use crate::logic::extent::{self, Extent, Route};
 use crate::logic::filter::NegativeFilter;
 
 /// An immutable version of the remap table, published with RCU.
+///
+/// The extents live in a vmalloc'ed array sized exactly, so memory per
+/// extent is its 16 bytes plus under a page per table (kmalloc would round a
+/// large array up to a power of two).
 pub(crate) struct Table {
-    extents: KVec<Extent>,
+    extents: VVec<Extent>,
     filter: NegativeFilter,
     blocks: u64,
 }
@@ -17,7 +21,7 @@ impl Table {
     /// An empty table for a main device of `device_blocks` blocks.
     pub(crate) fn empty(device_blocks: u64) -> Result<KBox<Self>> {
         Ok(KBox::new(
-            Self { extents: KVec::new(), filter: NegativeFilter::new(device_blocks), blocks: device_blocks },
+            Self { extents: VVec::new(), filter: NegativeFilter::new(device_blocks), blocks: device_blocks },
             GFP_KERNEL,
         )?)
     }
@@ -39,10 +43,10 @@ impl Table {
 
     /// This table plus `new` (sorted, disjoint from it), as a new version.
     pub(crate) fn with(&self, new: &[Extent]) -> Result<KBox<Self>> {
-        let mut scratch = KVec::from_elem(Extent::default(), self.extents.len() + new.len(), GFP_KERNEL)?;
+        let mut scratch = VVec::from_elem(Extent::default(), self.extents.len() + new.len(), GFP_KERNEL)?;
         let n = extent::merge(&self.extents, new, scratch.as_mut_slice()).map_err(|_| EINVAL)?;
         let merged = scratch.as_slice().get(..n).ok_or(EINVAL)?;
-        let mut extents = KVec::with_capacity(n, GFP_KERNEL)?;
+        let mut extents = VVec::with_capacity(n, GFP_KERNEL)?;
         extents.extend_from_slice(merged, GFP_KERNEL)?;
         let filter = NegativeFilter::build(self.blocks, &extents);
         Ok(KBox::new(Self { extents, filter, blocks: self.blocks }, GFP_KERNEL)?)
