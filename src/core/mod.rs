@@ -14,6 +14,7 @@ pub mod extent;
 pub mod filter;
 pub mod format;
 pub mod geometry;
+pub mod load;
 pub mod message;
 pub mod number;
 pub mod spare_alloc;
