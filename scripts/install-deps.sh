@@ -32,4 +32,10 @@ if ! "$CARGO_HOME/bin/bindgen" --version 2>/dev/null | grep -q "$BINDGEN_VERSION
   echo "install-deps: cargo install bindgen-cli $BINDGEN_VERSION"
   cargo install --quiet --locked --force --version "$BINDGEN_VERSION" bindgen-cli
 fi
+# cargo-fuzz for the metadata decoder's fuzz target (built with RUSTC_BOOTSTRAP=1
+# on the stable toolchain).
+if ! "$CARGO_HOME/bin/cargo-fuzz" --version >/dev/null 2>&1; then
+  echo "install-deps: cargo install cargo-fuzz"
+  cargo install --quiet --locked cargo-fuzz
+fi
 echo "install-deps: ok"
