@@ -332,3 +332,30 @@ mod tests {
         }
     }
 }
+
+/// Encodes the entry blocks of a copy of `extents` at `generation`, calling
+/// `emit(index, block)` for entry block 0, 1, ... in order; `buf` is a
+/// 4096-byte scratch block. (The superblock is encoded separately, so that
+/// writers can order it after the entries.)
+pub fn encode_entry_blocks<E>(
+    extents: &[Extent],
+    generation: u64,
+    buf: &mut [u8],
+    mut emit: impl FnMut(u64, &[u8]) -> Result<(), E>,
+) -> Result<(), EncodeError<E>> {
+    for (i, chunk) in extents.chunks(ENTRIES_PER_BLOCK).enumerate() {
+        let index = u32::try_from(i).map_err(|_| EncodeError::Format(FormatError::BadField))?;
+        encode_entries(buf, generation, index, chunk).map_err(EncodeError::Format)?;
+        emit(u64::from(index), buf).map_err(EncodeError::Write)?;
+    }
+    Ok(())
+}
+
+/// Why encoding a copy stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EncodeError<E> {
+    /// The data does not fit the format.
+    Format(FormatError),
+    /// The caller's writer failed.
+    Write(E),
+}

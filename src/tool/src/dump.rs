@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The JSON form of a metadata copy, for `dump` and `restore`.
+
+use serde::{Deserialize, Serialize};
+
+use dm_remap_core::extent::{Extent, ExtentState};
+use dm_remap_core::format::{Superblock, FORMAT_VERSION};
+use dm_remap_core::geometry::SpareLayout;
+
+/// One remapped run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DumpExtent {
+    pub main_block: u64,
+    /// Block index in the spare pool (0 = the first block after region A).
+    pub spare_pool_block: u32,
+    pub length: u16,
+    /// "ok" or "lost".
+    pub state: String,
+}
+
+/// A whole copy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dump {
+    pub format_version: u32,
+    pub generation: u64,
+    /// 32 hex digits.
+    pub uuid: String,
+    pub main_sectors: u64,
+    pub main_logical_block_size: u32,
+    pub block_bytes: u32,
+    pub spare_sectors: u64,
+    pub pool_blocks: u64,
+    pub alloc_next: u64,
+    pub extents: Vec<DumpExtent>,
+}
+
+impl Dump {
+    /// The JSON form of `sb` and `extents`.
+    pub fn new(sb: &Superblock, extents: &[Extent]) -> Self {
+        Self {
+            format_version: sb.version,
+            generation: sb.generation,
+            uuid: sb.uuid.iter().map(|b| format!("{b:02x}")).collect(),
+            main_sectors: sb.main_sectors,
+            main_logical_block_size: sb.main_logical_block_size,
+            block_bytes: sb.block_bytes,
+            spare_sectors: sb.spare_sectors,
+            pool_blocks: sb.pool_blocks,
+            alloc_next: sb.alloc_next,
+            extents: extents
+                .iter()
+                .map(|e| DumpExtent {
+                    main_block: e.main,
+                    spare_pool_block: e.spare,
+                    length: e.len,
+                    state: e.state.name().to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The superblock (for copy `copy`, at `generation`) and extents this
+    /// dump describes, checked against `layout`: sorted, non-overlapping on
+    /// both devices, inside the pool and below `alloc_next`.
+    pub fn to_copy(&self, layout: &SpareLayout, generation: u64, copy: u8) -> Result<(Superblock, Vec<Extent>), String> {
+        if self.format_version != FORMAT_VERSION {
+            return Err(format!("format_version {} is not {FORMAT_VERSION}", self.format_version));
+        }
+        if self.block_bytes != layout.block_bytes || self.pool_blocks != layout.pool_blocks {
+            return Err(format!(
+                "dump is for {}-byte blocks and {} pool blocks; this spare gives {} and {}",
+                self.block_bytes, self.pool_blocks, layout.block_bytes, layout.pool_blocks
+            ));
+        }
+        let mut uuid = [0u8; 16];
+        if self.uuid.len() != 32 || !self.uuid.is_ascii() {
+            return Err("uuid must be 32 hex digits".into());
+        }
+        for (i, b) in uuid.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&self.uuid[2 * i..2 * i + 2], 16).map_err(|_| "uuid must be 32 hex digits")?;
+        }
+        let mut extents = Vec::with_capacity(self.extents.len());
+        for d in &self.extents {
+            let state = match d.state.as_str() {
+                "ok" => ExtentState::Ok,
+                "lost" => ExtentState::Lost,
+                s => return Err(format!("extent at main block {}: unknown state '{s}'", d.main_block)),
+            };
+            if d.length == 0 {
+                return Err(format!("extent at main block {}: length 0", d.main_block));
+            }
+            extents.push(Extent { main: d.main_block, spare: d.spare_pool_block, len: d.length, state });
+        }
+        check_table(&extents, self.alloc_next.min(layout.pool_blocks))?;
+        let sb = Superblock {
+            version: FORMAT_VERSION,
+            flags: 0,
+            generation,
+            uuid,
+            main_sectors: self.main_sectors,
+            main_logical_block_size: self.main_logical_block_size,
+            block_bytes: layout.block_bytes,
+            spare_sectors: self.spare_sectors,
+            region_sectors: layout.region_sectors,
+            pool_start: layout.pool_start,
+            pool_blocks: layout.pool_blocks,
+            region_b_start: layout.region_b_start,
+            extent_count: extents.len() as u64,
+            alloc_next: self.alloc_next,
+            copy,
+        };
+        Ok((sb, extents))
+    }
+}
+
+/// Checks that `extents` is a valid table for a pool whose first
+/// `alloc_next` blocks are allocated.
+pub fn check_table(extents: &[Extent], alloc_next: u64) -> Result<(), String> {
+    for w in extents.windows(2) {
+        if w[1].main < w[0].main_end() {
+            return Err(format!("extents at main blocks {} and {} overlap or are unsorted", w[0].main, w[1].main));
+        }
+    }
+    let mut by_spare: Vec<&Extent> = extents.iter().collect();
+    by_spare.sort_by_key(|e| e.spare);
+    for w in by_spare.windows(2) {
+        if u64::from(w[1].spare) < w[0].spare_end() {
+            return Err(format!("extents at main blocks {} and {} share spare blocks", w[0].main, w[1].main));
+        }
+    }
+    if let Some(e) = extents.iter().find(|e| e.spare_end() > alloc_next) {
+        return Err(format!("extent at main block {} uses spare blocks past alloc_next {alloc_next}", e.main));
+    }
+    Ok(())
+}

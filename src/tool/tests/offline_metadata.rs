@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The offline commands, run as a user runs them, on spare image files.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const SPARE_BYTES: u64 = 8 << 20;
+
+fn tool(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_dm-remap")).args(args).output().expect("run dm-remap");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn image(dir: &Path) -> PathBuf {
+    let p = dir.join("spare.img");
+    std::fs::File::create(&p).unwrap().set_len(SPARE_BYTES).unwrap();
+    p
+}
+
+fn dump_json(extents: &str) -> String {
+    // 8 MiB spare, 512-byte blocks: 15376 pool blocks (see geometry tests).
+    format!(
+        r#"{{"format_version":1,"generation":3,"uuid":"00112233445566778899aabbccddeeff",
+            "main_sectors":1048576,"main_logical_block_size":512,"block_bytes":512,
+            "spare_sectors":16384,"pool_blocks":15376,"alloc_next":40,"extents":[{extents}]}}"#
+    )
+}
+
+const EXTENTS: &str = r#"{"main_block":100,"spare_pool_block":0,"length":8,"state":"ok"},
+                         {"main_block":5000,"spare_pool_block":8,"length":32,"state":"lost"}"#;
+
+fn restored(dir: &Path) -> PathBuf {
+    let img = image(dir);
+    let json = dir.join("in.json");
+    std::fs::write(&json, dump_json(EXTENTS)).unwrap();
+    let (code, out, err) = tool(&["restore", img.to_str().unwrap(), "--input", json.to_str().unwrap()]);
+    assert_eq!(code, 0, "restore failed: {out}{err}");
+    img
+}
+
+fn flip_byte(path: &Path, at: u64) {
+    let mut data = std::fs::read(path).unwrap();
+    data[at as usize] ^= 0x5a;
+    std::fs::write(path, data).unwrap();
+}
+
+#[test]
+fn pool_size_in_the_fixture_matches_the_layout() {
+    let l = dm_remap_core::geometry::SpareLayout::new(SPARE_BYTES / 512, 512).unwrap();
+    assert_eq!(l.pool_blocks, 15376);
+}
+
+#[test]
+fn restore_then_check_and_dump_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = restored(dir.path());
+    let (code, out, _) = tool(&["check", img.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("clean: generation 4, 2 extents"), "{out}");
+    let (code, out, _) = tool(&["dump", img.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["generation"], 4, "generation goes up from the dump's");
+    assert_eq!(v["extents"][1]["state"], "lost");
+    assert_eq!(v["extents"][1]["length"], 32);
+}
+
+#[test]
+fn damaged_copy_a_is_reported_then_repaired_from_b() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = restored(dir.path());
+    flip_byte(&img, 4096 + 200); // inside copy A's first entry block
+    let (code, out, _) = tool(&["check", img.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("copy A: damaged"), "{out}");
+    let (code, out, _) = tool(&["dump", img.to_str().unwrap()]);
+    assert_eq!(code, 0, "dump still works from copy B: {out}");
+    let (code, out, err) = tool(&["repair", img.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("rewrote copy A from copy B"), "{out}");
+    assert_eq!(tool(&["check", img.to_str().unwrap()]).0, 0);
+}
+
+#[test]
+fn both_copies_damaged_is_unusable() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = restored(dir.path());
+    let l = dm_remap_core::geometry::SpareLayout::new(SPARE_BYTES / 512, 512).unwrap();
+    flip_byte(&img, 100);
+    flip_byte(&img, l.region_b_start * 512 + 100);
+    let (code, out, err) = tool(&["check", img.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}{err}");
+    let (code, _, err) = tool(&["dump", img.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no readable dm-remap superblock") || err.contains("no valid"), "{err}");
+    assert_eq!(tool(&["repair", img.to_str().unwrap()]).0, 2);
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = tool(&["check", "/nonexistent/spare.img"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/spare.img"), "{err}");
+
+    let img = image(dir.path());
+    let (code, _, err) = tool(&["check", img.to_str().unwrap()]);
+    assert_eq!(code, 2, "a blank image has no metadata");
+    assert!(err.contains("no readable dm-remap superblock"), "{err}");
+
+    let json = dir.path().join("bad.json");
+    std::fs::write(&json, "{not json").unwrap();
+    let (code, _, err) = tool(&["restore", img.to_str().unwrap(), "--input", json.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.json"), "{err}");
+
+    let overlapping = r#"{"main_block":100,"spare_pool_block":0,"length":8,"state":"ok"},
+                         {"main_block":104,"spare_pool_block":8,"length":8,"state":"ok"}"#;
+    std::fs::write(&json, dump_json(overlapping)).unwrap();
+    let (code, _, err) = tool(&["restore", img.to_str().unwrap(), "--input", json.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("overlap"), "{err}");
+
+    let shared_spare = r#"{"main_block":100,"spare_pool_block":0,"length":8,"state":"ok"},
+                          {"main_block":200,"spare_pool_block":4,"length":8,"state":"ok"}"#;
+    std::fs::write(&json, dump_json(shared_spare)).unwrap();
+    let (code, _, err) = tool(&["restore", img.to_str().unwrap(), "--input", json.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("share spare blocks"), "{err}");
+    assert_eq!(tool(&["check", img.to_str().unwrap()]).0, 2, "refused restores wrote nothing");
+}
