@@ -109,13 +109,7 @@ impl RemapTarget {
                 pr_err!("held bio at block {} spans a run edge; failing it\n", block);
                 continue;
             }
-            match route.spare {
-                Some(pool_block) => {
-                    let sector = self.geo.spare_sector(pool_block) + self.geo.offset_in_block(offset);
-                    bio.redirect(&self.spare, sector);
-                }
-                None => bio.redirect(&self.main, offset),
-            }
+            self.send(bio, offset, route.spare);
             kept.submit();
         }
     }

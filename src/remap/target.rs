@@ -102,18 +102,25 @@ impl RemapTarget {
         per_bio.counted = true;
         per_bio.epoch = self.inflight.enter();
         drop(guard);
-        let write = matches!(bio.op(), BioOp::Write);
-        match route.spare {
+        self.send(bio, offset, route.spare);
+        match bio.op() {
+            BioOp::Read => self.counters.count_io(false, route.spare.is_some()),
+            BioOp::Write => self.counters.count_io(true, route.spare.is_some()),
+            _ => {}
+        }
+        true
+    }
+
+    /// Points `bio`, at target offset `offset`, at its spare-pool block, or
+    /// at the main device when `spare` is `None`.
+    pub(super) fn send(&self, bio: &mut Bio, offset: u64, spare: Option<u64>) {
+        match spare {
             Some(pool_block) => {
                 let sector = self.geo.spare_sector(pool_block) + self.geo.offset_in_block(offset);
                 bio.redirect(&self.spare, sector);
             }
             None => bio.redirect(&self.main, offset),
         }
-        if matches!(bio.op(), BioOp::Read | BioOp::Write) {
-            self.counters.count_io(write, route.spare.is_some());
-        }
-        true
     }
 
     fn sectors_u32(&self, blocks: u64) -> u32 {

@@ -118,18 +118,21 @@ fn bad_input_gets_a_clear_error_and_status_2() {
     assert_eq!(code, 2);
     assert!(err.contains("bad.json"), "{err}");
 
-    let overlapping = r#"{"main_block":100,"spare_pool_block":0,"length":8,"state":"ok"},
-                         {"main_block":104,"spare_pool_block":8,"length":8,"state":"ok"}"#;
-    std::fs::write(&json, dump_json(overlapping)).unwrap();
-    let (code, _, err) = tool(&["restore", img.to_str().unwrap(), "--input", json.to_str().unwrap()]);
-    assert_eq!(code, 2);
-    assert!(err.contains("overlap"), "{err}");
-
-    let shared_spare = r#"{"main_block":100,"spare_pool_block":0,"length":8,"state":"ok"},
-                          {"main_block":200,"spare_pool_block":4,"length":8,"state":"ok"}"#;
-    std::fs::write(&json, dump_json(shared_spare)).unwrap();
-    let (code, _, err) = tool(&["restore", img.to_str().unwrap(), "--input", json.to_str().unwrap()]);
-    assert_eq!(code, 2);
-    assert!(err.contains("share spare blocks"), "{err}");
+    let refuse = |extents: &str, why: &str| {
+        std::fs::write(&json, dump_json(extents)).unwrap();
+        let (code, _, err) = tool(&["restore", img.to_str().unwrap(), "--input", json.to_str().unwrap()]);
+        assert_eq!(code, 2, "restore of {extents} must fail");
+        assert!(err.contains(why), "want '{why}' in: {err}");
+    };
+    refuse(
+        r#"{"main_block":100,"spare_pool_block":0,"length":8,"state":"ok"},
+           {"main_block":104,"spare_pool_block":8,"length":8,"state":"ok"}"#,
+        "overlap",
+    );
+    refuse(
+        r#"{"main_block":100,"spare_pool_block":0,"length":8,"state":"ok"},
+           {"main_block":200,"spare_pool_block":4,"length":8,"state":"ok"}"#,
+        "share spare blocks",
+    );
     assert_eq!(tool(&["check", img.to_str().unwrap()]).0, 2, "refused restores wrote nothing");
 }
