@@ -54,9 +54,11 @@ impl RemapTarget {
             pr_err!("remap {} {}: failed ({:?}); nothing was remapped\n", sector, sectors, e);
         })?;
         *allocator = trial;
+        self.spare_used.store(allocator.used(), Ordering::Relaxed);
         drop(allocator);
-        self.account(&copied);
-        self.report(&copied, out);
+        let blocks = extent::remapped_blocks(&copied.extents);
+        self.remapped_blocks.fetch_add(blocks, Ordering::Relaxed);
+        Self::report(blocks, &copied, out);
         Ok(true)
     }
 
@@ -97,9 +99,7 @@ impl RemapTarget {
         let mut held = self.held.lock().take();
         while let Some(mut kept) = held.pop() {
             let bio = kept.bio();
-            let offset = bio.sector().wrapping_sub(self.begin);
-            let block = self.geo.block_of(offset);
-            let blocks = self.geo.blocks_in(u64::from(bio.size_bytes() >> 9)).max(1);
+            let (offset, block, blocks) = self.placement(bio);
             let guard = RcuReadGuard::new();
             let route = self.table.read(&guard).route(block, blocks);
             drop(guard);
@@ -114,14 +114,7 @@ impl RemapTarget {
         }
     }
 
-    fn account(&self, copied: &Copied) {
-        let blocks = extent::remapped_blocks(&copied.extents);
-        self.remapped_blocks.fetch_add(blocks, Ordering::Relaxed);
-        self.spare_used.fetch_add(blocks, Ordering::Relaxed);
-    }
-
-    fn report(&self, copied: &Copied, out: &mut Emitter<'_>) {
-        let blocks = extent::remapped_blocks(&copied.extents);
+    fn report(blocks: u64, copied: &Copied, out: &mut Emitter<'_>) {
         let _ = writeln!(out, "remapped {} lost {}", blocks, copied.lost_blocks);
         for e in copied.extents.iter().filter(|e| e.state == ExtentState::Lost) {
             if writeln!(out, "lost {} {}", e.main, e.len).is_err() {

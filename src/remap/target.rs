@@ -71,6 +71,15 @@ fn invalid(message: &'static core::ffi::CStr) -> CtrError {
     CtrError::new(EINVAL, message)
 }
 
+/// The argument words as bytes, for the pure parsers.
+fn words<'a>(args: &[&'a CStr]) -> Result<KVec<&'a [u8]>> {
+    let mut words = KVec::with_capacity(args.len(), GFP_KERNEL)?;
+    for a in args {
+        words.push(a.as_bytes(), GFP_KERNEL)?;
+    }
+    Ok(words)
+}
+
 fn nomem(_: impl core::fmt::Debug) -> CtrError {
     CtrError::new(ENOMEM, c"Cannot allocate target context")
 }
@@ -83,9 +92,7 @@ impl RemapTarget {
     /// Sends a data bio (or the part of it that goes to one place) where the
     /// table says; `false` when it must wait for a pending run.
     fn route_data(&self, bio: &mut MapBio<'_>, per_bio: &mut PerBio) -> bool {
-        let offset = bio.sector().wrapping_sub(self.begin);
-        let block = self.geo.block_of(offset);
-        let blocks = self.geo.blocks_in(u64::from(bio.size_bytes() >> 9)).max(1);
+        let (offset, block, blocks) = self.placement(bio);
         let guard = RcuReadGuard::new();
         let mut limit = blocks;
         if let Some(r) = self.pending.read(&guard).route(block, blocks) {
@@ -109,6 +116,14 @@ impl RemapTarget {
             _ => {}
         }
         true
+    }
+
+    /// Where `bio` lies in the target: its sector offset, first block and
+    /// number of blocks (at least 1).
+    pub(super) fn placement(&self, bio: &Bio) -> (u64, u64, u64) {
+        let offset = bio.sector().wrapping_sub(self.begin);
+        let blocks = self.geo.blocks_in(u64::from(bio.size_bytes() >> 9)).max(1);
+        (offset, self.geo.block_of(offset), blocks)
     }
 
     /// Points `bio`, at target offset `offset`, at its spare-pool block, or
@@ -135,10 +150,7 @@ impl TargetOps for RemapTarget {
     type PerBio = PerBio;
 
     fn ctr(target: &mut Target, args: &[&CStr]) -> Result<Self, CtrError> {
-        let mut words = KVec::with_capacity(args.len(), GFP_KERNEL).map_err(nomem)?;
-        for a in args {
-            words.push(a.as_bytes(), GFP_KERNEL).map_err(nomem)?;
-        }
+        let words = words(args).map_err(nomem)?;
         let line = TableLine::parse(&words).map_err(|e| invalid(e.message()))?;
         // `parse` succeeded, so the first two arguments are the devices.
         let (Some(main_path), Some(spare_path)) = (args.first(), args.get(1)) else {
@@ -261,10 +273,7 @@ impl TargetOps for RemapTarget {
     }
 
     fn message(&self, _target: &Target, args: &[&CStr], out: &mut Emitter<'_>) -> Result<bool> {
-        let mut words = KVec::with_capacity(args.len(), GFP_KERNEL)?;
-        for a in args {
-            words.push(a.as_bytes(), GFP_KERNEL)?;
-        }
+        let words = words(args)?;
         let command = kernel::str::BStr::from_bytes(words.first().copied().unwrap_or_default());
         let message = Message::parse(&words).map_err(|e| {
             let reason = e.message().to_str().unwrap_or_default();
