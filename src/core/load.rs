@@ -3,9 +3,10 @@
 //! two copies. Shared by the kernel's loader and the offline tool; block I/O
 //! comes through [`MetaIo`], extents go to a caller's sink, nothing allocates.
 
+use super::commit::{block_sector, region_start};
 use super::extent::Extent;
 use super::format::{decode_entries, entry_blocks, FormatError, Superblock, BLOCK};
-use super::geometry::{SpareLayout, META_BLOCK_BYTES, SECTOR_SIZE};
+use super::geometry::SpareLayout;
 
 /// A metadata block could not be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,11 +44,6 @@ pub enum CopyFault {
     BadTable,
 }
 
-/// Sector of metadata block `index` of a region starting at `region_start`.
-fn block_sector(region_start: u64, index: u64) -> u64 {
-    region_start + index * (META_BLOCK_BYTES / SECTOR_SIZE)
-}
-
 /// Reads the copy in the region at `region_start` of a spare laid out as
 /// `layout`, passing each extent to `sink` in order (the sink may see some
 /// extents of a copy that turns out damaged; it must discard them then).
@@ -59,7 +55,7 @@ pub fn read_copy(
     buf: &mut [u8],
     mut sink: impl FnMut(Extent),
 ) -> CopyState {
-    let region_start = if copy == 0 { 0 } else { layout.region_b_start };
+    let region_start = region_start(layout, copy);
     if buf.len() != BLOCK {
         return CopyState::Damaged(CopyFault::Io);
     }

@@ -9,7 +9,9 @@
 // In the kernel this is a private module of which each user takes a part.
 #![cfg_attr(MODULE, allow(unreachable_pub, dead_code))]
 
+pub mod commit;
 pub mod crc32c;
+pub mod discover;
 pub mod extent;
 pub mod filter;
 pub mod format;
@@ -18,4 +20,5 @@ pub mod load;
 pub mod message;
 pub mod number;
 pub mod spare_alloc;
+pub mod table_check;
 pub mod table_line;

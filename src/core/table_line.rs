@@ -39,21 +39,28 @@ impl TableError {
 }
 
 /// Optional arguments, all at their defaults when absent.
-///
-/// This format version knows none yet; the parser already enforces the
-/// `<#opt_args> <opt_arg>...` framing so that later ones slot in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Options {}
+pub struct Options {
+    /// `force_format`: format the spare even when it holds damaged or
+    /// unreadable dm-remap metadata. A one-time action: it is not reported
+    /// back in the table line, so a saved table cannot wipe a spare later.
+    pub force_format: bool,
+}
 
 impl Options {
     fn parse(args: &[&[u8]]) -> Result<Self, TableError> {
-        match args.first() {
-            None => Ok(Self::default()),
-            Some(_) => Err(TableError::UnknownOption),
+        let mut options = Self::default();
+        for &word in args {
+            match word {
+                b"force_format" => options.force_format = true,
+                _ => return Err(TableError::UnknownOption),
+            }
         }
+        Ok(options)
     }
 
-    /// Number of words `emit` writes after the count.
+    /// Number of words `emit` writes after the count (`force_format` is
+    /// never reported).
     fn word_count(&self) -> usize {
         0
     }
@@ -138,6 +145,15 @@ mod tests {
         let mut messages: Vec<_> = cases.iter().map(|(_, e)| e.message()).collect();
         messages.dedup();
         assert_eq!(messages.len(), 4, "every error kind has a distinct message");
+    }
+
+    #[test]
+    fn force_format_parses_and_is_not_reported() {
+        let l = TableLine::parse(&words("a b 1 force_format")).unwrap();
+        assert!(l.options.force_format);
+        let mut s = String::new();
+        l.options.emit(&mut s).unwrap();
+        assert_eq!(s, "");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use dm_remap_core::format::Superblock;
 use dm_remap_core::geometry::SpareLayout;
 use dm_remap_core::load::{newest, CopyState};
 
-use crate::dump::{check_table, Dump};
+use crate::dump::{check_table, main_blocks, Dump};
 use crate::spare::{Copy, Spare};
 
 /// How a command ended: exit status 0, 1 or 2, and what to say.
@@ -62,7 +62,7 @@ pub fn check(path: &Path) -> Result<Outcome, String> {
         println!("no valid copy: the target would refuse this spare");
         return Ok(Outcome::Unusable);
     };
-    if let Err(e) = check_table(extents, sb.alloc_next) {
+    if let Err(e) = check_table(extents, sb.alloc_next, main_blocks(&sb)) {
         println!("newest copy's table is inconsistent: {e}");
         return Ok(Outcome::Unusable);
     }
@@ -115,7 +115,7 @@ pub fn restore(path: &Path, input: &Path) -> Result<Outcome, String> {
 pub fn repair(path: &Path) -> Result<Outcome, String> {
     let mut l = load(path, true)?;
     let (from, sb, extents) = best(&l).ok_or_else(|| format!("{}: no valid copy to repair from", path.display()))?;
-    check_table(extents, sb.alloc_next)?;
+    check_table(extents, sb.alloc_next, main_blocks(&sb))?;
     let extents = extents.to_vec();
     let to = 1 - from;
     let in_step = matches!(l.copies[to].state, CopyState::Valid(o) if o.generation == sb.generation);

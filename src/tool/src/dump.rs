@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use dm_remap_core::extent::{Extent, ExtentState};
 use dm_remap_core::format::{Superblock, FORMAT_VERSION};
 use dm_remap_core::geometry::SpareLayout;
+use dm_remap_core::table_check::{self, TableFault};
 
 /// One remapped run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,7 +94,8 @@ impl Dump {
             }
             extents.push(Extent { main: d.main_block, spare: d.spare_pool_block, len: d.length, state });
         }
-        check_table(&extents, self.alloc_next.min(layout.pool_blocks))?;
+        let main_blocks = self.main_sectors / (u64::from(layout.block_bytes) / 512);
+        check_table(&extents, self.alloc_next.min(layout.pool_blocks), main_blocks)?;
         let sb = Superblock {
             version: FORMAT_VERSION,
             flags: 0,
@@ -115,23 +117,19 @@ impl Dump {
     }
 }
 
-/// Checks that `extents` is a valid table for a pool whose first
-/// `alloc_next` blocks are allocated.
-pub fn check_table(extents: &[Extent], alloc_next: u64) -> Result<(), String> {
-    for w in extents.windows(2) {
-        if w[1].main < w[0].main_end() {
-            return Err(format!("extents at main blocks {} and {} overlap or are unsorted", w[0].main, w[1].main));
-        }
-    }
-    let mut by_spare: Vec<&Extent> = extents.iter().collect();
-    by_spare.sort_by_key(|e| e.spare);
-    for w in by_spare.windows(2) {
-        if u64::from(w[1].spare) < w[0].spare_end() {
-            return Err(format!("extents at main blocks {} and {} share spare blocks", w[0].main, w[1].main));
-        }
-    }
-    if let Some(e) = extents.iter().find(|e| e.spare_end() > alloc_next) {
-        return Err(format!("extent at main block {} uses spare blocks past alloc_next {alloc_next}", e.main));
-    }
-    Ok(())
+/// Checks that `extents` is a valid table for a main device of
+/// `main_blocks` blocks and a pool whose first `alloc_next` blocks are
+/// allocated (the kernel's load-time check).
+pub fn check_table(extents: &[Extent], alloc_next: u64, main_blocks: u64) -> Result<(), String> {
+    table_check::check_table(extents, &mut extents.to_vec(), alloc_next, main_blocks).map_err(|f| match f {
+        TableFault::Unsorted(a, b) => format!("extents at main blocks {a} and {b} overlap or are unsorted"),
+        TableFault::SharedSpare(a, b) => format!("extents at main blocks {a} and {b} share spare blocks"),
+        TableFault::PastAllocator(m) => format!("extent at main block {m} uses spare blocks past alloc_next {alloc_next}"),
+        TableFault::PastMainEnd(m) => format!("extent at main block {m} reaches past the main device's {main_blocks} blocks"),
+    })
+}
+
+/// Blocks of the main device a superblock describes.
+pub fn main_blocks(sb: &Superblock) -> u64 {
+    sb.main_sectors / (u64::from(sb.block_bytes) / 512).max(1)
 }

@@ -7,8 +7,9 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use dm_remap_core::extent::Extent;
-use dm_remap_core::format::{encode_entry_blocks, EncodeError, Superblock, BLOCK};
-use dm_remap_core::geometry::{SpareLayout, META_BLOCK_BYTES, SECTOR_SIZE};
+use dm_remap_core::format::{EncodeError, Superblock, BLOCK};
+use dm_remap_core::commit::{write_copy, MetaWrite};
+use dm_remap_core::geometry::{SpareLayout, SECTOR_SIZE};
 use dm_remap_core::load::{read_copy, CopyState, MetaIo, ReadFailed};
 
 /// An open spare device or image.
@@ -70,23 +71,13 @@ impl Spare {
         Copy { state, extents }
     }
 
-    /// Writes a full copy into its region: entry blocks, a sync, then the
-    /// superblock and another sync, as the kernel commits.
+    /// Writes a full copy into its region, in the order the kernel commits.
     pub fn write_copy(&mut self, layout: &SpareLayout, sb: &Superblock, extents: &[Extent]) -> Result<(), String> {
-        let start = if sb.copy == 0 { 0 } else { layout.region_b_start };
         let mut buf = vec![0u8; BLOCK];
-        let step = META_BLOCK_BYTES / SECTOR_SIZE;
-        encode_entry_blocks(extents, sb.generation, &mut buf, |i, block| {
-            self.write_at(start + (1 + i) * step, block)
-        })
-        .map_err(|e| match e {
-            EncodeError::Format(f) => format!("cannot encode the table: {f:?}"),
+        write_copy(self, layout, sb, extents, &mut buf).map_err(|e| match e {
+            EncodeError::Format(f) => format!("cannot encode the copy: {f:?}"),
             EncodeError::Write(w) => w,
-        })?;
-        self.sync()?;
-        sb.encode(&mut buf).map_err(|e| format!("cannot encode the superblock: {e:?}"))?;
-        self.write_at(start, &buf)?;
-        self.sync()
+        })
     }
 
     fn write_at(&mut self, sector: u64, data: &[u8]) -> Result<(), String> {
@@ -106,5 +97,19 @@ impl MetaIo for Spare {
         let at = sector.checked_mul(SECTOR_SIZE).ok_or(ReadFailed)?;
         self.file.seek(SeekFrom::Start(at)).map_err(|_| ReadFailed)?;
         self.file.read_exact(buf).map_err(|_| ReadFailed)
+    }
+}
+
+impl MetaWrite for Spare {
+    type Error = String;
+    fn write_block(&mut self, sector: u64, block: &[u8]) -> Result<(), String> {
+        self.write_at(sector, block)
+    }
+    fn flush(&mut self) -> Result<(), String> {
+        self.sync()
+    }
+    fn write_durable(&mut self, sector: u64, block: &[u8]) -> Result<(), String> {
+        self.write_at(sector, block)?;
+        self.sync()
     }
 }

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Semantic checks of a loaded remap table, beyond what checksums prove: a
+//! hostile or buggy writer can produce well-formed blocks that describe an
+//! impossible table.
+
+use super::extent::Extent;
+
+/// What is wrong with a table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableFault {
+    /// Extents at these main blocks overlap or are out of order.
+    Unsorted(u64, u64),
+    /// Extents at these main blocks share spare blocks.
+    SharedSpare(u64, u64),
+    /// The extent at this main block uses spare blocks the allocator has
+    /// not handed out.
+    PastAllocator(u64),
+    /// The extent at this main block reaches past the end of the target.
+    PastMainEnd(u64),
+}
+
+/// Checks `extents` (sorted by main block) for a target of `main_blocks`
+/// blocks whose allocator has handed out the first `alloc_next` pool blocks.
+/// `scratch` must be a copy of `extents`; it is sorted by spare block.
+pub fn check_table(extents: &[Extent], scratch: &mut [Extent], alloc_next: u64, main_blocks: u64) -> Result<(), TableFault> {
+    for w in extents.windows(2) {
+        if let [a, b] = w {
+            if b.main < a.main_end() {
+                return Err(TableFault::Unsorted(a.main, b.main));
+            }
+        }
+    }
+    if let Some(e) = extents.iter().find(|e| e.spare_end() > alloc_next) {
+        return Err(TableFault::PastAllocator(e.main));
+    }
+    if let Some(e) = extents.iter().find(|e| e.main_end() > main_blocks) {
+        return Err(TableFault::PastMainEnd(e.main));
+    }
+    scratch.sort_unstable_by_key(|e| e.spare);
+    for w in scratch.windows(2) {
+        if let [a, b] = w {
+            if u64::from(b.spare) < a.spare_end() {
+                return Err(TableFault::SharedSpare(a.main, b.main));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extent::ExtentState;
+
+    fn e(main: u64, spare: u32, len: u16) -> Extent {
+        Extent { main, spare, len, state: ExtentState::Ok }
+    }
+
+    fn check(t: &[Extent], alloc_next: u64, main_blocks: u64) -> Result<(), TableFault> {
+        check_table(t, &mut t.to_vec(), alloc_next, main_blocks)
+    }
+
+    #[test]
+    fn each_fault_is_found() {
+        assert_eq!(check(&[e(0, 5, 2), e(10, 0, 5)], 7, 100), Ok(()));
+        assert_eq!(check(&[e(0, 0, 2), e(1, 2, 1)], 7, 100), Err(TableFault::Unsorted(0, 1)));
+        assert_eq!(check(&[e(0, 0, 2), e(10, 1, 1)], 7, 100), Err(TableFault::SharedSpare(0, 10)));
+        assert_eq!(check(&[e(0, 0, 2), e(10, 6, 2)], 7, 100), Err(TableFault::PastAllocator(10)));
+        assert_eq!(check(&[e(99, 0, 2)], 7, 100), Err(TableFault::PastMainEnd(99)));
+    }
+}
