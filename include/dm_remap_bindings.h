@@ -16,6 +16,7 @@
 #include <linux/rcupdate.h>
 #include <linux/delay.h>
 #include <linux/sched/mm.h>
+#include <linux/random.h>
 
 /* Point @bio at @bdev (bio_set_dev is static inline). */
 void dm_remap_bio_set_dev(struct bio *bio, struct block_device *bdev);
@@ -51,9 +52,14 @@ void dm_remap_noio_restore(unsigned int flags);
 void dm_remap_msleep(unsigned int ms);
 /*
  * Synchronous I/O of @len bytes at @sector of @bdev from or into @buf, which
- * must be kmalloc'ed (physically contiguous). Returns 0 or a negative errno.
+ * must be kmalloc'ed (physically contiguous); @fua makes a write durable on
+ * completion. Returns 0 or a negative errno.
  */
 int dm_remap_sync_io(struct block_device *bdev, sector_t sector, void *buf,
-		     unsigned int len, bool write);
+		     unsigned int len, bool write, bool fua);
+/* Flush @bdev's volatile write cache; returns 0 or a negative errno. */
+int dm_remap_flush(struct block_device *bdev);
+/* Fill @buf with @len random bytes. */
+void dm_remap_random_bytes(void *buf, size_t len);
 
 #endif

@@ -28,6 +28,18 @@ impl SpareAllocator {
         Self { next, total: pool_blocks.min(MAX_POOL_BLOCKS) }
     }
 
+    /// An allocator for a pool of `pool_blocks` blocks whose cursor was
+    /// persisted at `cursor`.
+    pub fn resume(pool_blocks: u64, cursor: u64) -> Self {
+        let total = pool_blocks.min(MAX_POOL_BLOCKS);
+        Self { next: cursor.min(total), total }
+    }
+
+    /// The cursor: every block below it has been handed out.
+    pub fn cursor(&self) -> u64 {
+        self.next
+    }
+
     /// Blocks in the pool.
     pub fn total(&self) -> u64 {
         self.total

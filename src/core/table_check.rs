@@ -36,7 +36,7 @@ pub fn check_table(extents: &[Extent], scratch: &mut [Extent], alloc_next: u64, 
     if let Some(e) = extents.iter().find(|e| e.main_end() > main_blocks) {
         return Err(TableFault::PastMainEnd(e.main));
     }
-    scratch.sort_unstable_by_key(|e| e.spare);
+    sort_by_spare(scratch);
     for w in scratch.windows(2) {
         if let [a, b] = w {
             if u64::from(b.spare) < a.spare_end() {
@@ -45,6 +45,34 @@ pub fn check_table(extents: &[Extent], scratch: &mut [Extent], alloc_next: u64, 
         }
     }
     Ok(())
+}
+
+/// Heapsort by spare block: in place, O(n log n), no allocation. (core's
+/// sorts carry panic paths that the kernel's objtool does not know.)
+fn sort_by_spare(v: &mut [Extent]) {
+    let key = |v: &[Extent], i: usize| v.get(i).map_or(0, |e| e.spare);
+    let sift_down = |v: &mut [Extent], mut root: usize, end: usize| loop {
+        let mut child = 2 * root + 1;
+        if child >= end {
+            break;
+        }
+        if child + 1 < end && key(v, child) < key(v, child + 1) {
+            child += 1;
+        }
+        if key(v, root) >= key(v, child) {
+            break;
+        }
+        v.swap(root, child);
+        root = child;
+    };
+    let n = v.len();
+    for start in (0..n / 2).rev() {
+        sift_down(v, start, n);
+    }
+    for end in (1..n).rev() {
+        v.swap(0, end);
+        sift_down(v, 0, end);
+    }
 }
 
 #[cfg(test)]
@@ -58,6 +86,14 @@ mod tests {
 
     fn check(t: &[Extent], alloc_next: u64, main_blocks: u64) -> Result<(), TableFault> {
         check_table(t, &mut t.to_vec(), alloc_next, main_blocks)
+    }
+
+    #[test]
+    fn heapsort_sorts() {
+        let mut v: Vec<Extent> = [5u32, 3, 9, 1, 1, 0, 7, 2].iter().map(|&s| e(0, s, 1)).collect();
+        sort_by_spare(&mut v);
+        let got: Vec<u32> = v.iter().map(|e| e.spare).collect();
+        assert_eq!(got, [0, 1, 1, 2, 3, 5, 7, 9]);
     }
 
     #[test]

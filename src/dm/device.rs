@@ -102,6 +102,11 @@ impl IoBuffer {
         Ok(Self(KVec::from_elem(0u8, Self::BYTES, GFP_KERNEL)?))
     }
 
+    /// The whole buffer.
+    pub(crate) fn all(&mut self) -> &mut [u8] {
+        self.0.as_mut_slice()
+    }
+
     /// The first `len` bytes (all of them if `len` is larger).
     pub(crate) fn bytes(&mut self, len: usize) -> &mut [u8] {
         let len = len.min(Self::BYTES);
@@ -110,7 +115,7 @@ impl IoBuffer {
 }
 
 impl DmDev {
-    fn sync_io(&self, sector: u64, buf: &mut IoBuffer, len: usize, write: bool) -> Result {
+    fn sync_io(&self, sector: u64, buf: &mut IoBuffer, len: usize, write: bool, fua: bool) -> Result {
         let len = c_uint::try_from(len).map_err(|_| EINVAL)?;
         if len == 0 || len as usize > IoBuffer::BYTES {
             return Err(EINVAL);
@@ -119,7 +124,7 @@ impl DmDev {
         // kmalloc'ed, physically contiguous buffer of at least `len` bytes that
         // we borrow mutably for the whole (synchronous) I/O.
         let ret = unsafe {
-            bindings::dm_remap_sync_io(self.bdev(), sector, buf.0.as_mut_ptr().cast(), len, write)
+            bindings::dm_remap_sync_io(self.bdev(), sector, buf.0.as_mut_ptr().cast(), len, write, fua)
         };
         kernel::error::to_result(ret)
     }
@@ -127,13 +132,25 @@ impl DmDev {
     /// Reads `len` bytes at `sector` into `buf`, waiting for the result.
     /// Sleeps: process context only.
     pub(crate) fn read_sync(&self, sector: u64, buf: &mut IoBuffer, len: usize) -> Result {
-        self.sync_io(sector, buf, len, false)
+        self.sync_io(sector, buf, len, false, false)
     }
 
     /// Writes the first `len` bytes of `buf` at `sector`, waiting for the
     /// result. Sleeps: process context only.
     pub(crate) fn write_sync(&self, sector: u64, buf: &mut IoBuffer, len: usize) -> Result {
-        self.sync_io(sector, buf, len, true)
+        self.sync_io(sector, buf, len, true, false)
+    }
+
+    /// Like [`Self::write_sync`], but with FUA: the data is on stable
+    /// storage when this returns.
+    pub(crate) fn write_durable(&self, sector: u64, buf: &mut IoBuffer, len: usize) -> Result {
+        self.sync_io(sector, buf, len, true, true)
+    }
+
+    /// Flushes the device's volatile write cache. Sleeps.
+    pub(crate) fn flush(&self) -> Result {
+        // SAFETY: the block device is open by the type invariants.
+        kernel::error::to_result(unsafe { bindings::dm_remap_flush(self.bdev()) })
     }
 }
 

@@ -92,15 +92,16 @@ void dm_remap_msleep(unsigned int ms)
 }
 
 int dm_remap_sync_io(struct block_device *bdev, sector_t sector, void *buf,
-		     unsigned int len, bool write)
+		     unsigned int len, bool write, bool fua)
 {
+	blk_opf_t opf = write ? REQ_OP_WRITE | (fua ? REQ_FUA | REQ_SYNC : 0) : REQ_OP_READ;
 	unsigned int nr_pages = DIV_ROUND_UP(offset_in_page(buf) + len, PAGE_SIZE);
 	struct bio *bio;
 	int ret;
 
 	if (!len || nr_pages > BIO_MAX_VECS)
 		return -EINVAL;
-	bio = bio_alloc(bdev, nr_pages, write ? REQ_OP_WRITE : REQ_OP_READ, GFP_NOIO);
+	bio = bio_alloc(bdev, nr_pages, opf, GFP_NOIO);
 	bio->bi_iter.bi_sector = sector;
 	while (len) {
 		unsigned int off = offset_in_page(buf);
@@ -113,4 +114,14 @@ int dm_remap_sync_io(struct block_device *bdev, sector_t sector, void *buf,
 	ret = submit_bio_wait(bio);
 	bio_put(bio);
 	return ret;
+}
+
+int dm_remap_flush(struct block_device *bdev)
+{
+	return blkdev_issue_flush(bdev);
+}
+
+void dm_remap_random_bytes(void *buf, size_t len)
+{
+	get_random_bytes(buf, len);
 }

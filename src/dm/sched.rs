@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Sleeping, and allocation scopes of the current task.
+//! Sleeping, allocation scopes of the current task, and randomness.
 
 use super::bindings;
 
@@ -36,4 +36,10 @@ impl Drop for NoIoScope {
         // invariants); scopes nest like the stack frames that own them.
         unsafe { bindings::dm_remap_noio_restore(self.flags) };
     }
+}
+
+/// Fills `buf` with random bytes from the kernel's CRNG.
+pub(crate) fn fill_random(buf: &mut [u8]) {
+    // SAFETY: `buf` is a live, writable slice of exactly `buf.len()` bytes.
+    unsafe { bindings::dm_remap_random_bytes(buf.as_mut_ptr().cast(), buf.len()) };
 }

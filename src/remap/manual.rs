@@ -13,6 +13,7 @@ use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 
 use super::copy::{copy_runs, Copied};
+use super::metadata::Metadata;
 use super::table::Pending;
 use super::target::RemapTarget;
 use crate::dm::rcu::RcuReadGuard;
@@ -30,8 +31,8 @@ impl RemapTarget {
         let first = self.geo.block_of(sector);
         let blocks = self.geo.blocks_in(end) - first;
 
-        let mut allocator = self.writer.lock();
-        let mut trial = *allocator;
+        let mut writer = self.writer.lock();
+        let mut trial = writer.alloc;
         let runs = self.plan_runs(first, blocks, &mut trial)?;
         if runs.is_empty() {
             let _ = writeln!(out, "remapped 0 lost 0");
@@ -44,8 +45,17 @@ impl RemapTarget {
 
         self.pending.update(|_| Pending::of(&runs))?;
         self.inflight.drain();
-        let published = copy_runs(&self.main, &self.spare, &self.geo, &runs)
-            .and_then(|copied| self.table.update(|t| t.with(&copied.extents)).map(|()| copied));
+        // The new table is committed before it is published, so no held bio
+        // reaches the spare before the remap that sends it there is on disk.
+        let published = copy_runs(&self.main, &self.spare, &self.geo, &runs).and_then(|copied| {
+            self.table
+                .update(|t| {
+                    let next = t.with(&copied.extents)?;
+                    self.commit(&mut writer.meta, next.extents(), trial.cursor())?;
+                    Ok::<_, Error>(next)
+                })
+                .map(|()| copied)
+        });
         self.pending.update(|_| Ok::<_, Error>(no_pending))?;
         self.release_held();
         drop(noio);
@@ -53,13 +63,21 @@ impl RemapTarget {
         let copied = published.inspect_err(|e| {
             pr_err!("remap {} {}: failed ({:?}); nothing was remapped\n", sector, sectors, e);
         })?;
-        *allocator = trial;
-        self.spare_used.store(allocator.used(), Ordering::Relaxed);
-        drop(allocator);
+        writer.alloc = trial;
+        self.spare_used.store(trial.used(), Ordering::Relaxed);
+        drop(writer);
         let blocks = extent::remapped_blocks(&copied.extents);
         self.remapped_blocks.fetch_add(blocks, Ordering::Relaxed);
         Self::report(blocks, &copied, out);
         Ok(true)
+    }
+
+    /// Commits the next table version and records how it went.
+    fn commit(&self, meta: &mut Metadata, extents: &[Extent], alloc_next: u64) -> Result {
+        let copies = meta.commit(&self.spare, extents, alloc_next);
+        self.meta_copies.store(*copies.as_ref().unwrap_or(&0), Ordering::Relaxed);
+        self.generation.store(meta.generation(), Ordering::Relaxed);
+        copies.map(|_| ())
     }
 
     /// The unmapped runs of `blocks` blocks from `first`, each with spare

@@ -8,6 +8,8 @@ mod geometry;
 mod inflight;
 mod listing;
 mod manual;
+mod metadata;
+mod spare_io;
 mod table;
 mod target;
 

@@ -18,12 +18,10 @@ pub(crate) struct Table {
 }
 
 impl Table {
-    /// An empty table for a main device of `device_blocks` blocks.
-    pub(crate) fn empty(device_blocks: u64) -> Result<KBox<Self>> {
-        Ok(KBox::new(
-            Self { extents: VVec::new(), filter: NegativeFilter::new(device_blocks), blocks: device_blocks },
-            GFP_KERNEL,
-        )?)
+    /// A table holding `extents` (sorted, disjoint, checked at load).
+    pub(crate) fn loaded(device_blocks: u64, extents: VVec<Extent>) -> Result<KBox<Self>> {
+        let filter = NegativeFilter::build(device_blocks, &extents);
+        Ok(KBox::new(Self { extents, filter, blocks: device_blocks }, GFP_KERNEL)?)
     }
 
     /// The extents, sorted by main block.

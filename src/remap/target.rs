@@ -2,7 +2,7 @@
 //! The `remap` target type: constructor checks, bio routing and status.
 
 use core::fmt::Write;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 use kernel::c_str;
 use kernel::ffi::c_int;
@@ -13,19 +13,22 @@ use kernel::{new_mutex, new_spinlock};
 use super::counters::IoCounters;
 use super::geometry::Geometry;
 use super::inflight::InFlight;
+use super::metadata::Metadata;
 use super::table::{Pending, Table};
 use crate::dm::rcu::{RcuBox, RcuReadGuard};
 use crate::dm::{
     Bio, BioOp, CtrError, DmDev, Emitter, EndIoOutcome, KeptBioList, MapBio, MapOutcome, QueueLimits,
     StatusKind, Target, TargetOps,
 };
+use crate::logic::discover::Fingerprint;
+use crate::logic::extent;
 use crate::logic::geometry::{self, SpareLayout};
 use crate::logic::message::Message;
 use crate::logic::spare_alloc::SpareAllocator;
 use crate::logic::table_line::{Options, TableLine};
 
 /// Version of the INFO status line layout (Documentation/dm-remap.rst).
-const STATUS_FORMAT_VERSION: u32 = 1;
+const STATUS_FORMAT_VERSION: u32 = 2;
 
 /// Index of the flush copy that goes to the spare (`num_flush_bios` is 2).
 const SPARE_FLUSH_BIO: u32 = 1;
@@ -48,14 +51,35 @@ pub(crate) struct RemapTarget {
     pub(super) pending: RcuBox<Pending>,
     /// Bios held back by `pending`, resubmitted once their run is mapped.
     pub(super) held: Pin<KBox<SpinLock<KeptBioList>>>,
-    /// Serialises table changes; owns the spare allocator.
-    pub(super) writer: Pin<KBox<Mutex<SpareAllocator>>>,
+    /// Serialises table changes; owns the spare allocator and metadata.
+    pub(super) writer: Pin<KBox<Mutex<Writer>>>,
     pub(super) inflight: InFlight,
     counters: IoCounters,
     pub(super) remapped_blocks: AtomicU64,
     pub(super) spare_used: AtomicU64,
     /// Blocks the allocator can hand out.
     spare_total: u64,
+    /// The spare's identity, chosen when it was formatted.
+    uuid: [u8; 16],
+    /// Generation of the last metadata commit.
+    pub(super) generation: AtomicU64,
+    /// Metadata copies the last commit wrote (2 when healthy).
+    pub(super) meta_copies: AtomicU8,
+}
+
+/// What the table writer owns.
+pub(super) struct Writer {
+    pub(super) alloc: SpareAllocator,
+    pub(super) meta: Metadata,
+}
+
+/// The UUID as 32 hex digits.
+struct Hex<'a>(&'a [u8]);
+
+impl core::fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
 }
 
 /// What DM keeps beside each bio for us.
@@ -86,7 +110,11 @@ fn nomem(_: impl core::fmt::Debug) -> CtrError {
 
 impl RemapTarget {
     fn health(&self) -> &'static str {
-        "ok"
+        match self.meta_copies.load(Ordering::Relaxed) {
+            0 => "failing",
+            1 => "degraded",
+            _ => "ok",
+        }
     }
 
     /// Sends a data bio (or the part of it that goes to one place) where the
@@ -146,7 +174,7 @@ impl RemapTarget {
 #[vtable]
 impl TargetOps for RemapTarget {
     const NAME: &'static CStr = c_str!("remap");
-    const VERSION: [u32; 3] = [0, 2, 0];
+    const VERSION: [u32; 3] = [0, 3, 0];
     type PerBio = PerBio;
 
     fn ctr(target: &mut Target, args: &[&CStr]) -> Result<Self, CtrError> {
@@ -173,16 +201,27 @@ impl TargetOps for RemapTarget {
         if !geometry::valid_block_size(block_bytes) {
             return Err(invalid(c"Unsupported logical block size"));
         }
-        let layout = SpareLayout::new(spare.sectors(), block_bytes)
-            .ok_or_else(|| invalid(c"Spare device too small for two metadata copies plus one spare block"))?;
+        if SpareLayout::new(spare.sectors(), block_bytes).is_none() {
+            return Err(invalid(c"Spare device too small for two metadata copies plus one spare block"));
+        }
+        let fp = Fingerprint {
+            main_sectors: main.sectors(),
+            main_logical_block_size: main.logical_block_size(),
+            block_bytes,
+        };
+        let target_blocks = target.len().div_ceil(u64::from(block_bytes / 512));
+        let opened = Metadata::open(&spare, &fp, line.options.force_format, target_blocks)?;
+        let layout = *opened.meta.layout();
         let geo = Geometry::new(&layout, target.len());
+        let remapped = extent::remapped_blocks(&opened.extents);
 
-        let table = RcuBox::new(Table::empty(geo.main_blocks()).map_err(nomem)?).map_err(nomem)?;
+        let table = RcuBox::new(Table::loaded(geo.main_blocks(), opened.extents).map_err(nomem)?).map_err(nomem)?;
         let pending = RcuBox::new(Pending::none().map_err(nomem)?).map_err(nomem)?;
         let held = KBox::pin_init(new_spinlock!(KeptBioList::new()), GFP_KERNEL).map_err(nomem)?;
-        let allocator = SpareAllocator::new(layout.pool_blocks, &[]);
-        let spare_total = allocator.total();
-        let writer = KBox::pin_init(new_mutex!(allocator), GFP_KERNEL).map_err(nomem)?;
+        let alloc = SpareAllocator::resume(layout.pool_blocks, opened.meta.alloc_next());
+        let (spare_total, spare_used) = (alloc.total(), alloc.used());
+        let (uuid, generation) = (opened.meta.uuid(), opened.meta.generation());
+        let writer = KBox::pin_init(new_mutex!(Writer { alloc, meta: opened.meta }), GFP_KERNEL).map_err(nomem)?;
 
         // One flush to each device; discards and write-zeroes follow the data.
         target.set_special_bio_counts(2, 1, 1);
@@ -200,9 +239,12 @@ impl TargetOps for RemapTarget {
             writer,
             inflight: InFlight::default(),
             counters: IoCounters::default(),
-            remapped_blocks: AtomicU64::new(0),
-            spare_used: AtomicU64::new(0),
+            remapped_blocks: AtomicU64::new(remapped),
+            spare_used: AtomicU64::new(spare_used),
             spare_total,
+            uuid,
+            generation: AtomicU64::new(generation),
+            meta_copies: AtomicU8::new(opened.copies),
         })
     }
 
@@ -240,7 +282,7 @@ impl TargetOps for RemapTarget {
                 let c = self.counters.snapshot();
                 write!(
                     out,
-                    "{} {} {} {} {} {} {} {} {} {} {} {} {}",
+                    "{} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {}",
                     STATUS_FORMAT_VERSION,
                     self.main.name(),
                     self.spare.name(),
@@ -254,13 +296,16 @@ impl TargetOps for RemapTarget {
                     c.remapped_writes,
                     c.errors,
                     self.health(),
+                    self.generation.load(Ordering::Relaxed),
+                    Hex(&self.uuid),
+                    self.meta_copies.load(Ordering::Relaxed),
                 )
             }
             StatusKind::Table => write!(out, "{} {}", self.main.name(), self.spare.name())
                 .and_then(|()| self.options.emit(out)),
             StatusKind::Ima => write!(
                 out,
-                "target_name={},target_version={}.{}.{},main_device_name={},spare_device_name={},block_size={};",
+                "target_name={},target_version={}.{}.{},main_device_name={},spare_device_name={},block_size={},spare_uuid={};",
                 Self::NAME,
                 Self::VERSION[0],
                 Self::VERSION[1],
@@ -268,6 +313,7 @@ impl TargetOps for RemapTarget {
                 self.main.name(),
                 self.spare.name(),
                 self.layout.block_bytes,
+                Hex(&self.uuid),
             ),
         };
     }
