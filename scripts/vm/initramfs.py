@@ -36,11 +36,13 @@ def _copy(src: str, root: Path, dest: str | None = None) -> None:
     shutil.copy2(os.path.realpath(src), target)
 
 
-def build(root: Path, out: Path, module: Path, guest_dir: Path, config: dict[str, str], cases: Path) -> Path:
+def build(root: Path, out: Path, module: Path, guest_dir: Path, config: dict[str, str], cases: Path,
+          remap_tool: Path) -> Path:
     """Stages the guest tree under `root` and packs it into `out` (newc cpio).
 
     `guest_dir` holds the runner and helpers, `cases` the test cases (put at
-    /tests/cases); `config` becomes /etc/dm-remap-run.sh for the runner."""
+    /tests/cases), `remap_tool` the dm-remap userspace tool (put at
+    /usr/bin/dm-remap); `config` becomes /etc/dm-remap-run.sh for the runner."""
     if root.exists():
         shutil.rmtree(root)
     for d in ["bin", "sbin", "usr/bin", "usr/sbin", "proc", "sys", "dev", "tmp", "run", "etc", "lib/modules"]:
@@ -53,8 +55,10 @@ def build(root: Path, out: Path, module: Path, guest_dir: Path, config: dict[str
             raise SystemExit(f"initramfs: host tool '{tool}' not found (run scripts/install-deps.sh)")
         _copy(path, root, "/usr/bin/" + tool)
         libs |= _libraries(path)
-    for alias, tool in TOOL_ALIASES.items():
-        (root / "usr/bin" / alias).symlink_to(tool)
+    _copy(str(remap_tool), root, "/usr/bin/dm-remap")
+    libs |= _libraries(str(remap_tool))
+    for alias, name in TOOL_ALIASES.items():
+        (root / "usr/bin" / alias).symlink_to(name)
     for lib in libs:
         _copy(lib, root)
     shutil.copy2(module, root / "lib/modules/dm-remap.ko")

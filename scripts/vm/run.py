@@ -27,6 +27,12 @@ GUEST_DIR = REPO / "tests" / "vm"
 BOOT_SECONDS = 120
 
 
+def build_tool() -> Path:
+    """Builds the dm-remap userspace tool (tests in the guest use it)."""
+    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "dm-remap-tool"], cwd=REPO, check=True)
+    return REPO / "target" / "release" / "dm-remap"
+
+
 def all_tests(cases_dir: Path) -> list[str]:
     return sorted(p.stem for p in cases_dir.glob("*.sh"))
 
@@ -117,7 +123,7 @@ def main() -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     initrd = initramfs.build(run_dir / "root", run_dir / "initramfs.cpio", args.module, GUEST_DIR, {
         "MODE": args.mode, "TESTS": " ".join(tests), "TEST_TIMEOUT": str(args.test_timeout),
-    }, args.cases_dir)
+    }, args.cases_dir, build_tool())
     accel = args.accel
     if accel == "auto":
         accel = "kvm" if kvm_boots(args.kernel_dir, initrd, run_dir) else "tcg"

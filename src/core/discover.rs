@@ -23,6 +23,8 @@ pub struct Fingerprint {
 pub enum Refusal {
     /// Neither copy could be read at all.
     Unreadable,
+    /// Both superblock blocks hold data that is not dm-remap metadata.
+    NotMetadata,
     /// dm-remap metadata is there but no copy checks out.
     Damaged { a: CopyState, b: CopyState },
     /// A copy was written by a newer format version.
@@ -40,6 +42,7 @@ impl Refusal {
     pub fn message(&self) -> &'static core::ffi::CStr {
         match self {
             Self::Unreadable => c"Cannot read either metadata copy on the spare device",
+            Self::NotMetadata => c"Spare device holds data but no dm-remap metadata; not overwriting it (force_format formats the spare)",
             Self::Damaged { .. } => {
                 c"Spare metadata is damaged in both copies; not overwriting it (force_format formats the spare)"
             }
@@ -74,6 +77,9 @@ impl Discovery {
         }
     }
 }
+
+/// A superblock block that is neither zero nor dm-remap's.
+const FOREIGN: CopyFault = CopyFault::Superblock(FormatError::BadMagic);
 
 fn is_newer_version(state: &CopyState) -> bool {
     matches!(state, CopyState::Damaged(CopyFault::Superblock(FormatError::UnsupportedVersion)))
@@ -132,6 +138,7 @@ pub fn discover(
         return match (a, b) {
             (CopyState::Missing, CopyState::Missing) => Discovery::Format { layout: now },
             (CopyState::Damaged(CopyFault::Io), CopyState::Damaged(CopyFault::Io)) => refuse(Refusal::Unreadable),
+            (CopyState::Damaged(FOREIGN), CopyState::Damaged(FOREIGN)) => refuse(Refusal::NotMetadata),
             _ => refuse(Refusal::Damaged { a, b }),
         };
     };
@@ -243,6 +250,19 @@ mod tests {
     }
 
     #[test]
+    fn data_that_is_not_metadata_is_refused_unless_forced() {
+        let mut img = Image(vec![0; SPARE as usize * 512]);
+        img.0[100] = 1; // a used disk: copy A's block is not zero
+        let layout = SpareLayout::new(SPARE, 512).unwrap();
+        let b = region_start(&layout, 1) as usize * 512;
+        img.0[b + 7] = 1;
+        assert_eq!(run(&mut img, &FP, false), Discovery::Refuse(Refusal::NotMetadata));
+        assert!(matches!(run(&mut img, &FP, true), Discovery::Format { .. }));
+        img.0[b + 7] = 0; // B never written, A someone's data: still refused
+        assert!(matches!(run(&mut img, &FP, false), Discovery::Refuse(Refusal::Damaged { .. })));
+    }
+
+    #[test]
     fn another_main_device_is_refused() {
         let (mut img, _) = formatted(5, SPARE);
         let other = Fingerprint { main_sectors: 12345, ..FP };
@@ -282,6 +302,7 @@ mod tests {
         let sb = Superblock::default();
         let all = [
             Refusal::Unreadable,
+            Refusal::NotMetadata,
             Refusal::Damaged { a: CopyState::Missing, b: CopyState::Missing },
             Refusal::NewerVersion,
             Refusal::ForeignMain(sb),

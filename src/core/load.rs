@@ -23,7 +23,7 @@ pub trait MetaIo {
 pub enum CopyState {
     /// A complete copy whose every block and extent checks out.
     Valid(Superblock),
-    /// No superblock at all (never formatted, or not dm-remap's).
+    /// A zeroed superblock block: never formatted.
     Missing,
     /// Something is there but it does not check out.
     Damaged(CopyFault),
@@ -64,7 +64,9 @@ pub fn read_copy(
     }
     let sb = match Superblock::decode(buf) {
         Ok(sb) => sb,
-        Err(FormatError::BadMagic) => return CopyState::Missing,
+        // Only a zeroed block counts as never written (as dm-thin decides);
+        // anything else without the magic is someone's data, or garbage.
+        Err(FormatError::BadMagic) if buf.iter().all(|&b| b == 0) => return CopyState::Missing,
         Err(e) => return CopyState::Damaged(CopyFault::Superblock(e)),
     };
     if sb.copy != copy
