@@ -5,9 +5,13 @@
   run.py --kernel-dir DIR --module dm-remap.ko [--mode test|demo] [NAME ...]
 
 Test cases are tests/vm/cases/NAME.sh; all of them run in one boot unless
-NAMEs are given. The guest sends results on a second serial port and the
-kernel log on the first; any failed test, timeout, missing result or kernel
-splat fails the run (exit 1), with the relevant log lines printed.
+NAMEs are given. Reboot cases are tests/vm/reboot/{before,after}/NAME.sh:
+the "before" halves run in one boot with fresh virtio disks attached
+(/dev/vda 64 MiB, /dev/vdb 16 MiB, /dev/vdc 8 MiB for state), then the
+"after" halves run in a second boot of the same disk images. The guest sends
+results on a second serial port and the kernel log on the first; any failed
+test, timeout, missing result or kernel splat fails the run (exit 1), with
+the relevant log lines printed.
 """
 
 import argparse
@@ -24,7 +28,9 @@ import logscan  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 GUEST_DIR = REPO / "tests" / "vm"
+REBOOT_DIR = GUEST_DIR / "reboot"
 BOOT_SECONDS = 120
+REBOOT_DISKS = {"vda": 64, "vdb": 16, "vdc": 8}  # MiB
 
 
 def build_tool() -> Path:
@@ -50,7 +56,8 @@ def kvm_boots(kernel: Path, initrd: Path, workdir: Path) -> bool:
     return "dm-remap-probe: userspace reached" in log.read_text(errors="replace")
 
 
-def qemu_command(kernel: Path, initrd: Path, accel: str, console: Path, results: Path, mode: str) -> list[str]:
+def qemu_command(kernel: Path, initrd: Path, accel: str, console: Path, results: Path, mode: str,
+                 disks: list[Path] = ()) -> list[str]:
     accel_args = ["-accel", "kvm", "-cpu", "host"] if accel == "kvm" else \
         ["-accel", "tcg,thread=multi", "-cpu", "max"]
     return [
@@ -59,6 +66,7 @@ def qemu_command(kernel: Path, initrd: Path, accel: str, console: Path, results:
         "-append", f"console=ttyS0 loglevel=7 panic=-1 dmremap_mode={mode}",
         "-display", "none", "-monitor", "none", "-no-reboot",
         "-serial", f"file:{console}", "-serial", f"file:{results}",
+        *[a for d in disks for a in ("-drive", f"file={d},format=raw,if=virtio,cache=writeback")],
     ]
 
 
@@ -97,38 +105,16 @@ def parse_results(text: str, expected: list[str]) -> tuple[dict[str, dict], bool
     return results, done
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--kernel-dir", required=True, type=Path)
-    ap.add_argument("--module", required=True, type=Path)
-    ap.add_argument("--mode", choices=["test", "demo"], default="test")
-    ap.add_argument("--accel", choices=["tcg", "kvm", "auto"], default=os.environ.get("DM_REMAP_ACCEL", "tcg"))
-    ap.add_argument("--test-timeout", type=int, default=int(os.environ.get("DM_REMAP_TEST_TIMEOUT", "600")))
-    ap.add_argument("--out", type=Path, default=REPO / "out" / "vm")
-    ap.add_argument("--cases-dir", type=Path, default=GUEST_DIR / "cases",
-                    help="guest test cases (default tests/vm/cases)")
-    ap.add_argument("tests", nargs="*")
-    args = ap.parse_args()
-
-    known = all_tests(args.cases_dir)
-    tests = args.tests or known
-    unknown = [t for t in tests if t not in known]
-    if args.mode == "demo":
-        tests = ["demo"]
-    elif unknown:
-        print(f"vm: unknown test(s): {' '.join(unknown)}\nknown: {' '.join(known)}", file=sys.stderr)
-        return 2
-
-    run_dir = args.out / time.strftime(f"{args.mode}-%Y%m%d-%H%M%S")
+def boot(args, run_dir: Path, tests: list[str], cases_dir: Path, accel: str, disks: list[Path]) -> tuple:
+    """One VM boot running `tests` from `cases_dir`; returns (results, ok)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     initrd = initramfs.build(run_dir / "root", run_dir / "initramfs.cpio", args.module, GUEST_DIR, {
         "MODE": args.mode, "TESTS": " ".join(tests), "TEST_TIMEOUT": str(args.test_timeout),
-    }, args.cases_dir, build_tool())
-    accel = args.accel
+    }, cases_dir, build_tool())
     if accel == "auto":
         accel = "kvm" if kvm_boots(args.kernel_dir, initrd, run_dir) else "tcg"
     console, results_log = run_dir / "kernel.log", run_dir / "results.log"
-    cmd = qemu_command(args.kernel_dir, initrd, accel, console, results_log, args.mode)
+    cmd = qemu_command(args.kernel_dir, initrd, accel, console, results_log, args.mode, disks)
     print(f"vm: {args.mode} run of {len(tests)} case(s) under {accel}; logs in {run_dir}", flush=True)
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
@@ -149,18 +135,64 @@ def main() -> int:
          "splats": [{"test": s["test"], "line": s["line"]} for s in splats]}, indent=2))
 
     print(f"\nvm: {'booted and finished' if finished else 'TIMED OUT'} in {elapsed:.0f}s")
-    for name in tests:
-        r = results[name]
-        print(f"  {r['status']:7} {name} ({r['seconds']}s){'  splat: ' + r['splat'] if 'splat' in r else ''}")
     for s in splats:
         print(f"\nvm: kernel splat during {s['test']}: {s['line']}\n  " + "\n  ".join(s["context"]))
     if not done:
         print("\nvm: the guest did not report completion; last kernel log lines:\n  "
               + "\n  ".join(log_text.splitlines()[-40:]))
+    return results, finished and done and not splats
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kernel-dir", required=True, type=Path)
+    ap.add_argument("--module", required=True, type=Path)
+    ap.add_argument("--mode", choices=["test", "demo"], default="test")
+    ap.add_argument("--accel", choices=["tcg", "kvm", "auto"], default=os.environ.get("DM_REMAP_ACCEL", "tcg"))
+    ap.add_argument("--test-timeout", type=int, default=int(os.environ.get("DM_REMAP_TEST_TIMEOUT", "600")))
+    ap.add_argument("--out", type=Path, default=REPO / "out" / "vm")
+    ap.add_argument("--cases-dir", type=Path, default=GUEST_DIR / "cases",
+                    help="guest test cases (default tests/vm/cases)")
+    ap.add_argument("tests", nargs="*")
+    args = ap.parse_args()
+
+    known = all_tests(args.cases_dir)
+    reboot_known = all_tests(REBOOT_DIR / "before") if args.cases_dir == GUEST_DIR / "cases" else []
+    tests = [t for t in args.tests if t in known] if args.tests else known
+    reboot_tests = [t for t in args.tests if t in reboot_known] if args.tests else reboot_known
+    unknown = [t for t in args.tests if t not in known and t not in reboot_known]
+    if args.mode == "demo":
+        tests, reboot_tests = ["demo"], []
+    elif unknown:
+        print(f"vm: unknown test(s): {' '.join(unknown)}\nknown: {' '.join(known + reboot_known)}", file=sys.stderr)
+        return 2
+
+    run_dir = args.out / time.strftime(f"{args.mode}-%Y%m%d-%H%M%S")
+    results: dict[str, dict] = {}
+    ok = True
+    if tests:
+        r, good = boot(args, run_dir, tests, args.cases_dir, args.accel, [])
+        results.update(r)
+        ok &= good
+    if reboot_tests:
+        disks = []
+        for name, mib in REBOOT_DISKS.items():
+            disk = run_dir / "disks" / f"{name}.img"
+            disk.parent.mkdir(parents=True, exist_ok=True)
+            with open(disk, "wb") as f:
+                f.truncate(mib << 20)
+            disks.append(disk)
+        for phase in ("before", "after"):
+            r, good = boot(args, run_dir / f"reboot-{phase}", reboot_tests, REBOOT_DIR / phase, args.accel, disks)
+            results.update({f"{k}:{phase}": v for k, v in r.items()})
+            ok &= good
+
+    for name, r in results.items():
+        print(f"  {r['status']:7} {name} ({r['seconds']}s){'  splat: ' + r['splat'] if 'splat' in r else ''}")
     passed = sum(1 for r in results.values() if r["status"] == "PASS")
     failed = len(results) - passed
     print(f"\nvm: {passed} passed, {failed} failed")
-    return 0 if finished and done and failed == 0 and not splats else 1
+    return 0 if ok and failed == 0 else 1
 
 
 if __name__ == "__main__":
