@@ -198,6 +198,12 @@ pub(crate) trait TargetOps: Sized + Send + Sync {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
 
+    /// Called before the device resumes (after a table swap, before the new
+    /// table's first I/O); an error fails the resume.
+    fn preresume(&self, _target: &Target) -> Result {
+        kernel::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
     /// Called when the device resumes.
     fn resume(&self, _target: &Target) {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
@@ -238,6 +244,7 @@ impl<T: TargetOps> Registration<T> {
             io_hints: if T::HAS_IO_HINTS { Some(io_hints::<T>) } else { None },
             presuspend: if T::HAS_PRESUSPEND { Some(presuspend::<T>) } else { None },
             postsuspend: if T::HAS_POSTSUSPEND { Some(postsuspend::<T>) } else { None },
+            preresume: if T::HAS_PRERESUME { Some(preresume::<T>) } else { None },
             resume: if T::HAS_RESUME { Some(resume::<T>) } else { None },
             ..Default::default()
         };
@@ -491,6 +498,18 @@ macro_rules! lifecycle_trampoline {
         }
     };
 }
+/// # Safety
+///
+/// Called by DM only, with a constructed target.
+unsafe extern "C" fn preresume<T: TargetOps>(ti: *mut bindings::dm_target) -> c_int {
+    // SAFETY: DM passes a live, constructed target.
+    let (this, target) = unsafe { (instance::<T>(ti), Target::from_raw(ti)) };
+    match this.preresume(target) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
 lifecycle_trampoline!(presuspend);
 lifecycle_trampoline!(postsuspend);
 lifecycle_trampoline!(resume);

@@ -165,6 +165,11 @@ impl Metadata {
             .unwrap_or(0)
     }
 
+    /// The highest generation any superblock on the spare records now.
+    pub(crate) fn generation_on_disk(&mut self, spare: &DmDev) -> u64 {
+        Self::highest_generation(spare, &mut self.buf, &mut self.block, &self.layout)
+    }
+
     /// Writes `extents` as the current generation to both copies; returns
     /// how many made it.
     fn write_both(&mut self, spare: &DmDev, extents: &[Extent], what: &str) -> u8 {

@@ -9,6 +9,7 @@ mod inflight;
 mod listing;
 mod manual;
 mod metadata;
+mod resume;
 mod spare_io;
 mod table;
 mod target;

@@ -38,7 +38,7 @@ pub(crate) struct RemapTarget {
     pub(super) main: DmDev,
     pub(super) spare: DmDev,
     options: Options,
-    layout: SpareLayout,
+    pub(super) layout: SpareLayout,
     pub(super) geo: Geometry,
     /// First sector and length of the target (`ti->begin`, `ti->len`).
     pub(super) begin: u64,
@@ -102,6 +102,11 @@ fn words<'a>(args: &[&'a CStr]) -> Result<KVec<&'a [u8]>> {
         words.push(a.as_bytes(), GFP_KERNEL)?;
     }
     Ok(words)
+}
+
+/// What the spare's metadata must match: the main device and block size.
+pub(super) fn fingerprint(main: &DmDev, block_bytes: u32) -> Fingerprint {
+    Fingerprint { main_sectors: main.sectors(), main_logical_block_size: main.logical_block_size(), block_bytes }
 }
 
 fn nomem(_: impl core::fmt::Debug) -> CtrError {
@@ -204,11 +209,7 @@ impl TargetOps for RemapTarget {
         if SpareLayout::new(spare.sectors(), block_bytes).is_none() {
             return Err(invalid(c"Spare device too small for two metadata copies plus one spare block"));
         }
-        let fp = Fingerprint {
-            main_sectors: main.sectors(),
-            main_logical_block_size: main.logical_block_size(),
-            block_bytes,
-        };
+        let fp = fingerprint(&main, block_bytes);
         let target_blocks = target.len().div_ceil(u64::from(block_bytes / 512));
         let opened = Metadata::open(&spare, &fp, line.options.force_format, target_blocks)?;
         let layout = *opened.meta.layout();
@@ -337,6 +338,10 @@ impl TargetOps for RemapTarget {
             0 => visit(&self.spare, 0, self.spare.sectors()),
             r => r,
         }
+    }
+
+    fn preresume(&self, _target: &Target) -> Result {
+        self.reload_if_advanced()
     }
 
     fn io_hints(&self, limits: &mut QueueLimits) {

@@ -54,3 +54,14 @@ generation=$(status_field r 14)
 dmsetup remove r
 dev=$(remap_create r "$main" "$spare")
 assert_eq "$(dmsetup message r 0 list_remaps)" "$list" "remap list after reload, remap and recreate"
+
+# A remap the live table commits after the new table was loaded (between
+# `dmsetup reload` and `resume`) is not lost: the new table reloads at resume.
+dmsetup reload r --table "$(dmsetup table r)"
+dmsetup message r 0 remap 125000 8 >/dev/null
+list=$(dmsetup message r 0 list_remaps)
+dmesg -C
+dmsetup resume r
+assert_eq "$(dmsetup message r 0 list_remaps)" "$list" "remap list of the new table after resume"
+dmesg | grep -q "reloading it" || fail "the new table did not notice the newer generation"
+note "a remap committed between reload and resume is in the new table"

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Catching up with commits made by the table this one replaces.
+//!
+//! `dmsetup reload` constructs the new table while the old one is still
+//! live, and the old one can commit remaps until it is suspended. When the
+//! new table resumes, the spare may hold a newer generation than the one it
+//! loaded; it then loads the table again, before its first I/O.
+
+use core::sync::atomic::Ordering;
+
+use kernel::prelude::*;
+
+use super::metadata::Metadata;
+use super::table::Table;
+use super::target::{fingerprint, RemapTarget};
+use crate::logic::extent;
+use crate::logic::spare_alloc::SpareAllocator;
+
+impl RemapTarget {
+    /// Reloads the table from the spare if a newer generation was committed
+    /// since this target loaded it. Runs in preresume: no I/O is in flight.
+    pub(super) fn reload_if_advanced(&self) -> Result {
+        let mut writer = self.writer.lock();
+        let on_disk = writer.meta.generation_on_disk(&self.spare);
+        if on_disk <= writer.meta.generation() {
+            return Ok(());
+        }
+        pr_info!(
+            "spare {}: metadata advanced from generation {} to {} since this table was loaded; reloading it\n",
+            self.spare.name(),
+            writer.meta.generation(),
+            on_disk
+        );
+        let fp = fingerprint(&self.main, self.layout.block_bytes);
+        let opened = Metadata::open(&self.spare, &fp, false, self.geo.main_blocks()).map_err(|e| {
+            pr_err!("spare {}: reload failed: {}\n", self.spare.name(), e.message.to_str().unwrap_or_default());
+            e.errno
+        })?;
+        if opened.meta.layout() != &self.layout {
+            pr_err!("spare {}: metadata layout changed under a live table\n", self.spare.name());
+            return Err(EINVAL);
+        }
+        let remapped = extent::remapped_blocks(&opened.extents);
+        let table = Table::loaded(self.geo.main_blocks(), opened.extents)?;
+        self.table.update(|_| Ok::<_, Error>(table))?;
+        writer.alloc = SpareAllocator::resume(self.layout.pool_blocks, opened.meta.alloc_next());
+        self.remapped_blocks.store(remapped, Ordering::Relaxed);
+        self.spare_used.store(writer.alloc.used(), Ordering::Relaxed);
+        self.generation.store(opened.meta.generation(), Ordering::Relaxed);
+        self.meta_copies.store(opened.copies, Ordering::Relaxed);
+        writer.meta = opened.meta;
+        Ok(())
+    }
+}
