@@ -17,6 +17,7 @@
 #include <linux/delay.h>
 #include <linux/sched/mm.h>
 #include <linux/random.h>
+#include <linux/workqueue.h>
 
 /* Point @bio at @bdev (bio_set_dev is static inline). */
 void dm_remap_bio_set_dev(struct bio *bio, struct block_device *bdev);
@@ -61,5 +62,24 @@ int dm_remap_sync_io(struct block_device *bdev, sector_t sector, void *buf,
 int dm_remap_flush(struct block_device *bdev);
 /* Fill @buf with @len random bytes. */
 void dm_remap_random_bytes(void *buf, size_t len);
+/* A workqueue that may run during memory reclaim (WQ_MEM_RECLAIM). */
+struct workqueue_struct *dm_remap_alloc_workqueue(const char *name);
+void dm_remap_destroy_workqueue(struct workqueue_struct *wq);
+void dm_remap_init_work(struct work_struct *work, work_func_t fn);
+void dm_remap_flush_workqueue(struct workqueue_struct *wq);
+bool dm_remap_queue_work(struct workqueue_struct *wq, struct work_struct *work);
+/* The bio's current position, to find its data again after completion. */
+void dm_remap_bio_save_iter(const struct bio *bio, struct bvec_iter *dst);
+/*
+ * Copy @len bytes at byte @offset of the data that @iter (saved from @bio)
+ * describes to @buf (@to_bio false) or from @buf (@to_bio true). Returns 0,
+ * or -EINVAL when the range is outside the data.
+ */
+int dm_remap_bio_copy(struct bio *bio, const struct bvec_iter *iter,
+		      unsigned int offset, void *buf, unsigned int len, bool to_bio);
+/* Complete a bio the target took over from end_io, with @status. */
+void dm_remap_bio_complete(struct bio *bio, blk_status_t status);
+/* Tell userspace (dmsetup wait, udev) that the target's state changed. */
+void dm_remap_table_event(struct dm_target *ti);
 
 #endif

@@ -4,6 +4,7 @@
 use core::ffi::CStr;
 
 use super::number::parse_u64;
+use super::table_line::{parse_on_off, parse_read_retries};
 
 /// A message the target understands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,6 +13,10 @@ pub enum Message {
     Remap { sector: u64, sectors: u64 },
     /// `list_remaps [<start_block> <count>]`: list extents from a main block.
     ListRemaps { start_block: u64, max: Option<u64> },
+    /// `set auto_remap on|off`.
+    SetAutoRemap(bool),
+    /// `set read_retries <n>`.
+    SetReadRetries(u32),
 }
 
 /// Why a message was refused.
@@ -27,6 +32,10 @@ pub enum MessageError {
     NotANumber,
     /// A count of zero.
     ZeroCount,
+    /// `set` of a policy this version does not have.
+    UnknownPolicy,
+    /// A policy value out of range.
+    BadPolicyValue,
 }
 
 impl MessageError {
@@ -38,6 +47,8 @@ impl MessageError {
             Self::ArgumentCount => c"wrong number of arguments",
             Self::NotANumber => c"argument is not an unsigned decimal number",
             Self::ZeroCount => c"count must be at least 1",
+            Self::UnknownPolicy => c"unknown policy",
+            Self::BadPolicyValue => c"invalid policy value",
         }
     }
 }
@@ -64,6 +75,12 @@ impl Message {
             (b"list_remaps", []) => Ok(Self::ListRemaps { start_block: 0, max: None }),
             (b"list_remaps", [start, n]) => Ok(Self::ListRemaps { start_block: number(start)?, max: Some(count(n)?) }),
             (b"list_remaps", _) => Err(MessageError::ArgumentCount),
+            (b"set", [b"auto_remap", v]) => parse_on_off(v).map(Self::SetAutoRemap).ok_or(MessageError::BadPolicyValue),
+            (b"set", [b"read_retries", v]) => {
+                parse_read_retries(v).map(Self::SetReadRetries).ok_or(MessageError::BadPolicyValue)
+            }
+            (b"set", [_, _]) => Err(MessageError::UnknownPolicy),
+            (b"set", _) => Err(MessageError::ArgumentCount),
             _ => Err(MessageError::UnknownCommand),
         }
     }
@@ -102,6 +119,16 @@ mod tests {
         assert_eq!(parse("remap 1 0"), Err(MessageError::ZeroCount));
         assert_eq!(parse("list_remaps 5"), Err(MessageError::ArgumentCount));
         assert_eq!(parse("list_remaps 5 0"), Err(MessageError::ZeroCount));
+        assert_eq!(parse("set auto_remap"), Err(MessageError::ArgumentCount));
+        assert_eq!(parse("set auto_remap yes"), Err(MessageError::BadPolicyValue));
+        assert_eq!(parse("set read_retries 17"), Err(MessageError::BadPolicyValue));
+        assert_eq!(parse("set colour blue"), Err(MessageError::UnknownPolicy));
+    }
+
+    #[test]
+    fn policy_forms() {
+        assert_eq!(parse("set auto_remap off"), Ok(Message::SetAutoRemap(false)));
+        assert_eq!(parse("set read_retries 0"), Ok(Message::SetReadRetries(0)));
     }
 
     proptest! {

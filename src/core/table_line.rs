@@ -22,6 +22,8 @@ pub enum TableError {
     OptionCountMismatch,
     /// An optional argument this version does not know.
     UnknownOption,
+    /// An optional argument's value is missing or out of range.
+    BadOptionValue,
 }
 
 impl TableError {
@@ -34,25 +36,60 @@ impl TableError {
             Self::BadOptionCount => c"Invalid optional argument count",
             Self::OptionCountMismatch => c"Optional argument count does not match the arguments given",
             Self::UnknownOption => c"Unknown optional argument",
+            Self::BadOptionValue => c"Invalid optional argument value",
         }
     }
 }
 
+/// Largest `read_retries` accepted.
+pub const MAX_READ_RETRIES: u32 = 16;
+
 /// Optional arguments, all at their defaults when absent.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Options {
     /// `force_format`: format the spare even when it holds damaged or
     /// unreadable dm-remap metadata. A one-time action: it is not reported
     /// back in the table line, so a saved table cannot wipe a spare later.
     pub force_format: bool,
+    /// `auto_remap on|off`: remap blocks that fail writes (default on).
+    pub auto_remap: bool,
+    /// `read_retries <n>`: times a failed read is retried, block by block,
+    /// before the error is returned and the block marked pending (default 3).
+    pub read_retries: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { force_format: false, auto_remap: true, read_retries: 3 }
+    }
+}
+
+/// Parses `on` or `off`.
+pub fn parse_on_off(word: &[u8]) -> Option<bool> {
+    match word {
+        b"on" => Some(true),
+        b"off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Parses a `read_retries` value.
+pub fn parse_read_retries(word: &[u8]) -> Option<u32> {
+    parse_u32(word).filter(|&n| n <= MAX_READ_RETRIES)
 }
 
 impl Options {
     fn parse(args: &[&[u8]]) -> Result<Self, TableError> {
         let mut options = Self::default();
-        for &word in args {
+        let mut words = args.iter();
+        while let Some(&word) = words.next() {
+            let mut value = || words.next().copied().ok_or(TableError::BadOptionValue);
             match word {
                 b"force_format" => options.force_format = true,
+                b"auto_remap" => options.auto_remap = parse_on_off(value()?).ok_or(TableError::BadOptionValue)?,
+                b"read_retries" => {
+                    options.read_retries = parse_read_retries(value()?).ok_or(TableError::BadOptionValue)?
+                }
                 _ => return Err(TableError::UnknownOption),
             }
         }
@@ -62,16 +99,25 @@ impl Options {
     /// Number of words `emit` writes after the count (`force_format` is
     /// never reported).
     fn word_count(&self) -> usize {
-        0
+        let d = Self::default();
+        2 * usize::from(self.auto_remap != d.auto_remap) + 2 * usize::from(self.read_retries != d.read_retries)
     }
 
     /// Writes the optional-argument part of the table line (nothing when
     /// every option is at its default), each word preceded by a space.
     pub fn emit(&self, out: &mut impl fmt::Write) -> fmt::Result {
+        let d = Self::default();
         match self.word_count() {
-            0 => Ok(()),
-            n => write!(out, " {n}"),
+            0 => return Ok(()),
+            n => write!(out, " {n}")?,
         }
+        if self.auto_remap != d.auto_remap {
+            write!(out, " auto_remap {}", if self.auto_remap { "on" } else { "off" })?;
+        }
+        if self.read_retries != d.read_retries {
+            write!(out, " read_retries {}", self.read_retries)?;
+        }
+        Ok(())
     }
 }
 
@@ -138,13 +184,16 @@ mod tests {
             ("a b 2 foo", TableError::OptionCountMismatch),
             ("a b 0 foo", TableError::OptionCountMismatch),
             ("a b 1 foo", TableError::UnknownOption),
+            ("a b 1 auto_remap", TableError::BadOptionValue),
+            ("a b 2 auto_remap maybe", TableError::BadOptionValue),
+            ("a b 2 read_retries 17", TableError::BadOptionValue),
         ];
         for (line, want) in cases {
             assert_eq!(TableLine::parse(&words(line)), Err(want), "line {line:?}");
         }
         let mut messages: Vec<_> = cases.iter().map(|(_, e)| e.message()).collect();
         messages.dedup();
-        assert_eq!(messages.len(), 4, "every error kind has a distinct message");
+        assert_eq!(messages.len(), 5, "every error kind has a distinct message");
     }
 
     #[test]
@@ -170,8 +219,11 @@ mod tests {
         }
 
         #[test]
-        fn emitted_table_line_round_trips(main in "[a-z0-9:/]{1,12}", spare in "[a-z0-9:/]{1,12}") {
-            let l = TableLine::parse(&[main.as_bytes(), spare.as_bytes()]).unwrap();
+        fn emitted_table_line_round_trips(main in "[a-z0-9:/]{1,12}", spare in "[a-z0-9:/]{1,12}",
+                                          auto_remap: bool, read_retries in 0u32..=16) {
+            let mut l = TableLine::parse(&[main.as_bytes(), spare.as_bytes()]).unwrap();
+            l.options.auto_remap = auto_remap;
+            l.options.read_retries = read_retries;
             let mut s = format!("{main} {spare}");
             l.options.emit(&mut s).unwrap();
             let again = TableLine::parse(&words(&s)).unwrap();

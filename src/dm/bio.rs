@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 //! A bio as a target sees it in `map`.
 
+use core::marker::PhantomData;
 use core::ptr::NonNull;
+
+use kernel::prelude::*;
 
 use kernel::types::Opaque;
 
@@ -186,32 +189,62 @@ impl Drop for KeptBio {
     }
 }
 
-/// A FIFO of kept bios, linked through `bi_next` (no allocation).
+/// A handle that owns a DM clone bio.
+///
+/// # Safety
+///
+/// `into_raw` must hand over sole ownership of a live clone, and `from_raw`
+/// must only take back a pointer that `into_raw` of the same type gave.
+pub(crate) unsafe trait OwnedBio {
+    fn into_raw(self) -> NonNull<bindings::bio>;
+    /// # Safety
+    ///
+    /// `bio` came from `into_raw` of this type and is owned by the caller.
+    unsafe fn from_raw(bio: NonNull<bindings::bio>) -> Self;
+}
+
+// SAFETY: `into_raw` forgets the handle, whose invariants say it alone owns
+// the clone; `from_raw` rebuilds exactly such a handle.
+unsafe impl OwnedBio for KeptBio {
+    fn into_raw(self) -> NonNull<bindings::bio> {
+        let bio = self.bio;
+        core::mem::forget(self);
+        bio
+    }
+    unsafe fn from_raw(bio: NonNull<bindings::bio>) -> Self {
+        Self { bio }
+    }
+}
+
+/// A FIFO of owned bios, linked through `bi_next` (no allocation).
 ///
 /// # Invariants
 ///
-/// Every bio on the list is owned by the list as a `KeptBio` would own it;
+/// Every bio on the list is owned by the list as an `H` would own it;
 /// `head` is null exactly when the list is empty, and `tail` is then stale.
-pub(crate) struct KeptBioList {
+pub(crate) struct BioList<H: OwnedBio> {
     head: *mut bindings::bio,
     tail: *mut bindings::bio,
+    _owns: PhantomData<H>,
 }
 
-// SAFETY: the list owns its bios, which may move between threads.
-unsafe impl Send for KeptBioList {}
+/// Bios held back by `map`.
+pub(crate) type KeptBioList = BioList<KeptBio>;
 
-impl KeptBioList {
+// SAFETY: the list owns its bios; clones may be completed from any thread.
+unsafe impl<H: OwnedBio> Send for BioList<H> {}
+
+impl<H: OwnedBio> BioList<H> {
     /// An empty list.
     pub(crate) const fn new() -> Self {
-        Self { head: core::ptr::null_mut(), tail: core::ptr::null_mut() }
+        Self { head: core::ptr::null_mut(), tail: core::ptr::null_mut(), _owns: PhantomData }
     }
 
-    /// Appends `kept`.
-    pub(crate) fn push(&mut self, kept: KeptBio) {
-        let bio = kept.bio.as_ptr();
-        core::mem::forget(kept);
-        // SAFETY: we now own `bio` (taken from `kept`); `tail`, when the list
-        // is not empty, is a bio we own (type invariants).
+    /// Appends `handle`'s bio.
+    pub(crate) fn push(&mut self, handle: H) {
+        let bio = handle.into_raw().as_ptr();
+        // SAFETY: `bio` is live and now owned by the list; `tail` is live when
+        // the list is not empty (type invariants).
         unsafe {
             (*bio).bi_next = core::ptr::null_mut();
             if self.head.is_null() {
@@ -224,15 +257,20 @@ impl KeptBioList {
     }
 
     /// Removes the first bio.
-    pub(crate) fn pop(&mut self) -> Option<KeptBio> {
+    pub(crate) fn pop(&mut self) -> Option<H> {
         let bio = NonNull::new(self.head)?;
-        // SAFETY: `bio` is on the list, so we own it (type invariants).
+        // SAFETY: `bio` is the live head, owned by the list (type invariants);
+        // ownership passes to the returned handle.
         unsafe {
             self.head = (*bio.as_ptr()).bi_next;
             (*bio.as_ptr()).bi_next = core::ptr::null_mut();
+            Some(H::from_raw(bio))
         }
-        // INVARIANT: ownership moves from the list to the handle.
-        Some(KeptBio { bio })
+    }
+
+    /// Whether the list is empty.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.is_null()
     }
 
     /// Moves every bio out, leaving this list empty.
@@ -241,10 +279,144 @@ impl KeptBioList {
     }
 }
 
-impl Drop for KeptBioList {
+impl<H: OwnedBio> Drop for BioList<H> {
     fn drop(&mut self) {
-        while let Some(kept) = self.pop() {
-            drop(kept);
+        while let Some(handle) = self.pop() {
+            drop(handle);
         }
+    }
+}
+
+/// Where a bio's data is, saved in `map` (the block layer consumes the
+/// bio's own position as it completes it).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct SavedIter(bindings::bvec_iter);
+
+impl SavedIter {
+    /// First sector, in the mapped device's sector space.
+    pub(crate) fn sector(&self) -> u64 {
+        self.0.bi_sector
+    }
+
+    /// Bytes of data.
+    pub(crate) fn bytes(&self) -> u32 {
+        self.0.bi_size
+    }
+}
+
+impl Bio {
+    /// The bio's current position, to find its data after completion.
+    pub(crate) fn save_iter(&self) -> SavedIter {
+        let mut it = SavedIter::default();
+        // SAFETY: the bio is live (type invariants); `it.0` is writable.
+        unsafe { bindings::dm_remap_bio_save_iter(self.raw(), &mut it.0) };
+        it
+    }
+
+    fn copy(&mut self, iter: &SavedIter, offset: u32, buf: *mut u8, len: usize, to_bio: bool) -> Result {
+        let len = u32::try_from(len).map_err(|_| EINVAL)?;
+        // SAFETY: the bio is live and ours (type invariants), `iter` was saved
+        // from it and its pages are still attached (a clone's data lives until
+        // it completes); `buf` is valid for `len` bytes (callers pass slices);
+        // the helper checks the range against `iter`.
+        let r = unsafe { bindings::dm_remap_bio_copy(self.raw(), &iter.0, offset, buf.cast(), len, to_bio) };
+        kernel::error::to_result(r)
+    }
+
+    /// Copies `buf.len()` bytes of the data at byte `offset` of `iter` out.
+    pub(crate) fn copy_out(&mut self, iter: &SavedIter, offset: u32, buf: &mut [u8]) -> Result {
+        self.copy(iter, offset, buf.as_mut_ptr(), buf.len(), false)
+    }
+
+    /// Copies `buf` into the data at byte `offset` of `iter`.
+    pub(crate) fn copy_in(&mut self, iter: &SavedIter, offset: u32, buf: &[u8]) -> Result {
+        // The helper only reads `buf` when copying into the bio.
+        self.copy(iter, offset, buf.as_ptr().cast_mut(), buf.len(), true)
+    }
+}
+
+/// A completing bio in `end_io`, which the target may take over.
+pub(crate) struct EndBio<'a> {
+    bio: &'a mut Bio,
+}
+
+/// Proof that `end_io` took its bio over (see [`EndBio::defer`]).
+pub(crate) struct Deferred(());
+
+impl<'a> EndBio<'a> {
+    pub(super) fn new(bio: &'a mut Bio) -> Self {
+        Self { bio }
+    }
+
+    /// Takes the bio over: `end_io` returns `Incomplete` with the proof, and
+    /// the target completes the bio later through the handle.
+    pub(crate) fn defer<P>(self) -> (DeferredBio<P>, Deferred) {
+        (DeferredBio { bio: NonNull::from(&self.bio.0).cast(), _per_bio: PhantomData }, Deferred(()))
+    }
+}
+
+impl core::ops::Deref for EndBio<'_> {
+    type Target = Bio;
+    fn deref(&self) -> &Bio {
+        self.bio
+    }
+}
+
+/// A bio whose completion the target took over in `end_io`; `P` is the
+/// target's per-bio data type.
+///
+/// # Invariants
+///
+/// `bio` is a live DM clone that this handle alone owns; it is completed
+/// exactly once, by `complete` or (with an I/O error) by `drop`, which runs
+/// `end_io` again.
+pub(crate) struct DeferredBio<P> {
+    bio: NonNull<bindings::bio>,
+    _per_bio: PhantomData<P>,
+}
+
+// SAFETY: a clone may be completed from any thread.
+unsafe impl<P> Send for DeferredBio<P> {}
+
+impl<P> DeferredBio<P> {
+    /// The bio.
+    pub(crate) fn bio(&mut self) -> &mut Bio {
+        // SAFETY: owned and live (type invariants).
+        unsafe { Bio::from_raw(self.bio.as_ptr()) }
+    }
+
+    /// The target's per-bio data.
+    pub(crate) fn per_bio(&mut self) -> &mut P {
+        let size = core::mem::size_of::<P>();
+        // SAFETY: the clone belongs to a target whose per-bio data is a `P`
+        // (the type `end_io` was called with), and we own it exclusively.
+        unsafe { &mut *bindings::dm_per_bio_data(self.bio.as_ptr(), size).cast::<P>() }
+    }
+
+    /// Completes the bio with `status` (0 for success).
+    pub(crate) fn complete(self, status: u8) {
+        let bio = self.bio.as_ptr();
+        core::mem::forget(self);
+        // SAFETY: owned and live (type invariants); completed exactly once.
+        unsafe { bindings::dm_remap_bio_complete(bio, status) };
+    }
+}
+
+impl<P> Drop for DeferredBio<P> {
+    fn drop(&mut self) {
+        // SAFETY: owned and live (type invariants); completed exactly once.
+        unsafe { bindings::dm_remap_bio_complete(self.bio.as_ptr(), crate::logic::error_class::status::IOERR) };
+    }
+}
+
+// SAFETY: as for `KeptBio`.
+unsafe impl<P> OwnedBio for DeferredBio<P> {
+    fn into_raw(self) -> NonNull<bindings::bio> {
+        let bio = self.bio;
+        core::mem::forget(self);
+        bio
+    }
+    unsafe fn from_raw(bio: NonNull<bindings::bio>) -> Self {
+        Self { bio, _per_bio: PhantomData }
     }
 }

@@ -125,3 +125,64 @@ void dm_remap_random_bytes(void *buf, size_t len)
 {
 	get_random_bytes(buf, len);
 }
+
+struct workqueue_struct *dm_remap_alloc_workqueue(const char *name)
+{
+	return alloc_workqueue("%s", WQ_MEM_RECLAIM, 1, name);
+}
+
+void dm_remap_destroy_workqueue(struct workqueue_struct *wq)
+{
+	destroy_workqueue(wq);
+}
+
+void dm_remap_init_work(struct work_struct *work, work_func_t fn)
+{
+	INIT_WORK(work, fn);
+}
+
+bool dm_remap_queue_work(struct workqueue_struct *wq, struct work_struct *work)
+{
+	return queue_work(wq, work);
+}
+
+void dm_remap_bio_save_iter(const struct bio *bio, struct bvec_iter *dst)
+{
+	*dst = bio->bi_iter;
+}
+
+int dm_remap_bio_copy(struct bio *bio, const struct bvec_iter *iter,
+		      unsigned int offset, void *buf, unsigned int len, bool to_bio)
+{
+	struct bvec_iter start = *iter, it;
+	struct bio_vec bv;
+
+	if (offset > start.bi_size || len > start.bi_size - offset)
+		return -EINVAL;
+	bio_advance_iter(bio, &start, offset);
+	start.bi_size = len;
+	__bio_for_each_segment(bv, bio, it, start) {
+		if (to_bio)
+			memcpy_to_bvec(&bv, buf);
+		else
+			memcpy_from_bvec(buf, &bv);
+		buf += bv.bv_len;
+	}
+	return 0;
+}
+
+void dm_remap_bio_complete(struct bio *bio, blk_status_t status)
+{
+	bio->bi_status = status;
+	bio_endio(bio);
+}
+
+void dm_remap_table_event(struct dm_target *ti)
+{
+	dm_table_event(ti->table);
+}
+
+void dm_remap_flush_workqueue(struct workqueue_struct *wq)
+{
+	flush_workqueue(wq);
+}

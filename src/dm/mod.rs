@@ -17,9 +17,10 @@ mod device;
 mod emit;
 pub(crate) mod rcu;
 pub(crate) mod sched;
+pub(crate) mod work;
 mod target;
 
-pub(crate) use bio::{Bio, BioOp, KeptBioList, MapBio};
+pub(crate) use bio::{Bio, BioList, BioOp, DeferredBio, EndBio, KeptBioList, MapBio, SavedIter};
 pub(crate) use device::{DmDev, IoBuffer, QueueLimits};
 pub(crate) use emit::Emitter;
 pub(crate) use target::{CtrError, EndIoOutcome, MapOutcome, Registration, StatusKind, Target, TargetOps};

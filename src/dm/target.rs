@@ -14,6 +14,8 @@ use kernel::prelude::*;
 use kernel::error::VTABLE_DEFAULT_ERROR;
 use kernel::types::Opaque;
 
+use super::work::Worker;
+use super::bio::{Deferred, EndBio};
 use super::{bindings, Bio, DmDev, Emitter, MapBio, QueueLimits};
 
 /// What `map` did with a bio.
@@ -37,16 +39,19 @@ impl MapOutcome {
 }
 
 /// What `end_io` decided about a completion.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum EndIoOutcome {
     /// Let the completion through as it is.
     Done,
+    /// The target took the bio over ([`EndBio::defer`]) and completes it
+    /// later; `end_io` then runs again for that completion.
+    Incomplete(Deferred),
 }
 
 impl EndIoOutcome {
     fn to_c(self) -> c_int {
         let v = match self {
             Self::Done => bindings::DM_ENDIO_DONE,
+            Self::Incomplete(_) => bindings::DM_ENDIO_INCOMPLETE,
         };
         // The DM_ENDIO_* values are small constants.
         v as c_int
@@ -93,7 +98,7 @@ impl Target {
     /// # Safety
     ///
     /// `ptr` must point to a live `dm_target` for `'a`.
-    unsafe fn from_raw<'a>(ptr: *mut bindings::dm_target) -> &'a Self {
+    pub(super) unsafe fn from_raw<'a>(ptr: *mut bindings::dm_target) -> &'a Self {
         // SAFETY: `repr(transparent)` over the C struct; validity for `'a` is
         // the caller's contract.
         unsafe { &*ptr.cast::<Self>() }
@@ -127,6 +132,26 @@ impl Target {
 
     /// How many copies of each flush, discard and write-zeroes bio DM sends
     /// to `map` (told apart by [`Bio::target_bio_nr`]).
+    /// Runs the target's worker ([`TargetOps::run_work`]) soon, unless it
+    /// is queued already. Any context.
+    pub(crate) fn queue_work<T: TargetOps>(&self) {
+        // SAFETY: every callback that hands out a `Target` runs between a
+        // successful constructor and the destructor, so `private` holds a live
+        // `T`; the destructor flushes the worker before dropping it.
+        let this = unsafe { instance::<T>(self.raw()) };
+        if let Some(worker) = this.worker() {
+            // SAFETY: `this` is the instance of this target, and both live
+            // until the destructor, which flushes the worker first.
+            unsafe { worker.queue(self.raw(), this) };
+        }
+    }
+
+    /// Signals a state change to userspace (`dmsetup wait`, udev).
+    pub(crate) fn table_event(&self) {
+        // SAFETY: the target is live (type invariants) and so is its table.
+        unsafe { bindings::dm_remap_table_event(self.raw()) };
+    }
+
     pub(crate) fn set_special_bio_counts(&mut self, flush: u32, discard: u32, write_zeroes: u32) {
         // SAFETY: we are inside the constructor (type invariants), so nothing
         // else reads these fields yet.
@@ -163,7 +188,7 @@ pub(crate) trait TargetOps: Sized + Send + Sync {
 
     /// Sees every completion of a bio that `map` remapped; `status` is the
     /// block-layer status (0 for success).
-    fn end_io(&self, _target: &Target, _bio: &mut Bio, _per_bio: &mut Self::PerBio, _status: u8) -> EndIoOutcome {
+    fn end_io(&self, _target: &Target, _bio: EndBio<'_>, _per_bio: &mut Self::PerBio, _status: u8) -> EndIoOutcome {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
 
@@ -197,6 +222,15 @@ pub(crate) trait TargetOps: Sized + Send + Sync {
     fn postsuspend(&self, _target: &Target) {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
+
+    /// The target's worker, if it has one: [`Target::queue_work`] queues it
+    /// and the destructor flushes it before the instance is dropped.
+    fn worker(&self) -> Option<&Worker<Self>> {
+        None
+    }
+
+    /// What the worker runs (process context, may sleep).
+    fn run_work(&self, _target: &Target) {}
 
     /// Called before the device resumes (after a table swap, before the new
     /// table's first I/O); an error fails the resume.
@@ -350,8 +384,14 @@ unsafe extern "C" fn ctr<T: TargetOps>(
 ///
 /// Called by DM only, once, for a target whose constructor succeeded.
 unsafe extern "C" fn dtr<T: TargetOps>(ti: *mut bindings::dm_target) {
+    // SAFETY: the constructor succeeded and the destructor has not run.
+    if let Some(worker) = unsafe { instance::<T>(ti) }.worker() {
+        // A queued run may still use the instance: let it finish first.
+        worker.flush();
+    }
     // SAFETY: `ctr` stored a `KBox<T>` from `KBox::into_raw` in `private`, and
-    // DM calls the destructor once, after every other callback has finished.
+    // DM calls the destructor once, after every other callback has finished;
+    // the worker is idle.
     drop(unsafe { KBox::from_raw((*ti).private.cast::<T>()) });
 }
 
@@ -408,7 +448,7 @@ unsafe extern "C" fn end_io<T: TargetOps>(
         let per_bio = &mut *PerBioLayout::<T>::get(bio);
         (instance::<T>(ti), Target::from_raw(ti), per_bio, Bio::from_raw(bio), *error)
     };
-    this.end_io(target, bio, per_bio, status).to_c()
+    this.end_io(target, EndBio::new(bio), per_bio, status).to_c()
 }
 
 /// # Safety
