@@ -68,8 +68,6 @@ void dm_remap_destroy_workqueue(struct workqueue_struct *wq);
 void dm_remap_init_work(struct work_struct *work, work_func_t fn);
 void dm_remap_flush_workqueue(struct workqueue_struct *wq);
 bool dm_remap_queue_work(struct workqueue_struct *wq, struct work_struct *work);
-/* The bio's current position, to find its data again after completion. */
-void dm_remap_bio_save_iter(const struct bio *bio, struct bvec_iter *dst);
 /*
  * Copy @len bytes at byte @offset of the data that @iter (saved from @bio)
  * describes to @buf (@to_bio false) or from @buf (@to_bio true). Returns 0,

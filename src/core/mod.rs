@@ -17,6 +17,7 @@ pub mod extent;
 pub mod filter;
 pub mod format;
 pub mod geometry;
+pub mod health;
 pub mod load;
 pub mod message;
 pub mod number;

@@ -47,19 +47,24 @@ pub fn check_table(extents: &[Extent], scratch: &mut [Extent], alloc_next: u64, 
     Ok(())
 }
 
-/// Heapsort by spare block: in place, O(n log n), no allocation. (core's
-/// sorts carry panic paths that the kernel's objtool does not know.)
+/// Sorts by spare block.
 fn sort_by_spare(v: &mut [Extent]) {
-    let key = |v: &[Extent], i: usize| v.get(i).map_or(0, |e| e.spare);
+    heapsort_by_key(v, |e| u64::from(e.spare));
+}
+
+/// Heapsort: in place, O(n log n), no allocation. (core's sorts carry panic
+/// paths that the kernel's objtool does not know.)
+pub fn heapsort_by_key(v: &mut [Extent], key: impl Fn(&Extent) -> u64) {
+    let k = |v: &[Extent], i: usize| v.get(i).map_or(0, &key);
     let sift_down = |v: &mut [Extent], mut root: usize, end: usize| loop {
         let mut child = 2 * root + 1;
         if child >= end {
             break;
         }
-        if child + 1 < end && key(v, child) < key(v, child + 1) {
+        if child + 1 < end && k(v, child) < k(v, child + 1) {
             child += 1;
         }
-        if key(v, root) >= key(v, child) {
+        if k(v, root) >= k(v, child) {
             break;
         }
         v.swap(root, child);

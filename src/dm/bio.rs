@@ -171,6 +171,13 @@ impl KeptBio {
         unsafe { Bio::from_raw(self.bio.as_ptr()) }
     }
 
+    /// The target's per-bio data, of type `P` (the target's `PerBio`).
+    pub(crate) fn per_bio<P>(&mut self) -> &mut P {
+        // SAFETY: the clone belongs to a target whose per-bio data is a `P`
+        // (kept by that target's `map`), and we own it exclusively.
+        unsafe { &mut *bindings::dm_per_bio_data(self.bio.as_ptr(), core::mem::size_of::<P>()).cast::<P>() }
+    }
+
     /// Submits the bio where it now points.
     pub(crate) fn submit(self) {
         let bio = self.bio.as_ptr();
@@ -307,10 +314,8 @@ impl SavedIter {
 impl Bio {
     /// The bio's current position, to find its data after completion.
     pub(crate) fn save_iter(&self) -> SavedIter {
-        let mut it = SavedIter::default();
-        // SAFETY: the bio is live (type invariants); `it.0` is writable.
-        unsafe { bindings::dm_remap_bio_save_iter(self.raw(), &mut it.0) };
-        it
+        // SAFETY: the bio is live and ours (type invariants).
+        SavedIter(unsafe { (*self.raw()).bi_iter })
     }
 
     fn copy(&mut self, iter: &SavedIter, offset: u32, buf: *mut u8, len: usize, to_bio: bool) -> Result {
@@ -418,5 +423,75 @@ unsafe impl<P> OwnedBio for DeferredBio<P> {
     }
     unsafe fn from_raw(bio: NonNull<bindings::bio>) -> Self {
         Self { bio, _per_bio: PhantomData }
+    }
+}
+
+/// A stack of owned bios that any context can push onto without a lock
+/// (completions run in interrupt context); the worker takes them all at once.
+///
+/// # Invariants
+///
+/// `head` is null or the first of a `bi_next` chain of bios the stack owns
+/// as `H` handles would.
+pub(crate) struct AtomicBioStack<H: OwnedBio> {
+    head: core::sync::atomic::AtomicPtr<bindings::bio>,
+    _owns: PhantomData<H>,
+}
+
+// SAFETY: the stack owns its bios and is manipulated with atomics only.
+unsafe impl<H: OwnedBio> Send for AtomicBioStack<H> {}
+// SAFETY: as above.
+unsafe impl<H: OwnedBio> Sync for AtomicBioStack<H> {}
+
+impl<H: OwnedBio> AtomicBioStack<H> {
+    pub(crate) const fn new() -> Self {
+        Self { head: core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()), _owns: PhantomData }
+    }
+
+    /// Pushes `handle`'s bio. Any context; never blocks.
+    pub(crate) fn push(&self, handle: H) {
+        use core::sync::atomic::Ordering;
+        let bio = handle.into_raw().as_ptr();
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: `bio` is live and owned by us until the exchange below
+            // publishes it.
+            unsafe { (*bio).bi_next = head };
+            match self.head.compare_exchange_weak(head, bio, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(now) => head = now,
+            }
+        }
+    }
+
+    /// Takes every bio, oldest first.
+    pub(crate) fn take_all(&self) -> BioList<H> {
+        use core::sync::atomic::Ordering;
+        let mut bio = self.head.swap(core::ptr::null_mut(), Ordering::Acquire);
+        // Reverse the LIFO chain into a FIFO list.
+        let mut reversed: *mut bindings::bio = core::ptr::null_mut();
+        while !bio.is_null() {
+            // SAFETY: every bio on the chain is live and now ours (invariants).
+            let next = unsafe { (*bio).bi_next };
+            // SAFETY: as above.
+            unsafe { (*bio).bi_next = reversed };
+            reversed = bio;
+            bio = next;
+        }
+        let mut list = BioList::new();
+        while let Some(b) = NonNull::new(reversed) {
+            // SAFETY: as above; each bio is handed to the list once.
+            unsafe {
+                reversed = (*b.as_ptr()).bi_next;
+                list.push(H::from_raw(b));
+            }
+        }
+        list
+    }
+}
+
+impl<H: OwnedBio> Drop for AtomicBioStack<H> {
+    fn drop(&mut self) {
+        drop(self.take_all());
     }
 }

@@ -146,11 +146,6 @@ bool dm_remap_queue_work(struct workqueue_struct *wq, struct work_struct *work)
 	return queue_work(wq, work);
 }
 
-void dm_remap_bio_save_iter(const struct bio *bio, struct bvec_iter *dst)
-{
-	*dst = bio->bi_iter;
-}
-
 int dm_remap_bio_copy(struct bio *bio, const struct bvec_iter *iter,
 		      unsigned int offset, void *buf, unsigned int len, bool to_bio)
 {

@@ -20,7 +20,7 @@ pub(crate) mod sched;
 pub(crate) mod work;
 mod target;
 
-pub(crate) use bio::{Bio, BioList, BioOp, DeferredBio, EndBio, KeptBioList, MapBio, SavedIter};
+pub(crate) use bio::{AtomicBioStack, Bio, BioList, BioOp, DeferredBio, EndBio, KeptBio, KeptBioList, MapBio, SavedIter};
 pub(crate) use device::{DmDev, IoBuffer, QueueLimits};
 pub(crate) use emit::Emitter;
 pub(crate) use target::{CtrError, EndIoOutcome, MapOutcome, Registration, StatusKind, Target, TargetOps};

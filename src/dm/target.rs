@@ -28,7 +28,7 @@ pub(crate) enum MapOutcome {
 }
 
 impl MapOutcome {
-    fn to_c(self) -> c_int {
+    fn into_c(self) -> c_int {
         let v = match self {
             Self::Remapped => bindings::DM_MAPIO_REMAPPED,
             Self::Submitted => bindings::DM_MAPIO_SUBMITTED,
@@ -48,7 +48,7 @@ pub(crate) enum EndIoOutcome {
 }
 
 impl EndIoOutcome {
-    fn to_c(self) -> c_int {
+    fn into_c(self) -> c_int {
         let v = match self {
             Self::Done => bindings::DM_ENDIO_DONE,
             Self::Incomplete(_) => bindings::DM_ENDIO_INCOMPLETE,
@@ -429,7 +429,7 @@ unsafe extern "C" fn map<T: TargetOps>(ti: *mut bindings::dm_target, bio: *mut b
         per_bio.write(T::PerBio::default());
         (instance::<T>(ti), Target::from_raw(ti), Bio::from_raw(bio), &mut *per_bio)
     };
-    this.map(target, MapBio::new(bio), per_bio).to_c()
+    this.map(target, MapBio::new(bio), per_bio).into_c()
 }
 
 /// # Safety
@@ -448,7 +448,7 @@ unsafe extern "C" fn end_io<T: TargetOps>(
         let per_bio = &mut *PerBioLayout::<T>::get(bio);
         (instance::<T>(ti), Target::from_raw(ti), per_bio, Bio::from_raw(bio), *error)
     };
-    this.end_io(target, EndBio::new(bio), per_bio, status).to_c()
+    this.end_io(target, EndBio::new(bio), per_bio, status).into_c()
 }
 
 /// # Safety

@@ -54,3 +54,30 @@ impl IoCounters {
         }
     }
 }
+
+/// Counts of what error recovery did.
+#[derive(Default)]
+pub(crate) struct RecoveryCounters {
+    /// Blocks remapped automatically after a write error.
+    pub(crate) auto_remaps: AtomicU64,
+    /// Reads that failed but succeeded on a retry.
+    pub(crate) soft_read_errors: AtomicU64,
+    /// Failed I/O whose error was returned to the caller.
+    pub(crate) unrecovered: AtomicU64,
+    /// Device- or transport-class errors from the main device.
+    pub(crate) device_errors: AtomicU64,
+    /// Errors on the spare device.
+    pub(crate) spare_errors: AtomicU64,
+}
+
+impl RecoveryCounters {
+    /// Adds `n` to `counter`.
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Reads `counter`.
+    pub(crate) fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}

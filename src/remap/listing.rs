@@ -14,7 +14,8 @@ impl RemapTarget {
     /// Writes `main_block spare_block length state` per extent, from the
     /// extent holding or following `start_block`; with `max`, at most that
     /// many, then `next <main_block>` when more follow. Spare blocks count
-    /// from the start of the spare device, in blocks.
+    /// from the start of the spare device, in blocks. Without `max`, the
+    /// pending blocks follow, as `<block> - 1 pending`.
     pub(super) fn list_message(&self, start_block: u64, max: Option<u64>, out: &mut Emitter<'_>) -> Result<bool> {
         let guard = RcuReadGuard::new();
         let extents = self.table.read(&guard).extents();
@@ -30,6 +31,15 @@ impl RemapTarget {
         }
         if let Some(next) = rest.get(shown) {
             let _ = writeln!(out, "next {}", next.main);
+        }
+        if max.is_none() {
+            // The whole list also names the pending blocks (unreadable, not
+            // remapped yet).
+            for b in self.pending_blocks.read(&guard).blocks() {
+                if writeln!(out, "{} - 1 pending", b).is_err() {
+                    return Ok(true);
+                }
+            }
         }
         Ok(true)
     }

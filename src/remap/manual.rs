@@ -14,11 +14,11 @@ use kernel::prelude::*;
 
 use super::copy::{copy_runs, Copied};
 use super::metadata::Metadata;
-use super::table::Pending;
-use super::target::RemapTarget;
+use super::table::MovingRuns;
+use super::target::{PerBio, RemapTarget};
 use crate::dm::rcu::RcuReadGuard;
 use crate::dm::sched::NoIoScope;
-use crate::dm::Emitter;
+use crate::dm::{Emitter, KeptBio};
 use crate::logic::extent::{self, Extent, ExtentState, MAX_EXTENT_LEN};
 use crate::logic::spare_alloc::SpareAllocator;
 
@@ -39,11 +39,11 @@ impl RemapTarget {
             return Ok(true);
         }
         // Allocated before anything is held back, so releasing cannot fail.
-        let no_pending = Pending::none()?;
+        let no_moving = MovingRuns::none()?;
         // From here until the release, reclaim must not write through us.
         let noio = NoIoScope::enter();
 
-        self.pending.update(|_| Pending::of(&runs))?;
+        self.moving.update(|_| MovingRuns::of(&runs))?;
         self.inflight.drain();
         // The new table is committed before it is published, so no held bio
         // reaches the spare before the remap that sends it there is on disk.
@@ -56,7 +56,7 @@ impl RemapTarget {
                 })
                 .map(|()| copied)
         });
-        self.pending.update(|_| Ok::<_, Error>(no_pending))?;
+        self.moving.update(|_| Ok::<_, Error>(no_moving))?;
         self.release_held();
         drop(noio);
 
@@ -73,7 +73,7 @@ impl RemapTarget {
     }
 
     /// Commits the next table version and records how it went.
-    fn commit(&self, meta: &mut Metadata, extents: &[Extent], alloc_next: u64) -> Result {
+    pub(super) fn commit(&self, meta: &mut Metadata, extents: &[Extent], alloc_next: u64) -> Result {
         let copies = meta.commit(&self.spare, extents, alloc_next);
         self.meta_copies.store(*copies.as_ref().unwrap_or(&0), Ordering::Relaxed);
         self.generation.store(meta.generation(), Ordering::Relaxed);
@@ -111,25 +111,35 @@ impl RemapTarget {
         Ok(runs)
     }
 
-    /// Resubmits the bios held back by pending runs, now that those runs are
+    /// Resubmits the bios held back by moving runs, now that those runs are
     /// mapped (or abandoned).
     fn release_held(&self) {
         let mut held = self.held.lock().take();
-        while let Some(mut kept) = held.pop() {
-            let bio = kept.bio();
-            let (offset, block, blocks) = self.placement(bio);
-            let guard = RcuReadGuard::new();
-            let route = self.table.read(&guard).route(block, blocks);
-            drop(guard);
-            if route.blocks < blocks {
-                // map() split held bios at pending-run edges, so this cannot
-                // happen; fail the bio rather than send part of it astray.
-                pr_err!("held bio at block {} spans a run edge; failing it\n", block);
-                continue;
-            }
-            self.send(bio, offset, route.spare);
-            kept.submit();
+        while let Some(kept) = held.pop() {
+            self.resubmit(kept);
         }
+    }
+
+    /// Sends a bio that map() held back where the table now says. Its
+    /// per-bio data is filled in as map() would, so a failure is recovered.
+    pub(super) fn resubmit(&self, mut kept: KeptBio) {
+        let bio = kept.bio();
+        let (offset, block, blocks) = self.placement(bio);
+        let iter = bio.save_iter();
+        let guard = RcuReadGuard::new();
+        let route = self.table.read(&guard).route(block, blocks);
+        drop(guard);
+        if route.blocks < blocks {
+            // map() split held bios at run edges, so this cannot happen;
+            // fail the bio rather than send part of it astray.
+            pr_err!("held bio at block {} spans a run edge; failing it\n", block);
+            return;
+        }
+        self.send(bio, offset, route.spare);
+        let per_bio = kept.per_bio::<PerBio>();
+        per_bio.iter = iter;
+        per_bio.to_spare = route.spare.is_some();
+        kept.submit();
     }
 
     fn report(blocks: u64, copied: &Copied, out: &mut Emitter<'_>) {

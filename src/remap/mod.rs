@@ -9,6 +9,8 @@ mod inflight;
 mod listing;
 mod manual;
 mod metadata;
+mod pending_blocks;
+mod recovery;
 mod resume;
 mod spare_io;
 mod table;

@@ -54,11 +54,11 @@ impl Table {
 /// Runs being copied to the spare: I/O to them is held back until the table
 /// that maps them is published. Empty except during a remap.
 #[derive(Default)]
-pub(crate) struct Pending {
+pub(crate) struct MovingRuns {
     runs: KVec<Extent>,
 }
 
-impl Pending {
+impl MovingRuns {
     /// No runs.
     pub(crate) fn none() -> Result<KBox<Self>> {
         Ok(KBox::new(Self::default(), GFP_KERNEL)?)
@@ -71,8 +71,8 @@ impl Pending {
         Ok(KBox::new(Self { runs: v }, GFP_KERNEL)?)
     }
 
-    /// `None` when no run is pending near `block` (the common case, one
-    /// length check); otherwise the route through the pending runs.
+    /// `None` when no run is moving near `block` (the common case, one
+    /// length check); otherwise the route through the moving runs.
     pub(crate) fn route(&self, block: u64, blocks: u64) -> Option<Route> {
         if self.runs.is_empty() {
             None

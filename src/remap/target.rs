@@ -2,7 +2,7 @@
 //! The `remap` target type: constructor checks, bio routing and status.
 
 use core::fmt::Write;
-use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use kernel::c_str;
 use kernel::ffi::c_int;
@@ -10,16 +10,20 @@ use kernel::prelude::*;
 use kernel::sync::{Mutex, SpinLock};
 use kernel::{new_mutex, new_spinlock};
 
-use super::counters::IoCounters;
+use super::counters::{IoCounters, RecoveryCounters};
 use super::geometry::Geometry;
 use super::inflight::InFlight;
 use super::metadata::Metadata;
-use super::table::{Pending, Table};
+use super::pending_blocks::PendingBlocks;
+use super::table::{MovingRuns, Table};
 use crate::dm::rcu::{RcuBox, RcuReadGuard};
+use crate::dm::work::Worker;
 use crate::dm::{
-    Bio, BioOp, CtrError, DmDev, Emitter, EndIoOutcome, KeptBioList, MapBio, MapOutcome, QueueLimits,
-    StatusKind, Target, TargetOps,
+    AtomicBioStack, Bio, BioOp, CtrError, DeferredBio, DmDev, Emitter, EndBio, EndIoOutcome, KeptBio, KeptBioList,
+    MapBio, MapOutcome, QueueLimits, SavedIter, StatusKind, Target, TargetOps,
 };
+use crate::logic::error_class::{classify, ErrorClass};
+use crate::logic::health::{Health, HealthInputs};
 use crate::logic::discover::Fingerprint;
 use crate::logic::extent;
 use crate::logic::geometry::{self, SpareLayout};
@@ -28,16 +32,28 @@ use crate::logic::spare_alloc::SpareAllocator;
 use crate::logic::table_line::{Options, TableLine};
 
 /// Version of the INFO status line layout (Documentation/dm-remap.rst).
-const STATUS_FORMAT_VERSION: u32 = 2;
+const STATUS_FORMAT_VERSION: u32 = 3;
 
 /// Index of the flush copy that goes to the spare (`num_flush_bios` is 2).
 const SPARE_FLUSH_BIO: u32 = 1;
 
 /// One `remap` target: a main device, a spare device, and the remap table.
 pub(crate) struct RemapTarget {
+    /// Runs error recovery; the destructor flushes it first.
+    worker: Worker<RemapTarget>,
+    /// Failed bios taken over by `end_io`, for the worker.
+    pub(super) failed: AtomicBioStack<DeferredBio<PerBio>>,
+    /// Writes to pending blocks, held by `map` for the worker.
+    pub(super) pending_writes: AtomicBioStack<KeptBio>,
+    /// Blocks that failed every read retry.
+    pub(super) pending_blocks: RcuBox<PendingBlocks>,
+    pub(super) auto_remap: AtomicBool,
+    pub(super) read_retries: AtomicU32,
+    pub(super) recovery: RecoveryCounters,
+    /// The health last reported, to raise an event when it changes.
+    last_health: AtomicU8,
     pub(super) main: DmDev,
     pub(super) spare: DmDev,
-    options: Options,
     pub(super) layout: SpareLayout,
     pub(super) geo: Geometry,
     /// First sector and length of the target (`ti->begin`, `ti->len`).
@@ -47,9 +63,9 @@ pub(crate) struct RemapTarget {
     pub(super) table: RcuBox<Table>,
     /// Runs being copied; map() holds back I/O to them. Published before the
     /// table that maps them and cleared after it, so a reader that sees no
-    /// pending run also sees the table that includes it.
-    pub(super) pending: RcuBox<Pending>,
-    /// Bios held back by `pending`, resubmitted once their run is mapped.
+    /// moving run also sees the table that includes it.
+    pub(super) moving: RcuBox<MovingRuns>,
+    /// Bios held back by `moving`, resubmitted once their run is mapped.
     pub(super) held: Pin<KBox<SpinLock<KeptBioList>>>,
     /// Serialises table changes; owns the spare allocator and metadata.
     pub(super) writer: Pin<KBox<Mutex<Writer>>>,
@@ -58,7 +74,7 @@ pub(crate) struct RemapTarget {
     pub(super) remapped_blocks: AtomicU64,
     pub(super) spare_used: AtomicU64,
     /// Blocks the allocator can hand out.
-    spare_total: u64,
+    pub(super) spare_total: u64,
     /// The spare's identity, chosen when it was formatted.
     uuid: [u8; 16],
     /// Generation of the last metadata commit.
@@ -85,10 +101,30 @@ impl core::fmt::Display for Hex<'_> {
 /// What DM keeps beside each bio for us.
 #[derive(Default)]
 pub(crate) struct PerBio {
+    /// Where the bio's data is and where it was addressed in the target
+    /// (saved in map; zero bytes for bios map did not route).
+    pub(super) iter: SavedIter,
     /// Whether `inflight` counted the bio, and in which epoch.
     counted: bool,
     epoch: u8,
-    _pad: [u8; 6],
+    /// Whether map sent the bio to the spare.
+    pub(super) to_spare: bool,
+    /// Whether end_io handed the bio to the worker (its next completion is
+    /// the worker's verdict).
+    deferred: bool,
+    /// The status the bio first failed with.
+    pub(super) status: u8,
+    _pad: [u8; 7],
+}
+
+/// Where map sent a data bio.
+enum Routed {
+    /// To the main device or the spare.
+    Sent,
+    /// Held until its moving run is mapped.
+    Moving,
+    /// A write to a pending block, for the worker to remap first.
+    PendingWrite,
 }
 
 fn invalid(message: &'static core::ffi::CStr) -> CtrError {
@@ -114,26 +150,48 @@ fn nomem(_: impl core::fmt::Debug) -> CtrError {
 }
 
 impl RemapTarget {
-    fn health(&self) -> &'static str {
-        match self.meta_copies.load(Ordering::Relaxed) {
-            0 => "failing",
-            1 => "degraded",
-            _ => "ok",
+    pub(super) fn health(&self) -> Health {
+        Health::of(&HealthInputs {
+            metadata_copies: self.meta_copies.load(Ordering::Relaxed),
+            device_errors: RecoveryCounters::get(&self.recovery.device_errors),
+            spare_errors: RecoveryCounters::get(&self.recovery.spare_errors),
+            spare_used: self.spare_used.load(Ordering::Relaxed),
+            spare_total: self.spare_total,
+        })
+    }
+
+    /// Raises a device-mapper event when health changed since the last
+    /// check. Process context (dm_table_event sleeps).
+    pub(super) fn check_health(&self, target: &Target) {
+        let now = self.health();
+        let before = self.last_health.swap(now as u8, Ordering::Relaxed);
+        if before != now as u8 {
+            pr_warn!("{}: health is now {}\n", self.main.name(), now.name());
+            target.table_event();
         }
     }
 
     /// Sends a data bio (or the part of it that goes to one place) where the
-    /// table says; `false` when it must wait for a pending run.
-    fn route_data(&self, bio: &mut MapBio<'_>, per_bio: &mut PerBio) -> bool {
+    /// table says, or says why it cannot go yet.
+    fn route_data(&self, bio: &mut MapBio<'_>, per_bio: &mut PerBio) -> Routed {
         let (offset, block, blocks) = self.placement(bio);
         let guard = RcuReadGuard::new();
         let mut limit = blocks;
-        if let Some(r) = self.pending.read(&guard).route(block, blocks) {
+        if let Some(r) = self.moving.read(&guard).route(block, blocks) {
             if r.spare.is_some() {
                 bio.accept_partial(self.sectors_u32(r.blocks));
-                return false;
+                return Routed::Moving;
             }
             limit = r.blocks;
+        }
+        if bio.op() == BioOp::Write {
+            if let Some(p) = self.pending_blocks.read(&guard).first_in(block, limit) {
+                if p == block {
+                    bio.accept_partial(self.sectors_u32(1));
+                    return Routed::PendingWrite;
+                }
+                limit = p - block;
+            }
         }
         let route = self.table.read(&guard).route(block, limit);
         if route.blocks < blocks {
@@ -142,13 +200,33 @@ impl RemapTarget {
         per_bio.counted = true;
         per_bio.epoch = self.inflight.enter();
         drop(guard);
+        per_bio.iter = bio.save_iter();
+        per_bio.to_spare = route.spare.is_some();
         self.send(bio, offset, route.spare);
         match bio.op() {
             BioOp::Read => self.counters.count_io(false, route.spare.is_some()),
             BioOp::Write => self.counters.count_io(true, route.spare.is_some()),
             _ => {}
         }
-        true
+        Routed::Sent
+    }
+
+    /// Whether the worker should try to recover a failed completion; counts
+    /// the failures it will not see.
+    fn recoverable(&self, op: BioOp, per_bio: &PerBio, status: u8) -> bool {
+        let data = matches!(op, BioOp::Read | BioOp::Write) && per_bio.iter.bytes() > 0;
+        let class = classify(status);
+        if data && per_bio.to_spare {
+            RecoveryCounters::add(&self.recovery.spare_errors, 1);
+        } else if class == ErrorClass::Device {
+            RecoveryCounters::add(&self.recovery.device_errors, 1);
+        }
+        let recoverable =
+            data && !per_bio.to_spare && matches!(class, ErrorClass::Media | ErrorClass::Transient);
+        if !recoverable {
+            RecoveryCounters::add(&self.recovery.unrecovered, 1);
+        }
+        recoverable
     }
 
     /// Where `bio` lies in the target: its sector offset, first block and
@@ -171,7 +249,16 @@ impl RemapTarget {
         }
     }
 
-    fn sectors_u32(&self, blocks: u64) -> u32 {
+    /// The policies as optional table arguments.
+    fn options(&self) -> Options {
+        Options {
+            force_format: false,
+            auto_remap: self.auto_remap.load(Ordering::Relaxed),
+            read_retries: self.read_retries.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(super) fn sectors_u32(&self, blocks: u64) -> u32 {
         u32::try_from(self.geo.sectors_of(blocks)).unwrap_or(u32::MAX)
     }
 }
@@ -217,25 +304,40 @@ impl TargetOps for RemapTarget {
         let remapped = extent::remapped_blocks(&opened.extents);
 
         let table = RcuBox::new(Table::loaded(geo.main_blocks(), opened.extents).map_err(nomem)?).map_err(nomem)?;
-        let pending = RcuBox::new(Pending::none().map_err(nomem)?).map_err(nomem)?;
+        let moving = RcuBox::new(MovingRuns::none().map_err(nomem)?).map_err(nomem)?;
         let held = KBox::pin_init(new_spinlock!(KeptBioList::new()), GFP_KERNEL).map_err(nomem)?;
         let alloc = SpareAllocator::resume(layout.pool_blocks, opened.meta.alloc_next());
         let (spare_total, spare_used) = (alloc.total(), alloc.used());
         let (uuid, generation) = (opened.meta.uuid(), opened.meta.generation());
         let writer = KBox::pin_init(new_mutex!(Writer { alloc, meta: opened.meta }), GFP_KERNEL).map_err(nomem)?;
+        let worker = Worker::new(c_str!("dm-remap")).map_err(|_| CtrError::new(ENOMEM, c"Cannot allocate the workqueue"))?;
+        let pending_blocks = RcuBox::new(PendingBlocks::none().map_err(nomem)?).map_err(nomem)?;
 
         // One flush to each device; discards and write-zeroes follow the data.
         target.set_special_bio_counts(2, 1, 1);
+        let health_now = Health::of(&HealthInputs {
+            metadata_copies: opened.copies,
+            spare_used,
+            spare_total,
+            ..Default::default()
+        });
         Ok(Self {
+            worker,
+            failed: AtomicBioStack::new(),
+            pending_writes: AtomicBioStack::new(),
+            pending_blocks,
+            auto_remap: AtomicBool::new(line.options.auto_remap),
+            read_retries: AtomicU32::new(line.options.read_retries),
+            recovery: RecoveryCounters::default(),
+            last_health: AtomicU8::new(health_now as u8),
             main,
             spare,
-            options: line.options,
             layout,
             geo,
             begin: target.begin(),
             len: target.len(),
             table,
-            pending,
+            moving,
             held,
             writer,
             inflight: InFlight::default(),
@@ -249,7 +351,7 @@ impl TargetOps for RemapTarget {
         })
     }
 
-    fn map(&self, _target: &Target, mut bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
+    fn map(&self, target: &Target, mut bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
         if bio.is_preflush() {
             // An empty flush (DM strips PREFLUSH from bios with data); copy
             // `SPARE_FLUSH_BIO` flushes the spare, the other one the main device.
@@ -258,22 +360,51 @@ impl TargetOps for RemapTarget {
             bio.redirect(dev, sector);
             return MapOutcome::Remapped;
         }
-        if self.route_data(&mut bio, per_bio) {
-            MapOutcome::Remapped
-        } else {
-            self.held.lock().push(bio.keep());
-            MapOutcome::Submitted
+        match self.route_data(&mut bio, per_bio) {
+            Routed::Sent => MapOutcome::Remapped,
+            Routed::Moving => {
+                self.held.lock().push(bio.keep());
+                MapOutcome::Submitted
+            }
+            Routed::PendingWrite => {
+                per_bio.iter = bio.save_iter();
+                self.pending_writes.push(bio.keep());
+                target.queue_work::<Self>();
+                MapOutcome::Submitted
+            }
         }
     }
 
-    fn end_io(&self, _target: &Target, _bio: &mut Bio, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
+    fn end_io(&self, target: &Target, bio: EndBio<'_>, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
         if per_bio.counted {
             self.inflight.exit(per_bio.epoch);
+            per_bio.counted = false;
         }
-        if status != 0 {
-            self.counters.count_error();
+        if status == 0 || per_bio.deferred {
+            // Success, or the worker's verdict on a bio it took over.
+            return EndIoOutcome::Done;
         }
-        EndIoOutcome::Done
+        self.counters.count_error();
+        if !self.recoverable(bio.op(), per_bio, status) {
+            // Health may have changed; the worker reports it.
+            target.queue_work::<Self>();
+            return EndIoOutcome::Done;
+        }
+        per_bio.deferred = true;
+        per_bio.status = status;
+        let (deferred, proof) = bio.defer();
+        self.failed.push(deferred);
+        target.queue_work::<Self>();
+        EndIoOutcome::Incomplete(proof)
+    }
+
+    fn worker(&self) -> Option<&Worker<Self>> {
+        Some(&self.worker)
+    }
+
+    fn run_work(&self, target: &Target) {
+        self.recover_all();
+        self.check_health(target);
     }
 
     fn status(&self, _target: &Target, kind: StatusKind, out: &mut Emitter<'_>) {
@@ -283,7 +414,7 @@ impl TargetOps for RemapTarget {
                 let c = self.counters.snapshot();
                 write!(
                     out,
-                    "{} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {}",
+                    "{} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {}",
                     STATUS_FORMAT_VERSION,
                     self.main.name(),
                     self.spare.name(),
@@ -296,14 +427,20 @@ impl TargetOps for RemapTarget {
                     c.remapped_reads,
                     c.remapped_writes,
                     c.errors,
-                    self.health(),
+                    self.health().name(),
                     self.generation.load(Ordering::Relaxed),
                     Hex(&self.uuid),
                     self.meta_copies.load(Ordering::Relaxed),
+                    self.pending_blocks.read(&RcuReadGuard::new()).len(),
+                    RecoveryCounters::get(&self.recovery.auto_remaps),
+                    RecoveryCounters::get(&self.recovery.soft_read_errors),
+                    RecoveryCounters::get(&self.recovery.unrecovered),
+                    if self.auto_remap.load(Ordering::Relaxed) { "on" } else { "off" },
+                    self.read_retries.load(Ordering::Relaxed),
                 )
             }
             StatusKind::Table => write!(out, "{} {}", self.main.name(), self.spare.name())
-                .and_then(|()| self.options.emit(out)),
+                .and_then(|()| self.options().emit(out)),
             StatusKind::Ima => write!(
                 out,
                 "target_name={},target_version={}.{}.{},main_device_name={},spare_device_name={},block_size={},spare_uuid={};",
@@ -319,7 +456,7 @@ impl TargetOps for RemapTarget {
         };
     }
 
-    fn message(&self, _target: &Target, args: &[&CStr], out: &mut Emitter<'_>) -> Result<bool> {
+    fn message(&self, target: &Target, args: &[&CStr], out: &mut Emitter<'_>) -> Result<bool> {
         let words = words(args)?;
         let command = kernel::str::BStr::from_bytes(words.first().copied().unwrap_or_default());
         let message = Message::parse(&words).map_err(|e| {
@@ -327,10 +464,20 @@ impl TargetOps for RemapTarget {
             pr_warn!("{}: '{}' ({} argument(s))\n", reason, command, args.len().saturating_sub(1));
             EINVAL
         })?;
-        match message {
+        let result = match message {
             Message::Remap { sector, sectors } => self.remap_message(sector, sectors, out),
             Message::ListRemaps { start_block, max } => self.list_message(start_block, max, out),
-        }
+            Message::SetAutoRemap(on) => {
+                self.auto_remap.store(on, Ordering::Relaxed);
+                Ok(false)
+            }
+            Message::SetReadRetries(n) => {
+                self.read_retries.store(n, Ordering::Relaxed);
+                Ok(false)
+            }
+        };
+        self.check_health(target);
+        result
     }
 
     fn iterate_devices(&self, visit: &mut dyn FnMut(&DmDev, u64, u64) -> c_int) -> c_int {

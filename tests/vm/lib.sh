@@ -81,3 +81,27 @@ expect_message_refused() {
 
 # now_ms: wall-clock milliseconds (for figures reported by tests, never checked).
 now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+
+# mkdust <name> <size MiB>: a dm-dust device (512-byte blocks) over a fresh
+# loop device, with bad-block failures enabled; prints its /dev/mapper path.
+# dm-dust judges a bio by its first block only, so tests put bad blocks where
+# bios start (4 KiB-aligned for 4 KiB I/O).
+mkdust() {
+    local loop
+    loop=$(mkloop "$1-disk" "$2")
+    dmsetup create "$1" --table "0 $(sectors "$loop") dust $loop 0 512" || fail "dust create"
+    dmsetup message "$1" 0 enable
+    mapper "$1"
+}
+
+# info_field <dm name> <field name>: a named INFO status field.
+info_field() {
+    local n
+    case "$2" in
+        remaps) n=5 ;; spare_total) n=6 ;; spare_used) n=7 ;; errors) n=12 ;; health) n=13 ;;
+        generation) n=14 ;; uuid) n=15 ;; metadata_copies) n=16 ;; pending) n=17 ;;
+        auto_remaps) n=18 ;; soft_read_errors) n=19 ;; unrecovered) n=20 ;; auto_remap) n=21 ;;
+        read_retries) n=22 ;; *) fail "unknown status field $2" ;;
+    esac
+    status_field "$1" "$n"
+}

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The health state shown in status; a change raises a device-mapper event.
+
+/// Health of a target, worst first when several apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Health {
+    /// Everything works.
+    Ok = 0,
+    /// Working, with less redundancy: a metadata copy could not be written,
+    /// or the spare has had errors.
+    Degraded = 1,
+    /// The spare pool is full: new bad blocks can no longer be remapped.
+    SpareExhausted = 2,
+    /// The main device failed as a device, or no metadata copy can be
+    /// written: writes that need new remaps fail.
+    Failing = 3,
+}
+
+/// What health depends on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HealthInputs {
+    /// Metadata copies the last commit wrote.
+    pub metadata_copies: u8,
+    /// Device- or transport-class errors seen on the main device.
+    pub device_errors: u64,
+    /// Errors seen on the spare device.
+    pub spare_errors: u64,
+    /// Spare blocks in use and in total.
+    pub spare_used: u64,
+    pub spare_total: u64,
+}
+
+impl Health {
+    /// The state for `inputs`.
+    pub fn of(inputs: &HealthInputs) -> Self {
+        if inputs.metadata_copies == 0 || inputs.device_errors > 0 {
+            Self::Failing
+        } else if inputs.spare_used >= inputs.spare_total {
+            Self::SpareExhausted
+        } else if inputs.metadata_copies < 2 || inputs.spare_errors > 0 {
+            Self::Degraded
+        } else {
+            Self::Ok
+        }
+    }
+
+    /// The name status shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Degraded => "degraded",
+            Self::SpareExhausted => "spare_exhausted",
+            Self::Failing => "failing",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worst_condition_wins() {
+        let ok = HealthInputs { metadata_copies: 2, spare_total: 10, ..Default::default() };
+        assert_eq!(Health::of(&ok), Health::Ok);
+        assert_eq!(Health::of(&HealthInputs { metadata_copies: 1, ..ok }), Health::Degraded);
+        assert_eq!(Health::of(&HealthInputs { spare_errors: 1, ..ok }), Health::Degraded);
+        assert_eq!(Health::of(&HealthInputs { spare_used: 10, metadata_copies: 1, ..ok }), Health::SpareExhausted);
+        assert_eq!(Health::of(&HealthInputs { device_errors: 1, spare_used: 10, ..ok }), Health::Failing);
+        assert_eq!(Health::of(&HealthInputs { metadata_copies: 0, ..ok }), Health::Failing);
+    }
+}

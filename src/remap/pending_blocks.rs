@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Blocks of the main device that failed every read retry ("pending", like
+//! SMART attribute 197): their next write goes to a newly remapped spare
+//! block. Published with RCU so map() checks it without a lock.
+
+use kernel::prelude::*;
+
+/// A sorted set of main blocks.
+#[derive(Default)]
+pub(crate) struct PendingBlocks {
+    blocks: KVec<u64>,
+}
+
+impl PendingBlocks {
+    pub(crate) fn none() -> Result<KBox<Self>> {
+        Ok(KBox::new(Self::default(), GFP_KERNEL)?)
+    }
+
+    /// How many blocks are pending.
+    pub(crate) fn len(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// The blocks, sorted.
+    pub(crate) fn blocks(&self) -> &[u64] {
+        &self.blocks
+    }
+
+    /// The first pending block in `[block, block + blocks)`, if any (one
+    /// length check when none is pending, the common case).
+    pub(crate) fn first_in(&self, block: u64, blocks: u64) -> Option<u64> {
+        if self.blocks.is_empty() {
+            return None;
+        }
+        let i = self.blocks.partition_point(|&b| b < block);
+        self.blocks.get(i).copied().filter(|&b| b < block.saturating_add(blocks))
+    }
+
+    /// This set with `block` added.
+    pub(crate) fn with(&self, block: u64) -> Result<KBox<Self>> {
+        let i = self.blocks.partition_point(|&b| b < block);
+        let mut v = KVec::with_capacity(self.blocks.len() + 1, GFP_KERNEL)?;
+        v.extend_from_slice(self.blocks.get(..i).unwrap_or_default(), GFP_KERNEL)?;
+        if self.blocks.get(i) != Some(&block) {
+            v.push(block, GFP_KERNEL)?;
+        }
+        v.extend_from_slice(self.blocks.get(i..).unwrap_or_default(), GFP_KERNEL)?;
+        Ok(KBox::new(Self { blocks: v }, GFP_KERNEL)?)
+    }
+
+    /// This set without the blocks for which `mapped` is true.
+    pub(crate) fn without(&self, mapped: impl Fn(u64) -> bool) -> Result<KBox<Self>> {
+        let mut v = KVec::with_capacity(self.blocks.len(), GFP_KERNEL)?;
+        for &b in self.blocks.iter().filter(|&&b| !mapped(b)) {
+            v.push(b, GFP_KERNEL)?;
+        }
+        Ok(KBox::new(Self { blocks: v }, GFP_KERNEL)?)
+    }
+}
