@@ -3,7 +3,7 @@
 
 use core::ffi::CStr;
 
-use super::number::parse_u64;
+use super::number::{parse_u32, parse_u64};
 use super::table_line::{parse_on_off, parse_read_retries};
 
 /// A message the target understands.
@@ -17,7 +17,18 @@ pub enum Message {
     SetAutoRemap(bool),
     /// `set read_retries <n>`.
     SetReadRetries(u32),
+    /// `scan start [<MiB/s>]`: start a background patrol read.
+    ScanStart { mib_per_s: u32 },
+    /// `scan stop`.
+    ScanStop,
+    /// `scan status`.
+    ScanStatus,
 }
+
+/// Default patrol-read rate, MiB/s.
+pub const DEFAULT_SCAN_RATE: u32 = 32;
+/// Highest patrol-read rate accepted, MiB/s.
+pub const MAX_SCAN_RATE: u32 = 100_000;
 
 /// Why a message was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +91,14 @@ impl Message {
                 parse_read_retries(v).map(Self::SetReadRetries).ok_or(MessageError::BadPolicyValue)
             }
             (b"set", [_, _]) => Err(MessageError::UnknownPolicy),
+            (b"scan", [b"start"]) => Ok(Self::ScanStart { mib_per_s: DEFAULT_SCAN_RATE }),
+            (b"scan", [b"start", rate]) => parse_u32(rate)
+                .filter(|r| (1..=MAX_SCAN_RATE).contains(r))
+                .map(|mib_per_s| Self::ScanStart { mib_per_s })
+                .ok_or(MessageError::BadPolicyValue),
+            (b"scan", [b"stop"]) => Ok(Self::ScanStop),
+            (b"scan", [b"status"]) => Ok(Self::ScanStatus),
+            (b"scan", _) => Err(MessageError::ArgumentCount),
             (b"set", _) => Err(MessageError::ArgumentCount),
             _ => Err(MessageError::UnknownCommand),
         }
@@ -123,6 +142,17 @@ mod tests {
         assert_eq!(parse("set auto_remap yes"), Err(MessageError::BadPolicyValue));
         assert_eq!(parse("set read_retries 17"), Err(MessageError::BadPolicyValue));
         assert_eq!(parse("set colour blue"), Err(MessageError::UnknownPolicy));
+    }
+
+    #[test]
+    fn scan_forms() {
+        assert_eq!(parse("scan start"), Ok(Message::ScanStart { mib_per_s: DEFAULT_SCAN_RATE }));
+        assert_eq!(parse("scan start 5"), Ok(Message::ScanStart { mib_per_s: 5 }));
+        assert_eq!(parse("scan start 0"), Err(MessageError::BadPolicyValue));
+        assert_eq!(parse("scan stop"), Ok(Message::ScanStop));
+        assert_eq!(parse("scan status"), Ok(Message::ScanStatus));
+        assert_eq!(parse("scan"), Err(MessageError::ArgumentCount));
+        assert_eq!(parse("scan go"), Err(MessageError::ArgumentCount));
     }
 
     #[test]

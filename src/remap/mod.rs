@@ -12,6 +12,7 @@ mod metadata;
 mod pending_blocks;
 mod recovery;
 mod resume;
+mod scrub;
 mod spare_io;
 mod table;
 mod target;

@@ -156,7 +156,7 @@ impl RemapTarget {
 
     /// Reads the block from main into `buf`, up to `read_retries` times (at
     /// least once, to tell the bad block among the bio's); `true` if it read.
-    fn reread_main(&self, block: u64, buf: &mut IoBuffer, transient: bool) -> bool {
+    pub(super) fn reread_main(&self, block: u64, buf: &mut IoBuffer, transient: bool) -> bool {
         let attempts = self.read_retries.load(Ordering::Relaxed).max(1);
         (0..attempts).any(|attempt| {
             if attempt > 0 && transient {
@@ -199,7 +199,7 @@ impl RemapTarget {
     }
 
     /// Marks `block` pending (it failed every read).
-    fn mark_pending(&self, block: u64) {
+    pub(super) fn mark_pending(&self, block: u64) {
         if self.pending_blocks.update(|p| p.with(block)).is_err() {
             pr_err!("block {}: unreadable, and no memory to mark it pending\n", block);
         } else {

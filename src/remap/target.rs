@@ -15,6 +15,7 @@ use super::geometry::Geometry;
 use super::inflight::InFlight;
 use super::metadata::Metadata;
 use super::pending_blocks::PendingBlocks;
+use super::scrub::Scan;
 use super::table::{MovingRuns, Table};
 use crate::dm::rcu::{RcuBox, RcuReadGuard};
 use crate::dm::work::Worker;
@@ -52,6 +53,8 @@ pub(crate) struct RemapTarget {
     pub(super) recovery: RecoveryCounters,
     /// The health last reported, to raise an event when it changes.
     last_health: AtomicU8,
+    /// The background patrol read.
+    pub(super) scan: Scan,
     pub(super) main: DmDev,
     pub(super) spare: DmDev,
     pub(super) layout: SpareLayout,
@@ -330,6 +333,7 @@ impl TargetOps for RemapTarget {
             read_retries: AtomicU32::new(line.options.read_retries),
             recovery: RecoveryCounters::default(),
             last_health: AtomicU8::new(health_now as u8),
+            scan: Scan::default(),
             main,
             spare,
             layout,
@@ -404,7 +408,15 @@ impl TargetOps for RemapTarget {
 
     fn run_work(&self, target: &Target) {
         self.recover_all();
+        self.scan_step(target);
         self.check_health(target);
+    }
+
+    fn presuspend(&self, _target: &Target) {
+        if self.scan.stop() {
+            pr_info!("{}: patrol read stopped by suspend\n", self.main.name());
+        }
+        self.worker.flush();
     }
 
     fn status(&self, _target: &Target, kind: StatusKind, out: &mut Emitter<'_>) {
@@ -438,6 +450,8 @@ impl TargetOps for RemapTarget {
                     if self.auto_remap.load(Ordering::Relaxed) { "on" } else { "off" },
                     self.read_retries.load(Ordering::Relaxed),
                 )
+                .and_then(|()| out.write_char(' '))
+                .and_then(|()| self.scan_progress(out))
             }
             StatusKind::Table => write!(out, "{} {}", self.main.name(), self.spare.name())
                 .and_then(|()| self.options().emit(out)),
@@ -474,6 +488,18 @@ impl TargetOps for RemapTarget {
             Message::SetReadRetries(n) => {
                 self.read_retries.store(n, Ordering::Relaxed);
                 Ok(false)
+            }
+            Message::ScanStart { mib_per_s } => {
+                self.scan_start(target, mib_per_s);
+                Ok(false)
+            }
+            Message::ScanStop => {
+                self.scan.stop();
+                Ok(false)
+            }
+            Message::ScanStatus => {
+                let _ = self.scan_progress(out);
+                Ok(true)
             }
         };
         self.check_health(target);

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Background patrol read (`scan start [<MiB/s>] | stop | status`): the
+//! worker reads the main device in 64 KiB chunks within a rate limit, and a
+//! block of a failing chunk that fails every read retry is marked pending,
+//! as a failed read through the target would mark it. Remapped blocks are
+//! not read from main. Suspend and remove stop a scan.
+
+use core::fmt::Write;
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+
+use kernel::prelude::*;
+
+use super::target::RemapTarget;
+use crate::dm::rcu::RcuReadGuard;
+use crate::dm::sched::{sleep_ms, NoIoScope};
+use crate::dm::{Emitter, IoBuffer, Target};
+
+/// Chunks read per worker run before it yields (and requeues itself).
+const CHUNKS_PER_RUN: u32 = 16;
+
+const RUNNING: u8 = 1;
+const DONE: u8 = 2;
+const STOPPED: u8 = 3;
+
+/// Scan progress, shared by messages, status and the worker.
+#[derive(Default)]
+pub(crate) struct Scan {
+    /// 0 (idle, never started), `RUNNING`, `DONE` or `STOPPED`.
+    state: AtomicU8,
+    /// Next block to read.
+    position: AtomicU64,
+    /// Blocks found unreadable (newly pending) by this scan.
+    found: AtomicU64,
+    mib_per_s: AtomicU32,
+    /// Sleep owed to the rate limit, in microseconds.
+    owed_us: AtomicU64,
+}
+
+impl Scan {
+    fn state_name(&self) -> &'static str {
+        match self.state.load(Ordering::Relaxed) {
+            RUNNING => "running",
+            DONE => "done",
+            STOPPED => "stopped",
+            _ => "idle",
+        }
+    }
+
+    /// Stops a running scan; `true` if one was running.
+    pub(crate) fn stop(&self) -> bool {
+        self.state.compare_exchange(RUNNING, STOPPED, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    }
+
+    fn running(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == RUNNING
+    }
+}
+
+impl RemapTarget {
+    /// `scan start`: restarts the scan from block 0.
+    pub(super) fn scan_start(&self, target: &Target, mib_per_s: u32) {
+        self.scan.position.store(0, Ordering::Relaxed);
+        self.scan.found.store(0, Ordering::Relaxed);
+        self.scan.owed_us.store(0, Ordering::Relaxed);
+        self.scan.mib_per_s.store(mib_per_s, Ordering::Relaxed);
+        self.scan.state.store(RUNNING, Ordering::Relaxed);
+        pr_info!("{}: patrol read started at {} MiB/s\n", self.main.name(), mib_per_s);
+        target.queue_work::<Self>();
+    }
+
+    /// Writes `<state> <percent> <position> <found>`.
+    pub(super) fn scan_progress(&self, out: &mut Emitter<'_>) -> core::fmt::Result {
+        let position = self.scan.position.load(Ordering::Relaxed);
+        let total = self.geo.main_blocks().max(1);
+        let percent = position.min(total) * 100 / total;
+        write!(
+            out,
+            "{} {} {} {}",
+            self.scan.state_name(),
+            percent,
+            position,
+            self.scan.found.load(Ordering::Relaxed)
+        )
+    }
+
+    /// Reads up to `CHUNKS_PER_RUN` chunks, then requeues the worker while
+    /// the scan runs.
+    pub(super) fn scan_step(&self, target: &Target) {
+        if !self.scan.running() {
+            return;
+        }
+        let _noio = NoIoScope::enter();
+        let Ok(mut buf) = IoBuffer::new() else {
+            target.queue_work::<Self>();
+            return;
+        };
+        let bs = self.geo.block_bytes();
+        let chunk = (IoBuffer::BYTES / bs) as u64;
+        for _ in 0..CHUNKS_PER_RUN {
+            if !self.scan.running() {
+                return;
+            }
+            let pos = self.scan.position.load(Ordering::Relaxed);
+            let total = self.geo.main_blocks();
+            if pos >= total {
+                if self.scan.state.compare_exchange(RUNNING, DONE, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+                    pr_info!(
+                        "{}: patrol read done, {} unreadable block(s) found\n",
+                        self.main.name(),
+                        self.scan.found.load(Ordering::Relaxed)
+                    );
+                }
+                return;
+            }
+            let n = chunk.min(total - pos);
+            // `n * bs` is at most 64 KiB.
+            let len = n as usize * bs;
+            if self.main.read_sync(self.geo.main_sector(pos), &mut buf, len).is_err() {
+                self.scan_blocks(pos, n, &mut buf);
+            }
+            self.scan.position.store(pos + n, Ordering::Relaxed);
+            self.recover_all();
+            self.rate_limit(len as u64);
+        }
+        target.queue_work::<Self>();
+    }
+
+    /// Re-reads the unremapped, not yet pending blocks of a failed chunk one
+    /// by one and marks those that never read pending.
+    fn scan_blocks(&self, first: u64, n: u64, buf: &mut IoBuffer) {
+        for block in first..first + n {
+            let guard = RcuReadGuard::new();
+            let skip = self.table.read(&guard).route(block, 1).spare.is_some()
+                || self.pending_blocks.read(&guard).first_in(block, 1).is_some();
+            drop(guard);
+            if !skip && !self.reread_main(block, buf, false) {
+                self.mark_pending(block);
+                self.scan.found.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Sleeps as long as reading `bytes` takes at the scan's rate.
+    fn rate_limit(&self, bytes: u64) {
+        let rate = u64::from(self.scan.mib_per_s.load(Ordering::Relaxed).max(1));
+        let owed = self.scan.owed_us.load(Ordering::Relaxed) + bytes * 1_000_000 / (rate << 20);
+        let ms = owed / 1000;
+        self.scan.owed_us.store(owed % 1000, Ordering::Relaxed);
+        if ms > 0 {
+            sleep_ms(u32::try_from(ms).unwrap_or(u32::MAX));
+        }
+    }
+}
