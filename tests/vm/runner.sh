@@ -9,8 +9,10 @@ exec 3>/dev/ttyS1
 report() { echo "$*" >&3; }
 kmsg() { echo "dm-remap-test: $*" > /dev/kmsg; }
 
-# Leaves no device-mapper device, loop device or scratch file behind.
+# Leaves no mount under /mnt, device-mapper device, loop device or scratch
+# file behind.
 reset_state() {
+    awk '$2 ~ "^/mnt/" { print $2 }' /proc/mounts | while read -r m; do umount -l "$m"; done
     dmsetup remove_all --force >/dev/null 2>&1
     losetup -D 2>/dev/null
     rm -rf /tmp/work && mkdir -p /tmp/work
