@@ -7,6 +7,11 @@
 //! Entry blocks carry the generation they belong to, so a copy whose entries
 //! were overwritten but whose superblock was not fails to load; the other
 //! copy, untouched at that moment, still holds the previous commit whole.
+//!
+//! Before a copy's entries are touched, its current superblock is rewritten
+//! as it is (FUA): a copy whose superblock can no longer be written (a bad
+//! sector, a dead device) fails that probe and is left exactly as it was,
+//! so one failing copy never takes the other's last good state with it.
 
 use super::extent::Extent;
 use super::format::{encode_entry_blocks, EncodeError, Superblock};
@@ -41,16 +46,22 @@ pub fn block_sector(region_start: u64, index: u64) -> u64 {
     region_start + index * (META_BLOCK_BYTES / SECTOR_SIZE)
 }
 
-/// Writes one full copy (`sb.copy` says which) of `extents`: entry blocks,
-/// flush, superblock with FUA. `buf` is a 4096-byte scratch block.
+/// Writes one full copy (`sb.copy` says which) of `extents`: the probe (the
+/// `previous` superblock rewritten with FUA, when there is one), entry
+/// blocks, flush, superblock with FUA. `buf` is a 4096-byte scratch block.
 pub fn write_copy<W: MetaWrite>(
     io: &mut W,
     layout: &SpareLayout,
     sb: &Superblock,
+    previous: Option<&Superblock>,
     extents: &[Extent],
     buf: &mut [u8],
 ) -> Result<(), EncodeError<W::Error>> {
     let start = region_start(layout, sb.copy);
+    if let Some(prev) = previous {
+        Superblock { copy: sb.copy, ..*prev }.encode(buf).map_err(EncodeError::Format)?;
+        io.write_durable(start, buf).map_err(EncodeError::Write)?;
+    }
     encode_entry_blocks(extents, sb.generation, buf, |i, block| io.write_block(block_sector(start, 1 + i), block))?;
     io.flush().map_err(EncodeError::Write)?;
     sb.encode(buf).map_err(EncodeError::Format)?;
@@ -75,17 +86,19 @@ impl<E> Committed<E> {
 
 /// Commits `extents` as generation `sb.generation` to both copies, A first,
 /// then B; a copy that fails does not stop the other. `sb` gives every field
-/// but `copy` and `extent_count`, which this sets.
+/// but `copy` and `extent_count`, which this sets; `previous` is the last
+/// committed superblock (`None` when formatting), used as each copy's probe.
 pub fn commit<W: MetaWrite>(
     io: &mut W,
     layout: &SpareLayout,
     sb: &Superblock,
+    previous: Option<&Superblock>,
     extents: &[Extent],
     buf: &mut [u8],
 ) -> Committed<W::Error> {
     let mut write = |copy: u8| {
         let sb = Superblock { copy, extent_count: extents.len() as u64, ..*sb };
-        write_copy(io, layout, &sb, extents, buf)
+        write_copy(io, layout, &sb, previous, extents, buf)
     };
     let a = write(0);
     let b = write(1);
@@ -210,11 +223,12 @@ mod tests {
         let new = table(new_n, 0);
         let mut disk = Disk { image: vec![0; 65536 * 512], log: vec![] };
         let mut buf = vec![0u8; BLOCK];
-        let done = commit(&mut disk, &layout, &sb(&layout, 7, old_n), &old, &mut buf);
+        let done = commit(&mut disk, &layout, &sb(&layout, 7, old_n), None, &old, &mut buf);
         assert_eq!(done.copies_written(), 2);
         let base = crash(&disk.image, &disk.log, disk.log.len(), |_| 8);
         disk.log.clear();
-        commit(&mut disk, &layout, &sb(&layout, 8, new_n), &new, &mut buf);
+        let previous = Superblock { extent_count: old_n, ..sb(&layout, 7, old_n) };
+        commit(&mut disk, &layout, &sb(&layout, 8, new_n), Some(&previous), &new, &mut buf);
         (base, disk.log, layout, old, new)
     }
 
@@ -235,6 +249,7 @@ mod tests {
         let b_start = layout.region_b_start;
         let first_b = log.iter().position(|op| matches!(op, Op::Write(s, _) | Op::Durable(s, _) if *s >= b_start)).unwrap();
         let last_a_super = log.iter().rposition(|op| matches!(op, Op::Durable(0, _))).unwrap();
+        assert!(matches!(log[0], Op::Durable(0, _)), "copy A's superblock is probed before its entries");
         assert!(last_a_super < first_b, "copy B starts only after copy A's superblock is durable");
     }
 

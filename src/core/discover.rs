@@ -210,7 +210,7 @@ mod tests {
         };
         let ext = [Extent { main: 9, spare: 0, len: 2, state: ExtentState::Ok }];
         let mut buf = vec![0u8; BLOCK];
-        assert_eq!(commit(&mut img, &layout, &sb, &ext, &mut buf).copies_written(), 2);
+        assert_eq!(commit(&mut img, &layout, &sb, None, &ext, &mut buf).copies_written(), 2);
         (img, layout)
     }
 

@@ -24,6 +24,9 @@ pub(crate) struct Metadata {
     layout: SpareLayout,
     /// The last committed superblock (its `copy` field is meaningless).
     sb: Superblock,
+    /// The highest generation ever attempted: a failed commit may have
+    /// reached the disk in part, so the next one goes higher still.
+    attempted: u64,
     buf: IoBuffer,
     block: KVec<u8>,
 }
@@ -87,8 +90,8 @@ impl Metadata {
                     ..Default::default()
                 };
                 fill_random(&mut sb.uuid);
-                let mut meta = Self { layout, sb, buf, block };
-                let copies = meta.write_both(spare, &[], "format");
+                let mut meta = Self { layout, sb, attempted: generation, buf, block };
+                let copies = meta.write_both(spare, &sb, None, &[], "format");
                 if copies == 0 {
                     return Err(ctr_err(EIO, c"Cannot write metadata to the spare device"));
                 }
@@ -98,13 +101,13 @@ impl Metadata {
             Discovery::Load { copy, sb, layout, other: _ } => {
                 let stale = decision.other_is_stale();
                 let extents = Self::read_table(spare, &mut buf, &mut block, &layout, copy, &sb, target_blocks)?;
-                let mut meta = Self { layout, sb, buf, block };
+                let mut meta = Self { layout, sb, attempted: sb.generation, buf, block };
                 let mut copies = 2;
                 if stale {
                     let other = 1 - copy;
                     let sb = Superblock { copy: other, ..meta.sb };
                     let mut io = SpareIo::new(spare, &mut meta.buf);
-                    match write_copy(&mut io, &meta.layout, &sb, &extents, &mut meta.block) {
+                    match write_copy(&mut io, &meta.layout, &sb, None, &extents, &mut meta.block) {
                         Ok(()) => pr_info!("spare {}: rewrote stale metadata copy {}\n", spare.name(), ["A", "B"][usize::from(other)]),
                         Err(e) => {
                             pr_warn!("spare {}: cannot repair metadata copy {}: {:?}\n", spare.name(), other, e);
@@ -170,11 +173,18 @@ impl Metadata {
         Self::highest_generation(spare, &mut self.buf, &mut self.block, &self.layout)
     }
 
-    /// Writes `extents` as the current generation to both copies; returns
-    /// how many made it.
-    fn write_both(&mut self, spare: &DmDev, extents: &[Extent], what: &str) -> u8 {
+    /// Writes `extents` as `sb` to both copies, probing each with
+    /// `previous`; returns how many made it.
+    fn write_both(
+        &mut self,
+        spare: &DmDev,
+        sb: &Superblock,
+        previous: Option<&Superblock>,
+        extents: &[Extent],
+        what: &str,
+    ) -> u8 {
         let mut io = SpareIo::new(spare, &mut self.buf);
-        let done = commit(&mut io, &self.layout, &self.sb, extents, &mut self.block);
+        let done = commit(&mut io, &self.layout, sb, previous, extents, &mut self.block);
         log_commit(what, &done);
         done.copies_written()
     }
@@ -184,12 +194,20 @@ impl Metadata {
     /// written, at least 1; `EIO` when none was, and then the next commit
     /// still uses a higher generation than any copy that may have landed.
     pub(crate) fn commit(&mut self, spare: &DmDev, extents: &[Extent], alloc_next: u64) -> Result<u8> {
-        self.sb.generation += 1;
-        self.sb.alloc_next = alloc_next;
-        self.sb.extent_count = extents.len() as u64;
-        match self.write_both(spare, extents, "commit") {
+        self.attempted += 1;
+        let next = Superblock {
+            generation: self.attempted,
+            alloc_next,
+            extent_count: extents.len() as u64,
+            ..self.sb
+        };
+        let previous = self.sb;
+        match self.write_both(spare, &next, Some(&previous), extents, "commit") {
             0 => Err(EIO),
-            n => Ok(n),
+            n => {
+                self.sb = next;
+                Ok(n)
+            }
         }
     }
 

@@ -74,7 +74,7 @@ impl Spare {
     /// Writes a full copy into its region, in the order the kernel commits.
     pub fn write_copy(&mut self, layout: &SpareLayout, sb: &Superblock, extents: &[Extent]) -> Result<(), String> {
         let mut buf = vec![0u8; BLOCK];
-        write_copy(self, layout, sb, extents, &mut buf).map_err(|e| match e {
+        write_copy(self, layout, sb, None, extents, &mut buf).map_err(|e| match e {
             EncodeError::Format(f) => format!("cannot encode the copy: {f:?}"),
             EncodeError::Write(w) => w,
         })
