@@ -169,9 +169,82 @@ pub fn merge(old: &[Extent], new: &[Extent], out: &mut [Extent]) -> Result<usize
     }
 }
 
+/// Writes `table` without the blocks in `blocks` (sorted, unique) into
+/// `out`, splitting the extents that hold them, and returns its length.
+/// `out` needs room for `table.len() + blocks.len()` extents.
+pub fn carve(table: &[Extent], blocks: &[u64], out: &mut [Extent]) -> Result<usize, MergeError> {
+    let mut n = 0usize;
+    let mut emit = |e: Extent| -> Result<(), MergeError> {
+        *out.get_mut(n).ok_or(MergeError::OutputTooSmall)? = e;
+        n += 1;
+        Ok(())
+    };
+    let mut k = 0usize;
+    for e in table {
+        let mut start = e.main;
+        while let Some(&b) = blocks.get(k) {
+            if b >= e.main_end() {
+                break;
+            }
+            k += 1;
+            if b < start {
+                continue;
+            }
+            if b > start {
+                // Pieces of an extent are shorter than it: the casts hold.
+                let spare = e.spare + (start - e.main) as u32;
+                emit(Extent { main: start, spare, len: (b - start) as u16, state: e.state })?;
+            }
+            start = b + 1;
+        }
+        if start < e.main_end() {
+            let spare = e.spare + (start - e.main) as u32;
+            emit(Extent { main: start, spare, len: (e.main_end() - start) as u16, state: e.state })?;
+        }
+    }
+    Ok(n)
+}
+
 /// Number of remapped blocks in `table`.
 pub fn remapped_blocks(table: &[Extent]) -> u64 {
     table.iter().map(|e| u64::from(e.len)).sum()
+}
+
+#[cfg(test)]
+mod carve_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn carved_blocks_are_unmapped_and_the_rest_unchanged(
+            lens in prop::collection::vec(1u16..20, 1..20),
+            picks in prop::collection::vec(0u64..400, 0..30),
+        ) {
+            let mut table = vec![];
+            let (mut main, mut spare) = (0u64, 0u32);
+            for l in lens {
+                table.push(Extent { main, spare, len: l, state: ExtentState::Ok });
+                main += u64::from(l) + 2;
+                spare += u32::from(l) + 1;
+            }
+            let mut blocks = picks.clone();
+            blocks.sort_unstable();
+            blocks.dedup();
+            let mut out = vec![Extent::default(); table.len() + blocks.len()];
+            let n = carve(&table, &blocks, &mut out).unwrap();
+            let out = &out[..n];
+            for b in 0..main + 5 {
+                let before = lookup(&table, b).map(|e| u64::from(e.spare) + (b - e.main));
+                let after = lookup(out, b).map(|e| u64::from(e.spare) + (b - e.main));
+                if blocks.contains(&b) {
+                    prop_assert_eq!(after, None);
+                } else {
+                    prop_assert_eq!(after, before);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

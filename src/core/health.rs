@@ -12,8 +12,9 @@ pub enum Health {
     Degraded = 1,
     /// The spare pool is full: new bad blocks can no longer be remapped.
     SpareExhausted = 2,
-    /// The main device failed as a device, or no metadata copy can be
-    /// written: writes that need new remaps fail.
+    /// The main device failed as a device, no metadata copy can be written
+    /// (writes that need new remaps fail), or the spare pool is used past
+    /// the critical level: replace the disk.
     Failing = 3,
 }
 
@@ -29,16 +30,21 @@ pub struct HealthInputs {
     /// Spare blocks in use and in total.
     pub spare_used: u64,
     pub spare_total: u64,
+    /// Percent of the pool in use at which health turns degraded, and
+    /// failing (0 disables a level).
+    pub spare_warn: u32,
+    pub spare_crit: u32,
 }
 
 impl Health {
     /// The state for `inputs`.
     pub fn of(inputs: &HealthInputs) -> Self {
-        if inputs.metadata_copies == 0 || inputs.device_errors > 0 {
-            Self::Failing
-        } else if inputs.spare_used >= inputs.spare_total {
+        let past = |pct: u32| pct > 0 && inputs.spare_used * 100 >= u64::from(pct) * inputs.spare_total;
+        if inputs.spare_used >= inputs.spare_total && inputs.metadata_copies > 0 && inputs.device_errors == 0 {
             Self::SpareExhausted
-        } else if inputs.metadata_copies < 2 || inputs.spare_errors > 0 {
+        } else if inputs.metadata_copies == 0 || inputs.device_errors > 0 || past(inputs.spare_crit) {
+            Self::Failing
+        } else if inputs.metadata_copies < 2 || inputs.spare_errors > 0 || past(inputs.spare_warn) {
             Self::Degraded
         } else {
             Self::Ok
@@ -69,5 +75,14 @@ mod tests {
         assert_eq!(Health::of(&HealthInputs { spare_used: 10, metadata_copies: 1, ..ok }), Health::SpareExhausted);
         assert_eq!(Health::of(&HealthInputs { device_errors: 1, spare_used: 10, ..ok }), Health::Failing);
         assert_eq!(Health::of(&HealthInputs { metadata_copies: 0, ..ok }), Health::Failing);
+    }
+
+    #[test]
+    fn spare_levels() {
+        let base = HealthInputs { metadata_copies: 2, spare_total: 100, spare_warn: 80, spare_crit: 95, ..Default::default() };
+        assert_eq!(Health::of(&HealthInputs { spare_used: 79, ..base }), Health::Ok);
+        assert_eq!(Health::of(&HealthInputs { spare_used: 80, ..base }), Health::Degraded);
+        assert_eq!(Health::of(&HealthInputs { spare_used: 95, ..base }), Health::Failing);
+        assert_eq!(Health::of(&HealthInputs { spare_used: 100, ..base }), Health::SpareExhausted);
     }
 }

@@ -4,7 +4,7 @@
 use core::ffi::CStr;
 
 use super::number::{parse_u32, parse_u64};
-use super::table_line::{parse_on_off, parse_read_retries};
+use super::policy::{Policy, PolicyError};
 
 /// A message the target understands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,10 +13,8 @@ pub enum Message {
     Remap { sector: u64, sectors: u64 },
     /// `list_remaps [<start_block> <count>]`: list extents from a main block.
     ListRemaps { start_block: u64, max: Option<u64> },
-    /// `set auto_remap on|off`.
-    SetAutoRemap(bool),
-    /// `set read_retries <n>`.
-    SetReadRetries(u32),
+    /// `set <policy> <value>`.
+    Set(Policy),
     /// `scan start [<MiB/s>]`: start a background patrol read.
     ScanStart { mib_per_s: u32 },
     /// `scan stop`.
@@ -86,11 +84,10 @@ impl Message {
             (b"list_remaps", []) => Ok(Self::ListRemaps { start_block: 0, max: None }),
             (b"list_remaps", [start, n]) => Ok(Self::ListRemaps { start_block: number(start)?, max: Some(count(n)?) }),
             (b"list_remaps", _) => Err(MessageError::ArgumentCount),
-            (b"set", [b"auto_remap", v]) => parse_on_off(v).map(Self::SetAutoRemap).ok_or(MessageError::BadPolicyValue),
-            (b"set", [b"read_retries", v]) => {
-                parse_read_retries(v).map(Self::SetReadRetries).ok_or(MessageError::BadPolicyValue)
-            }
-            (b"set", [_, _]) => Err(MessageError::UnknownPolicy),
+            (b"set", [name, v]) => Policy::parse(name, v).map(Self::Set).map_err(|e| match e {
+                PolicyError::Unknown => MessageError::UnknownPolicy,
+                PolicyError::BadValue => MessageError::BadPolicyValue,
+            }),
             (b"scan", [b"start"]) => Ok(Self::ScanStart { mib_per_s: DEFAULT_SCAN_RATE }),
             (b"scan", [b"start", rate]) => parse_u32(rate)
                 .filter(|r| (1..=MAX_SCAN_RATE).contains(r))
@@ -157,8 +154,9 @@ mod tests {
 
     #[test]
     fn policy_forms() {
-        assert_eq!(parse("set auto_remap off"), Ok(Message::SetAutoRemap(false)));
-        assert_eq!(parse("set read_retries 0"), Ok(Message::SetReadRetries(0)));
+        assert_eq!(parse("set auto_remap off"), Ok(Message::Set(Policy::AutoRemap(false))));
+        assert_eq!(parse("set read_retries 0"), Ok(Message::Set(Policy::ReadRetries(0))));
+        assert_eq!(parse("set spare_crit 90"), Ok(Message::Set(Policy::SpareCrit(90))));
     }
 
     proptest! {

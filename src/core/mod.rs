@@ -21,6 +21,7 @@ pub mod health;
 pub mod load;
 pub mod message;
 pub mod number;
+pub mod policy;
 pub mod spare_alloc;
 pub mod table_check;
 pub mod table_line;

@@ -10,6 +10,7 @@ use core::ffi::CStr;
 use core::fmt;
 
 use super::number::parse_u32;
+use super::policy::{Policies, Policy};
 
 /// Why a table line was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,41 +42,15 @@ impl TableError {
     }
 }
 
-/// Largest `read_retries` accepted.
-pub const MAX_READ_RETRIES: u32 = 16;
-
 /// Optional arguments, all at their defaults when absent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Options {
     /// `force_format`: format the spare even when it holds damaged or
     /// unreadable dm-remap metadata. A one-time action: it is not reported
     /// back in the table line, so a saved table cannot wipe a spare later.
     pub force_format: bool,
-    /// `auto_remap on|off`: remap blocks that fail writes (default on).
-    pub auto_remap: bool,
-    /// `read_retries <n>`: times a failed read is retried, block by block,
-    /// before the error is returned and the block marked pending (default 3).
-    pub read_retries: u32,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self { force_format: false, auto_remap: true, read_retries: 3 }
-    }
-}
-
-/// Parses `on` or `off`.
-pub fn parse_on_off(word: &[u8]) -> Option<bool> {
-    match word {
-        b"on" => Some(true),
-        b"off" => Some(false),
-        _ => None,
-    }
-}
-
-/// Parses a `read_retries` value.
-pub fn parse_read_retries(word: &[u8]) -> Option<u32> {
-    parse_u32(word).filter(|&n| n <= MAX_READ_RETRIES)
+    /// `<policy> <value>` pairs (see [`super::policy`]).
+    pub policies: Policies,
 }
 
 impl Options {
@@ -83,41 +58,30 @@ impl Options {
         let mut options = Self::default();
         let mut words = args.iter();
         while let Some(&word) = words.next() {
-            let mut value = || words.next().copied().ok_or(TableError::BadOptionValue);
-            match word {
-                b"force_format" => options.force_format = true,
-                b"auto_remap" => options.auto_remap = parse_on_off(value()?).ok_or(TableError::BadOptionValue)?,
-                b"read_retries" => {
-                    options.read_retries = parse_read_retries(value()?).ok_or(TableError::BadOptionValue)?
-                }
-                _ => return Err(TableError::UnknownOption),
+            if word == b"force_format" {
+                options.force_format = true;
+            } else if Policy::is_name(word) {
+                let value = words.next().ok_or(TableError::BadOptionValue)?;
+                let p = Policy::parse(word, value).map_err(|_| TableError::BadOptionValue)?;
+                options.policies.apply(p);
+            } else {
+                return Err(TableError::UnknownOption);
             }
         }
         Ok(options)
     }
 
-    /// Number of words `emit` writes after the count (`force_format` is
-    /// never reported).
-    fn word_count(&self) -> usize {
-        let d = Self::default();
-        2 * usize::from(self.auto_remap != d.auto_remap) + 2 * usize::from(self.read_retries != d.read_retries)
-    }
-
     /// Writes the optional-argument part of the table line (nothing when
-    /// every option is at its default), each word preceded by a space.
+    /// every policy is at its default; `force_format` is never reported),
+    /// each word preceded by a space.
     pub fn emit(&self, out: &mut impl fmt::Write) -> fmt::Result {
-        let d = Self::default();
-        match self.word_count() {
-            0 => return Ok(()),
-            n => write!(out, " {n}")?,
+        match self.policies.changed_words() {
+            0 => Ok(()),
+            n => {
+                write!(out, " {n}")?;
+                self.policies.emit_changed(out)
+            }
         }
-        if self.auto_remap != d.auto_remap {
-            write!(out, " auto_remap {}", if self.auto_remap { "on" } else { "off" })?;
-        }
-        if self.read_retries != d.read_retries {
-            write!(out, " read_retries {}", self.read_retries)?;
-        }
-        Ok(())
     }
 }
 
@@ -222,8 +186,8 @@ mod tests {
         fn emitted_table_line_round_trips(main in "[a-z0-9:/]{1,12}", spare in "[a-z0-9:/]{1,12}",
                                           auto_remap: bool, read_retries in 0u32..=16) {
             let mut l = TableLine::parse(&[main.as_bytes(), spare.as_bytes()]).unwrap();
-            l.options.auto_remap = auto_remap;
-            l.options.read_retries = read_retries;
+            l.options.policies.apply(Policy::AutoRemap(auto_remap));
+            l.options.policies.apply(Policy::ReadRetries(read_retries));
             let mut s = format!("{main} {spare}");
             l.options.emit(&mut s).unwrap();
             let again = TableLine::parse(&words(&s)).unwrap();

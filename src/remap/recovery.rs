@@ -20,15 +20,17 @@ use crate::logic::extent::{Extent, ExtentState};
 use crate::logic::spare_alloc::SpareAllocator;
 use crate::logic::table_check::heapsort_by_key;
 
-/// Attempts for a write that failed with a transient error.
-const TRANSIENT_WRITE_ATTEMPTS: u32 = 3;
 /// Spare blocks tried for one remapped block before giving up on it.
 const SPARE_ATTEMPTS: u32 = 3;
 
 /// The remaps one round of recovery adds.
 struct Round {
     alloc: SpareAllocator,
+    /// New single-block extents, for new remaps and moved blocks.
     runs: KVec<Extent>,
+    /// Remapped blocks whose spare block failed: they move to the spare
+    /// block their entry in `runs` names.
+    moved: KVec<u64>,
 }
 
 /// A failed bio and what it will complete with.
@@ -37,6 +39,17 @@ struct Verdict {
     status: u8,
     /// Whether its data is only safe once the round's remaps are committed.
     needs_commit: bool,
+}
+
+/// Sorts block numbers in place (insertion sort: a round moves few blocks).
+fn sort_blocks(v: &mut [u64]) {
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && v.get(j - 1) > v.get(j) {
+            v.swap(j - 1, j);
+            j -= 1;
+        }
+    }
 }
 
 /// Backoff before retry `attempt` (1, 2, ...) of a transient error.
@@ -66,7 +79,7 @@ impl RemapTarget {
             return;
         };
         let mut writer = self.writer.lock();
-        let mut round = Round { alloc: writer.alloc, runs: KVec::new() };
+        let mut round = Round { alloc: writer.alloc, runs: KVec::new(), moved: KVec::new() };
         let mut verdicts: KVec<Verdict> = KVec::new();
         while let Some(mut bio) = failed.pop() {
             let (status, needs_commit) = self.recover_bio(&mut bio, &mut buf, &mut round);
@@ -96,9 +109,9 @@ impl RemapTarget {
     /// Retries a failed bio block by block; returns its final status and
     /// whether that status depends on this round's commit.
     fn recover_bio(&self, bio: &mut DeferredBio<PerBio>, buf: &mut IoBuffer, round: &mut Round) -> (u8, bool) {
-        let (iter, failed_with) = {
+        let (iter, failed_with, on_spare) = {
             let pb = bio.per_bio();
-            (pb.iter, pb.status)
+            (pb.iter, pb.status, pb.to_spare)
         };
         let bs = self.geo.block_bytes();
         let first = self.geo.block_of(iter.sector().wrapping_sub(self.begin));
@@ -116,13 +129,26 @@ impl RemapTarget {
                     if bio.bio().copy_out(&iter, at, buf.bytes(bs)).is_err() {
                         return (failed_with, false);
                     }
-                    if self.rewrite_main(block, buf, transient) {
+                    if !on_spare && self.rewrite_main(block, buf, transient) {
                         continue;
                     }
-                    if !self.auto_remap.load(Ordering::Relaxed) || self.remap_block(block, buf, round).is_err() {
+                    if !on_spare && !self.policies().auto_remap {
                         return (failed_with, false);
                     }
-                    needs_commit = true;
+                    match self.place_block(block, buf, round) {
+                        Ok(commit) => needs_commit |= commit,
+                        Err(_) => return (failed_with, false),
+                    }
+                }
+                BioOp::Read if on_spare => {
+                    if !self.reread_spare(block, buf) || bio.bio().copy_in(&iter, at, buf.bytes(bs)).is_err() {
+                        lost = true;
+                        continue;
+                    }
+                    // It read this time: move it off the failing spare block.
+                    if self.fresh_block(block, buf, round, true).is_err() {
+                        pr_warn!("block {}: cannot move off a failing spare block\n", block);
+                    }
                 }
                 BioOp::Read => {
                     if self.reread_main(block, buf, transient) && bio.bio().copy_in(&iter, at, buf.bytes(bs)).is_ok() {
@@ -144,8 +170,10 @@ impl RemapTarget {
     }
 
     /// Writes the block in `buf` to main again, durably; `true` if it took.
+    /// A block that keeps failing with transient errors is given
+    /// `error_threshold` attempts, then treated as a media error.
     fn rewrite_main(&self, block: u64, buf: &mut IoBuffer, transient: bool) -> bool {
-        let attempts = if transient { TRANSIENT_WRITE_ATTEMPTS } else { 1 };
+        let attempts = if transient { self.policies().error_threshold.max(1) } else { 1 };
         (0..attempts).any(|attempt| {
             if attempt > 0 {
                 backoff(attempt);
@@ -157,7 +185,7 @@ impl RemapTarget {
     /// Reads the block from main into `buf`, up to `read_retries` times (at
     /// least once, to tell the bad block among the bio's); `true` if it read.
     pub(super) fn reread_main(&self, block: u64, buf: &mut IoBuffer, transient: bool) -> bool {
-        let attempts = self.read_retries.load(Ordering::Relaxed).max(1);
+        let attempts = self.policies().read_retries.max(1);
         (0..attempts).any(|attempt| {
             if attempt > 0 && transient {
                 backoff(attempt);
@@ -166,36 +194,69 @@ impl RemapTarget {
         })
     }
 
-    /// Gives `block` a spare block (the one it already has, if a concurrent
-    /// failure remapped it) and writes the data in `buf` there. A spare
-    /// block that fails the write is skipped for good (the allocator never
-    /// hands it out again) and another one tried.
-    fn remap_block(&self, block: u64, buf: &mut IoBuffer, round: &mut Round) -> Result {
-        let bs = self.geo.block_bytes();
-        let published = self.table.read(&RcuReadGuard::new()).route(block, 1).spare;
-        if let Some(spare) = published {
-            // Committed already: the write must be durable by itself.
-            return self.spare.write_durable(self.geo.spare_sector(spare), buf, bs);
+    /// Puts the block in `buf` on the spare: on the spare block this round
+    /// planned for it, or the one it is remapped to, or (when that one
+    /// fails, or it has none) a fresh one. Returns whether it now depends
+    /// on this round's commit.
+    fn place_block(&self, block: u64, buf: &mut IoBuffer, round: &mut Round) -> Result<bool> {
+        if round.runs.iter().any(|e| e.main == block) {
+            return self.fresh_block(block, buf, round, false).map(|()| true);
         }
+        let published = self.table.read(&RcuReadGuard::new()).route(block, 1).spare;
+        let Some(spare) = published else {
+            return self.fresh_block(block, buf, round, false).map(|()| true);
+        };
+        // Committed already: the write must be durable by itself.
+        if self.spare.write_durable(self.geo.spare_sector(spare), buf, self.geo.block_bytes()).is_ok() {
+            return Ok(false);
+        }
+        RecoveryCounters::add(&self.recovery.spare_errors, 1);
+        pr_warn!("spare block {} of block {} failed a write; moving the block\n", spare, block);
+        self.fresh_block(block, buf, round, true).map(|()| true)
+    }
+
+    /// Writes the block in `buf` to the spare block this round planned for
+    /// it, or to a newly allocated one (`moving` a remapped block off its
+    /// failed spare block, or remapping it for the first time). A spare
+    /// block that fails the write is retired (never handed out again) and
+    /// another one tried.
+    fn fresh_block(&self, block: u64, buf: &mut IoBuffer, round: &mut Round, moving: bool) -> Result {
+        let bs = self.geo.block_bytes();
         let planned = round.runs.iter().position(|e| e.main == block);
-        for _ in 0..SPARE_ATTEMPTS {
-            let spare = match planned.and_then(|i| round.runs.get(i)) {
-                Some(e) => e.spare,
-                None => round.alloc.alloc(1).ok_or(ENOSPC)?,
-            };
+        let mut spare = match planned.and_then(|i| round.runs.get(i)) {
+            Some(e) => e.spare,
+            None => round.alloc.alloc(1).ok_or(ENOSPC)?,
+        };
+        for attempt in 0..SPARE_ATTEMPTS {
+            if attempt > 0 {
+                spare = round.alloc.alloc(1).ok_or(ENOSPC)?;
+            }
             if self.spare.write_sync(self.geo.spare_sector(u64::from(spare)), buf, bs).is_ok() {
-                if planned.is_none() {
-                    round.runs.push(Extent { main: block, spare, len: 1, state: ExtentState::Ok }, GFP_KERNEL)?;
+                match planned.and_then(|i| round.runs.get_mut(i)) {
+                    Some(e) => e.spare = spare,
+                    None => {
+                        round.runs.push(Extent { main: block, spare, len: 1, state: ExtentState::Ok }, GFP_KERNEL)?;
+                        if moving {
+                            round.moved.push(block, GFP_KERNEL)?;
+                        }
+                    }
                 }
                 return Ok(());
             }
             RecoveryCounters::add(&self.recovery.spare_errors, 1);
             pr_warn!("spare block {} failed a write; retiring it\n", spare);
-            if let Some(e) = planned.and_then(|i| round.runs.get_mut(i)) {
-                e.spare = round.alloc.alloc(1).ok_or(ENOSPC)?;
-            }
         }
         Err(EIO)
+    }
+
+    /// Reads the spare block of a remapped block into `buf`, up to
+    /// `read_retries` times; `true` if it read.
+    fn reread_spare(&self, block: u64, buf: &mut IoBuffer) -> bool {
+        let Some(spare) = self.table.read(&RcuReadGuard::new()).route(block, 1).spare else {
+            return false;
+        };
+        let attempts = self.policies().read_retries.max(1);
+        (0..attempts).any(|_| self.spare.read_sync(self.geo.spare_sector(spare), buf, self.geo.block_bytes()).is_ok())
     }
 
     /// Marks `block` pending (it failed every read).
@@ -215,8 +276,7 @@ impl RemapTarget {
         let mapped = self.table.read(&guard).route(block, 1).spare.is_some();
         let pending = self.pending_blocks.read(&guard).first_in(block, 1).is_some();
         drop(guard);
-        if mapped || !pending || !self.auto_remap.load(Ordering::Relaxed) || round.runs.iter().any(|e| e.main == block)
-        {
+        if mapped || !pending || !self.policies().auto_remap || round.runs.iter().any(|e| e.main == block) {
             return;
         }
         // The write replaces the whole block: nothing to copy.
@@ -229,9 +289,12 @@ impl RemapTarget {
     /// commit failed (nothing is published then).
     fn commit_round(&self, writer: &mut Writer, round: &mut Round) -> bool {
         heapsort_by_key(&mut round.runs, |e| e.main);
+        let moved = round.moved.as_mut_slice();
+        sort_blocks(moved);
+        let moved = &*moved;
         let cursor = round.alloc.cursor();
         let published = self.table.update(|t| {
-            let next = t.with(&round.runs)?;
+            let next = t.with_moved(moved, &round.runs)?;
             self.commit(&mut writer.meta, next.extents(), cursor)?;
             Ok::<_, Error>(next)
         });
@@ -240,13 +303,13 @@ impl RemapTarget {
             return false;
         }
         writer.alloc = round.alloc;
-        let n = round.runs.len() as u64;
+        let n = (round.runs.len() - round.moved.len()) as u64;
         self.spare_used.store(round.alloc.used(), Ordering::Relaxed);
         self.remapped_blocks.fetch_add(n, Ordering::Relaxed);
         RecoveryCounters::add(&self.recovery.auto_remaps, n);
         let runs = &round.runs;
         let _ = self.pending_blocks.update(|p| p.without(|b| runs.iter().any(|e| e.main == b)));
-        pr_info!("remapped {} block(s) automatically\n", n);
+        pr_info!("remapped {} block(s) automatically, moved {}\n", n, round.moved.len());
         true
     }
 }

@@ -51,6 +51,26 @@ impl Table {
     }
 }
 
+impl Table {
+    /// This table with the blocks in `moved` (sorted, unique) taken out of
+    /// their extents, plus `new` (sorted, disjoint from the rest), as a new
+    /// version: how a block moves to a fresh spare block.
+    pub(crate) fn with_moved(&self, moved: &[u64], new: &[Extent]) -> Result<KBox<Self>> {
+        if moved.is_empty() {
+            return self.with(new);
+        }
+        let mut carved = VVec::from_elem(Extent::default(), self.extents.len() + moved.len(), GFP_KERNEL)?;
+        let n = extent::carve(&self.extents, moved, carved.as_mut_slice()).map_err(|_| EINVAL)?;
+        let kept = carved.as_slice().get(..n).ok_or(EINVAL)?;
+        let mut scratch = VVec::from_elem(Extent::default(), n + new.len(), GFP_KERNEL)?;
+        let m = extent::merge(kept, new, scratch.as_mut_slice()).map_err(|_| EINVAL)?;
+        let mut extents = VVec::with_capacity(m, GFP_KERNEL)?;
+        extents.extend_from_slice(scratch.as_slice().get(..m).ok_or(EINVAL)?, GFP_KERNEL)?;
+        let filter = NegativeFilter::build(self.blocks, &extents);
+        Ok(KBox::new(Self { extents, filter, blocks: self.blocks }, GFP_KERNEL)?)
+    }
+}
+
 /// Runs being copied to the spare: I/O to them is held back until the table
 /// that maps them is published. Empty except during a remap.
 #[derive(Default)]

@@ -2,7 +2,7 @@
 //! The `remap` target type: constructor checks, bio routing and status.
 
 use core::fmt::Write;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 use kernel::c_str;
 use kernel::ffi::c_int;
@@ -25,6 +25,7 @@ use crate::dm::{
 };
 use crate::logic::error_class::{classify, ErrorClass};
 use crate::logic::health::{Health, HealthInputs};
+use crate::logic::policy::Policies;
 use crate::logic::discover::Fingerprint;
 use crate::logic::extent;
 use crate::logic::geometry::{self, SpareLayout};
@@ -48,8 +49,8 @@ pub(crate) struct RemapTarget {
     pub(super) pending_writes: AtomicBioStack<KeptBio>,
     /// Blocks that failed every read retry.
     pub(super) pending_blocks: RcuBox<PendingBlocks>,
-    pub(super) auto_remap: AtomicBool,
-    pub(super) read_retries: AtomicU32,
+    /// Error-handling policies (table arguments, `set` messages).
+    policies: Pin<KBox<SpinLock<Policies>>>,
     pub(super) recovery: RecoveryCounters,
     /// The health last reported, to raise an event when it changes.
     last_health: AtomicU8,
@@ -154,7 +155,10 @@ fn nomem(_: impl core::fmt::Debug) -> CtrError {
 
 impl RemapTarget {
     pub(super) fn health(&self) -> Health {
+        let p = self.policies();
         Health::of(&HealthInputs {
+            spare_warn: p.spare_warn,
+            spare_crit: p.spare_crit,
             metadata_copies: self.meta_copies.load(Ordering::Relaxed),
             device_errors: RecoveryCounters::get(&self.recovery.device_errors),
             spare_errors: RecoveryCounters::get(&self.recovery.spare_errors),
@@ -224,8 +228,9 @@ impl RemapTarget {
         } else if class == ErrorClass::Device {
             RecoveryCounters::add(&self.recovery.device_errors, 1);
         }
-        let recoverable =
-            data && !per_bio.to_spare && matches!(class, ErrorClass::Media | ErrorClass::Transient);
+        // Media and transient failures are retried, on main or on the spare
+        // (where a failing spare block is replaced by a fresh one).
+        let recoverable = data && matches!(class, ErrorClass::Media | ErrorClass::Transient);
         if !recoverable {
             RecoveryCounters::add(&self.recovery.unrecovered, 1);
         }
@@ -254,11 +259,12 @@ impl RemapTarget {
 
     /// The policies as optional table arguments.
     fn options(&self) -> Options {
-        Options {
-            force_format: false,
-            auto_remap: self.auto_remap.load(Ordering::Relaxed),
-            read_retries: self.read_retries.load(Ordering::Relaxed),
-        }
+        Options { force_format: false, policies: self.policies() }
+    }
+
+    /// The current policies.
+    pub(super) fn policies(&self) -> Policies {
+        *self.policies.lock()
     }
 
     pub(super) fn sectors_u32(&self, blocks: u64) -> u32 {
@@ -318,7 +324,10 @@ impl TargetOps for RemapTarget {
 
         // One flush to each device; discards and write-zeroes follow the data.
         target.set_special_bio_counts(2, 1, 1);
+        let policies = KBox::pin_init(new_spinlock!(line.options.policies), GFP_KERNEL).map_err(nomem)?;
         let health_now = Health::of(&HealthInputs {
+            spare_warn: line.options.policies.spare_warn,
+            spare_crit: line.options.policies.spare_crit,
             metadata_copies: opened.copies,
             spare_used,
             spare_total,
@@ -329,8 +338,7 @@ impl TargetOps for RemapTarget {
             failed: AtomicBioStack::new(),
             pending_writes: AtomicBioStack::new(),
             pending_blocks,
-            auto_remap: AtomicBool::new(line.options.auto_remap),
-            read_retries: AtomicU32::new(line.options.read_retries),
+            policies,
             recovery: RecoveryCounters::default(),
             last_health: AtomicU8::new(health_now as u8),
             scan: Scan::default(),
@@ -426,7 +434,7 @@ impl TargetOps for RemapTarget {
                 let c = self.counters.snapshot();
                 write!(
                     out,
-                    "{} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {}",
+                    "{} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {}",
                     STATUS_FORMAT_VERSION,
                     self.main.name(),
                     self.spare.name(),
@@ -447,9 +455,9 @@ impl TargetOps for RemapTarget {
                     RecoveryCounters::get(&self.recovery.auto_remaps),
                     RecoveryCounters::get(&self.recovery.soft_read_errors),
                     RecoveryCounters::get(&self.recovery.unrecovered),
-                    if self.auto_remap.load(Ordering::Relaxed) { "on" } else { "off" },
-                    self.read_retries.load(Ordering::Relaxed),
                 )
+                .and_then(|()| out.write_char(' '))
+                .and_then(|()| self.policies().emit_all(out))
                 .and_then(|()| out.write_char(' '))
                 .and_then(|()| self.scan_progress(out))
             }
@@ -481,12 +489,8 @@ impl TargetOps for RemapTarget {
         let result = match message {
             Message::Remap { sector, sectors } => self.remap_message(sector, sectors, out),
             Message::ListRemaps { start_block, max } => self.list_message(start_block, max, out),
-            Message::SetAutoRemap(on) => {
-                self.auto_remap.store(on, Ordering::Relaxed);
-                Ok(false)
-            }
-            Message::SetReadRetries(n) => {
-                self.read_retries.store(n, Ordering::Relaxed);
+            Message::Set(policy) => {
+                self.policies.lock().apply(policy);
                 Ok(false)
             }
             Message::ScanStart { mib_per_s } => {

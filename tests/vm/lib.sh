@@ -101,7 +101,8 @@ info_field() {
         remaps) n=5 ;; spare_total) n=6 ;; spare_used) n=7 ;; errors) n=12 ;; health) n=13 ;;
         generation) n=14 ;; uuid) n=15 ;; metadata_copies) n=16 ;; pending) n=17 ;;
         auto_remaps) n=18 ;; soft_read_errors) n=19 ;; unrecovered) n=20 ;; auto_remap) n=21 ;;
-        read_retries) n=22 ;; *) fail "unknown status field $2" ;;
+        read_retries) n=22 ;; error_threshold) n=23 ;; spare_warn) n=24 ;; spare_crit) n=25 ;;
+        scan_state) n=26 ;; *) fail "unknown status field $2" ;;
     esac
     status_field "$1" "$n"
 }

@@ -19,7 +19,7 @@ assert_eq "$(info_field r pending)" 4 "pending blocks after the scan"
 for b in $bad; do
     dmsetup message r 0 list_remaps | grep -qx "$b - 1 pending" || fail "block $b not pending after the scan"
 done
-assert_eq "$(status_field r 23)" done "scan state in the status line"
+assert_eq "$(info_field r scan_state)" done "scan state in the status line"
 note "scan found the 4 injected bad blocks: $(dmsetup message r 0 scan status)"
 
 # A slow scan is stopped by message, and by a suspend.
