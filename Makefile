@@ -5,6 +5,10 @@
 #   make [KDIR=<kernel build dir>]   build dm-remap.ko (default: running kernel)
 #   make CLIPPY=1                    the same, linted by clippy
 #   make clean
+#   make install [KDIR=...]          install the module (modules_install;
+#                                    INSTALL_MOD_PATH as for the kernel)
+#   make install-tools [DESTDIR=...] install the dm-remap tool, the boot
+#                                    unit, the udev rule and an example config
 #   make demo / make check           the README's two commands
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
@@ -28,10 +32,27 @@ clean:
 	$(KMAKE) clean
 	rm -rf generated
 
+SBINDIR ?= /usr/sbin
+UNITDIR ?= /lib/systemd/system
+UDEVDIR ?= /lib/udev
+DOCDIR ?= /usr/share/doc/dm-remap
+
+install:
+	$(KMAKE) modules_install INSTALL_MOD_DIR=updates
+
+install-tools:
+	cargo build --release --quiet -p dm-remap-tool
+	install -D -m 0755 target/release/dm-remap $(DESTDIR)$(SBINDIR)/dm-remap
+	install -D -m 0644 scripts/boot/dm-remap-activate.service $(DESTDIR)$(UNITDIR)/dm-remap-activate.service
+	install -D -m 0644 scripts/boot/60-dm-remap.rules $(DESTDIR)$(UDEVDIR)/rules.d/60-dm-remap.rules
+	install -D -m 0644 scripts/boot/devices.conf.example $(DESTDIR)/etc/dm-remap/devices.conf.example
+	install -d $(DESTDIR)$(DOCDIR)
+	install -m 0644 Documentation/*.rst $(DESTDIR)$(DOCDIR)/
+
 demo:
 	./scripts/demo.sh
 
 check:
 	./scripts/check.sh
 
-.PHONY: all modules clean demo check
+.PHONY: all modules clean install install-tools demo check

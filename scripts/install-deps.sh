@@ -10,7 +10,7 @@ APT_PACKAGES=(
   # Rust for the kernel: Debian's rustc with core sources, clang/lld/llvm for LLVM=1 and bindgen
   rustc-web cargo-web rust-web-src rust-web-clippy clang lld llvm libclang-dev
   # VM and guest userspace
-  qemu-system-x86 busybox-static dmsetup fio e2fsprogs util-linux coreutils stress-ng
+  qemu-system-x86 busybox-static dmsetup fio e2fsprogs util-linux coreutils stress-ng dkms
 )
 
 need_apt=()

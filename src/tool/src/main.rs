@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
-//! `dm-remap`: dm-remap's userspace tool. These commands work offline on a
-//! spare device or an image of one, in the spirit of thin_check, thin_dump,
-//! thin_restore and thin_repair. Exit status: 0 clean, 1 needs repair,
-//! 2 unusable or bad input.
+//! `dm-remap`: dm-remap's userspace tool. `check`, `dump`, `restore` and
+//! `repair` work offline on a spare device or an image of one, in the spirit
+//! of thin_check, thin_dump, thin_restore and thin_repair (exit status: 0
+//! clean, 1 needs repair, 2 unusable or bad input). `activate` and
+//! `deactivate` bring up the devices of a config file (exit status: 0 all
+//! of them, 1 some lines failed, 2 no config).
 
+mod activate;
 mod commands;
 mod dump;
 mod spare;
@@ -37,6 +40,27 @@ enum Command {
     },
     /// Rewrite a stale or damaged copy from the newest valid one.
     Repair { spare: PathBuf },
+    /// Create the devices listed in a config file (skipping active ones).
+    Activate {
+        #[arg(short, long, default_value = activate::DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Check the file and print the tables, create nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Remove the devices listed in a config file, last first.
+    Deactivate {
+        #[arg(short, long, default_value = activate::DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+}
+
+fn all_or_some(all: bool) -> Outcome {
+    if all {
+        Outcome::Clean
+    } else {
+        Outcome::NeedsRepair
+    }
 }
 
 fn main() -> ExitCode {
@@ -46,6 +70,8 @@ fn main() -> ExitCode {
         Command::Dump { spare } => commands::dump(spare),
         Command::Restore { spare, input } => commands::restore(spare, input),
         Command::Repair { spare } => commands::repair(spare),
+        Command::Activate { config, dry_run } => activate::activate(config, *dry_run).map(all_or_some),
+        Command::Deactivate { config } => activate::deactivate(config).map(all_or_some),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Packaging checks run by check.sh: DKMS builds the module from a copy of
+# the tree against the test kernel (dkms.conf, BUILD_EXCLUSIVE_CONFIG and
+# the Makefile as a user's DKMS runs them), `make install` installs it, and
+# `make install-tools` installs the tool, unit, udev rule and example config.
+# Everything goes to a scratch directory, nothing into the system.
+# Usage: test-packaging.sh <kernel build dir>
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
+kdir=$1
+. "$here/toolchain.sh"
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$repo/dkms.conf")
+kver=$(cat "$kdir/include/config/kernel.release")
+
+mkdir -p "$scratch/src/dm-remap-$version" "$scratch/dkms"
+(cd "$repo" && git ls-files -z | xargs -0 cp --parents -t "$scratch/src/dm-remap-$version")
+dkms_args=(-m dm-remap -v "$version" -k "$kver" --dkmstree "$scratch/dkms" --sourcetree "$scratch/src"
+           --kernelsourcedir "$kdir")
+dkms add "${dkms_args[@]}" >/dev/null
+if ! dkms build "${dkms_args[@]}" > "$scratch/dkms.out" 2>&1; then
+    cat "$scratch/dkms.out"
+    find "$scratch/dkms" -name make.log -exec cat {} +
+    echo "packaging: dkms build failed" >&2
+    exit 1
+fi
+ko=$(find "$scratch/dkms/dm-remap/$version/$kver" -name 'dm-remap.ko*' | head -1)
+[ -n "$ko" ] || { echo "packaging: dkms built no dm-remap.ko" >&2; exit 1; }
+echo "packaging: dkms built $(basename "$ko") for $kver"
+
+# (depmod warns that a scratch root has no modules.order: expected.)
+make -s -C "$repo" install KDIR="$kdir" INSTALL_MOD_PATH="$scratch/root" > "$scratch/install.log" 2>&1 \
+    || { cat "$scratch/install.log"; echo "packaging: make install failed" >&2; exit 1; }
+find "$scratch/root/lib/modules/$kver" -name 'dm-remap.ko*' | grep -q . \
+    || { echo "packaging: make install put no module under INSTALL_MOD_PATH" >&2; exit 1; }
+make -s -C "$repo" install-tools DESTDIR="$scratch/root" >/dev/null
+for f in usr/sbin/dm-remap lib/systemd/system/dm-remap-activate.service lib/udev/rules.d/60-dm-remap.rules \
+         etc/dm-remap/devices.conf.example usr/share/doc/dm-remap/dm-remap.rst; do
+    [ -e "$scratch/root/$f" ] || { echo "packaging: make install-tools did not install /$f" >&2; exit 1; }
+done
+"$scratch/root/usr/sbin/dm-remap" activate --dry-run --config "$scratch/root/etc/dm-remap/devices.conf.example" >/dev/null
+if command -v systemd-analyze >/dev/null; then
+    systemd-analyze verify "$scratch/root/lib/systemd/system/dm-remap-activate.service" 2>&1 \
+        | grep -v "Command /usr/sbin/dm-remap\|/sbin/modprobe" || true
+fi
+echo "packaging: make install and make install-tools ok"
