@@ -18,6 +18,8 @@
 #include <linux/sched/mm.h>
 #include <linux/random.h>
 #include <linux/workqueue.h>
+#include <linux/percpu.h>
+#include <linux/timekeeping.h>
 
 /* Point @bio at @bdev (bio_set_dev is static inline). */
 void dm_remap_bio_set_dev(struct bio *bio, struct block_device *bdev);
@@ -79,5 +81,13 @@ int dm_remap_bio_copy(struct bio *bio, const struct bvec_iter *iter,
 void dm_remap_bio_complete(struct bio *bio, blk_status_t status);
 /* Tell userspace (dmsetup wait, udev) that the target's state changed. */
 void dm_remap_table_event(struct dm_target *ti);
+/* Per-cpu arrays of @n 64-bit counters (zeroed); add, sum over CPUs, zero. */
+u64 *dm_remap_percpu_alloc(unsigned int n);
+void dm_remap_percpu_free(u64 *counters);
+void dm_remap_percpu_add(u64 *counters, unsigned int i, s64 v);
+s64 dm_remap_percpu_sum(u64 *counters, unsigned int i);
+void dm_remap_percpu_zero(u64 *counters, unsigned int i);
+/* Monotonic clock, nanoseconds. */
+u64 dm_remap_now_ns(void);
 
 #endif

@@ -21,6 +21,10 @@ pub enum Message {
     ScanStop,
     /// `scan status`.
     ScanStatus,
+    /// `stats`: I/O counters and metadata commit latencies.
+    Stats,
+    /// `clear_stats`: zero them.
+    ClearStats,
 }
 
 /// Default patrol-read rate, MiB/s.
@@ -96,6 +100,9 @@ impl Message {
             (b"scan", [b"stop"]) => Ok(Self::ScanStop),
             (b"scan", [b"status"]) => Ok(Self::ScanStatus),
             (b"scan", _) => Err(MessageError::ArgumentCount),
+            (b"stats", []) => Ok(Self::Stats),
+            (b"clear_stats", []) => Ok(Self::ClearStats),
+            (b"stats" | b"clear_stats", _) => Err(MessageError::ArgumentCount),
             (b"set", _) => Err(MessageError::ArgumentCount),
             _ => Err(MessageError::UnknownCommand),
         }

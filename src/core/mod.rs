@@ -18,6 +18,7 @@ pub mod filter;
 pub mod format;
 pub mod geometry;
 pub mod health;
+pub mod latency;
 pub mod load;
 pub mod message;
 pub mod number;

@@ -181,3 +181,41 @@ void dm_remap_flush_workqueue(struct workqueue_struct *wq)
 {
 	flush_workqueue(wq);
 }
+
+u64 *dm_remap_percpu_alloc(unsigned int n)
+{
+	return (u64 *)__alloc_percpu(n * sizeof(u64), sizeof(u64));
+}
+
+void dm_remap_percpu_free(u64 *counters)
+{
+	free_percpu((u64 __percpu *)counters);
+}
+
+void dm_remap_percpu_add(u64 *counters, unsigned int i, s64 v)
+{
+	this_cpu_add(((u64 __percpu *)counters)[i], v);
+}
+
+s64 dm_remap_percpu_sum(u64 *counters, unsigned int i)
+{
+	s64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += (s64)*per_cpu_ptr(&((u64 __percpu *)counters)[i], cpu);
+	return sum;
+}
+
+void dm_remap_percpu_zero(u64 *counters, unsigned int i)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		*per_cpu_ptr(&((u64 __percpu *)counters)[i], cpu) = 0;
+}
+
+u64 dm_remap_now_ns(void)
+{
+	return ktime_get_ns();
+}

@@ -1,45 +1,51 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Counting of data bios in flight, in two epochs, so that a writer can wait
-//! for every bio mapped before a point without stopping new ones.
+//! for every bio mapped before a point without stopping new ones. The
+//! counts are per-cpu: a bio may complete on another CPU than it was mapped
+//! on, so one CPU's count can go negative, but the sum is exact.
 
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
+use kernel::prelude::*;
+
+use crate::dm::percpu::PerCpuCounters;
 use crate::dm::sched;
 
 /// In-flight counts per epoch.
-#[derive(Default)]
 pub(crate) struct InFlight {
     epoch: AtomicUsize,
-    counts: [AtomicU64; 2],
+    counts: PerCpuCounters<2>,
 }
 
 impl InFlight {
-    /// Counts a bio mapped now; returns the epoch to pass to `exit`.
+    pub(crate) fn new() -> Result<Self> {
+        Ok(Self { epoch: AtomicUsize::new(0), counts: PerCpuCounters::new()? })
+    }
+
+    /// Counts a bio mapped now; returns the epoch to pass to `exit`. Called
+    /// inside the RCU read section that routed the bio (see `drain`).
     pub(crate) fn enter(&self) -> u8 {
         let e = self.epoch.load(Ordering::Acquire) & 1;
-        if let Some(c) = self.counts.get(e) {
-            c.fetch_add(1, Ordering::AcqRel);
-        }
+        self.counts.add(e, 1);
         // `e` is 0 or 1.
         e as u8
     }
 
     /// Uncounts a completed bio of epoch `epoch`.
     pub(crate) fn exit(&self, epoch: u8) {
-        if let Some(c) = self.counts.get(usize::from(epoch & 1)) {
-            c.fetch_sub(1, Ordering::AcqRel);
-        }
+        self.counts.add(usize::from(epoch & 1), -1);
     }
 
     /// Waits until every bio counted before the call has completed. Bios
     /// mapped meanwhile count in the other epoch and are not waited for.
-    /// Sleeps; callers serialise drains (the target's writer lock).
+    /// Callers wait for an RCU grace period first (so no `enter` of the old
+    /// epoch is still running), after which the old epoch's per-cpu counts
+    /// only go down: a sum of 0 read across CPUs is then really 0. Sleeps;
+    /// callers serialise drains (the target's writer lock).
     pub(crate) fn drain(&self) {
         let old = self.epoch.fetch_add(1, Ordering::AcqRel) & 1;
-        if let Some(c) = self.counts.get(old) {
-            while c.load(Ordering::Acquire) != 0 {
-                sched::sleep_ms(1);
-            }
+        while self.counts.sum(old) > 0 {
+            sched::sleep_ms(1);
         }
     }
 }

@@ -9,6 +9,7 @@
 use kernel::prelude::*;
 
 use super::spare_io::SpareIo;
+use crate::dm::percpu::now_ns;
 use crate::dm::sched::fill_random;
 use crate::dm::{CtrError, DmDev, IoBuffer};
 use crate::logic::commit::{commit, region_start, write_copy, Committed};
@@ -16,6 +17,7 @@ use crate::logic::discover::{discover, Discovery, Fingerprint};
 use crate::logic::extent::Extent;
 use crate::logic::format::{Superblock, BLOCK, FORMAT_VERSION};
 use crate::logic::geometry::SpareLayout;
+use crate::logic::latency::LatencyRing;
 use crate::logic::load::{read_copy, CopyState};
 use crate::logic::table_check::check_table;
 
@@ -27,6 +29,8 @@ pub(crate) struct Metadata {
     /// The highest generation ever attempted: a failed commit may have
     /// reached the disk in part, so the next one goes higher still.
     attempted: u64,
+    /// How long recent commits took.
+    latency: LatencyRing,
     buf: IoBuffer,
     block: KVec<u8>,
 }
@@ -90,7 +94,7 @@ impl Metadata {
                     ..Default::default()
                 };
                 fill_random(&mut sb.uuid);
-                let mut meta = Self { layout, sb, attempted: generation, buf, block };
+                let mut meta = Self { layout, sb, attempted: generation, latency: LatencyRing::default(), buf, block };
                 let copies = meta.write_both(spare, &sb, None, &[], "format");
                 if copies == 0 {
                     return Err(ctr_err(EIO, c"Cannot write metadata to the spare device"));
@@ -101,7 +105,7 @@ impl Metadata {
             Discovery::Load { copy, sb, layout, other: _ } => {
                 let stale = decision.other_is_stale();
                 let extents = Self::read_table(spare, &mut buf, &mut block, &layout, copy, &sb, target_blocks)?;
-                let mut meta = Self { layout, sb, attempted: sb.generation, buf, block };
+                let mut meta = Self { layout, sb, attempted: sb.generation, latency: LatencyRing::default(), buf, block };
                 let mut copies = 2;
                 if stale {
                     let other = 1 - copy;
@@ -202,13 +206,22 @@ impl Metadata {
             ..self.sb
         };
         let previous = self.sb;
-        match self.write_both(spare, &next, Some(&previous), extents, "commit") {
+        let started = now_ns();
+        let written = self.write_both(spare, &next, Some(&previous), extents, "commit");
+        let us = now_ns().saturating_sub(started) / 1000;
+        self.latency.record(u32::try_from(us).unwrap_or(u32::MAX));
+        match written {
             0 => Err(EIO),
             n => {
                 self.sb = next;
                 Ok(n)
             }
         }
+    }
+
+    /// Latencies of recent commits.
+    pub(crate) fn latency(&mut self) -> &mut LatencyRing {
+        &mut self.latency
     }
 
     /// The spare's layout.

@@ -257,6 +257,26 @@ impl RemapTarget {
         }
     }
 
+    /// `stats`: `<name> <value>` lines.
+    fn stats_message(&self, out: &mut Emitter<'_>) {
+        let c = self.counters.snapshot();
+        let lat = *self.writer.lock().meta.latency();
+        let _ = write!(
+            out,
+            "reads {}\nwrites {}\nremapped_reads {}\nremapped_writes {}\nerrors {}\n\
+             commits {}\ncommit_p50_us {}\ncommit_p99_us {}\ncommit_max_us {}\n",
+            c.reads,
+            c.writes,
+            c.remapped_reads,
+            c.remapped_writes,
+            c.errors,
+            lat.count(),
+            lat.percentile(50),
+            lat.percentile(99),
+            lat.max(),
+        );
+    }
+
     /// The policies as optional table arguments.
     fn options(&self) -> Options {
         Options { force_format: false, policies: self.policies() }
@@ -352,8 +372,8 @@ impl TargetOps for RemapTarget {
             moving,
             held,
             writer,
-            inflight: InFlight::default(),
-            counters: IoCounters::default(),
+            inflight: InFlight::new().map_err(nomem)?,
+            counters: IoCounters::new().map_err(nomem)?,
             remapped_blocks: AtomicU64::new(remapped),
             spare_used: AtomicU64::new(spare_used),
             spare_total,
@@ -504,6 +524,15 @@ impl TargetOps for RemapTarget {
             Message::ScanStatus => {
                 let _ = self.scan_progress(out);
                 Ok(true)
+            }
+            Message::Stats => {
+                self.stats_message(out);
+                Ok(true)
+            }
+            Message::ClearStats => {
+                self.counters.clear();
+                self.writer.lock().meta.latency().clear();
+                Ok(false)
             }
         };
         self.check_health(target);

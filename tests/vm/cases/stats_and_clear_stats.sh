@@ -1,0 +1,22 @@
+# `stats` reports the per-cpu I/O counters (the same values as the status
+# line) and metadata commit latencies; `clear_stats` zeroes them.
+main=$(mkloop main 32)
+spare=$(mkloop spare 8)
+dev=$(remap_create r "$main" "$spare")
+for s in 10 20 30; do dmsetup message r 0 remap $s >/dev/null; done
+dd if=/dev/zero of="$dev" bs=4k count=64 oflag=direct status=none
+dd if="$dev" of=/dev/null bs=4k count=32 iflag=direct status=none
+dmsetup message r 0 stats > /tmp/work/stats
+stat() { awk -v k="$1" '$1 == k { print $2 }' /tmp/work/stats; }
+assert_eq "$(stat reads)" "$(status_field r 8)" "reads in stats and status"
+assert_eq "$(stat writes)" "$(status_field r 9)" "writes in stats and status"
+[ "$(stat writes)" -ge 64 ] || fail "writes counted: $(stat writes)"
+[ "$(stat remapped_writes)" -ge 1 ] || fail "remapped writes counted: $(stat remapped_writes)"
+assert_eq "$(stat commits)" 3 "commits counted"
+[ "$(stat commit_p50_us)" -le "$(stat commit_p99_us)" ] && [ "$(stat commit_p99_us)" -le "$(stat commit_max_us)" ] \
+    && [ "$(stat commit_max_us)" -gt 0 ] || fail "commit latencies: $(tr '\n' ' ' < /tmp/work/stats)"
+note "stats: $(tr '\n' ' ' < /tmp/work/stats)"
+dmsetup message r 0 clear_stats
+dmsetup message r 0 stats > /tmp/work/stats
+assert_eq "$(stat reads) $(stat writes) $(stat commits)" "0 0 0" "counters after clear_stats"
+expect_message_refused r "Invalid argument" stats now
