@@ -19,7 +19,7 @@
 #include <linux/random.h>
 #include <linux/workqueue.h>
 #include <linux/percpu.h>
-#include <linux/timekeeping.h>
+#include <linux/sched/clock.h>
 
 /* Point @bio at @bdev (bio_set_dev is static inline). */
 void dm_remap_bio_set_dev(struct bio *bio, struct block_device *bdev);
@@ -87,7 +87,7 @@ void dm_remap_percpu_free(u64 *counters);
 void dm_remap_percpu_add(u64 *counters, unsigned int i, s64 v);
 s64 dm_remap_percpu_sum(u64 *counters, unsigned int i);
 void dm_remap_percpu_zero(u64 *counters, unsigned int i);
-/* Monotonic clock, nanoseconds. */
+/* A fine-grained clock in nanoseconds (local_clock: the VM's ktime may tick in jiffies). */
 u64 dm_remap_now_ns(void);
 
 #endif

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Boots the test kernel under QEMU with dm-remap and runs guest tests.
 
-  run.py --kernel-dir DIR --module dm-remap.ko [--mode test|demo] [NAME ...]
+  run.py --kernel-dir DIR --module dm-remap.ko [--mode test|demo|bench] [NAME ...]
 
 Test cases are tests/vm/cases/NAME.sh; all of them run in one boot unless
 NAMEs are given. Reboot cases are tests/vm/reboot/{before,after}/NAME.sh:
@@ -56,14 +56,20 @@ def kvm_boots(kernel: Path, initrd: Path, workdir: Path) -> bool:
     return "dm-remap-probe: userspace reached" in log.read_text(errors="replace")
 
 
+# Benchmark devices: a 16 GiB null_blk with 4 KiB blocks and no memory
+# behind it, and four 512 MiB RAM disks.
+BENCH_CMDLINE = "null_blk.nr_devices=1 null_blk.gb=16 null_blk.bs=4096 brd.rd_nr=4 brd.rd_size=524288"
+
+
 def qemu_command(kernel: Path, initrd: Path, accel: str, console: Path, results: Path, mode: str,
                  disks: list[Path] = ()) -> list[str]:
     accel_args = ["-accel", "kvm", "-cpu", "host"] if accel == "kvm" else \
         ["-accel", "tcg,thread=multi", "-cpu", "max"]
+    extra = f" {BENCH_CMDLINE}" if mode == "bench" else ""
     return [
-        "qemu-system-x86_64", *accel_args, "-smp", "2", "-m", "3G",
+        "qemu-system-x86_64", *accel_args, "-smp", "2", "-m", "4G" if mode == "bench" else "3G",
         "-kernel", str(kernel / "arch/x86/boot/bzImage"), "-initrd", str(initrd),
-        "-append", f"console=ttyS0 loglevel=7 panic=-1 dmremap_mode={mode}",
+        "-append", f"console=ttyS0 loglevel=7 panic=-1 dmremap_mode={mode}{extra}",
         "-display", "none", "-monitor", "none", "-no-reboot",
         "-serial", f"file:{console}", "-serial", f"file:{results}",
         *[a for d in disks for a in ("-drive", f"file={d},format=raw,if=virtio,cache=writeback")],
@@ -110,6 +116,7 @@ def boot(args, run_dir: Path, tests: list[str], cases_dir: Path, accel: str, dis
     run_dir.mkdir(parents=True, exist_ok=True)
     initrd = initramfs.build(run_dir / "root", run_dir / "initramfs.cpio", args.module, GUEST_DIR, {
         "MODE": args.mode, "TESTS": " ".join(tests), "TEST_TIMEOUT": str(args.test_timeout),
+        **{k: os.environ[k] for k in ("BENCH_ROUNDS", "BENCH_RUNTIME") if k in os.environ},
     }, cases_dir, build_tool())
     if accel == "auto":
         accel = "kvm" if kvm_boots(args.kernel_dir, initrd, run_dir) else "tcg"
@@ -147,7 +154,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kernel-dir", required=True, type=Path)
     ap.add_argument("--module", required=True, type=Path)
-    ap.add_argument("--mode", choices=["test", "demo"], default="test")
+    ap.add_argument("--mode", choices=["test", "demo", "bench"], default="test")
     ap.add_argument("--accel", choices=["tcg", "kvm", "auto"], default=os.environ.get("DM_REMAP_ACCEL", "tcg"))
     ap.add_argument("--test-timeout", type=int, default=int(os.environ.get("DM_REMAP_TEST_TIMEOUT", "600")))
     ap.add_argument("--out", type=Path, default=REPO / "out" / "vm")
@@ -161,8 +168,8 @@ def main() -> int:
     tests = [t for t in args.tests if t in known] if args.tests else known
     reboot_tests = [t for t in args.tests if t in reboot_known] if args.tests else reboot_known
     unknown = [t for t in args.tests if t not in known and t not in reboot_known]
-    if args.mode == "demo":
-        tests, reboot_tests = ["demo"], []
+    if args.mode in ("demo", "bench"):
+        tests, reboot_tests = [args.mode], []
     elif unknown:
         print(f"vm: unknown test(s): {' '.join(unknown)}\nknown: {' '.join(known + reboot_known)}", file=sys.stderr)
         return 2
@@ -187,6 +194,10 @@ def main() -> int:
             results.update({f"{k}:{phase}": v for k, v in r.items()})
             ok &= good
 
+    if args.mode == "bench":
+        import bench_report  # noqa: E402
+        report = bench_report.write(run_dir / "results.log", run_dir)
+        print(f"\nvm: benchmark report in {report}.md and {report}.json")
     for name, r in results.items():
         print(f"  {r['status']:7} {name} ({r['seconds']}s){'  splat: ' + r['splat'] if 'splat' in r else ''}")
     passed = sum(1 for r in results.values() if r["status"] == "PASS")

@@ -217,5 +217,5 @@ void dm_remap_percpu_zero(u64 *counters, unsigned int i)
 
 u64 dm_remap_now_ns(void)
 {
-	return ktime_get_ns();
+	return local_clock();
 }

@@ -4,7 +4,7 @@
 #   ### BEGIN <name>
 #   ### RESULT <name> PASS|FAIL <rc> <seconds>
 #   ### DONE
-. /etc/dm-remap-run.sh
+set -a; . /etc/dm-remap-run.sh; set +a
 exec 3>/dev/ttyS1
 report() { echo "$*" >&3; }
 kmsg() { echo "dm-remap-test: $*" > /dev/kmsg; }
@@ -33,7 +33,10 @@ if ! insmod /lib/modules/dm-remap.ko; then
 fi
 reset_state
 for t in $TESTS; do
-    if [ "$MODE" = demo ]; then script=/tests/demo.sh; else script=/tests/cases/$t.sh; fi
+    case $MODE in
+        demo|bench) script=/tests/$MODE.sh ;;
+        *) script=/tests/cases/$t.sh ;;
+    esac
     report "### BEGIN $t"
     kmsg "BEGIN $t"
     start=$(date +%s)
