@@ -128,17 +128,21 @@ impl RemapTarget {
         let iter = bio.save_iter();
         let guard = RcuReadGuard::new();
         let route = self.table.read(&guard).route(block, blocks);
-        drop(guard);
         if route.blocks < blocks {
             // map() split held bios at run edges, so this cannot happen;
             // fail the bio rather than send part of it astray.
             pr_err!("held bio at block {} spans a run edge; failing it\n", block);
             return;
         }
-        self.send(bio, offset, route.spare);
+        // Counted inside the read section that routed it, as map() counts,
+        // so a later remap message's drain waits for it.
+        let epoch = self.inflight.enter();
+        drop(guard);
+        self.send(kept.bio(), offset, route.spare);
         let per_bio = kept.per_bio::<PerBio>();
         per_bio.iter = iter;
         per_bio.to_spare = route.spare.is_some();
+        per_bio.count_in(epoch);
         kept.submit();
     }
 

@@ -129,10 +129,13 @@ impl RemapTarget {
                     if bio.bio().copy_out(&iter, at, buf.bytes(bs)).is_err() {
                         return (failed_with, false);
                     }
-                    if !on_spare && self.rewrite_main(block, buf, transient) {
+                    // A block remapped since the bio was mapped (a remap
+                    // message ran in between) is written where it now lives.
+                    let remapped_since = !on_spare && self.table.read(&RcuReadGuard::new()).route(block, 1).spare.is_some();
+                    if !on_spare && !remapped_since && self.rewrite_main(block, buf, transient) {
                         continue;
                     }
-                    if !on_spare && !self.policies().auto_remap {
+                    if !on_spare && !remapped_since && !self.policies().auto_remap {
                         return (failed_with, false);
                     }
                     match self.place_block(block, buf, round) {

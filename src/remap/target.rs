@@ -121,6 +121,14 @@ pub(crate) struct PerBio {
     _pad: [u8; 7],
 }
 
+impl PerBio {
+    /// Records that `inflight` counted the bio in `epoch`.
+    pub(super) fn count_in(&mut self, epoch: u8) {
+        self.counted = true;
+        self.epoch = epoch;
+    }
+}
+
 /// Where map sent a data bio.
 enum Routed {
     /// To the main device or the spare.
@@ -204,8 +212,7 @@ impl RemapTarget {
         if route.blocks < blocks {
             bio.accept_partial(self.sectors_u32(route.blocks));
         }
-        per_bio.counted = true;
-        per_bio.epoch = self.inflight.enter();
+        per_bio.count_in(self.inflight.enter());
         drop(guard);
         per_bio.iter = bio.save_iter();
         per_bio.to_spare = route.spare.is_some();
