@@ -88,13 +88,25 @@ pub fn lookup(table: &[Extent], block: u64) -> Option<&Extent> {
 }
 
 /// The longest prefix of `block .. block + blocks` that goes to one place: the
-/// main device up to the next remapped block, or one contiguous spare run.
+/// main device up to the next remapped block, or one contiguous spare run
+/// (which may span extents that continue each other on both devices but
+/// differ in state or hit the extent length limit).
 pub fn route(table: &[Extent], block: u64, blocks: u64) -> Route {
-    match table.get(first_ending_after(table, block)) {
-        Some(e) if e.main <= block => Route {
-            spare: Some(u64::from(e.spare) + (block - e.main)),
-            blocks: blocks.min(e.main_end() - block),
-        },
+    let i = first_ending_after(table, block);
+    match table.get(i) {
+        Some(e) if e.main <= block => {
+            let mut end = e.main_end();
+            let mut spare_end = e.spare_end();
+            let want = block.saturating_add(blocks);
+            for next in table.get(i + 1..).unwrap_or_default() {
+                if end >= want || next.main != end || u64::from(next.spare) != spare_end {
+                    break;
+                }
+                end = next.main_end();
+                spare_end = next.spare_end();
+            }
+            Route { spare: Some(u64::from(e.spare) + (block - e.main)), blocks: blocks.min(end - block) }
+        }
         Some(e) => Route { spare: None, blocks: blocks.min(e.main - block) },
         None => Route { spare: None, blocks },
     }
@@ -208,6 +220,25 @@ pub fn carve(table: &[Extent], blocks: &[u64], out: &mut [Extent]) -> Result<usi
 /// Number of remapped blocks in `table`.
 pub fn remapped_blocks(table: &[Extent]) -> u64 {
     table.iter().map(|e| u64::from(e.len)).sum()
+}
+
+#[cfg(test)]
+mod route_tests {
+    use super::*;
+
+    #[test]
+    fn a_route_spans_extents_that_continue_each_other() {
+        let t = [
+            Extent { main: 10, spare: 0, len: 2, state: ExtentState::Ok },
+            Extent { main: 12, spare: 2, len: 1, state: ExtentState::Lost },
+            Extent { main: 13, spare: 3, len: 5, state: ExtentState::Ok },
+            Extent { main: 18, spare: 9, len: 2, state: ExtentState::Ok },
+        ];
+        assert_eq!(route(&t, 11, 8), Route { spare: Some(1), blocks: 7 });
+        assert_eq!(route(&t, 11, 3), Route { spare: Some(1), blocks: 3 });
+        assert_eq!(route(&t, 18, 5), Route { spare: Some(9), blocks: 2 });
+        assert_eq!(route(&t, 5, 10), Route { spare: None, blocks: 5 });
+    }
 }
 
 #[cfg(test)]
