@@ -20,6 +20,9 @@
 #include <linux/workqueue.h>
 #include <linux/percpu.h>
 #include <linux/sched/clock.h>
+#include <linux/kobject.h>
+#include <linux/sysfs.h>
+#include <linux/capability.h>
 
 /* Point @bio at @bdev (bio_set_dev is static inline). */
 void dm_remap_bio_set_dev(struct bio *bio, struct block_device *bdev);
@@ -89,5 +92,20 @@ s64 dm_remap_percpu_sum(u64 *counters, unsigned int i);
 void dm_remap_percpu_zero(u64 *counters, unsigned int i);
 /* A fine-grained clock in nanoseconds (local_clock: the VM's ktime may tick in jiffies). */
 u64 dm_remap_now_ns(void);
+/*
+ * sysfs (src/dm/sysfs.c): /sys/kernel/dm_remap, and one directory per
+ * device whose attribute reads and writes call @show and @store with @ctx.
+ */
+struct dm_remap_kobj;
+typedef ssize_t (*dm_remap_sysfs_show_fn)(void *ctx, unsigned int id, char *buf, size_t size);
+typedef ssize_t (*dm_remap_sysfs_store_fn)(void *ctx, unsigned int id, const char *buf, size_t len);
+int dm_remap_sysfs_init(void);
+void dm_remap_sysfs_exit(void);
+struct dm_remap_kobj *dm_remap_sysfs_add(struct dm_target *ti, void *ctx,
+					 dm_remap_sysfs_show_fn show,
+					 dm_remap_sysfs_store_fn store);
+void dm_remap_sysfs_remove(struct dm_remap_kobj *d);
+/* Wall-clock time, seconds since the epoch. */
+s64 dm_remap_real_seconds(void);
 
 #endif

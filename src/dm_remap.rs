@@ -30,8 +30,16 @@ struct DmRemapModule {
 
 impl kernel::Module for DmRemapModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
-        let target = dm::Registration::new(module)?;
+        dm::sysfs::init()?;
+        let target = dm::Registration::new(module).inspect_err(|_| dm::sysfs::exit())?;
         pr_info!("target 'remap' registered\n");
         Ok(Self { _target: target })
+    }
+}
+
+impl Drop for DmRemapModule {
+    fn drop(&mut self) {
+        // No target is left (DM refuses unload while devices use the type).
+        dm::sysfs::exit();
     }
 }

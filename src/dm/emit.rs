@@ -21,6 +21,11 @@ impl<'a> Emitter<'a> {
         }
         Self { buf, len: 0 }
     }
+
+    /// Bytes written (without the terminator).
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
 }
 
 impl fmt::Write for Emitter<'_> {

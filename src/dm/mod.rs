@@ -18,6 +18,7 @@ mod emit;
 pub(crate) mod percpu;
 pub(crate) mod rcu;
 pub(crate) mod sched;
+pub(crate) mod sysfs;
 pub(crate) mod work;
 mod target;
 

@@ -14,6 +14,7 @@ use kernel::prelude::*;
 use kernel::error::VTABLE_DEFAULT_ERROR;
 use kernel::types::Opaque;
 
+use super::sysfs::SysfsSlot;
 use super::work::Worker;
 use super::bio::{Deferred, EndBio};
 use super::{bindings, Bio, DmDev, Emitter, MapBio, QueueLimits};
@@ -104,7 +105,7 @@ impl Target {
         unsafe { &*ptr.cast::<Self>() }
     }
 
-    fn raw(&self) -> *mut bindings::dm_target {
+    pub(super) fn raw(&self) -> *mut bindings::dm_target {
         self.0.get()
     }
 
@@ -229,6 +230,12 @@ pub(crate) trait TargetOps: Sized + Send + Sync {
         None
     }
 
+    /// The target's sysfs slot, if it has one: the destructor removes the
+    /// directory in it before the instance is dropped.
+    fn sysfs_slot(&self) -> Option<&SysfsSlot> {
+        None
+    }
+
     /// What the worker runs (process context, may sleep).
     fn run_work(&self, _target: &Target) {}
 
@@ -305,7 +312,7 @@ impl<T: TargetOps> Drop for Registration<T> {
 ///
 /// `ti` must be live, and its constructor must have succeeded (so `private`
 /// holds a `KBox<T>` that `dtr` has not yet freed) for `'a`.
-unsafe fn instance<'a, T>(ti: *mut bindings::dm_target) -> &'a T {
+pub(super) unsafe fn instance<'a, T>(ti: *mut bindings::dm_target) -> &'a T {
     // SAFETY: the caller's contract; `ctr` stored a `KBox<T>` there.
     unsafe { &*(*ti).private.cast::<T>() }
 }
@@ -385,7 +392,12 @@ unsafe extern "C" fn ctr<T: TargetOps>(
 /// Called by DM only, once, for a target whose constructor succeeded.
 unsafe extern "C" fn dtr<T: TargetOps>(ti: *mut bindings::dm_target) {
     // SAFETY: the constructor succeeded and the destructor has not run.
-    if let Some(worker) = unsafe { instance::<T>(ti) }.worker() {
+    let this = unsafe { instance::<T>(ti) };
+    if let Some(slot) = this.sysfs_slot() {
+        // Reads of the directory use the instance: remove it first.
+        slot.remove();
+    }
+    if let Some(worker) = this.worker() {
         // A queued run may still use the instance: let it finish first.
         worker.flush();
     }

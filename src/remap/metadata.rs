@@ -10,6 +10,7 @@ use kernel::prelude::*;
 
 use super::spare_io::SpareIo;
 use crate::dm::percpu::now_ns;
+use crate::dm::sysfs::real_seconds;
 use crate::dm::sched::fill_random;
 use crate::dm::{CtrError, DmDev, IoBuffer};
 use crate::logic::commit::{commit, region_start, write_copy, Committed};
@@ -31,6 +32,8 @@ pub(crate) struct Metadata {
     attempted: u64,
     /// How long recent commits took.
     latency: LatencyRing,
+    /// Wall-clock seconds of the last successful commit (0: none yet).
+    last_commit: i64,
     buf: IoBuffer,
     block: KVec<u8>,
 }
@@ -94,7 +97,7 @@ impl Metadata {
                     ..Default::default()
                 };
                 fill_random(&mut sb.uuid);
-                let mut meta = Self { layout, sb, attempted: generation, latency: LatencyRing::default(), buf, block };
+                let mut meta = Self { layout, sb, attempted: generation, latency: LatencyRing::default(), last_commit: 0, buf, block };
                 let copies = meta.write_both(spare, &sb, None, &[], "format");
                 if copies == 0 {
                     return Err(ctr_err(EIO, c"Cannot write metadata to the spare device"));
@@ -105,7 +108,7 @@ impl Metadata {
             Discovery::Load { copy, sb, layout, other: _ } => {
                 let stale = decision.other_is_stale();
                 let extents = Self::read_table(spare, &mut buf, &mut block, &layout, copy, &sb, target_blocks)?;
-                let mut meta = Self { layout, sb, attempted: sb.generation, latency: LatencyRing::default(), buf, block };
+                let mut meta = Self { layout, sb, attempted: sb.generation, latency: LatencyRing::default(), last_commit: 0, buf, block };
                 let mut copies = 2;
                 if stale {
                     let other = 1 - copy;
@@ -214,9 +217,15 @@ impl Metadata {
             0 => Err(EIO),
             n => {
                 self.sb = next;
+                self.last_commit = real_seconds();
                 Ok(n)
             }
         }
+    }
+
+    /// Wall-clock seconds of the last successful commit (0: none yet).
+    pub(crate) fn last_commit_time(&self) -> i64 {
+        self.last_commit
     }
 
     /// Latencies of recent commits.

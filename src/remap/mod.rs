@@ -13,6 +13,7 @@ mod pending_blocks;
 mod recovery;
 mod resume;
 mod scrub;
+mod sysfs;
 mod spare_io;
 mod table;
 mod target;

@@ -18,6 +18,7 @@ use super::pending_blocks::PendingBlocks;
 use super::scrub::Scan;
 use super::table::{MovingRuns, Table};
 use crate::dm::rcu::{RcuBox, RcuReadGuard};
+use crate::dm::sysfs::SysfsSlot;
 use crate::dm::work::Worker;
 use crate::dm::{
     AtomicBioStack, Bio, BioOp, CtrError, DeferredBio, DmDev, Emitter, EndBio, EndIoOutcome, KeptBio, KeptBioList,
@@ -25,7 +26,7 @@ use crate::dm::{
 };
 use crate::logic::error_class::{classify, ErrorClass};
 use crate::logic::health::{Health, HealthInputs};
-use crate::logic::policy::Policies;
+use crate::logic::policy::{Policies, Policy};
 use crate::logic::discover::Fingerprint;
 use crate::logic::extent;
 use crate::logic::geometry::{self, SpareLayout};
@@ -41,6 +42,8 @@ const SPARE_FLUSH_BIO: u32 = 1;
 
 /// One `remap` target: a main device, a spare device, and the remap table.
 pub(crate) struct RemapTarget {
+    /// `/sys/kernel/dm_remap/<dm name>/` while the device is active.
+    sysfs: SysfsSlot,
     /// Runs error recovery; the destructor flushes it first.
     worker: Worker<RemapTarget>,
     /// Failed bios taken over by `end_io`, for the worker.
@@ -74,13 +77,13 @@ pub(crate) struct RemapTarget {
     /// Serialises table changes; owns the spare allocator and metadata.
     pub(super) writer: Pin<KBox<Mutex<Writer>>>,
     pub(super) inflight: InFlight,
-    counters: IoCounters,
+    pub(super) counters: IoCounters,
     pub(super) remapped_blocks: AtomicU64,
     pub(super) spare_used: AtomicU64,
     /// Blocks the allocator can hand out.
     pub(super) spare_total: u64,
     /// The spare's identity, chosen when it was formatted.
-    uuid: [u8; 16],
+    pub(super) uuid: [u8; 16],
     /// Generation of the last metadata commit.
     pub(super) generation: AtomicU64,
     /// Metadata copies the last commit wrote (2 when healthy).
@@ -94,7 +97,7 @@ pub(super) struct Writer {
 }
 
 /// The UUID as 32 hex digits.
-struct Hex<'a>(&'a [u8]);
+pub(super) struct Hex<'a>(pub(super) &'a [u8]);
 
 impl core::fmt::Display for Hex<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -289,6 +292,11 @@ impl RemapTarget {
         Options { force_format: false, policies: self.policies() }
     }
 
+    /// Changes one policy.
+    pub(super) fn set_policy(&self, policy: Policy) {
+        self.policies.lock().apply(policy);
+    }
+
     /// The current policies.
     pub(super) fn policies(&self) -> Policies {
         *self.policies.lock()
@@ -361,6 +369,7 @@ impl TargetOps for RemapTarget {
             ..Default::default()
         });
         Ok(Self {
+            sysfs: SysfsSlot::new().map_err(nomem)?,
             worker,
             failed: AtomicBioStack::new(),
             pending_writes: AtomicBioStack::new(),
@@ -447,6 +456,22 @@ impl TargetOps for RemapTarget {
         self.check_health(target);
     }
 
+    fn sysfs_slot(&self) -> Option<&SysfsSlot> {
+        Some(&self.sysfs)
+    }
+
+    fn resume(&self, target: &Target) {
+        // Published while the device is active; a reloaded table's
+        // directory replaces the old one's (removed at its postsuspend).
+        if let Err(e) = target.publish_sysfs::<Self>() {
+            pr_warn!("{}: no sysfs directory: {:?}\n", self.main.name(), e);
+        }
+    }
+
+    fn postsuspend(&self, _target: &Target) {
+        self.sysfs.remove();
+    }
+
     fn presuspend(&self, _target: &Target) {
         if self.scan.stop() {
             pr_info!("{}: patrol read stopped by suspend\n", self.main.name());
@@ -517,7 +542,7 @@ impl TargetOps for RemapTarget {
             Message::Remap { sector, sectors } => self.remap_message(sector, sectors, out),
             Message::ListRemaps { start_block, max } => self.list_message(start_block, max, out),
             Message::Set(policy) => {
-                self.policies.lock().apply(policy);
+                self.set_policy(policy);
                 Ok(false)
             }
             Message::ScanStart { mib_per_s } => {

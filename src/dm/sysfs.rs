@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0
+//! A target's directory in sysfs, `/sys/kernel/dm_remap/<dm name>/`. The
+//! kobject plumbing and the attribute names are C (`sysfs.c`); what the
+//! attributes show and accept is the target's ([`SysfsAttrs`]).
+//!
+//! A target publishes its directory through [`Target::publish_sysfs`] and
+//! keeps it in a [`SysfsSlot`]; the destructor trampoline empties the slot
+//! before the instance goes, and removal waits for running reads and writes.
+
+use core::ptr::NonNull;
+
+use kernel::ffi::{c_char, c_uint, c_void};
+use kernel::new_mutex;
+use kernel::prelude::*;
+use kernel::sync::Mutex;
+
+use super::bindings;
+use super::target::{instance, Target, TargetOps};
+use super::Emitter;
+
+/// What a target's sysfs attributes show and accept, by the ids of
+/// `sysfs.c`'s attribute table.
+pub(crate) trait SysfsAttrs: Sync {
+    /// Writes attribute `id`'s value (a trailing newline is added).
+    fn show(&self, id: u32, out: &mut Emitter<'_>);
+    /// Sets writable attribute `id` from `value` (trimmed).
+    fn store(&self, id: u32, value: &[u8]) -> Result;
+}
+
+/// Creates `/sys/kernel/dm_remap`; module init calls it once.
+pub(crate) fn init() -> Result {
+    // SAFETY: called once at module init, before any target exists.
+    kernel::error::to_result(unsafe { bindings::dm_remap_sysfs_init() })
+}
+
+/// Removes `/sys/kernel/dm_remap`; module exit calls it once.
+pub(crate) fn exit() {
+    // SAFETY: called once at module exit, after every target is gone.
+    unsafe { bindings::dm_remap_sysfs_exit() };
+}
+
+/// One published directory.
+///
+/// # Invariants
+///
+/// `kobj` came from `dm_remap_sysfs_add` and is removed once, by `drop`.
+struct SysfsDir {
+    kobj: NonNull<bindings::dm_remap_kobj>,
+}
+
+// SAFETY: the kobject may be removed from any process context.
+unsafe impl Send for SysfsDir {}
+
+impl Drop for SysfsDir {
+    fn drop(&mut self) {
+        // SAFETY: added by `dm_remap_sysfs_add` and removed once (invariant).
+        unsafe { bindings::dm_remap_sysfs_remove(self.kobj.as_ptr()) };
+    }
+}
+
+/// Where a target keeps its directory while the device is active.
+pub(crate) struct SysfsSlot(Pin<KBox<Mutex<Option<SysfsDir>>>>);
+
+impl SysfsSlot {
+    pub(crate) fn new() -> Result<Self> {
+        Ok(Self(KBox::pin_init(new_mutex!(None), GFP_KERNEL)?))
+    }
+
+    /// Removes the directory, if there is one; waits for running reads and
+    /// writes of its attributes.
+    pub(crate) fn remove(&self) {
+        let dir = self.0.lock().take();
+        drop(dir);
+    }
+}
+
+/// # Safety
+///
+/// Called by sysfs only, with the `ctx` given to `dm_remap_sysfs_add` (a
+/// live `T`) and a buffer of `size` bytes.
+unsafe extern "C" fn show<T: SysfsAttrs>(ctx: *mut c_void, id: c_uint, buf: *mut c_char, size: usize) -> isize {
+    // SAFETY: `ctx` is a live `T` while its directory exists (the caller's
+    // contract, kept by `SysfsSlot`); sysfs lends `buf` for the call.
+    let (this, buf) = unsafe { (&*ctx.cast::<T>(), core::slice::from_raw_parts_mut(buf.cast::<u8>(), size)) };
+    let mut out = Emitter::new(buf);
+    this.show(id, &mut out);
+    let _ = core::fmt::Write::write_char(&mut out, '\n');
+    out.len() as isize
+}
+
+/// # Safety
+///
+/// As for `show`, with `len` bytes at `buf`.
+unsafe extern "C" fn store<T: SysfsAttrs>(ctx: *mut c_void, id: c_uint, buf: *const c_char, len: usize) -> isize {
+    // SAFETY: as in `show`; sysfs lends `len` bytes at `buf` for the call.
+    let (this, value) = unsafe { (&*ctx.cast::<T>(), core::slice::from_raw_parts(buf.cast::<u8>(), len)) };
+    // (`trim_ascii` is newer than the kernel's minimum Rust.)
+    let end = value.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(0, |i| i + 1);
+    let start = value.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(end);
+    let value = value.get(start..end).unwrap_or_default();
+    match this.store(id, value) {
+        Ok(()) => isize::try_from(len).unwrap_or(isize::MAX),
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+impl Target {
+    /// Publishes the target's sysfs directory, named after its device,
+    /// unless it is published already. Process context.
+    pub(crate) fn publish_sysfs<T: TargetOps + SysfsAttrs>(&self) -> Result {
+        // SAFETY: every callback that hands out a `Target` runs between a
+        // successful constructor and the destructor, so `private` is a live
+        // `T`; the destructor empties the slot before dropping it.
+        let this = unsafe { instance::<T>(self.raw()) };
+        let Some(slot) = this.sysfs_slot() else {
+            return Ok(());
+        };
+        let mut dir = slot.0.lock();
+        if dir.is_some() {
+            return Ok(());
+        }
+        let ctx = core::ptr::from_ref(this).cast_mut().cast::<c_void>();
+        // SAFETY: the target is live; `ctx` is the instance, which outlives the
+        // directory (the slot is emptied before the instance is dropped).
+        let kobj = unsafe { bindings::dm_remap_sysfs_add(self.raw(), ctx, Some(show::<T>), Some(store::<T>)) };
+        *dir = Some(SysfsDir { kobj: NonNull::new(kobj).ok_or(ENOMEM)? });
+        Ok(())
+    }
+}
+
+/// Wall-clock seconds since the epoch.
+pub(crate) fn real_seconds() -> i64 {
+    // SAFETY: reads the clock; any context.
+    unsafe { bindings::dm_remap_real_seconds() }
+}
