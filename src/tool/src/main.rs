@@ -10,6 +10,7 @@ mod activate;
 mod commands;
 mod dump;
 mod spare;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,11 +49,34 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Show the status of one dm-remap device, or of all of them.
+    Status {
+        device: Option<String>,
+        #[arg(short, long, value_enum, default_value = "table")]
+        format: status::Format,
+    },
+    /// List a device's remaps (main_block spare_block length state).
+    List { device: String },
+    /// Remap COUNT sectors from SECTOR of a live device to its spare.
+    Remap {
+        device: String,
+        sector: u64,
+        #[arg(default_value = "1")]
+        count: u64,
+    },
     /// Remove the devices listed in a config file, last first.
     Deactivate {
         #[arg(short, long, default_value = activate::DEFAULT_CONFIG)]
         config: PathBuf,
     },
+}
+
+fn print_clean(out: &str) -> Outcome {
+    print!("{out}");
+    if !out.is_empty() && !out.ends_with('\n') {
+        println!();
+    }
+    Outcome::Clean
 }
 
 fn all_or_some(all: bool) -> Outcome {
@@ -72,6 +96,11 @@ fn main() -> ExitCode {
         Command::Repair { spare } => commands::repair(spare),
         Command::Activate { config, dry_run } => activate::activate(config, *dry_run).map(all_or_some),
         Command::Deactivate { config } => activate::deactivate(config).map(all_or_some),
+        Command::Status { device, format } => status::collect(device.as_deref())
+            .and_then(|d| status::render(&d, *format))
+            .map(|out| print_clean(&out)),
+        Command::List { device } => status::list(device).map(|out| print_clean(&out)),
+        Command::Remap { device, sector, count } => status::remap(device, *sector, *count).map(|out| print_clean(&out)),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

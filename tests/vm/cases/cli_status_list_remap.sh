@@ -1,0 +1,31 @@
+# The CLI's status (table, json, csv, xml), list and remap agree with
+# dmsetup and sysfs; an unknown device is a clear error with exit status 2.
+m1=$(mkloop m1 32); s1=$(mkloop s1 8)
+m2=$(mkloop m2 32); s2=$(mkloop s2 8)
+remap_create a "$m1" "$s1" >/dev/null
+remap_create b "$m2" "$s2" >/dev/null
+assert_eq "$(dm-remap remap a 100 8)" "remapped 8 lost 0" "remap through the CLI"
+assert_eq "$(dm-remap list a)" "$(dmsetup message a 0 list_remaps)" "list through the CLI"
+
+dm-remap status --format csv > /tmp/work/all.csv
+assert_eq "$(wc -l < /tmp/work/all.csv)" 3 "csv lines (header and two devices)"
+# Column n of the CSV row for device a, by header name.
+col() { awk -F, -v k="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == k) c = i } $1 == "a" { print $c }' /tmp/work/all.csv; }
+assert_eq "$(col remaps)" "$(info_field a remaps)" "remaps in csv"
+assert_eq "$(col remaps)" "$(cat /sys/kernel/dm_remap/a/remaps)" "remaps in csv and sysfs"
+assert_eq "$(col uuid)" "$(cat /sys/kernel/dm_remap/a/uuid)" "uuid in csv and sysfs"
+assert_eq "$(col health)" "$(info_field a health)" "health in csv"
+assert_eq "$(col generation)" "$(info_field a generation)" "generation in csv"
+dm-remap status a --format json | grep -q '"name": "a"' || fail "json status of a"
+dm-remap status b --format xml | grep -q '<name>b</name>' || fail "xml status of b"
+dm-remap status | awk 'NR > 1 { print $1 }' | tr '\n' ' ' | grep -qx 'a b ' || fail "table status: $(dm-remap status)"
+
+set +e
+dm-remap status nosuch > /dev/null 2> /tmp/work/err; rc=$?
+set -e
+assert_eq "$rc" 2 "exit status for an unknown device"
+grep -q "^dm-remap: nosuch:" /tmp/work/err || fail "error for an unknown device: $(cat /tmp/work/err)"
+dmsetup create lin --table "0 1024 linear $m2 0"
+set +e; dm-remap status lin > /dev/null 2> /tmp/work/err; rc=$?; set -e
+assert_eq "$rc" 2 "exit status for a non-remap device"
+note "status, list, remap agree with dmsetup and sysfs; bad devices refused"
