@@ -7,6 +7,7 @@
 //! of them, 1 some lines failed, 2 no config).
 
 mod activate;
+mod badblocks;
 mod commands;
 mod dump;
 mod spare;
@@ -64,11 +65,60 @@ enum Command {
         #[arg(default_value = "1")]
         count: u64,
     },
+    /// Import a badblocks(8) list as remaps, or export the remaps as one.
+    Badblocks {
+        #[command(subcommand)]
+        action: BadblocksAction,
+    },
     /// Remove the devices listed in a config file, last first.
     Deactivate {
         #[arg(short, long, default_value = activate::DEFAULT_CONFIG)]
         config: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum BadblocksAction {
+    /// Remap every block of a badblocks list (a file, or - for stdin).
+    Import {
+        device: String,
+        list: PathBuf,
+        /// Block size of the list, in bytes (badblocks -b; default 1024).
+        #[arg(short, long, default_value = "1024")]
+        block_size: u64,
+    },
+    /// Print the blocks that hold remapped sectors, as a badblocks list.
+    Export {
+        device: String,
+        #[arg(short, long, default_value = "1024")]
+        block_size: u64,
+    },
+}
+
+fn badblocks_cmd(action: &BadblocksAction) -> Result<Outcome, String> {
+    match action {
+        BadblocksAction::Import { device, list, block_size } => {
+            let text = if list.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin()).map_err(|e| format!("stdin: {e}"))?
+            } else {
+                std::fs::read_to_string(list).map_err(|e| format!("{}: {e}", list.display()))?
+            };
+            let runs = badblocks::parse_list(&text, *block_size)?;
+            for (sector, sectors) in &runs {
+                status::remap(device, *sector, *sectors)?;
+            }
+            println!("imported {} run(s) of bad blocks", runs.len());
+            Ok(Outcome::Clean)
+        }
+        BadblocksAction::Export { device, block_size } => {
+            let dev = status::collect(Some(device))?;
+            let remap_block = dev.first().map_or(512, |d| u64::from(d.block_bytes));
+            for b in badblocks::export(&status::list(device)?, remap_block, *block_size)? {
+                println!("{b}");
+            }
+            Ok(Outcome::Clean)
+        }
+    }
 }
 
 fn print_clean(out: &str) -> Outcome {
@@ -100,6 +150,7 @@ fn main() -> ExitCode {
             .and_then(|d| status::render(&d, *format))
             .map(|out| print_clean(&out)),
         Command::List { device } => status::list(device).map(|out| print_clean(&out)),
+        Command::Badblocks { action } => badblocks_cmd(action),
         Command::Remap { device, sector, count } => status::remap(device, *sector, *count).map(|out| print_clean(&out)),
     };
     match result {

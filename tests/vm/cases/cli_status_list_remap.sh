@@ -29,3 +29,12 @@ dmsetup create lin --table "0 1024 linear $m2 0"
 set +e; dm-remap status lin > /dev/null 2> /tmp/work/err; rc=$?; set -e
 assert_eq "$rc" 2 "exit status for a non-remap device"
 note "status, list, remap agree with dmsetup and sysfs; bad devices refused"
+
+# badblocks(8) lists: import seeds remaps, export gives them back.
+printf '# badblocks -b 4096\n100\n101\n500\n' > /tmp/work/bb
+dm-remap badblocks import b /tmp/work/bb --block-size 4096 | grep -q "imported 2 run" || fail "badblocks import"
+assert_eq "$(dm-remap badblocks export b --block-size 4096 | tr '\n' ' ')" "100 101 500 " "badblocks export"
+assert_eq "$(info_field b remaps)" 24 "blocks remapped by the import (3 x 8 sectors)"
+set +e; echo "12x" | dm-remap badblocks import b - 2>/tmp/work/err; rc=$?; set -e
+assert_eq "$rc" 2 "exit status for a bad list"
+grep -q "line 1" /tmp/work/err || fail "bad list error: $(cat /tmp/work/err)"
