@@ -2,7 +2,9 @@
 //! `dm-remap`: dm-remap's userspace tool. `check`, `dump`, `restore` and
 //! `repair` work offline on a spare device or an image of one, in the spirit
 //! of thin_check, thin_dump, thin_restore and thin_repair (exit status: 0
-//! clean, 1 needs repair, 2 unusable or bad input). `activate` and
+//! clean, 1 needs repair, 2 unusable or bad input). `status`, `list`,
+//! `remap`, `badblocks`, `health`, `zabbix-discovery` talk to live devices
+//! (exit 2 on errors); `nagios` exits 0-3 as Nagios plugins do. `activate` and
 //! `deactivate` bring up the devices of a config file (exit status: 0 all
 //! of them, 1 some lines failed, 2 no config).
 
@@ -10,6 +12,8 @@ mod activate;
 mod badblocks;
 mod commands;
 mod dump;
+mod monitoring;
+mod smart;
 mod spare;
 mod status;
 
@@ -65,6 +69,16 @@ enum Command {
         #[arg(default_value = "1")]
         count: u64,
     },
+    /// A device's state with the SMART data of the disks under it.
+    Health {
+        device: String,
+        #[arg(short, long, value_enum, default_value = "table")]
+        format: status::Format,
+    },
+    /// Nagios plugin: one line, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    Nagios { device: Option<String> },
+    /// Zabbix low-level discovery JSON of every dm-remap device.
+    ZabbixDiscovery,
     /// Import a badblocks(8) list as remaps, or export the remaps as one.
     Badblocks {
         #[command(subcommand)]
@@ -121,6 +135,42 @@ fn badblocks_cmd(action: &BadblocksAction) -> Result<Outcome, String> {
     }
 }
 
+fn health_cmd(device: &str, format: status::Format) -> Result<Outcome, String> {
+    let dev = status::collect(Some(device))?;
+    let mut disks = vec![];
+    for d in &dev {
+        for majmin in [&d.main_dev, &d.spare_dev] {
+            disks.extend(smart::leaf_disks(majmin, std::path::Path::new("/sys")));
+        }
+    }
+    disks.sort();
+    disks.dedup();
+    let smart: Vec<_> = disks.iter().map(|d| smart::query(d)).collect::<Result<_, _>>()?;
+    match format {
+        status::Format::Json => {
+            let v = serde_json::json!({ "status": dev, "smart": smart });
+            println!("{}", serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?);
+        }
+        _ => {
+            print!("{}", status::render(&dev, status::Format::Table)?);
+            for s in &smart {
+                let show = |v: Option<u64>| v.map_or("-".to_string(), |n| n.to_string());
+                println!(
+                    "{}: smart {} reallocated {} pending {} uncorrectable {} nvme_media_errors {}{}",
+                    s.device,
+                    s.passed.map_or("unknown", |p| if p { "passed" } else { "FAILED" }),
+                    show(s.reallocated_sectors),
+                    show(s.pending_sectors),
+                    show(s.uncorrectable_sectors),
+                    show(s.nvme_media_errors),
+                    s.note.as_ref().map_or(String::new(), |n| format!(" ({n})")),
+                );
+            }
+        }
+    }
+    Ok(Outcome::Clean)
+}
+
 fn print_clean(out: &str) -> Outcome {
     print!("{out}");
     if !out.is_empty() && !out.ends_with('\n') {
@@ -151,6 +201,16 @@ fn main() -> ExitCode {
             .map(|out| print_clean(&out)),
         Command::List { device } => status::list(device).map(|out| print_clean(&out)),
         Command::Badblocks { action } => badblocks_cmd(action),
+        Command::Health { device, format } => health_cmd(device, *format),
+        Command::Nagios { device } => {
+            let (line, state) = match status::collect(device.as_deref()) {
+                Ok(d) => monitoring::nagios(&d),
+                Err(e) => (format!("DM-REMAP UNKNOWN - {e}"), monitoring::NagiosState::Unknown),
+            };
+            println!("{line}");
+            return ExitCode::from(state as u8);
+        }
+        Command::ZabbixDiscovery => status::collect(None).map(|d| print_clean(&monitoring::zabbix_discovery(&d))),
         Command::Remap { device, sector, count } => status::remap(device, *sector, *count).map(|out| print_clean(&out)),
     };
     match result {

@@ -38,3 +38,15 @@ assert_eq "$(info_field b remaps)" 24 "blocks remapped by the import (3 x 8 sect
 set +e; echo "12x" | dm-remap badblocks import b - 2>/tmp/work/err; rc=$?; set -e
 assert_eq "$rc" 2 "exit status for a bad list"
 grep -q "line 1" /tmp/work/err || fail "bad list error: $(cat /tmp/work/err)"
+
+# Monitoring outputs.
+set +e; out=$(dm-remap nagios a); rc=$?; set -e
+assert_eq "$rc" 0 "nagios exit status for a healthy device"
+case "$out" in "DM-REMAP OK - a ok (8 remapped, 0 pending,"*) ;; *) fail "nagios output: $out" ;; esac
+set +e; dm-remap nagios nosuch >/dev/null; rc=$?; set -e
+assert_eq "$rc" 3 "nagios exit status for an unknown device"
+dm-remap zabbix-discovery | grep -q '"{#DMREMAP}":"b"' || fail "zabbix discovery: $(dm-remap zabbix-discovery)"
+# No smartmontools in the guest: health says so and fails.
+set +e; dm-remap health a >/dev/null 2>/tmp/work/err; rc=$?; set -e
+assert_eq "$rc" 2 "health exit status without smartctl"
+grep -q "smartctl not found: install smartmontools" /tmp/work/err || fail "health error: $(cat /tmp/work/err)"
