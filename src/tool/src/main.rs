@@ -75,6 +75,15 @@ enum Command {
         #[arg(short, long, value_enum, default_value = "table")]
         format: status::Format,
     },
+    /// A live view: the status table, redrawn every INTERVAL seconds.
+    Watch {
+        device: Option<String>,
+        #[arg(short, long, default_value = "2")]
+        interval: u64,
+        /// Stop after this many redraws (default: until interrupted).
+        #[arg(short, long)]
+        count: Option<u64>,
+    },
     /// Nagios plugin: one line, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
     Nagios { device: Option<String> },
     /// Zabbix low-level discovery JSON of every dm-remap device.
@@ -171,6 +180,20 @@ fn health_cmd(device: &str, format: status::Format) -> Result<Outcome, String> {
     Ok(Outcome::Clean)
 }
 
+fn watch_cmd(device: Option<&str>, interval: u64, count: Option<u64>) -> Result<Outcome, String> {
+    let mut n = 0u64;
+    loop {
+        let table = status::collect(device).and_then(|d| status::render(&d, status::Format::Table))?;
+        // Clear the screen and home the cursor (ANSI), then draw.
+        print!("\x1b[2J\x1b[H{table}");
+        n += 1;
+        if count.is_some_and(|c| n >= c) {
+            return Ok(Outcome::Clean);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(interval.max(1)));
+    }
+}
+
 fn print_clean(out: &str) -> Outcome {
     print!("{out}");
     if !out.is_empty() && !out.ends_with('\n') {
@@ -202,6 +225,7 @@ fn main() -> ExitCode {
         Command::List { device } => status::list(device).map(|out| print_clean(&out)),
         Command::Badblocks { action } => badblocks_cmd(action),
         Command::Health { device, format } => health_cmd(device, *format),
+        Command::Watch { device, interval, count } => watch_cmd(device.as_deref(), *interval, *count),
         Command::Nagios { device } => {
             let (line, state) = match status::collect(device.as_deref()) {
                 Ok(d) => monitoring::nagios(&d),

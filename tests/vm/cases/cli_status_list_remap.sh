@@ -50,3 +50,4 @@ dm-remap zabbix-discovery | grep -q '"{#DMREMAP}":"b"' || fail "zabbix discovery
 set +e; dm-remap health a >/dev/null 2>/tmp/work/err; rc=$?; set -e
 assert_eq "$rc" 2 "health exit status without smartctl"
 grep -q "smartctl not found: install smartmontools" /tmp/work/err || fail "health error: $(cat /tmp/work/err)"
+dm-remap watch a --interval 1 --count 2 | grep -c '^a ' | grep -qx 2 || fail "watch did not draw twice"
