@@ -211,6 +211,10 @@ fn all_or_some(all: bool) -> Outcome {
 }
 
 fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`dm-remap status | head`), as Unix tools
+    // do, instead of panicking on the failed write.
+    // SAFETY: sets a signal disposition before any thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Check { spare } => commands::check(spare),
