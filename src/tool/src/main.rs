@@ -12,6 +12,7 @@ mod activate;
 mod badblocks;
 mod commands;
 mod dump;
+mod monitor;
 mod monitoring;
 mod smart;
 mod spare;
@@ -86,6 +87,28 @@ enum Command {
     },
     /// Nagios plugin: one line, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
     Nagios { device: Option<String> },
+    /// Sample every device into a SQLite history and serve Prometheus
+    /// metrics and a JSON REST API.
+    Monitor {
+        #[arg(long, default_value = "/var/lib/dm-remap/history.sqlite")]
+        db: PathBuf,
+        /// Seconds between samples.
+        #[arg(short, long, default_value = "60")]
+        interval: u64,
+        /// Address to serve on; an empty string serves nothing.
+        #[arg(short, long, default_value = "127.0.0.1:9377")]
+        listen: String,
+        /// Stop after this many samples (default: run until stopped).
+        #[arg(long)]
+        samples: Option<u64>,
+    },
+    /// Render the monitor's history as an HTML page with charts.
+    Report {
+        #[arg(long, default_value = "/var/lib/dm-remap/history.sqlite")]
+        db: PathBuf,
+        #[arg(short, long, default_value = "dm-remap-report.html")]
+        out: PathBuf,
+    },
     /// Zabbix low-level discovery JSON of every dm-remap device.
     ZabbixDiscovery,
     /// Import a badblocks(8) list as remaps, or export the remaps as one.
@@ -238,6 +261,13 @@ fn main() -> ExitCode {
             println!("{line}");
             return ExitCode::from(state as u8);
         }
+        Command::Monitor { db, interval, listen, samples } => {
+            monitor::run(db, *interval, listen, *samples).map(|()| Outcome::Clean)
+        }
+        Command::Report { db, out } => monitor::report::write(db, out).map(|()| {
+            println!("report written to {}", out.display());
+            Outcome::Clean
+        }),
         Command::ZabbixDiscovery => status::collect(None).map(|d| print_clean(&monitoring::zabbix_discovery(&d))),
         Command::Remap { device, sector, count } => status::remap(device, *sector, *count).map(|out| print_clean(&out)),
     };

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-2.0
+//! `monitor`: samples every dm-remap device periodically into a SQLite
+//! history, computes trends (errors per day, spare runway in days), and
+//! serves Prometheus metrics and a read-only JSON REST API
+//! (Documentation/dm-remap-api.yaml). `report` renders the history as HTML.
+
+pub mod history;
+pub mod http;
+pub mod report;
+pub mod trend;
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::status;
+
+/// Seconds since the epoch.
+pub fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Runs the monitor: samples every `interval` seconds into `db`, serving
+/// HTTP on `listen` (unless empty); with `samples`, stops after that many.
+pub fn run(db: &Path, interval: u64, listen: &str, samples: Option<u64>) -> Result<(), String> {
+    let store = history::History::open(db)?;
+    let server = if listen.is_empty() { None } else { Some(http::Server::start(listen, db)?) };
+    if let Some(s) = &server {
+        eprintln!("dm-remap monitor: serving http://{}/metrics and /api/v1/devices", s.addr());
+    }
+    let mut n = 0u64;
+    loop {
+        match status::collect(None) {
+            Ok(devices) => store.record(now(), &devices)?,
+            Err(e) => eprintln!("dm-remap monitor: {e}"),
+        }
+        n += 1;
+        if samples.is_some_and(|s| n >= s) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_secs(interval.max(1)));
+    }
+}
