@@ -51,3 +51,10 @@ set +e; dm-remap health a >/dev/null 2>/tmp/work/err; rc=$?; set -e
 assert_eq "$rc" 2 "health exit status without smartctl"
 grep -q "smartctl not found: install smartmontools" /tmp/work/err || fail "health error: $(cat /tmp/work/err)"
 dm-remap watch a --interval 1 --count 2 | grep -c '^a ' | grep -qx 2 || fail "watch did not draw twice"
+
+# The monitor samples the live devices into its history; report renders it.
+dm-remap monitor --db /tmp/work/h.sqlite --interval 1 --samples 2 --listen '' 2>/tmp/work/mon.err \
+    || fail "monitor: $(cat /tmp/work/mon.err)"
+dm-remap report --db /tmp/work/h.sqlite --out /tmp/work/r.html >/dev/null
+[ "$(grep -o "<h2>[ab]</h2>" /tmp/work/r.html | wc -l)" = 2 ] || fail "report does not show both devices"
+grep "<svg" /tmp/work/r.html >/dev/null || fail "report has no charts"
