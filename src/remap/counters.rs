@@ -92,3 +92,40 @@ impl RecoveryCounters {
         counter.load(Ordering::Relaxed)
     }
 }
+
+/// Buckets of a latency histogram: bucket 0 counts latencies under 1 us,
+/// bucket i (1..31) those in [2^(i-1), 2^i) us, the last also everything
+/// longer.
+pub(crate) const LATENCY_BUCKETS: usize = 32;
+
+/// log2 latency histograms of data bios, for those served by the main
+/// device and those sent to the spare; per-cpu like the I/O counters.
+pub(crate) struct LatencyHistograms(PerCpuCounters<{ 2 * LATENCY_BUCKETS }>);
+
+impl LatencyHistograms {
+    pub(crate) fn new() -> Result<Self> {
+        Ok(Self(PerCpuCounters::new()?))
+    }
+
+    /// Counts one bio that took `ns` nanoseconds.
+    #[inline]
+    pub(crate) fn record(&self, remapped: bool, ns: u64) {
+        let us = ns / 1000;
+        let bucket = (64 - us.leading_zeros() as usize).min(LATENCY_BUCKETS - 1);
+        self.0.add(usize::from(remapped) * LATENCY_BUCKETS + bucket, 1);
+    }
+
+    /// The histogram of the main device (`remapped` false) or the spare.
+    pub(crate) fn snapshot(&self, remapped: bool) -> [u64; LATENCY_BUCKETS] {
+        let mut out = [0u64; LATENCY_BUCKETS];
+        for (i, slot) in out.iter_mut().enumerate() {
+            *slot = u64::try_from(self.0.sum(usize::from(remapped) * LATENCY_BUCKETS + i)).unwrap_or(0);
+        }
+        out
+    }
+
+    /// Zeroes both histograms.
+    pub(crate) fn clear(&self) {
+        (0..2 * LATENCY_BUCKETS).for_each(|i| self.0.zero(i));
+    }
+}

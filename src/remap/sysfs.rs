@@ -49,6 +49,8 @@ impl SysfsAttrs for RemapTarget {
             21 => write!(out, "{}", p.error_threshold),
             22 => write!(out, "{}", p.spare_warn),
             23 => write!(out, "{}", p.spare_crit),
+            // Two lines; the trailing newline comes from the caller.
+            24 => self.write_histograms(out),
             _ => Ok(()),
         };
     }

@@ -10,7 +10,7 @@ use kernel::prelude::*;
 use kernel::sync::{Mutex, SpinLock};
 use kernel::{new_mutex, new_spinlock};
 
-use super::counters::{IoCounters, RecoveryCounters};
+use super::counters::{IoCounters, LatencyHistograms, RecoveryCounters, LATENCY_BUCKETS};
 use super::geometry::Geometry;
 use super::inflight::InFlight;
 use super::metadata::Metadata;
@@ -18,6 +18,7 @@ use super::pending_blocks::PendingBlocks;
 use super::scrub::Scan;
 use super::table::{MovingRuns, Table};
 use crate::dm::rcu::{RcuBox, RcuReadGuard};
+use crate::dm::percpu::now_ns;
 use crate::dm::sysfs::SysfsSlot;
 use crate::dm::work::Worker;
 use crate::dm::{
@@ -78,6 +79,8 @@ pub(crate) struct RemapTarget {
     pub(super) writer: Pin<KBox<Mutex<Writer>>>,
     pub(super) inflight: InFlight,
     pub(super) counters: IoCounters,
+    /// log2 latency histograms of bios served by main and by the spare.
+    pub(super) latency: LatencyHistograms,
     pub(super) remapped_blocks: AtomicU64,
     pub(super) spare_used: AtomicU64,
     /// Blocks the allocator can hand out.
@@ -121,7 +124,8 @@ pub(crate) struct PerBio {
     deferred: bool,
     /// The status the bio first failed with.
     pub(super) status: u8,
-    _pad: [u8; 7],
+    /// When map() sent the bio (local clock, ns; 0 for bios not timed).
+    start_ns: u64,
 }
 
 impl PerBio {
@@ -219,6 +223,7 @@ impl RemapTarget {
         drop(guard);
         per_bio.iter = bio.save_iter();
         per_bio.to_spare = route.spare.is_some();
+        per_bio.start_ns = now_ns();
         self.send(bio, offset, route.spare);
         match bio.op() {
             BioOp::Read => self.counters.count_io(false, route.spare.is_some()),
@@ -285,6 +290,21 @@ impl RemapTarget {
             lat.percentile(99),
             lat.max(),
         );
+        let _ = self.write_histograms(out);
+    }
+
+    /// `latency_us_log2 main|spare <32 counts>` lines (bucket i: latencies
+    /// in [2^(i-1), 2^i) us).
+    pub(super) fn write_histograms(&self, out: &mut Emitter<'_>) -> core::fmt::Result {
+        for (name, remapped) in [("main", false), ("spare", true)] {
+            if remapped {
+                writeln!(out)?;
+            }
+            write!(out, "latency_us_log2 {name}")?;
+            let h: [u64; LATENCY_BUCKETS] = self.latency.snapshot(remapped);
+            h.iter().try_for_each(|c| write!(out, " {c}"))?;
+        }
+        Ok(())
     }
 
     /// The policies as optional table arguments.
@@ -390,6 +410,7 @@ impl TargetOps for RemapTarget {
             writer,
             inflight: InFlight::new().map_err(nomem)?,
             counters: IoCounters::new().map_err(nomem)?,
+            latency: LatencyHistograms::new().map_err(nomem)?,
             remapped_blocks: AtomicU64::new(remapped),
             spare_used: AtomicU64::new(spare_used),
             spare_total,
@@ -427,6 +448,10 @@ impl TargetOps for RemapTarget {
         if per_bio.counted {
             self.inflight.exit(per_bio.epoch);
             per_bio.counted = false;
+        }
+        if per_bio.start_ns != 0 {
+            self.latency.record(per_bio.to_spare, now_ns().saturating_sub(per_bio.start_ns));
+            per_bio.start_ns = 0;
         }
         if status == 0 || per_bio.deferred {
             // Success, or the worker's verdict on a bio it took over.
@@ -563,6 +588,7 @@ impl TargetOps for RemapTarget {
             }
             Message::ClearStats => {
                 self.counters.clear();
+                self.latency.clear();
                 self.writer.lock().meta.latency().clear();
                 Ok(false)
             }

@@ -20,3 +20,12 @@ dmsetup message r 0 clear_stats
 dmsetup message r 0 stats > /tmp/work/stats
 assert_eq "$(stat reads) $(stat writes) $(stat commits)" "0 0 0" "counters after clear_stats"
 expect_message_refused r "Invalid argument" stats now
+
+# Latency histograms: every timed bio lands in one bucket.
+dd if=/dev/zero of="$dev" bs=4k count=50 oflag=direct status=none
+dmsetup message r 0 stats > /tmp/work/stats
+main_total=$(awk '$1 == "latency_us_log2" && $2 == "main" { for (i = 3; i <= NF; i++) s += $i; print s }' /tmp/work/stats)
+spare_total=$(awk '$1 == "latency_us_log2" && $2 == "spare" { for (i = 3; i <= NF; i++) s += $i; print s }' /tmp/work/stats)
+assert_eq "$((main_total + spare_total))" "$(stat writes)" "bios in the latency histograms"
+assert_eq "$(awk '$1 == "latency_us_log2" { print NF }' /tmp/work/stats | tr '\n' ' ')" "34 34 " "histogram buckets"
+assert_eq "$(wc -l < /sys/kernel/dm_remap/r/latency_histogram)" 2 "sysfs histogram lines"
