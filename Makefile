@@ -47,7 +47,7 @@ install-tools:
 	install -D -m 0644 scripts/boot/60-dm-remap.rules $(DESTDIR)$(UDEVDIR)/rules.d/60-dm-remap.rules
 	install -D -m 0644 scripts/boot/devices.conf.example $(DESTDIR)/etc/dm-remap/devices.conf.example
 	install -d $(DESTDIR)$(DOCDIR)
-	install -m 0644 Documentation/*.rst $(DESTDIR)$(DOCDIR)/
+	install -m 0644 Documentation/*.rst Documentation/*.yaml $(DESTDIR)$(DOCDIR)/
 
 demo:
 	./scripts/demo.sh
