@@ -31,7 +31,7 @@ static struct dm_remap_attr dm_remap_attrs[] = {
 	RO("last_commit_time", 18),
 	RW("auto_remap", 19), RW("read_retries", 20), RW("error_threshold", 21),
 	RW("spare_warn", 22), RW("spare_crit", 23),
-	RO("latency_histogram", 24),
+	RO("latency_histogram", 24), RO("read_errors", 25), RO("write_errors", 26),
 };
 
 static struct attribute *dm_remap_attr_attrs[ARRAY_SIZE(dm_remap_attrs) + 1];

@@ -9,13 +9,14 @@ use crate::dm::percpu::PerCpuCounters;
 
 /// Counts of bios the target routed and of completions that failed,
 /// per-cpu so the I/O path touches no shared cache line.
-pub(crate) struct IoCounters(PerCpuCounters<5>);
+pub(crate) struct IoCounters(PerCpuCounters<6>);
 
 const READS: usize = 0;
 const WRITES: usize = 1;
 const REMAPPED_READS: usize = 2;
 const REMAPPED_WRITES: usize = 3;
-const ERRORS: usize = 4;
+const READ_ERRORS: usize = 4;
+const WRITE_ERRORS: usize = 5;
 
 /// A consistent-enough copy of the counters for reporting.
 #[derive(Clone, Copy, Debug, Default)]
@@ -24,6 +25,9 @@ pub(crate) struct IoCounts {
     pub(crate) writes: u64,
     pub(crate) remapped_reads: u64,
     pub(crate) remapped_writes: u64,
+    /// Failed completions of reads, of writes (and other bios), and both.
+    pub(crate) read_errors: u64,
+    pub(crate) write_errors: u64,
     pub(crate) errors: u64,
 }
 
@@ -43,9 +47,9 @@ impl IoCounters {
         }
     }
 
-    /// Counts one failed completion.
-    pub(crate) fn count_error(&self) {
-        self.0.add(ERRORS, 1);
+    /// Counts one failed completion, of a read or not.
+    pub(crate) fn count_error(&self, read: bool) {
+        self.0.add(if read { READ_ERRORS } else { WRITE_ERRORS }, 1);
     }
 
     /// Reads all counters.
@@ -56,13 +60,15 @@ impl IoCounters {
             writes: get(WRITES),
             remapped_reads: get(REMAPPED_READS),
             remapped_writes: get(REMAPPED_WRITES),
-            errors: get(ERRORS),
+            read_errors: get(READ_ERRORS),
+            write_errors: get(WRITE_ERRORS),
+            errors: get(READ_ERRORS) + get(WRITE_ERRORS),
         }
     }
 
     /// Zeroes every counter (`clear_stats`).
     pub(crate) fn clear(&self) {
-        (0..5).for_each(|i| self.0.zero(i));
+        (0..6).for_each(|i| self.0.zero(i));
     }
 }
 

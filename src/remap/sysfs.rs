@@ -51,6 +51,8 @@ impl SysfsAttrs for RemapTarget {
             23 => write!(out, "{}", p.spare_crit),
             // Two lines; the trailing newline comes from the caller.
             24 => self.write_histograms(out),
+            25 => write!(out, "{}", c().read_errors),
+            26 => write!(out, "{}", c().write_errors),
             _ => Ok(()),
         };
     }

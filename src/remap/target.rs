@@ -278,13 +278,15 @@ impl RemapTarget {
         let lat = *self.writer.lock().meta.latency();
         let _ = write!(
             out,
-            "reads {}\nwrites {}\nremapped_reads {}\nremapped_writes {}\nerrors {}\n\
+            "reads {}\nwrites {}\nremapped_reads {}\nremapped_writes {}\nerrors {}\nread_errors {}\nwrite_errors {}\n\
              commits {}\ncommit_p50_us {}\ncommit_p99_us {}\ncommit_max_us {}\n",
             c.reads,
             c.writes,
             c.remapped_reads,
             c.remapped_writes,
             c.errors,
+            c.read_errors,
+            c.write_errors,
             lat.count(),
             lat.percentile(50),
             lat.percentile(99),
@@ -457,7 +459,7 @@ impl TargetOps for RemapTarget {
             // Success, or the worker's verdict on a bio it took over.
             return EndIoOutcome::Done;
         }
-        self.counters.count_error();
+        self.counters.count_error(bio.op() == BioOp::Read);
         if !self.recoverable(bio.op(), per_bio, status) {
             // Health may have changed; the worker reports it.
             target.queue_work::<Self>();

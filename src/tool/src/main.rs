@@ -35,7 +35,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Check both metadata copies on a spare device or image.
-    Check { spare: PathBuf },
+    /// With --nagios: a Nagios plugin check of live devices instead.
+    Check {
+        /// The spare device or image (with --nagios: a device name, or none
+        /// for all devices).
+        target: Option<PathBuf>,
+        #[arg(long)]
+        nagios: bool,
+    },
     /// Print the newest valid metadata copy as JSON.
     Dump { spare: PathBuf },
     /// Write both metadata copies from a JSON dump.
@@ -85,7 +92,8 @@ enum Command {
         #[arg(short, long)]
         count: Option<u64>,
     },
-    /// Nagios plugin: one line, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    /// Nagios plugin (also `check --nagios`): one line, exit 0 OK,
+    /// 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
     Nagios { device: Option<String> },
     /// Sample every device into a SQLite history and serve Prometheus
     /// metrics and a JSON REST API.
@@ -217,6 +225,15 @@ fn watch_cmd(device: Option<&str>, interval: u64, count: Option<u64>) -> Result<
     }
 }
 
+fn nagios_cmd(device: Option<&str>) -> ExitCode {
+    let (line, state) = match status::collect(device) {
+        Ok(d) => monitoring::nagios(&d),
+        Err(e) => (format!("DM-REMAP UNKNOWN - {e}"), monitoring::NagiosState::Unknown),
+    };
+    println!("{line}");
+    ExitCode::from(state as u8)
+}
+
 fn print_clean(out: &str) -> Outcome {
     print!("{out}");
     if !out.is_empty() && !out.ends_with('\n') {
@@ -240,7 +257,9 @@ fn main() -> ExitCode {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Check { spare } => commands::check(spare),
+        Command::Check { target, nagios: true } => return nagios_cmd(target.as_ref().and_then(|p| p.to_str())),
+        Command::Check { target: Some(spare), nagios: false } => commands::check(spare),
+        Command::Check { target: None, nagios: false } => Err("check: name a spare device or image (or use --nagios)".into()),
         Command::Dump { spare } => commands::dump(spare),
         Command::Restore { spare, input } => commands::restore(spare, input),
         Command::Repair { spare } => commands::repair(spare),
@@ -253,14 +272,7 @@ fn main() -> ExitCode {
         Command::Badblocks { action } => badblocks_cmd(action),
         Command::Health { device, format } => health_cmd(device, *format),
         Command::Watch { device, interval, count } => watch_cmd(device.as_deref(), *interval, *count),
-        Command::Nagios { device } => {
-            let (line, state) = match status::collect(device.as_deref()) {
-                Ok(d) => monitoring::nagios(&d),
-                Err(e) => (format!("DM-REMAP UNKNOWN - {e}"), monitoring::NagiosState::Unknown),
-            };
-            println!("{line}");
-            return ExitCode::from(state as u8);
-        }
+        Command::Nagios { device } => return nagios_cmd(device.as_deref()),
         Command::Monitor { db, interval, listen, samples } => {
             monitor::run(db, *interval, listen, *samples).map(|()| Outcome::Clean)
         }

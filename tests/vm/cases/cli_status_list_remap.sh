@@ -58,3 +58,21 @@ dm-remap monitor --db /tmp/work/h.sqlite --interval 1 --samples 2 --listen '' 2>
 dm-remap report --db /tmp/work/h.sqlite --out /tmp/work/r.html >/dev/null
 [ "$(grep -o "<h2>[ab]</h2>" /tmp/work/r.html | wc -l)" = 2 ] || fail "report does not show both devices"
 grep "<svg" /tmp/work/r.html >/dev/null || fail "report has no charts"
+
+# After faults, the CLI, sysfs and dmsetup still agree.
+dm3=$(mkdust dust 16); s3=$(mkloop s3 8)
+devc=$(remap_create c "$dm3" "$s3")
+dmsetup message dust 0 addbadblock 64 255      # fails writes: remapped
+dmsetup message dust 0 addbadblock 128         # fails reads: pending
+dd if=/dev/zero of="$devc" bs=512 seek=64 count=1 oflag=direct status=none
+! dd if="$devc" of=/dev/null bs=512 skip=128 count=1 iflag=direct status=none 2>/dev/null || fail "bad read succeeded"
+dm-remap status c --format csv > /tmp/work/c.csv
+ccol() { awk -F, -v k="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == k) c = i } NR == 2 { print $c }' /tmp/work/c.csv; }
+for f in auto_remaps pending unrecovered_errors remaps health; do
+    assert_eq "$(ccol $f)" "$(cat /sys/kernel/dm_remap/c/$f)" "$f in CLI and sysfs after faults"
+done
+assert_eq "$(ccol auto_remaps) $(ccol pending) $(ccol unrecovered_errors)" "1 1 1" "fault counts"
+assert_eq "$(cat /sys/kernel/dm_remap/c/read_errors) $(cat /sys/kernel/dm_remap/c/write_errors)" "1 1" "read and write errors"
+assert_eq "$(ccol errors)" "$(status_field c 12)" "errors in CLI and dmsetup"
+set +e; dm-remap check --nagios c >/dev/null; rc=$?; set -e
+assert_eq "$rc" 1 "nagios state with a pending block (WARNING)"
