@@ -11,9 +11,10 @@ use std::fs::File;
 use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use dm_remap_core::table_line::TableLine;
+
+use crate::dmsetup;
 
 /// Default config file.
 pub const DEFAULT_CONFIG: &str = "/etc/dm-remap/devices.conf";
@@ -95,17 +96,9 @@ pub fn parse(text: &str) -> (Vec<Entry>, Vec<LineError>) {
     (entries, errors)
 }
 
-fn dmsetup(args: &[&str]) -> Result<String, String> {
-    let out = Command::new("dmsetup").args(args).output().map_err(|e| format!("cannot run dmsetup: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-    }
-}
 
 fn exists(name: &str) -> bool {
-    dmsetup(&["info", name]).is_ok()
+    dmsetup::run(&["info", name]).is_ok()
 }
 
 /// Size in sectors of the block device at `path`.
@@ -138,9 +131,9 @@ fn activate_one(e: &Entry, dry_run: bool) -> Result<String, String> {
         return Ok(format!("would create with table '{table}'"));
     }
     let uuid = format!("{UUID_PREFIX}{}", e.name);
-    dmsetup(&["create", &e.name, "--uuid", &uuid, "--table", &table])?;
+    dmsetup::run(&["create", &e.name, "--uuid", &uuid, "--table", &table])?;
     // Without udev (early boot, containers) make the node ourselves.
-    let _ = dmsetup(&["mknodes", &e.name]);
+    let _ = dmsetup::run(&["mknodes", &e.name]);
     Ok("activated".into())
 }
 
@@ -176,7 +169,7 @@ pub fn deactivate(config: &Path) -> Result<bool, String> {
         if !exists(&e.name) {
             continue;
         }
-        match dmsetup(&["remove", &e.name]) {
+        match dmsetup::run(&["remove", &e.name]) {
             Ok(_) => println!("{}: removed", e.name),
             Err(why) => {
                 eprintln!("{}: {why}", e.name);

@@ -10,6 +10,7 @@
 
 mod activate;
 mod badblocks;
+mod dmsetup;
 mod commands;
 mod dump;
 mod monitor;

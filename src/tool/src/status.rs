@@ -2,9 +2,10 @@
 //! `status`, `list` and `remap`: the live devices, through dmsetup. The
 //! INFO status line layout is Documentation/dm-remap.rst's (format 3).
 
-use std::process::Command;
 
 use serde::Serialize;
+
+use crate::dmsetup;
 
 /// The INFO status of one dm-remap target.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -155,20 +156,12 @@ pub fn render(devices: &[DeviceStatus], format: Format) -> Result<String, String
     }
 }
 
-fn dmsetup(args: &[&str]) -> Result<String, String> {
-    let out = Command::new("dmsetup").args(args).output().map_err(|e| format!("cannot run dmsetup: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-    }
-}
 
 /// The status of `device`, or of every dm-remap device.
 pub fn collect(device: Option<&str>) -> Result<Vec<DeviceStatus>, String> {
     match device {
         Some(d) => {
-            let text = dmsetup(&["status", "--target", "remap", d]).map_err(|e| format!("{d}: {e}"))?;
+            let text = dmsetup::run(&["status", "--target", "remap", d]).map_err(|e| format!("{d}: {e}"))?;
             let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
             if lines.is_empty() {
                 return Err(format!("{d}: not a dm-remap device"));
@@ -176,7 +169,7 @@ pub fn collect(device: Option<&str>) -> Result<Vec<DeviceStatus>, String> {
             lines.iter().map(|l| parse_line(l, Some(d))).collect()
         }
         None => {
-            let text = dmsetup(&["status", "--target", "remap"])?;
+            let text = dmsetup::run(&["status", "--target", "remap"])?;
             text.lines()
                 .filter(|l| !l.trim().is_empty() && !l.starts_with("No devices found"))
                 .map(|l| parse_line(l, None))
@@ -188,13 +181,13 @@ pub fn collect(device: Option<&str>) -> Result<Vec<DeviceStatus>, String> {
 /// `list`: the device's remap list, as the target prints it.
 pub fn list(device: &str) -> Result<String, String> {
     collect(Some(device))?;
-    dmsetup(&["message", device, "0", "list_remaps"]).map_err(|e| format!("{device}: {e}"))
+    dmsetup::run(&["message", device, "0", "list_remaps"]).map_err(|e| format!("{device}: {e}"))
 }
 
 /// `remap`: remaps `count` sectors from `sector` by message.
 pub fn remap(device: &str, sector: u64, count: u64) -> Result<String, String> {
     collect(Some(device))?;
-    dmsetup(&["message", device, "0", "remap", &sector.to_string(), &count.to_string()])
+    dmsetup::run(&["message", device, "0", "remap", &sector.to_string(), &count.to_string()])
         .map_err(|e| format!("{device}: {e}"))
 }
 
