@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Latencies of the most recent operations (metadata commits), for p50/p99.
 
+use super::sort::heapsort_by_key;
+
 /// Samples kept.
 pub const SAMPLES: usize = 256;
 
@@ -52,13 +54,7 @@ impl LatencyRing {
             *dst = *src;
         }
         let v = sorted.get_mut(..n).unwrap_or_default();
-        for i in 1..v.len() {
-            let mut j = i;
-            while j > 0 && v.get(j - 1) > v.get(j) {
-                v.swap(j - 1, j);
-                j -= 1;
-            }
-        }
+        heapsort_by_key(v, |x| *x);
         if n == 0 {
             return 0;
         }

@@ -4,11 +4,9 @@
 //! Spare blocks are handed out from a cursor that only moves forward, so a
 //! block is never handed out twice, runs are always contiguous (adjacent
 //! remaps can merge into one extent), and the state to persist is one number
-//! that a loaded table also implies. Pool block 0 is the first block after
+//! (the superblock's `alloc_next`). Pool block 0 is the first block after
 //! the metadata area (see [`super::geometry::SpareLayout`]), so no metadata
 //! block can ever be allocated.
-
-use super::extent::Extent;
 
 /// The most pool blocks an extent can address (`Extent::spare` is a `u32`).
 pub const MAX_POOL_BLOCKS: u64 = 1 << 32;
@@ -22,14 +20,7 @@ pub struct SpareAllocator {
 
 impl SpareAllocator {
     /// An allocator for a pool of `pool_blocks` blocks (capped at
-    /// [`MAX_POOL_BLOCKS`]) in which `table` is already allocated.
-    pub fn new(pool_blocks: u64, table: &[Extent]) -> Self {
-        let next = table.iter().map(Extent::spare_end).max().unwrap_or(0);
-        Self { next, total: pool_blocks.min(MAX_POOL_BLOCKS) }
-    }
-
-    /// An allocator for a pool of `pool_blocks` blocks whose cursor was
-    /// persisted at `cursor`.
+    /// [`MAX_POOL_BLOCKS`]) whose cursor was persisted at `cursor`.
     pub fn resume(pool_blocks: u64, cursor: u64) -> Self {
         let total = pool_blocks.min(MAX_POOL_BLOCKS);
         Self { next: cursor.min(total), total }
@@ -70,23 +61,19 @@ impl SpareAllocator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::extent::ExtentState;
     use proptest::prelude::*;
 
     #[test]
-    fn starts_after_a_loaded_table() {
-        let t = [
-            Extent { main: 5, spare: 0, len: 3, state: ExtentState::Ok },
-            Extent { main: 50, spare: 10, len: 2, state: ExtentState::Ok },
-        ];
-        let mut a = SpareAllocator::new(100, &t);
+    fn resumes_at_its_persisted_cursor() {
+        let mut a = SpareAllocator::resume(100, 12);
         assert_eq!(a.used(), 12);
         assert_eq!(a.alloc(1), Some(12));
+        assert_eq!(SpareAllocator::resume(10, 12).free(), 0, "a cursor past the pool leaves nothing free");
     }
 
     #[test]
     fn exhaustion_changes_nothing() {
-        let mut a = SpareAllocator::new(4, &[]);
+        let mut a = SpareAllocator::resume(4, 0);
         assert_eq!(a.alloc(3), Some(0));
         let before = a;
         assert_eq!(a.alloc(2), None);
@@ -98,13 +85,13 @@ mod tests {
 
     #[test]
     fn huge_pools_are_capped_to_what_extents_address() {
-        assert_eq!(SpareAllocator::new(u64::MAX, &[]).total(), MAX_POOL_BLOCKS);
+        assert_eq!(SpareAllocator::resume(u64::MAX, 0).total(), MAX_POOL_BLOCKS);
     }
 
     proptest! {
         #[test]
         fn never_hands_out_a_block_twice_or_past_the_pool(total in 0u64..500, asks in prop::collection::vec(0u64..40, 0..40)) {
-            let mut a = SpareAllocator::new(total, &[]);
+            let mut a = SpareAllocator::resume(total, 0);
             let mut taken = vec![false; total as usize];
             for n in asks {
                 let free = a.free();

@@ -4,6 +4,7 @@
 //! impossible table.
 
 use super::extent::Extent;
+use super::sort::heapsort_by_key;
 
 /// What is wrong with a table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,35 +50,7 @@ pub fn check_table(extents: &[Extent], scratch: &mut [Extent], alloc_next: u64, 
 
 /// Sorts by spare block.
 fn sort_by_spare(v: &mut [Extent]) {
-    heapsort_by_key(v, |e| u64::from(e.spare));
-}
-
-/// Heapsort: in place, O(n log n), no allocation. (core's sorts carry panic
-/// paths that the kernel's objtool does not know.)
-pub fn heapsort_by_key(v: &mut [Extent], key: impl Fn(&Extent) -> u64) {
-    let k = |v: &[Extent], i: usize| v.get(i).map_or(0, &key);
-    let sift_down = |v: &mut [Extent], mut root: usize, end: usize| loop {
-        let mut child = 2 * root + 1;
-        if child >= end {
-            break;
-        }
-        if child + 1 < end && k(v, child) < k(v, child + 1) {
-            child += 1;
-        }
-        if k(v, root) >= k(v, child) {
-            break;
-        }
-        v.swap(root, child);
-        root = child;
-    };
-    let n = v.len();
-    for start in (0..n / 2).rev() {
-        sift_down(v, start, n);
-    }
-    for end in (1..n).rev() {
-        v.swap(0, end);
-        sift_down(v, 0, end);
-    }
+    heapsort_by_key(v, |e| e.spare);
 }
 
 #[cfg(test)]

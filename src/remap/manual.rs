@@ -8,12 +8,10 @@
 //! lands on the spare.
 
 use core::fmt::Write;
-use core::sync::atomic::Ordering;
 
 use kernel::prelude::*;
 
 use super::copy::{copy_runs, Copied};
-use super::metadata::Metadata;
 use super::table::MovingRuns;
 use super::target::{PerBio, RemapTarget};
 use crate::dm::rcu::RcuReadGuard;
@@ -48,13 +46,7 @@ impl RemapTarget {
         // The new table is committed before it is published, so no held bio
         // reaches the spare before the remap that sends it there is on disk.
         let published = copy_runs(&self.main, &self.spare, &self.geo, &runs).and_then(|copied| {
-            self.table
-                .update(|t| {
-                    let next = t.with(&copied.extents)?;
-                    self.commit(&mut writer.meta, next.extents(), trial.cursor())?;
-                    Ok::<_, Error>(next)
-                })
-                .map(|()| copied)
+            self.commit_and_publish(&mut writer, trial, |t| t.with(&copied.extents)).map(|()| copied)
         });
         self.moving.update(|_| Ok::<_, Error>(no_moving))?;
         self.release_held();
@@ -63,21 +55,9 @@ impl RemapTarget {
         let copied = published.inspect_err(|e| {
             pr_err!("remap {} {}: failed ({:?}); nothing was remapped\n", sector, sectors, e);
         })?;
-        writer.alloc = trial;
-        self.spare_used.store(trial.used(), Ordering::Relaxed);
         drop(writer);
-        let blocks = extent::remapped_blocks(&copied.extents);
-        self.remapped_blocks.fetch_add(blocks, Ordering::Relaxed);
-        Self::report(blocks, &copied, out);
+        Self::report(extent::remapped_blocks(&copied.extents), &copied, out);
         Ok(true)
-    }
-
-    /// Commits the next table version and records how it went.
-    pub(super) fn commit(&self, meta: &mut Metadata, extents: &[Extent], alloc_next: u64) -> Result {
-        let copies = meta.commit(&self.spare, extents, alloc_next);
-        self.meta_copies.store(*copies.as_ref().unwrap_or(&0), Ordering::Relaxed);
-        self.generation.store(meta.generation(), Ordering::Relaxed);
-        copies.map(|_| ())
     }
 
     /// The unmapped runs of `blocks` blocks from `first`, each with spare

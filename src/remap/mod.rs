@@ -10,6 +10,7 @@ mod listing;
 mod manual;
 mod metadata;
 mod pending_blocks;
+mod publish;
 mod recovery;
 mod resume;
 mod scrub;

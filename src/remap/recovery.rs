@@ -6,7 +6,6 @@
 //! first. All new remaps of a round are committed together (one metadata
 //! commit for many errors), before any bio that depends on them completes.
 
-use core::sync::atomic::Ordering;
 
 use kernel::prelude::*;
 
@@ -18,7 +17,7 @@ use crate::dm::{BioList, BioOp, DeferredBio, IoBuffer, KeptBio};
 use crate::logic::error_class::{classify, status, ErrorClass};
 use crate::logic::extent::{Extent, ExtentState};
 use crate::logic::spare_alloc::SpareAllocator;
-use crate::logic::table_check::heapsort_by_key;
+use crate::logic::sort::heapsort_by_key;
 
 /// Spare blocks tried for one remapped block before giving up on it.
 const SPARE_ATTEMPTS: u32 = 3;
@@ -39,17 +38,6 @@ struct Verdict {
     status: u8,
     /// Whether its data is only safe once the round's remaps are committed.
     needs_commit: bool,
-}
-
-/// Sorts block numbers in place (insertion sort: a round moves few blocks).
-fn sort_blocks(v: &mut [u64]) {
-    for i in 1..v.len() {
-        let mut j = i;
-        while j > 0 && v.get(j - 1) > v.get(j) {
-            v.swap(j - 1, j);
-            j -= 1;
-        }
-    }
 }
 
 /// Backoff before retry `attempt` (1, 2, ...) of a transient error.
@@ -131,11 +119,11 @@ impl RemapTarget {
                     }
                     // A block remapped since the bio was mapped (a remap
                     // message ran in between) is written where it now lives.
-                    let remapped_since = !on_spare && self.table.read(&RcuReadGuard::new()).route(block, 1).spare.is_some();
-                    if !on_spare && !remapped_since && self.rewrite_main(block, buf, transient) {
+                    let on_main = !on_spare && self.spare_block_of(block).is_none();
+                    if on_main && self.rewrite_main(block, buf, transient) {
                         continue;
                     }
-                    if !on_spare && !remapped_since && !self.policies().auto_remap {
+                    if on_main && !self.policies().auto_remap {
                         return (failed_with, false);
                     }
                     match self.place_block(block, buf, round) {
@@ -205,8 +193,7 @@ impl RemapTarget {
         if round.runs.iter().any(|e| e.main == block) {
             return self.fresh_block(block, buf, round, false).map(|()| true);
         }
-        let published = self.table.read(&RcuReadGuard::new()).route(block, 1).spare;
-        let Some(spare) = published else {
+        let Some(spare) = self.spare_block_of(block) else {
             return self.fresh_block(block, buf, round, false).map(|()| true);
         };
         // Committed already: the write must be durable by itself.
@@ -255,7 +242,7 @@ impl RemapTarget {
     /// Reads the spare block of a remapped block into `buf`, up to
     /// `read_retries` times; `true` if it read.
     fn reread_spare(&self, block: u64, buf: &mut IoBuffer) -> bool {
-        let Some(spare) = self.table.read(&RcuReadGuard::new()).route(block, 1).spare else {
+        let Some(spare) = self.spare_block_of(block) else {
             return false;
         };
         let attempts = self.policies().read_retries.max(1);
@@ -275,10 +262,8 @@ impl RemapTarget {
     fn plan_pending_write(&self, kept: &mut KeptBio, round: &mut Round) {
         let iter = kept.per_bio::<PerBio>().iter;
         let block = self.geo.block_of(iter.sector().wrapping_sub(self.begin));
-        let guard = RcuReadGuard::new();
-        let mapped = self.table.read(&guard).route(block, 1).spare.is_some();
-        let pending = self.pending_blocks.read(&guard).first_in(block, 1).is_some();
-        drop(guard);
+        let mapped = self.spare_block_of(block).is_some();
+        let pending = self.pending_blocks.read(&RcuReadGuard::new()).first_in(block, 1).is_some();
         if mapped || !pending || !self.policies().auto_remap || round.runs.iter().any(|e| e.main == block) {
             return;
         }
@@ -293,24 +278,15 @@ impl RemapTarget {
     fn commit_round(&self, writer: &mut Writer, round: &mut Round) -> bool {
         heapsort_by_key(&mut round.runs, |e| e.main);
         let moved = round.moved.as_mut_slice();
-        sort_blocks(moved);
+        heapsort_by_key(moved, |b| *b);
         let moved = &*moved;
-        let cursor = round.alloc.cursor();
-        let published = self.table.update(|t| {
-            let next = t.with_moved(moved, &round.runs)?;
-            self.commit(&mut writer.meta, next.extents(), cursor)?;
-            Ok::<_, Error>(next)
-        });
-        if let Err(e) = published {
+        let runs = &round.runs;
+        if let Err(e) = self.commit_and_publish(writer, round.alloc, |t| t.with_moved(moved, runs)) {
             pr_err!("automatic remap of {} block(s) failed: {:?}\n", round.runs.len(), e);
             return false;
         }
-        writer.alloc = round.alloc;
         let n = (round.runs.len() - round.moved.len()) as u64;
-        self.spare_used.store(round.alloc.used(), Ordering::Relaxed);
-        self.remapped_blocks.fetch_add(n, Ordering::Relaxed);
         RecoveryCounters::add(&self.recovery.auto_remaps, n);
-        let runs = &round.runs;
         let _ = self.pending_blocks.update(|p| p.without(|b| runs.iter().any(|e| e.main == b)));
         pr_info!("remapped {} block(s) automatically, moved {}\n", n, round.moved.len());
         true

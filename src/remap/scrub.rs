@@ -129,10 +129,8 @@ impl RemapTarget {
     /// by one and marks those that never read pending.
     fn scan_blocks(&self, first: u64, n: u64, buf: &mut IoBuffer) {
         for block in first..first + n {
-            let guard = RcuReadGuard::new();
-            let skip = self.table.read(&guard).route(block, 1).spare.is_some()
-                || self.pending_blocks.read(&guard).first_in(block, 1).is_some();
-            drop(guard);
+            let skip = self.spare_block_of(block).is_some()
+                || self.pending_blocks.read(&RcuReadGuard::new()).first_in(block, 1).is_some();
             if !skip && !self.reread_main(block, buf, false) {
                 self.mark_pending(block);
                 self.scan.found.fetch_add(1, Ordering::Relaxed);

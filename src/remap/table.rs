@@ -18,7 +18,7 @@ pub(crate) struct Table {
 }
 
 impl Table {
-    /// A table holding `extents` (sorted, disjoint, checked at load).
+    /// A table holding `extents` (sorted and disjoint).
     pub(crate) fn loaded(device_blocks: u64, extents: VVec<Extent>) -> Result<KBox<Self>> {
         let filter = NegativeFilter::build(device_blocks, &extents);
         Ok(KBox::new(Self { extents, filter, blocks: device_blocks }, GFP_KERNEL)?)
@@ -41,33 +41,27 @@ impl Table {
 
     /// This table plus `new` (sorted, disjoint from it), as a new version.
     pub(crate) fn with(&self, new: &[Extent]) -> Result<KBox<Self>> {
-        let mut scratch = VVec::from_elem(Extent::default(), self.extents.len() + new.len(), GFP_KERNEL)?;
-        let n = extent::merge(&self.extents, new, scratch.as_mut_slice()).map_err(|_| EINVAL)?;
-        let merged = scratch.as_slice().get(..n).ok_or(EINVAL)?;
-        let mut extents = VVec::with_capacity(n, GFP_KERNEL)?;
-        extents.extend_from_slice(merged, GFP_KERNEL)?;
-        let filter = NegativeFilter::build(self.blocks, &extents);
-        Ok(KBox::new(Self { extents, filter, blocks: self.blocks }, GFP_KERNEL)?)
+        self.with_moved(&[], new)
     }
-}
 
-impl Table {
     /// This table with the blocks in `moved` (sorted, unique) taken out of
     /// their extents, plus `new` (sorted, disjoint from the rest), as a new
     /// version: how a block moves to a fresh spare block.
     pub(crate) fn with_moved(&self, moved: &[u64], new: &[Extent]) -> Result<KBox<Self>> {
-        if moved.is_empty() {
-            return self.with(new);
-        }
-        let mut carved = VVec::from_elem(Extent::default(), self.extents.len() + moved.len(), GFP_KERNEL)?;
-        let n = extent::carve(&self.extents, moved, carved.as_mut_slice()).map_err(|_| EINVAL)?;
-        let kept = carved.as_slice().get(..n).ok_or(EINVAL)?;
-        let mut scratch = VVec::from_elem(Extent::default(), n + new.len(), GFP_KERNEL)?;
-        let m = extent::merge(kept, new, scratch.as_mut_slice()).map_err(|_| EINVAL)?;
-        let mut extents = VVec::with_capacity(m, GFP_KERNEL)?;
-        extents.extend_from_slice(scratch.as_slice().get(..m).ok_or(EINVAL)?, GFP_KERNEL)?;
-        let filter = NegativeFilter::build(self.blocks, &extents);
-        Ok(KBox::new(Self { extents, filter, blocks: self.blocks }, GFP_KERNEL)?)
+        let carved;
+        let kept = if moved.is_empty() {
+            self.extents.as_slice()
+        } else {
+            let mut scratch = VVec::from_elem(Extent::default(), self.extents.len() + moved.len(), GFP_KERNEL)?;
+            let n = extent::carve(&self.extents, moved, scratch.as_mut_slice()).map_err(|_| EINVAL)?;
+            carved = scratch;
+            carved.as_slice().get(..n).ok_or(EINVAL)?
+        };
+        let mut scratch = VVec::from_elem(Extent::default(), kept.len() + new.len(), GFP_KERNEL)?;
+        let n = extent::merge(kept, new, scratch.as_mut_slice()).map_err(|_| EINVAL)?;
+        let mut extents = VVec::with_capacity(n, GFP_KERNEL)?;
+        extents.extend_from_slice(scratch.as_slice().get(..n).ok_or(EINVAL)?, GFP_KERNEL)?;
+        Self::loaded(self.blocks, extents)
     }
 }
 

@@ -252,6 +252,11 @@ impl RemapTarget {
         recoverable
     }
 
+    /// The spare-pool block `block` is remapped to, if it is.
+    pub(super) fn spare_block_of(&self, block: u64) -> Option<u64> {
+        self.table.read(&RcuReadGuard::new()).route(block, 1).spare
+    }
+
     /// Where `bio` lies in the target: its sector offset, first block and
     /// number of blocks (at least 1).
     pub(super) fn placement(&self, bio: &Bio) -> (u64, u64, u64) {
@@ -382,15 +387,7 @@ impl TargetOps for RemapTarget {
         // One flush to each device; discards and write-zeroes follow the data.
         target.set_special_bio_counts(2, 1, 1);
         let policies = KBox::pin_init(new_spinlock!(line.options.policies), GFP_KERNEL).map_err(nomem)?;
-        let health_now = Health::of(&HealthInputs {
-            spare_warn: line.options.policies.spare_warn,
-            spare_crit: line.options.policies.spare_crit,
-            metadata_copies: opened.copies,
-            spare_used,
-            spare_total,
-            ..Default::default()
-        });
-        Ok(Self {
+        let this = Self {
             sysfs: SysfsSlot::new().map_err(nomem)?,
             worker,
             failed: AtomicBioStack::new(),
@@ -398,7 +395,7 @@ impl TargetOps for RemapTarget {
             pending_blocks,
             policies,
             recovery: RecoveryCounters::default(),
-            last_health: AtomicU8::new(health_now as u8),
+            last_health: AtomicU8::new(Health::Ok as u8),
             scan: Scan::default(),
             main,
             spare,
@@ -419,7 +416,10 @@ impl TargetOps for RemapTarget {
             uuid,
             generation: AtomicU64::new(generation),
             meta_copies: AtomicU8::new(opened.copies),
-        })
+        };
+        // What status shows from the start; changes from here raise events.
+        this.last_health.store(this.health() as u8, Ordering::Relaxed);
+        Ok(this)
     }
 
     fn map(&self, target: &Target, mut bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {

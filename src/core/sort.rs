@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Sorting without allocation or panic paths: core's slice sorts carry
+//! panic paths that the kernel's objtool does not know.
+
+/// Heapsort by `key`: in place, O(n log n), no allocation, not stable.
+pub fn heapsort_by_key<T, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K) {
+    let less = |v: &[T], a: usize, b: usize| v.get(a).map(&key) < v.get(b).map(&key);
+    let sift_down = |v: &mut [T], mut root: usize, end: usize| loop {
+        let mut child = 2 * root + 1;
+        if child >= end {
+            break;
+        }
+        if child + 1 < end && less(v, child, child + 1) {
+            child += 1;
+        }
+        if !less(v, root, child) {
+            break;
+        }
+        v.swap(root, child);
+        root = child;
+    };
+    let n = v.len();
+    for start in (0..n / 2).rev() {
+        sift_down(v, start, n);
+    }
+    for end in (1..n).rev() {
+        v.swap(0, end);
+        sift_down(v, 0, end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn sorts_like_the_standard_sort(mut v in prop::collection::vec(any::<u16>(), 0..200)) {
+            let mut want = v.clone();
+            want.sort_unstable();
+            heapsort_by_key(&mut v, |x| *x);
+            prop_assert_eq!(v, want);
+        }
+    }
+}
