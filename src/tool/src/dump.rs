@@ -94,8 +94,6 @@ impl Dump {
             }
             extents.push(Extent { main: d.main_block, spare: d.spare_pool_block, len: d.length, state });
         }
-        let main_blocks = self.main_sectors / (u64::from(layout.block_bytes) / 512);
-        check_table(&extents, self.alloc_next.min(layout.pool_blocks), main_blocks)?;
         let sb = Superblock {
             version: FORMAT_VERSION,
             flags: 0,
@@ -113,6 +111,7 @@ impl Dump {
             alloc_next: self.alloc_next,
             copy,
         };
+        check_table(&extents, self.alloc_next.min(layout.pool_blocks), main_blocks(&sb))?;
         Ok((sb, extents))
     }
 }
