@@ -197,6 +197,7 @@ impl RemapTarget {
     /// table says, or says why it cannot go yet.
     fn route_data(&self, bio: &mut MapBio<'_>, per_bio: &mut PerBio) -> Routed {
         let (offset, block, blocks) = self.placement(bio);
+        let op = bio.op();
         let guard = RcuReadGuard::new();
         let mut limit = blocks;
         if let Some(r) = self.moving.read(&guard).route(block, blocks) {
@@ -206,7 +207,7 @@ impl RemapTarget {
             }
             limit = r.blocks;
         }
-        if bio.op() == BioOp::Write {
+        if op == BioOp::Write {
             if let Some(p) = self.pending_blocks.read(&guard).first_in(block, limit) {
                 if p == block {
                     bio.accept_partial(self.sectors_u32(1));
@@ -225,7 +226,7 @@ impl RemapTarget {
         per_bio.to_spare = route.spare.is_some();
         per_bio.start_ns = now_ns();
         self.send(bio, offset, route.spare);
-        match bio.op() {
+        match op {
             BioOp::Read => self.counters.count_io(false, route.spare.is_some()),
             BioOp::Write => self.counters.count_io(true, route.spare.is_some()),
             _ => {}
@@ -459,8 +460,9 @@ impl TargetOps for RemapTarget {
             // Success, or the worker's verdict on a bio it took over.
             return EndIoOutcome::Done;
         }
-        self.counters.count_error(bio.op() == BioOp::Read);
-        if !self.recoverable(bio.op(), per_bio, status) {
+        let op = bio.op();
+        self.counters.count_error(op == BioOp::Read);
+        if !self.recoverable(op, per_bio, status) {
             // Health may have changed; the worker reports it.
             target.queue_work::<Self>();
             return EndIoOutcome::Done;
