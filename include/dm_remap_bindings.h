@@ -26,10 +26,14 @@
 
 /* Point @bio at @bdev (bio_set_dev is static inline). */
 void dm_remap_bio_set_dev(struct bio *bio, struct block_device *bdev);
-/* The operation of @bio (enum req_op), without flags. */
-unsigned int dm_remap_bio_op(const struct bio *bio);
-/* Whether @bio asks for a cache flush before it (REQ_PREFLUSH). */
-bool dm_remap_bio_is_preflush(const struct bio *bio);
+/*
+ * Masks of bio->bi_opf: the operation and REQ_PREFLUSH (macros with casts,
+ * which bindgen does not evaluate), so that map() reads them without a call.
+ */
+enum dm_remap_opf {
+	DM_REMAP_REQ_OP_MASK = REQ_OP_MASK,
+	DM_REMAP_REQ_PREFLUSH = REQ_PREFLUSH,
+};
 /* Size of @bdev in 512-byte sectors. */
 sector_t dm_remap_bdev_nr_sectors(struct block_device *bdev);
 /* Logical block size of @bdev in bytes. */
@@ -88,6 +92,7 @@ void dm_remap_table_event(struct dm_target *ti);
 u64 *dm_remap_percpu_alloc(unsigned int n);
 void dm_remap_percpu_free(u64 *counters);
 void dm_remap_percpu_add(u64 *counters, unsigned int i, s64 v);
+s64 dm_remap_percpu_add_return(u64 *counters, unsigned int i, s64 v);
 s64 dm_remap_percpu_sum(u64 *counters, unsigned int i);
 void dm_remap_percpu_zero(u64 *counters, unsigned int i);
 /* A fine-grained clock in nanoseconds (local_clock: the VM's ktime may tick in jiffies). */

@@ -63,8 +63,13 @@ BENCH_CMDLINE = "null_blk.nr_devices=1 null_blk.gb=16 null_blk.bs=4096 brd.rd_nr
 
 def qemu_command(kernel: Path, initrd: Path, accel: str, console: Path, results: Path, mode: str,
                  disks: list[Path] = ()) -> list[str]:
-    accel_args = ["-accel", "kvm", "-cpu", "host"] if accel == "kvm" else \
-        ["-accel", "tcg,thread=multi", "-cpu", "max"]
+    accel_args = {
+        "kvm": ["-accel", "kvm", "-cpu", "host"],
+        "tcg": ["-accel", "tcg,thread=multi", "-cpu", "max"],
+        # Guest time counts executed instructions (1 ns each) and skips idle
+        # time: timings measure the CPU path and not the host's load.
+        "icount": ["-accel", "tcg,thread=single", "-cpu", "max", "-icount", "shift=0,sleep=off"],
+    }[accel]
     extra = f" {BENCH_CMDLINE}" if mode == "bench" else ""
     return [
         "qemu-system-x86_64", *accel_args, "-smp", "2", "-m", "4G" if mode == "bench" else "3G",
@@ -116,7 +121,8 @@ def boot(args, run_dir: Path, tests: list[str], cases_dir: Path, accel: str, dis
     run_dir.mkdir(parents=True, exist_ok=True)
     initrd = initramfs.build(run_dir / "root", run_dir / "initramfs.cpio", args.module, GUEST_DIR, {
         "MODE": args.mode, "TESTS": " ".join(tests), "TEST_TIMEOUT": str(args.test_timeout),
-        **{k: os.environ[k] for k in ("BENCH_ROUNDS", "BENCH_RUNTIME") if k in os.environ},
+        **{k: os.environ[k] for k in ("BENCH_ROUNDS", "BENCH_RUNTIME", "BENCH_SETS", "BENCH_CASES",
+                                               "BENCH_WORKLOADS", "BENCH_COMMITS") if k in os.environ},
     }, cases_dir, build_tool())
     if accel == "auto":
         accel = "kvm" if kvm_boots(args.kernel_dir, initrd, run_dir) else "tcg"
@@ -155,13 +161,15 @@ def main() -> int:
     ap.add_argument("--kernel-dir", required=True, type=Path)
     ap.add_argument("--module", required=True, type=Path)
     ap.add_argument("--mode", choices=["test", "demo", "bench"], default="test")
-    ap.add_argument("--accel", choices=["tcg", "kvm", "auto"], default=os.environ.get("DM_REMAP_ACCEL", "tcg"))
+    ap.add_argument("--accel", choices=["tcg", "icount", "kvm", "auto"], default=os.environ.get("DM_REMAP_ACCEL"),
+                    help="default: icount for the benchmark, tcg otherwise")
     ap.add_argument("--test-timeout", type=int, default=int(os.environ.get("DM_REMAP_TEST_TIMEOUT", "600")))
     ap.add_argument("--out", type=Path, default=REPO / "out" / "vm")
     ap.add_argument("--cases-dir", type=Path, default=GUEST_DIR / "cases",
                     help="guest test cases (default tests/vm/cases)")
     ap.add_argument("tests", nargs="*")
     args = ap.parse_args()
+    args.accel = args.accel or ("icount" if args.mode == "bench" else "tcg")
 
     known = all_tests(args.cases_dir)
     reboot_known = all_tests(REBOOT_DIR / "before") if args.cases_dir == GUEST_DIR / "cases" else []
@@ -196,7 +204,7 @@ def main() -> int:
 
     if args.mode == "bench":
         import bench_report  # noqa: E402
-        report = bench_report.write(run_dir / "results.log", run_dir)
+        report = bench_report.write(run_dir / "results.log", run_dir, args.accel)
         print(f"\nvm: benchmark report in {report}.md and {report}.json")
     for name, r in results.items():
         print(f"  {r['status']:7} {name} ({r['seconds']}s){'  splat: ' + r['splat'] if 'splat' in r else ''}")

@@ -92,7 +92,12 @@ pub fn lookup(table: &[Extent], block: u64) -> Option<&Extent> {
 /// (which may span extents that continue each other on both devices but
 /// differ in state or hit the extent length limit).
 pub fn route(table: &[Extent], block: u64, blocks: u64) -> Route {
-    let i = first_ending_after(table, block);
+    route_at(table, first_ending_after(table, block), block, blocks)
+}
+
+/// [`route`], given `i = first_ending_after(table, block)`.
+#[inline]
+pub fn route_at(table: &[Extent], i: usize, block: u64, blocks: u64) -> Route {
     match table.get(i) {
         Some(e) if e.main <= block => {
             let mut end = e.main_end();

@@ -14,7 +14,7 @@ pub mod crc32c;
 pub mod discover;
 pub mod error_class;
 pub mod extent;
-pub mod filter;
+pub mod extent_index;
 pub mod format;
 pub mod geometry;
 pub mod health;

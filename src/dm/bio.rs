@@ -70,10 +70,9 @@ impl Bio {
     }
 
     /// The operation, without flags.
+    #[inline]
     pub(crate) fn op(&self) -> BioOp {
-        // SAFETY: the bio is valid by the type invariants.
-        let op = unsafe { bindings::dm_remap_bio_op(self.raw()) };
-        match op {
+        match self.opf() & bindings::dm_remap_opf_DM_REMAP_REQ_OP_MASK {
             bindings::req_op_REQ_OP_READ => BioOp::Read,
             bindings::req_op_REQ_OP_WRITE => BioOp::Write,
             bindings::req_op_REQ_OP_FLUSH => BioOp::Flush,
@@ -85,9 +84,17 @@ impl Bio {
     }
 
     /// Whether the bio asks for a cache flush (REQ_PREFLUSH).
+    #[inline]
     pub(crate) fn is_preflush(&self) -> bool {
-        // SAFETY: the bio is valid by the type invariants.
-        unsafe { bindings::dm_remap_bio_is_preflush(self.raw()) }
+        self.opf() & bindings::dm_remap_opf_DM_REMAP_REQ_PREFLUSH != 0
+    }
+
+    /// The operation and flags (`bi_opf`).
+    #[inline]
+    fn opf(&self) -> u32 {
+        // SAFETY: the bio is valid by the type invariants, and its owner (we
+        // are until map/end_io returns) is the only writer of `bi_opf`.
+        unsafe { (*self.raw()).bi_opf }
     }
 
     /// Which of the `num_*_bios` copies DM made of a flush or discard this is.

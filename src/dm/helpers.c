@@ -10,16 +10,6 @@ void dm_remap_bio_set_dev(struct bio *bio, struct block_device *bdev)
 	bio_set_dev(bio, bdev);
 }
 
-unsigned int dm_remap_bio_op(const struct bio *bio)
-{
-	return bio_op(bio);
-}
-
-bool dm_remap_bio_is_preflush(const struct bio *bio)
-{
-	return bio->bi_opf & REQ_PREFLUSH;
-}
-
 sector_t dm_remap_bdev_nr_sectors(struct block_device *bdev)
 {
 	return bdev_nr_sectors(bdev);
@@ -195,6 +185,11 @@ void dm_remap_percpu_free(u64 *counters)
 void dm_remap_percpu_add(u64 *counters, unsigned int i, s64 v)
 {
 	this_cpu_add(((u64 __percpu *)counters)[i], v);
+}
+
+s64 dm_remap_percpu_add_return(u64 *counters, unsigned int i, s64 v)
+{
+	return (s64)this_cpu_add_return(((u64 __percpu *)counters)[i], v);
 }
 
 s64 dm_remap_percpu_sum(u64 *counters, unsigned int i)

@@ -34,11 +34,23 @@ impl<const N: usize> PerCpuCounters<N> {
     }
 
     /// Adds `v` to counter `i` on this CPU. Any context.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add(&self, i: usize, v: i64) {
         if i < N {
             // SAFETY: `ptr` is live (type invariants) and `i < N`.
-            unsafe { bindings::dm_remap_percpu_add(self.ptr.as_ptr(), i as u32, v) };
+            unsafe { this_cpu_add(self.ptr.as_ptr().add(i), v) };
+        }
+    }
+
+    /// Adds `v` to counter `i` on this CPU and returns the counter's new
+    /// value on this CPU (0 when `i` is out of range). Any context.
+    #[inline(always)]
+    pub(crate) fn add_return(&self, i: usize, v: i64) -> i64 {
+        if i < N {
+            // SAFETY: `ptr` is live (type invariants) and `i < N`.
+            unsafe { this_cpu_add_return(self.ptr.as_ptr().add(i), v) }
+        } else {
+            0
         }
     }
 
@@ -64,6 +76,55 @@ impl<const N: usize> Drop for PerCpuCounters<N> {
     fn drop(&mut self) {
         // SAFETY: allocated by `new` and freed once, here.
         unsafe { bindings::dm_remap_percpu_free(self.ptr.as_ptr()) };
+    }
+}
+
+/// `this_cpu_add(*counter, v)`: on x86-64 the one instruction the kernel's
+/// macro emits (so the I/O path makes no call), elsewhere the C helper.
+///
+/// # Safety
+///
+/// `counter` must point into a live per-cpu allocation of u64.
+#[inline(always)]
+unsafe fn this_cpu_add(counter: *mut u64, v: i64) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: x86-64 addresses this CPU's copy of a per-cpu variable as
+    // %gs:<per-cpu pointer> (what `this_cpu_add` compiles to); one
+    // read-modify-write instruction cannot be split by preemption or an
+    // interrupt. `counter` is a valid per-cpu pointer (the caller's contract).
+    unsafe {
+        core::arch::asm!("add qword ptr gs:[{p}], {v}", p = in(reg) counter, v = in(reg) v,
+            options(nostack));
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: `counter` is a valid per-cpu pointer (the caller's contract).
+    unsafe {
+        bindings::dm_remap_percpu_add(counter, 0, v)
+    };
+}
+
+/// `this_cpu_add_return(*counter, v)`, as [`this_cpu_add`].
+///
+/// # Safety
+///
+/// `counter` must point into a live per-cpu allocation of u64.
+#[inline(always)]
+unsafe fn this_cpu_add_return(counter: *mut u64, v: i64) -> i64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut old = v;
+        // SAFETY: as in `this_cpu_add`; `xadd` leaves the old value in `old`
+        // (what the kernel's `this_cpu_add_return` emits on x86-64).
+        unsafe {
+            core::arch::asm!("xadd qword ptr gs:[{p}], {old}", p = in(reg) counter, old = inout(reg) old,
+                options(nostack));
+        }
+        old.wrapping_add(v)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: `counter` is a valid per-cpu pointer (the caller's contract).
+    unsafe {
+        bindings::dm_remap_percpu_add_return(counter, 0, v)
     }
 }
 

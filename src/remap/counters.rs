@@ -37,14 +37,15 @@ impl IoCounters {
     }
 
     /// Counts one data bio in `reads` or `writes`, and also in the
-    /// `remapped_*` counter when it went to the spare.
-    #[inline]
-    pub(crate) fn count_io(&self, write: bool, remapped: bool) {
+    /// `remapped_*` counter when it went to the spare; returns the bio's
+    /// number among this CPU's reads or writes.
+    #[inline(always)]
+    pub(crate) fn count_io(&self, write: bool, remapped: bool) -> i64 {
         let (all, to_spare) = if write { (WRITES, REMAPPED_WRITES) } else { (READS, REMAPPED_READS) };
-        self.0.add(all, 1);
         if remapped {
             self.0.add(to_spare, 1);
         }
+        self.0.add_return(all, 1)
     }
 
     /// Counts one failed completion, of a read or not.
@@ -104,8 +105,15 @@ impl RecoveryCounters {
 /// longer.
 pub(crate) const LATENCY_BUCKETS: usize = 32;
 
-/// log2 latency histograms of data bios, for those served by the main
-/// device and those sent to the spare; per-cpu like the I/O counters.
+/// One data bio in this many is timed: each CPU times its reads and its
+/// writes whose number (see [`IoCounters::count_io`]) is a multiple of it.
+/// Reading the clock twice per bio cost more than the rest of the I/O path's
+/// additions together (Documentation/benchmark.rst).
+pub(crate) const LATENCY_SAMPLE_EVERY: i64 = 32;
+
+/// log2 latency histograms of a sample of data bios (see
+/// [`LATENCY_SAMPLE_EVERY`]), for those served by the main device and those
+/// sent to the spare; per-cpu like the I/O counters.
 pub(crate) struct LatencyHistograms(PerCpuCounters<{ 2 * LATENCY_BUCKETS }>);
 
 impl LatencyHistograms {
@@ -113,8 +121,13 @@ impl LatencyHistograms {
         Ok(Self(PerCpuCounters::new()?))
     }
 
+    /// Whether the bio numbered `nth` on its CPU is timed.
+    #[inline(always)]
+    pub(crate) fn samples(nth: i64) -> bool {
+        nth > 0 && nth % LATENCY_SAMPLE_EVERY == 0
+    }
+
     /// Counts one bio that took `ns` nanoseconds.
-    #[inline]
     pub(crate) fn record(&self, remapped: bool, ns: u64) {
         let us = ns / 1000;
         let bucket = (64 - us.leading_zeros() as usize).min(LATENCY_BUCKETS - 1);

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Counting of data bios in flight, in two epochs, so that a writer can wait
-//! for every bio mapped before a point without stopping new ones. The
+//! Counting of bios that change data (all but reads) in flight, in two
+//! epochs, so that a remap can wait for every such bio mapped before a point
+//! without stopping new ones: blocks are copied only once no write to them is
+//! still on its way. Reads in flight need no wait: the blocks they read keep
+//! their data, and spare blocks are never handed out twice. The
 //! counts are per-cpu: a bio may complete on another CPU than it was mapped
 //! on, so one CPU's count can go negative, but the sum is exact.
 

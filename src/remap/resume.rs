@@ -41,7 +41,7 @@ impl RemapTarget {
             return Err(EINVAL);
         }
         let remapped = extent::remapped_blocks(&opened.extents);
-        let table = Table::loaded(self.geo.main_blocks(), opened.extents)?;
+        let table = Table::loaded(opened.extents)?;
         self.table.update(|_| Ok::<_, Error>(table))?;
         writer.alloc = SpareAllocator::resume(self.layout.pool_blocks, opened.meta.alloc_next());
         self.remapped_blocks.store(remapped, Ordering::Relaxed);

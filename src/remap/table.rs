@@ -4,24 +4,27 @@
 use kernel::prelude::*;
 
 use crate::logic::extent::{self, Extent, Route};
-use crate::logic::filter::NegativeFilter;
+use crate::logic::extent_index::{self, IndexShape};
 
 /// An immutable version of the remap table, published with RCU.
 ///
-/// The extents live in a vmalloc'ed array sized exactly, so memory per
-/// extent is its 16 bytes plus under a page per table (kmalloc would round a
-/// large array up to a power of two).
+/// The extents live in a vmalloc'ed array sized exactly (kmalloc would round
+/// a large array up to a power of two), beside a bucket index of at most two
+/// 4-byte positions per extent (`extent_index`): 24 bytes per extent at
+/// most, plus under a page per array.
 pub(crate) struct Table {
     extents: VVec<Extent>,
-    filter: NegativeFilter,
-    blocks: u64,
+    shape: IndexShape,
+    starts: VVec<u32>,
 }
 
 impl Table {
     /// A table holding `extents` (sorted and disjoint).
-    pub(crate) fn loaded(device_blocks: u64, extents: VVec<Extent>) -> Result<KBox<Self>> {
-        let filter = NegativeFilter::build(device_blocks, &extents);
-        Ok(KBox::new(Self { extents, filter, blocks: device_blocks }, GFP_KERNEL)?)
+    pub(crate) fn loaded(extents: VVec<Extent>) -> Result<KBox<Self>> {
+        let shape = IndexShape::of(&extents);
+        let mut starts = VVec::from_elem(0u32, shape.slots(), GFP_KERNEL)?;
+        extent_index::build(&extents, &shape, starts.as_mut_slice()).map_err(|_| EINVAL)?;
+        Ok(KBox::new(Self { extents, shape, starts }, GFP_KERNEL)?)
     }
 
     /// The extents, sorted by main block.
@@ -29,14 +32,19 @@ impl Table {
         &self.extents
     }
 
-    /// Where `blocks` blocks from `block` go; the negative filter answers
-    /// first, so I/O away from every remap skips the search.
+    /// Bytes this version holds: its arrays as allocated (vmalloc adds the
+    /// rest of each array's last page) and its header.
+    pub(crate) fn bytes(&self) -> usize {
+        core::mem::size_of::<Self>()
+            + self.extents.capacity() * core::mem::size_of::<Extent>()
+            + self.starts.capacity() * core::mem::size_of::<u32>()
+    }
+
+    /// Where `blocks` blocks from `block` go, found through the index: a
+    /// block away from every remap costs no search at all.
+    #[inline]
     pub(crate) fn route(&self, block: u64, blocks: u64) -> Route {
-        if self.filter.may_contain(block, blocks) {
-            extent::route(&self.extents, block, blocks)
-        } else {
-            Route { spare: None, blocks }
-        }
+        extent_index::route(&self.extents, &self.shape, &self.starts, block, blocks)
     }
 
     /// This table plus `new` (sorted, disjoint from it), as a new version.
@@ -61,7 +69,7 @@ impl Table {
         let n = extent::merge(kept, new, scratch.as_mut_slice()).map_err(|_| EINVAL)?;
         let mut extents = VVec::with_capacity(n, GFP_KERNEL)?;
         extents.extend_from_slice(scratch.as_slice().get(..n).ok_or(EINVAL)?, GFP_KERNEL)?;
-        Self::loaded(self.blocks, extents)
+        Self::loaded(extents)
     }
 }
 

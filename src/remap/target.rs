@@ -10,7 +10,7 @@ use kernel::prelude::*;
 use kernel::sync::{Mutex, SpinLock};
 use kernel::{new_mutex, new_spinlock};
 
-use super::counters::{IoCounters, LatencyHistograms, RecoveryCounters, LATENCY_BUCKETS};
+use super::counters::{IoCounters, LatencyHistograms, RecoveryCounters, LATENCY_BUCKETS, LATENCY_SAMPLE_EVERY};
 use super::geometry::Geometry;
 use super::inflight::InFlight;
 use super::metadata::Metadata;
@@ -220,17 +220,23 @@ impl RemapTarget {
         if route.blocks < blocks {
             bio.accept_partial(self.sectors_u32(route.blocks));
         }
-        per_bio.count_in(self.inflight.enter());
+        if op != BioOp::Read {
+            // Only bios that change data need draining before a remap
+            // copies blocks (see `InFlight`).
+            per_bio.count_in(self.inflight.enter());
+        }
         drop(guard);
         per_bio.iter = bio.save_iter();
         per_bio.to_spare = route.spare.is_some();
-        per_bio.start_ns = now_ns();
-        self.send(bio, offset, route.spare);
-        match op {
-            BioOp::Read => self.counters.count_io(false, route.spare.is_some()),
-            BioOp::Write => self.counters.count_io(true, route.spare.is_some()),
-            _ => {}
+        let nth = match op {
+            BioOp::Read => self.counters.count_io(false, per_bio.to_spare),
+            BioOp::Write => self.counters.count_io(true, per_bio.to_spare),
+            _ => 0,
+        };
+        if LatencyHistograms::samples(nth) {
+            per_bio.start_ns = now_ns();
         }
+        self.send(bio, offset, route.spare);
         Routed::Sent
     }
 
@@ -251,6 +257,26 @@ impl RemapTarget {
             RecoveryCounters::add(&self.recovery.unrecovered, 1);
         }
         recoverable
+    }
+
+    /// A failed completion: counted, and taken over for the worker to
+    /// recover when it can be.
+    #[cold]
+    #[inline(never)]
+    fn failed(&self, target: &Target, bio: EndBio<'_>, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
+        let op = bio.op();
+        self.counters.count_error(op == BioOp::Read);
+        if !self.recoverable(op, per_bio, status) {
+            // Health may have changed; the worker reports it.
+            target.queue_work::<Self>();
+            return EndIoOutcome::Done;
+        }
+        per_bio.deferred = true;
+        per_bio.status = status;
+        let (deferred, proof) = bio.defer();
+        self.failed.push(deferred);
+        target.queue_work::<Self>();
+        EndIoOutcome::Incomplete(proof)
     }
 
     /// The spare-pool block `block` is remapped to, if it is.
@@ -298,6 +324,13 @@ impl RemapTarget {
             lat.percentile(99),
             lat.max(),
         );
+        let (extents, bytes) = {
+            let guard = RcuReadGuard::new();
+            let t = self.table.read(&guard);
+            (t.extents().len(), t.bytes())
+        };
+        let _ = write!(out, "table_extents {}\ntable_bytes {}\nlatency_sample_every {}\n", extents, bytes,
+            LATENCY_SAMPLE_EVERY);
         let _ = self.write_histograms(out);
     }
 
@@ -375,7 +408,7 @@ impl TargetOps for RemapTarget {
         let geo = Geometry::new(&layout, target.len());
         let remapped = extent::remapped_blocks(&opened.extents);
 
-        let table = RcuBox::new(Table::loaded(geo.main_blocks(), opened.extents).map_err(nomem)?).map_err(nomem)?;
+        let table = RcuBox::new(Table::loaded(opened.extents).map_err(nomem)?).map_err(nomem)?;
         let moving = RcuBox::new(MovingRuns::none().map_err(nomem)?).map_err(nomem)?;
         let held = KBox::pin_init(new_spinlock!(KeptBioList::new()), GFP_KERNEL).map_err(nomem)?;
         let alloc = SpareAllocator::resume(layout.pool_blocks, opened.meta.alloc_next());
@@ -423,6 +456,7 @@ impl TargetOps for RemapTarget {
         Ok(this)
     }
 
+    #[inline]
     fn map(&self, target: &Target, mut bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
         if bio.is_preflush() {
             // An empty flush (DM strips PREFLUSH from bios with data); copy
@@ -447,6 +481,7 @@ impl TargetOps for RemapTarget {
         }
     }
 
+    #[inline]
     fn end_io(&self, target: &Target, bio: EndBio<'_>, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
         if per_bio.counted {
             self.inflight.exit(per_bio.epoch);
@@ -460,19 +495,7 @@ impl TargetOps for RemapTarget {
             // Success, or the worker's verdict on a bio it took over.
             return EndIoOutcome::Done;
         }
-        let op = bio.op();
-        self.counters.count_error(op == BioOp::Read);
-        if !self.recoverable(op, per_bio, status) {
-            // Health may have changed; the worker reports it.
-            target.queue_work::<Self>();
-            return EndIoOutcome::Done;
-        }
-        per_bio.deferred = true;
-        per_bio.status = status;
-        let (deferred, proof) = bio.defer();
-        self.failed.push(deferred);
-        target.queue_work::<Self>();
-        EndIoOutcome::Incomplete(proof)
+        self.failed(target, bio, per_bio, status)
     }
 
     fn worker(&self) -> Option<&Worker<Self>> {

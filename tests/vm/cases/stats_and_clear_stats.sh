@@ -15,17 +15,24 @@ assert_eq "$(stat writes)" "$(status_field r 9)" "writes in stats and status"
 assert_eq "$(stat commits)" 3 "commits counted"
 [ "$(stat commit_p50_us)" -le "$(stat commit_p99_us)" ] && [ "$(stat commit_p99_us)" -le "$(stat commit_max_us)" ] \
     && [ "$(stat commit_max_us)" -gt 0 ] || fail "commit latencies: $(tr '\n' ' ' < /tmp/work/stats)"
+assert_eq "$(stat table_extents)" 3 "extents in the table"
+[ "$(stat table_bytes)" -ge 48 ] && [ "$(stat table_bytes)" -le 4096 ] || fail "table bytes: $(stat table_bytes)"
 note "stats: $(tr '\n' ' ' < /tmp/work/stats)"
 dmsetup message r 0 clear_stats
 dmsetup message r 0 stats > /tmp/work/stats
 assert_eq "$(stat reads) $(stat writes) $(stat commits)" "0 0 0" "counters after clear_stats"
 expect_message_refused r "Invalid argument" stats now
 
-# Latency histograms: every timed bio lands in one bucket.
-dd if=/dev/zero of="$dev" bs=4k count=50 oflag=direct status=none
+# Latency histograms: each CPU times its every 32nd read and write, and
+# every timed bio lands in one bucket.
+dd if=/dev/zero of="$dev" bs=4k count=640 oflag=direct status=none
 dmsetup message r 0 stats > /tmp/work/stats
+every=$(stat latency_sample_every)
+assert_eq "$every" 32 "latency sampling"
 main_total=$(awk '$1 == "latency_us_log2" && $2 == "main" { for (i = 3; i <= NF; i++) s += $i; print s }' /tmp/work/stats)
 spare_total=$(awk '$1 == "latency_us_log2" && $2 == "spare" { for (i = 3; i <= NF; i++) s += $i; print s }' /tmp/work/stats)
-assert_eq "$((main_total + spare_total))" "$(stat writes)" "bios in the latency histograms"
+timed=$((main_total + spare_total)) writes=$(stat writes) cpus=$(nproc)
+[ $((timed * every)) -le "$writes" ] && [ "$writes" -lt $(((timed + cpus) * every)) ] \
+    || fail "$timed bios timed of $writes writes on $cpus CPUs, one in $every"
 assert_eq "$(awk '$1 == "latency_us_log2" { print NF }' /tmp/work/stats | tr '\n' ' ')" "34 34 " "histogram buckets"
 assert_eq "$(wc -l < /sys/kernel/dm_remap/r/latency_histogram)" 2 "sysfs histogram lines"
