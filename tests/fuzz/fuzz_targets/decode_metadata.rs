@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Feeds arbitrary bytes to the metadata decoder, as a whole spare image and
 //! as single blocks: decoding must never panic, whatever the spare holds.
+//! Whatever extents a copy yields, made disjoint, also go through the lookup
+//! index the kernel builds over a loaded table, which must agree with a
+//! plain binary search.
 #![no_main]
 
+use dm_remap_core::extent::{self, Extent};
+use dm_remap_core::extent_index::{self, IndexShape};
 use dm_remap_core::format::{decode_entries, Superblock, BLOCK};
 use dm_remap_core::geometry::SpareLayout;
 use dm_remap_core::load::{newest, read_copy, MetaIo, ReadFailed};
@@ -26,9 +31,36 @@ fuzz_target!(|data: &[u8]| {
     for block_bytes in [512u32, 4096] {
         if let Some(layout) = SpareLayout::new(sectors, block_bytes) {
             let mut buf = vec![0u8; BLOCK];
-            let a = read_copy(&mut Image(data), &layout, 0, &mut buf, |_| ());
+            let mut found = Vec::new();
+            let a = read_copy(&mut Image(data), &layout, 0, &mut buf, |e| found.push(e));
+            check_index(found);
             let b = read_copy(&mut Image(data), &layout, 1, &mut buf, |_| ());
             let _ = newest(&a, &b);
         }
     }
 });
+
+/// Builds the index over `found` (sorted, overlaps dropped) and compares its
+/// answers with the binary search around every extent edge.
+fn check_index(mut found: Vec<Extent>) {
+    found.sort_by_key(|e| e.main);
+    let mut table: Vec<Extent> = Vec::new();
+    for e in found {
+        if table.last().map_or(true, |l| l.main_end() <= e.main) {
+            table.push(e);
+        }
+    }
+    let shape = IndexShape::of(&table);
+    let mut starts = vec![0u32; shape.slots()];
+    if extent_index::build(&table, &shape, &mut starts).is_err() {
+        return;
+    }
+    for e in &table {
+        for block in [e.main.saturating_sub(1), e.main, e.main_end().saturating_sub(1), e.main_end()] {
+            assert_eq!(
+                extent_index::first_ending_after(&table, &shape, &starts, block),
+                extent::first_ending_after(&table, block)
+            );
+        }
+    }
+}
