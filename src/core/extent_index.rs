@@ -80,7 +80,7 @@ pub fn build(table: &[Extent], shape: &IndexShape, starts: &mut [u32]) -> Result
 
 /// The index of the first extent of `table` that ends after `block`, as
 /// [`extent::first_ending_after`], using the positions `build` filled.
-#[inline]
+#[inline(always)]
 pub fn first_ending_after(table: &[Extent], shape: &IndexShape, starts: &[u32], block: u64) -> usize {
     if block < shape.first {
         return 0;
@@ -100,7 +100,7 @@ pub fn first_ending_after(table: &[Extent], shape: &IndexShape, starts: &[u32], 
 }
 
 /// [`extent::route`] through the index.
-#[inline]
+#[inline(always)]
 pub fn route(table: &[Extent], shape: &IndexShape, starts: &[u32], block: u64, blocks: u64) -> Route {
     extent::route_at(table, first_ending_after(table, shape, starts, block), block, blocks)
 }

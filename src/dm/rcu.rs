@@ -69,6 +69,7 @@ impl<T> RcuBox<T> {
     }
 
     /// The current version, valid while `guard` lives.
+    #[inline]
     pub(crate) fn read<'g>(&self, _guard: &'g RcuReadGuard) -> &'g T {
         // Acquire pairs with the Release in `update` (rcu_dereference).
         let p = self.ptr.load(Ordering::Acquire);

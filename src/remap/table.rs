@@ -42,7 +42,7 @@ impl Table {
 
     /// Where `blocks` blocks from `block` go, found through the index: a
     /// block away from every remap costs no search at all.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn route(&self, block: u64, blocks: u64) -> Route {
         extent_index::route(&self.extents, &self.shape, &self.starts, block, blocks)
     }
@@ -95,6 +95,7 @@ impl MovingRuns {
 
     /// `None` when no run is moving near `block` (the common case, one
     /// length check); otherwise the route through the moving runs.
+    #[inline]
     pub(crate) fn route(&self, block: u64, blocks: u64) -> Option<Route> {
         if self.runs.is_empty() {
             None

@@ -195,6 +195,7 @@ impl RemapTarget {
 
     /// Sends a data bio (or the part of it that goes to one place) where the
     /// table says, or says why it cannot go yet.
+    #[inline(always)]
     fn route_data(&self, bio: &mut MapBio<'_>, per_bio: &mut PerBio) -> Routed {
         let (offset, block, blocks) = self.placement(bio);
         let op = bio.op();
@@ -286,6 +287,7 @@ impl RemapTarget {
 
     /// Where `bio` lies in the target: its sector offset, first block and
     /// number of blocks (at least 1).
+    #[inline]
     pub(super) fn placement(&self, bio: &Bio) -> (u64, u64, u64) {
         let offset = bio.sector().wrapping_sub(self.begin);
         let blocks = self.geo.blocks_in(u64::from(bio.size_bytes() >> 9)).max(1);
@@ -294,6 +296,7 @@ impl RemapTarget {
 
     /// Points `bio`, at target offset `offset`, at its spare-pool block, or
     /// at the main device when `spare` is `None`.
+    #[inline]
     pub(super) fn send(&self, bio: &mut Bio, offset: u64, spare: Option<u64>) {
         match spare {
             Some(pool_block) => {
