@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: host unit and property tests of the pure code,
-# a warning-free module build, packaging checks, the VM harness self-test,
-# then every VM test.
+# a warning-free module build with no panic reachable from the I/O path,
+# packaging checks, the VM harness self-test, then every VM test.
 # Usage: check.sh [--debug] [<vm test name>...]
 #   --debug   run against the debug kernel (KASAN, lockdep, kmemleak, ...)
 #   names     run only these VM tests (tests/vm/cases/<name>.sh), no self-test
@@ -23,6 +23,8 @@ echo "== fuzzing the metadata decoder for ${DM_REMAP_FUZZ_SECONDS:-60}s"
 echo "== module build"
 kdir=$("$here/build-module.sh" "${flavour[@]}" | tail -n 1)
 vm=(--kernel-dir "$kdir" --module "$repo/dm-remap.ko")
+echo "== no panic reachable from map/end_io"
+python3 "$here/check-io-path.py" "$repo/dm-remap.ko"
 echo "== packaging (DKMS build, make install, make install-tools)"
 "$here/test-packaging.sh" "$kdir"
 

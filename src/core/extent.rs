@@ -103,14 +103,17 @@ pub fn route_at(table: &[Extent], i: usize, block: u64, blocks: u64) -> Route {
             let mut end = e.main_end();
             let mut spare_end = e.spare_end();
             let want = block.saturating_add(blocks);
-            for next in table.get(i + 1..).unwrap_or_default() {
+            for next in table.get(i.saturating_add(1)..).unwrap_or_default() {
                 if end >= want || next.main != end || u64::from(next.spare) != spare_end {
                     break;
                 }
                 end = next.main_end();
                 spare_end = next.spare_end();
             }
-            Route { spare: Some(u64::from(e.spare) + (block - e.main)), blocks: blocks.min(end - block) }
+            Route {
+                spare: Some(u64::from(e.spare).saturating_add(block - e.main)),
+                blocks: blocks.min(end.saturating_sub(block)),
+            }
         }
         Some(e) => Route { spare: None, blocks: blocks.min(e.main - block) },
         None => Route { spare: None, blocks },

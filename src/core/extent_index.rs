@@ -88,7 +88,7 @@ pub fn first_ending_after(table: &[Extent], shape: &IndexShape, starts: &[u32], 
     if block >= shape.end {
         return table.len();
     }
-    let k = usize::try_from((block - shape.first) >> shape.shift).unwrap_or(usize::MAX);
+    let k = usize::try_from((block - shape.first).wrapping_shr(shape.shift)).unwrap_or(usize::MAX);
     let (Some(&from), Some(&to)) = (starts.get(k), starts.get(k.wrapping_add(1))) else {
         return extent::first_ending_after(table, block);
     };

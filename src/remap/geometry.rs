@@ -5,6 +5,10 @@
 use crate::logic::geometry::SpareLayout;
 
 /// Block size as a shift, and where the spare pool starts.
+///
+/// The arithmetic runs in `map()`, so it cannot panic: `shift` is below 64
+/// (a block is at most a page), which makes the wrapping shifts exact, and
+/// sums are wrapping where the table's checks at load keep them in range.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Geometry {
     /// log2 of the sectors in a block.
@@ -26,7 +30,7 @@ impl Geometry {
 
     /// Block size in bytes.
     pub(crate) fn block_bytes(&self) -> usize {
-        512usize << self.shift
+        512usize.wrapping_shl(self.shift)
     }
 
     /// Blocks in the target.
@@ -36,37 +40,37 @@ impl Geometry {
 
     /// The block holding target sector `sector`.
     pub(crate) fn block_of(&self, sector: u64) -> u64 {
-        sector >> self.shift
+        sector.wrapping_shr(self.shift)
     }
 
     /// Sector offset of `sector` inside its block.
     pub(crate) fn offset_in_block(&self, sector: u64) -> u64 {
-        sector & ((1u64 << self.shift) - 1)
+        sector & 1u64.wrapping_shl(self.shift).wrapping_sub(1)
     }
 
     /// Blocks needed to hold `sectors` sectors.
     pub(crate) fn blocks_in(&self, sectors: u64) -> u64 {
-        (sectors >> self.shift) + u64::from(self.offset_in_block(sectors) != 0)
+        sectors.wrapping_shr(self.shift) + u64::from(self.offset_in_block(sectors) != 0)
     }
 
     /// Sectors in `blocks` blocks.
     pub(crate) fn sectors_of(&self, blocks: u64) -> u64 {
-        blocks << self.shift
+        blocks.wrapping_shl(self.shift)
     }
 
     /// First main-device sector of `block`.
     pub(crate) fn main_sector(&self, block: u64) -> u64 {
-        block << self.shift
+        block.wrapping_shl(self.shift)
     }
 
     /// First spare-device sector of spare-pool block `pool_block`.
     pub(crate) fn spare_sector(&self, pool_block: u64) -> u64 {
-        self.pool_start + (pool_block << self.shift)
+        self.pool_start.wrapping_add(pool_block.wrapping_shl(self.shift))
     }
 
     /// Spare-device block number (in blocks from the start of the spare) of
     /// spare-pool block `pool_block`, as listings show it.
     pub(crate) fn spare_device_block(&self, pool_block: u64) -> u64 {
-        (self.pool_start >> self.shift) + pool_block
+        self.pool_start.wrapping_shr(self.shift).wrapping_add(pool_block)
     }
 }

@@ -214,7 +214,7 @@ impl RemapTarget {
                     bio.accept_partial(self.sectors_u32(1));
                     return Routed::PendingWrite;
                 }
-                limit = p - block;
+                limit = p.saturating_sub(block);
             }
         }
         let route = self.table.read(&guard).route(block, limit);
@@ -300,7 +300,7 @@ impl RemapTarget {
     pub(super) fn send(&self, bio: &mut Bio, offset: u64, spare: Option<u64>) {
         match spare {
             Some(pool_block) => {
-                let sector = self.geo.spare_sector(pool_block) + self.geo.offset_in_block(offset);
+                let sector = self.geo.spare_sector(pool_block).wrapping_add(self.geo.offset_in_block(offset));
                 bio.redirect(&self.spare, sector);
             }
             None => bio.redirect(&self.main, offset),
