@@ -43,7 +43,7 @@ pub fn region_start(layout: &SpareLayout, copy: u8) -> u64 {
 
 /// Sector of metadata block `index` of a region starting at `region_start`.
 pub fn block_sector(region_start: u64, index: u64) -> u64 {
-    region_start + index * (META_BLOCK_BYTES / SECTOR_SIZE)
+    region_start.saturating_add(index.saturating_mul(META_BLOCK_BYTES / SECTOR_SIZE))
 }
 
 /// Writes one full copy (`sb.copy` says which) of `extents`: the probe (the
@@ -62,7 +62,7 @@ pub fn write_copy<W: MetaWrite>(
         Superblock { copy: sb.copy, ..*prev }.encode(buf).map_err(EncodeError::Format)?;
         io.write_durable(start, buf).map_err(EncodeError::Write)?;
     }
-    encode_entry_blocks(extents, sb.generation, buf, |i, block| io.write_block(block_sector(start, 1 + i), block))?;
+    encode_entry_blocks(extents, sb.generation, buf, |i, block| io.write_block(block_sector(start, i.saturating_add(1)), block))?;
     io.flush().map_err(EncodeError::Write)?;
     sb.encode(buf).map_err(EncodeError::Format)?;
     io.write_durable(start, buf).map_err(EncodeError::Write)

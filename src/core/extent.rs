@@ -153,7 +153,7 @@ pub enum MergeError {
 /// runs coalesced, and returns its length. `old` must be a valid table;
 /// `new` must be sorted, non-overlapping, and disjoint from `old`.
 pub fn merge(old: &[Extent], new: &[Extent], out: &mut [Extent]) -> Result<usize, MergeError> {
-    if out.len() < old.len() + new.len() {
+    if out.len() < old.len().saturating_add(new.len()) {
         return Err(MergeError::OutputTooSmall);
     }
     let (mut i, mut j, mut n) = (0, 0, 0usize);
@@ -161,15 +161,15 @@ pub fn merge(old: &[Extent], new: &[Extent], out: &mut [Extent]) -> Result<usize
     loop {
         let next = match (old.get(i), new.get(j)) {
             (Some(a), Some(b)) if a.main <= b.main => {
-                i += 1;
+                i = i.saturating_add(1);
                 a
             }
             (_, Some(b)) => {
-                j += 1;
+                j = j.saturating_add(1);
                 b
             }
             (Some(a), None) => {
-                i += 1;
+                i = i.saturating_add(1);
                 a
             }
             (None, None) => return Ok(n),
@@ -179,11 +179,11 @@ pub fn merge(old: &[Extent], new: &[Extent], out: &mut [Extent]) -> Result<usize
         }
         last_end = next.main_end();
         match n.checked_sub(1).and_then(|k| out.get_mut(k)) {
-            Some(prev) if prev.can_absorb(next) => prev.len += next.len,
+            Some(prev) if prev.can_absorb(next) => prev.len = prev.len.saturating_add(next.len),
             _ => {
                 let slot = out.get_mut(n).ok_or(MergeError::OutputTooSmall)?;
                 *slot = *next;
-                n += 1;
+                n = n.saturating_add(1);
             }
         }
     }
@@ -196,7 +196,7 @@ pub fn carve(table: &[Extent], blocks: &[u64], out: &mut [Extent]) -> Result<usi
     let mut n = 0usize;
     let mut emit = |e: Extent| -> Result<(), MergeError> {
         *out.get_mut(n).ok_or(MergeError::OutputTooSmall)? = e;
-        n += 1;
+        n = n.saturating_add(1);
         Ok(())
     };
     let mut k = 0usize;
@@ -206,19 +206,19 @@ pub fn carve(table: &[Extent], blocks: &[u64], out: &mut [Extent]) -> Result<usi
             if b >= e.main_end() {
                 break;
             }
-            k += 1;
+            k = k.saturating_add(1);
             if b < start {
                 continue;
             }
             if b > start {
                 // Pieces of an extent are shorter than it: the casts hold.
-                let spare = e.spare + (start - e.main) as u32;
+                let spare = e.spare.wrapping_add(start.saturating_sub(e.main) as u32);
                 emit(Extent { main: start, spare, len: (b - start) as u16, state: e.state })?;
             }
-            start = b + 1;
+            start = b.saturating_add(1);
         }
         if start < e.main_end() {
-            let spare = e.spare + (start - e.main) as u32;
+            let spare = e.spare.wrapping_add(start.saturating_sub(e.main) as u32);
             emit(Extent { main: start, spare, len: (e.main_end() - start) as u16, state: e.state })?;
         }
     }
@@ -227,7 +227,7 @@ pub fn carve(table: &[Extent], blocks: &[u64], out: &mut [Extent]) -> Result<usi
 
 /// Number of remapped blocks in `table`.
 pub fn remapped_blocks(table: &[Extent]) -> u64 {
-    table.iter().map(|e| u64::from(e.len)).sum()
+    table.iter().fold(0u64, |sum, e| sum.saturating_add(u64::from(e.len)))
 }
 
 #[cfg(test)]

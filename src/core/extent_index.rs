@@ -37,10 +37,10 @@ impl IndexShape {
         let span = end.saturating_sub(first).max(1);
         let most = (table.len() as u64).saturating_mul(BUCKETS_PER_EXTENT);
         let mut shift = 0;
-        while shift < 63 && ((span - 1) >> shift) + 1 > most {
+        while shift < 63 && ((span - 1) >> shift).saturating_add(1) > most {
             shift += 1;
         }
-        let buckets = usize::try_from(((span - 1) >> shift) + 1).unwrap_or(usize::MAX);
+        let buckets = usize::try_from(((span - 1) >> shift).saturating_add(1)).unwrap_or(usize::MAX);
         Self { first, end, shift, buckets }
     }
 
@@ -70,7 +70,7 @@ pub fn build(table: &[Extent], shape: &IndexShape, starts: &mut [u32]) -> Result
     for (k, slot) in starts.iter_mut().enumerate() {
         let start = shape.bucket_start(k);
         while table.get(i).is_some_and(|e| e.main_end() <= start) {
-            i += 1;
+            i = i.saturating_add(1);
         }
         // `i <= table.len()`, checked to fit above.
         *slot = i as u32;
@@ -94,7 +94,7 @@ pub fn first_ending_after(table: &[Extent], shape: &IndexShape, starts: &[u32], 
     };
     let (from, to) = (from as usize, to as usize);
     match table.get(from..to) {
-        Some(bucket) => from + bucket.partition_point(|e| e.main_end() <= block),
+        Some(bucket) => from.saturating_add(bucket.partition_point(|e| e.main_end() <= block)),
         None => extent::first_ending_after(table, block),
     }
 }

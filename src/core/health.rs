@@ -39,7 +39,9 @@ pub struct HealthInputs {
 impl Health {
     /// The state for `inputs`.
     pub fn of(inputs: &HealthInputs) -> Self {
-        let past = |pct: u32| pct > 0 && inputs.spare_used * 100 >= u64::from(pct) * inputs.spare_total;
+        let past = |pct: u32| {
+            pct > 0 && inputs.spare_used.saturating_mul(100) >= u64::from(pct).saturating_mul(inputs.spare_total)
+        };
         if inputs.spare_used >= inputs.spare_total && inputs.metadata_copies > 0 && inputs.device_errors == 0 {
             Self::SpareExhausted
         } else if inputs.metadata_copies == 0 || inputs.device_errors > 0 || past(inputs.spare_crit) {

@@ -29,9 +29,9 @@ impl LatencyRing {
         if let Some(slot) = self.samples.get_mut(self.next) {
             *slot = us;
         }
-        self.next = (self.next + 1) % SAMPLES;
-        self.len = (self.len + 1).min(SAMPLES);
-        self.count += 1;
+        self.next = self.next.wrapping_add(1) % SAMPLES;
+        self.len = self.len.saturating_add(1).min(SAMPLES);
+        self.count = self.count.saturating_add(1);
         self.max = self.max.max(us);
     }
 

@@ -91,7 +91,7 @@ pub fn read_copy(
                 bad = true;
             }
             prev_end = e.main_end();
-            seen += 1;
+            seen = seen.saturating_add(1);
             sink(e);
         });
         if let Err(error) = decoded {

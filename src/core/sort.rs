@@ -6,12 +6,14 @@
 pub fn heapsort_by_key<T, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K) {
     let less = |v: &[T], a: usize, b: usize| v.get(a).map(&key) < v.get(b).map(&key);
     let sift_down = |v: &mut [T], mut root: usize, end: usize| loop {
-        let mut child = 2 * root + 1;
+        // Saturating: `end <= v.len()`, so a saturated index stops the loop.
+        let mut child = root.saturating_mul(2).saturating_add(1);
         if child >= end {
             break;
         }
-        if child + 1 < end && less(v, child, child + 1) {
-            child += 1;
+        let right = child.saturating_add(1);
+        if right < end && less(v, child, right) {
+            child = right;
         }
         if !less(v, root, child) {
             break;

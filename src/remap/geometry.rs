@@ -53,6 +53,16 @@ impl Geometry {
         sectors.wrapping_shr(self.shift) + u64::from(self.offset_in_block(sectors) != 0)
     }
 
+    /// Whole blocks in `bytes` bytes.
+    pub(crate) fn blocks_of_bytes(&self, bytes: usize) -> u64 {
+        (bytes as u64).wrapping_shr(self.shift.wrapping_add(9))
+    }
+
+    /// Bytes in `blocks` blocks.
+    pub(crate) fn bytes_of(&self, blocks: u64) -> usize {
+        (blocks as usize).wrapping_shl(self.shift.wrapping_add(9))
+    }
+
     /// Sectors in `blocks` blocks.
     pub(crate) fn sectors_of(&self, blocks: u64) -> u64 {
         blocks.wrapping_shl(self.shift)

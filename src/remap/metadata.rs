@@ -201,7 +201,7 @@ impl Metadata {
     /// written, at least 1; `EIO` when none was, and then the next commit
     /// still uses a higher generation than any copy that may have landed.
     pub(crate) fn commit(&mut self, spare: &DmDev, extents: &[Extent], alloc_next: u64) -> Result<u8> {
-        self.attempted += 1;
+        self.attempted = self.attempted.saturating_add(1);
         let next = Superblock {
             generation: self.attempted,
             alloc_next,

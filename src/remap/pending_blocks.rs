@@ -39,7 +39,7 @@ impl PendingBlocks {
     /// This set with `block` added.
     pub(crate) fn with(&self, block: u64) -> Result<KBox<Self>> {
         let i = self.blocks.partition_point(|&b| b < block);
-        let mut v = KVec::with_capacity(self.blocks.len() + 1, GFP_KERNEL)?;
+        let mut v = KVec::with_capacity(self.blocks.len().saturating_add(1), GFP_KERNEL)?;
         v.extend_from_slice(self.blocks.get(..i).unwrap_or_default(), GFP_KERNEL)?;
         if self.blocks.get(i) != Some(&block) {
             v.push(block, GFP_KERNEL)?;

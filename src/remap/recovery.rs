@@ -103,15 +103,15 @@ impl RemapTarget {
         };
         let bs = self.geo.block_bytes();
         let first = self.geo.block_of(iter.sector().wrapping_sub(self.begin));
-        let blocks = (iter.bytes() as usize / bs) as u64;
+        let blocks = self.geo.blocks_of_bytes(iter.bytes() as usize);
         let transient = classify(failed_with) == ErrorClass::Transient;
         let op = bio.bio().op();
         let mut needs_commit = false;
         let mut lost = false;
         for k in 0..blocks {
-            let block = first + k;
-            // At most 64 KiB per bio piece here: `k * bs` fits a u32.
-            let at = (k as usize * bs) as u32;
+            let block = first.wrapping_add(k);
+            // At most 64 KiB per bio piece here: the offset fits a u32.
+            let at = self.geo.bytes_of(k) as u32;
             match op {
                 BioOp::Write => {
                     if bio.bio().copy_out(&iter, at, buf.bytes(bs)).is_err() {
@@ -285,7 +285,7 @@ impl RemapTarget {
             pr_err!("automatic remap of {} block(s) failed: {:?}\n", round.runs.len(), e);
             return false;
         }
-        let n = (round.runs.len() - round.moved.len()) as u64;
+        let n = round.runs.len().saturating_sub(round.moved.len()) as u64;
         RecoveryCounters::add(&self.recovery.auto_remaps, n);
         let _ = self.pending_blocks.update(|p| p.without(|b| runs.iter().any(|e| e.main == b)));
         pr_info!("remapped {} block(s) automatically, moved {}\n", n, round.moved.len());

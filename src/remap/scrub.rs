@@ -72,7 +72,7 @@ impl RemapTarget {
     pub(super) fn scan_progress(&self, out: &mut Emitter<'_>) -> core::fmt::Result {
         let position = self.scan.position.load(Ordering::Relaxed);
         let total = self.geo.main_blocks().max(1);
-        let percent = position.min(total) * 100 / total;
+        let percent = position.min(total).saturating_mul(100).checked_div(total).unwrap_or(0);
         write!(
             out,
             "{} {} {} {}",
@@ -94,8 +94,7 @@ impl RemapTarget {
             target.queue_work::<Self>();
             return;
         };
-        let bs = self.geo.block_bytes();
-        let chunk = (IoBuffer::BYTES / bs) as u64;
+        let chunk = self.geo.blocks_of_bytes(IoBuffer::BYTES).max(1);
         for _ in 0..CHUNKS_PER_RUN {
             if !self.scan.running() {
                 return;
@@ -113,12 +112,12 @@ impl RemapTarget {
                 return;
             }
             let n = chunk.min(total - pos);
-            // `n * bs` is at most 64 KiB.
-            let len = n as usize * bs;
+            // At most the buffer's 64 KiB.
+            let len = self.geo.bytes_of(n);
             if self.main.read_sync(self.geo.main_sector(pos), &mut buf, len).is_err() {
                 self.scan_blocks(pos, n, &mut buf);
             }
-            self.scan.position.store(pos + n, Ordering::Relaxed);
+            self.scan.position.store(pos.saturating_add(n), Ordering::Relaxed);
             self.recover_all();
             self.rate_limit(len as u64);
         }
@@ -128,7 +127,7 @@ impl RemapTarget {
     /// Re-reads the unremapped, not yet pending blocks of a failed chunk one
     /// by one and marks those that never read pending.
     fn scan_blocks(&self, first: u64, n: u64, buf: &mut IoBuffer) {
-        for block in first..first + n {
+        for block in first..first.saturating_add(n) {
             let skip = self.spare_block_of(block).is_some()
                 || self.pending_blocks.read(&RcuReadGuard::new()).first_in(block, 1).is_some();
             if !skip && !self.reread_main(block, buf, false) {
@@ -141,7 +140,8 @@ impl RemapTarget {
     /// Sleeps as long as reading `bytes` takes at the scan's rate.
     fn rate_limit(&self, bytes: u64) {
         let rate = u64::from(self.scan.mib_per_s.load(Ordering::Relaxed).max(1));
-        let owed = self.scan.owed_us.load(Ordering::Relaxed) + bytes * 1_000_000 / (rate << 20);
+        let owed = self.scan.owed_us.load(Ordering::Relaxed)
+            .saturating_add(bytes.saturating_mul(1_000_000).checked_div(rate.saturating_mul(1 << 20)).unwrap_or(0));
         let ms = owed / 1000;
         self.scan.owed_us.store(owed % 1000, Ordering::Relaxed);
         if ms > 0 {

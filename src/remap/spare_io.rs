@@ -80,7 +80,9 @@ impl MetaWrite for SpareIo<'_> {
 
     fn write_block(&mut self, sector: u64, block: &[u8]) -> Result {
         let (start, len) = match self.window {
-            Window::Write { start, len } if start + (len as u64 >> 9) == sector && len + BLOCK <= IoBuffer::BYTES => {
+            Window::Write { start, len }
+                if start.saturating_add(len as u64 >> 9) == sector && len.saturating_add(BLOCK) <= IoBuffer::BYTES =>
+            {
                 (start, len)
             }
             _ => {
@@ -88,9 +90,9 @@ impl MetaWrite for SpareIo<'_> {
                 (sector, 0)
             }
         };
-        let dst = self.buf.all().get_mut(len..len + BLOCK).ok_or(EINVAL)?;
+        let dst = self.buf.all().get_mut(len..len.saturating_add(BLOCK)).ok_or(EINVAL)?;
         dst.copy_from_slice(block.get(..BLOCK).ok_or(EINVAL)?);
-        self.window = Window::Write { start, len: len + BLOCK };
+        self.window = Window::Write { start, len: len.saturating_add(BLOCK) };
         Ok(())
     }
 

@@ -60,12 +60,12 @@ impl Table {
         let kept = if moved.is_empty() {
             self.extents.as_slice()
         } else {
-            let mut scratch = VVec::from_elem(Extent::default(), self.extents.len() + moved.len(), GFP_KERNEL)?;
+            let mut scratch = VVec::from_elem(Extent::default(), self.extents.len().saturating_add(moved.len()), GFP_KERNEL)?;
             let n = extent::carve(&self.extents, moved, scratch.as_mut_slice()).map_err(|_| EINVAL)?;
             carved = scratch;
             carved.as_slice().get(..n).ok_or(EINVAL)?
         };
-        let mut scratch = VVec::from_elem(Extent::default(), kept.len() + new.len(), GFP_KERNEL)?;
+        let mut scratch = VVec::from_elem(Extent::default(), kept.len().saturating_add(new.len()), GFP_KERNEL)?;
         let n = extent::merge(kept, new, scratch.as_mut_slice()).map_err(|_| EINVAL)?;
         let mut extents = VVec::with_capacity(n, GFP_KERNEL)?;
         extents.extend_from_slice(scratch.as_slice().get(..n).ok_or(EINVAL)?, GFP_KERNEL)?;
