@@ -343,8 +343,8 @@ pub fn encode_entry_blocks<E>(
     buf: &mut [u8],
     mut emit: impl FnMut(u64, &[u8]) -> Result<(), E>,
 ) -> Result<(), EncodeError<E>> {
-    for (i, chunk) in extents.chunks(ENTRIES_PER_BLOCK).enumerate() {
-        let index = u32::try_from(i).map_err(|_| EncodeError::Format(FormatError::BadField))?;
+    // A bounded range, not `enumerate`: its count has an overflow check.
+    for (index, chunk) in (0..u32::MAX).zip(extents.chunks(ENTRIES_PER_BLOCK)) {
         encode_entries(buf, generation, index, chunk).map_err(EncodeError::Format)?;
         emit(u64::from(index), buf).map_err(EncodeError::Write)?;
     }

@@ -64,10 +64,19 @@ impl DmDev {
 
     /// The `major:minor` name DM keeps for the device (used in table lines).
     pub(crate) fn name(&self) -> &CStr {
-        // SAFETY: `dev` is valid by the type invariants, and DM fills `name`
-        // with a NUL-terminated string (a `char[16]`) that does not change
-        // while the device is held.
-        unsafe { CStr::from_char_ptr((*self.dev.as_ptr()).name.as_ptr()) }
+        // SAFETY: `dev` is valid by the type invariants; DM fills its `name`
+        // array, which does not change while the device is held.
+        let raw = unsafe { &(*self.dev.as_ptr()).name };
+        // SAFETY: `c_char` and `u8` have the same size and alignment, and the
+        // slice covers exactly the array.
+        let bytes = unsafe { core::slice::from_raw_parts(raw.as_ptr().cast::<u8>(), raw.len()) };
+        // Found within the array, without strlen (whose `+ 1` the kernel
+        // crate overflow-checks: a panic path in error recovery's messages).
+        match bytes.iter().position(|&b| b == 0).and_then(|end| bytes.get(..=end)) {
+            // SAFETY: `with_nul` ends at its first NUL byte and has no other.
+            Some(with_nul) => unsafe { CStr::from_bytes_with_nul_unchecked(with_nul) },
+            None => kernel::c_str!("?"),
+        }
     }
 
     /// Size in 512-byte sectors.
