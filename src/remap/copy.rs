@@ -21,7 +21,7 @@ pub(crate) fn copy_runs(main: &DmDev, spare: &DmDev, geo: &Geometry, runs: &[Ext
     let mut buf = IoBuffer::new()?;
     let mut out = Copied { extents: KVec::new(), lost_blocks: 0 };
     // At most 64 blocks per I/O, so one u64 holds the piece's lost-block mask.
-    let per_io = ((IoBuffer::BYTES / geo.block_bytes()) as u64).clamp(1, 64);
+    let per_io = geo.blocks_of_bytes(IoBuffer::BYTES).clamp(1, 64);
     for run in runs {
         let mut done = 0u64;
         while done < u64::from(run.len) {
@@ -66,13 +66,13 @@ fn copy_piece(
     n: u64,
 ) -> Result<u64> {
     let bs = geo.block_bytes();
-    let bytes = n as usize * bs;
+    let bytes = geo.bytes_of(n);
     let mut lost = 0u64;
     if main.read_sync(geo.main_sector(main_block), buf, bytes).is_err() {
         // Find the unreadable blocks one by one; keep what reads.
         let mut one = IoBuffer::new()?;
         for k in 0..n {
-            let at = k as usize * bs;
+            let at = geo.bytes_of(k);
             match main.read_sync(geo.main_sector(main_block + k), &mut one, bs) {
                 Ok(()) => buf.bytes(bytes).get_mut(at..at + bs).ok_or(EINVAL)?.copy_from_slice(one.bytes(bs)),
                 Err(_) => {

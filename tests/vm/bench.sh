@@ -59,7 +59,7 @@ run() {
 null_set() {
 # null_blk set. Remap tables: "miss" maps 100k odd blocks and the random
 # workloads read and write 8 KiB-aligned even blocks among them (every
-# lookup searches the table, none hits); its sequential reads run above the
+# lookup lands among remaps, none hits); its sequential reads run above the
 # remapped range. "tenth" maps every 10th block of the first 1M (10% of the
 # random I/O hits) plus 16384 contiguous blocks at block 1000000 for the
 # all-hits case, compared with the same I/O on the spare through dm-linear.
