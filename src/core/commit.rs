@@ -276,6 +276,67 @@ mod tests {
         }
     }
 
+    /// A disk on which writes to the sectors in `failing` fail (and change
+    /// nothing), as a copy with a bad superblock sector does.
+    struct FailingDisk {
+        disk: Disk,
+        failing: Vec<u64>,
+    }
+
+    impl MetaWrite for FailingDisk {
+        type Error = ();
+        fn write_block(&mut self, sector: u64, block: &[u8]) -> Result<(), ()> {
+            if self.failing.contains(&sector) { Err(()) } else { self.disk.write_block(sector, block) }
+        }
+        fn flush(&mut self) -> Result<(), ()> {
+            self.disk.flush()
+        }
+        fn write_durable(&mut self, sector: u64, block: &[u8]) -> Result<(), ()> {
+            if self.failing.contains(&sector) { Err(()) } else { self.disk.write_durable(sector, block) }
+        }
+    }
+
+    /// Issue 13 point 3: generation 8 reached only copy A (copy B's
+    /// superblock failed); the next commit must not put generation 8 at risk.
+    /// A crash at any write of commit 9 must load generation 8 or 9, whether
+    /// copy B has recovered or still fails.
+    #[test]
+    fn a_crash_after_a_one_copy_commit_never_loses_the_acknowledged_generation() {
+        let layout = SpareLayout::new(65536, 512).unwrap();
+        let b_super = layout.region_b_start;
+        for b_still_failing in [false, true] {
+            let (t7, t8, t9) = (table(100, 0), table(101, 0), table(102, 0));
+            let mut disk = Disk { image: vec![0; 65536 * 512], log: vec![] };
+            let mut buf = vec![0u8; BLOCK];
+            assert_eq!(commit(&mut disk, &layout, &sb(&layout, 7, 100), None, &t7, &mut buf).copies_written(), 2);
+            let prev7 = Superblock { extent_count: 100, ..sb(&layout, 7, 100) };
+            let mut failing = FailingDisk { disk, failing: vec![b_super] };
+            let done = commit(&mut failing, &layout, &sb(&layout, 8, 101), Some(&prev7), &t8, &mut buf);
+            assert_eq!(done.copies_written(), 1, "generation 8 reaches copy A only");
+            let mut disk = failing.disk;
+            let base = crash(&disk.image, &disk.log, disk.log.len(), |_| 8);
+            assert_eq!(load(base.clone(), &layout).map(|l| l.0), Some(8), "generation 8 is acknowledged");
+            disk.log.clear();
+            disk.image = base.clone();
+            let prev8 = Superblock { extent_count: 101, ..sb(&layout, 8, 101) };
+            let failing_now = if b_still_failing { vec![b_super] } else { vec![] };
+            let mut io = FailingDisk { disk, failing: failing_now };
+            commit(&mut io, &layout, &sb(&layout, 9, 102), Some(&prev8), &t9, &mut buf);
+            let log = io.disk.log;
+            for at in 0..=log.len() {
+                for mode in 0..3 {
+                    let image = crash(&base, &log, at, |i| match mode { 0 => 0, 1 => 8, _ => if i % 2 == 0 { 4 } else { 8 } });
+                    let got = load(image, &layout).map(|l| l.0);
+                    assert!(
+                        got == Some(8) || got == Some(9),
+                        "B still failing: {b_still_failing}; crash after write {at} of commit 9 (mode {mode}) loads {got:?}, \
+                         want generation 8 or 9"
+                    );
+                }
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         #[test]
