@@ -297,6 +297,33 @@ mod tests {
         assert!(matches!(d, Discovery::Refuse(Refusal::SpareShrank(_))));
     }
 
+    /// Issue 13 point 5: a spare grown since it was formatted, whose copy A
+    /// is damaged or zeroed: copy B must still be found (it is intact), and
+    /// the spare must never be formatted over it.
+    #[test]
+    fn a_grown_spare_with_copy_a_damaged_or_zeroed_loads_copy_b() {
+        let (mut img, _) = formatted(5, SPARE / 2);
+        img.0[100] ^= 0xff; // copy A's superblock damaged
+        let d = run(&mut img, &FP, false);
+        assert!(matches!(d, Discovery::Load { sb, .. } if sb.generation == 5), "damaged A: {d:?}");
+        img.0[..4096].fill(0); // copy A's superblock zeroed (discarded)
+        let d = run(&mut img, &FP, false);
+        assert!(matches!(d, Discovery::Load { sb, .. } if sb.generation == 5), "zeroed A: {d:?}");
+    }
+
+    /// Issue 13 point 6: a former spare reused for a filesystem (its first
+    /// blocks overwritten, copy B intact) holds someone's data in copy A's
+    /// place: refused, never "repaired".
+    #[test]
+    fn foreign_data_in_a_copys_place_refuses_the_spare() {
+        let (mut img, _) = formatted(5, SPARE);
+        for (i, b) in img.0[..4096].iter_mut().enumerate() {
+            *b = (i % 251) as u8 + 1; // a filesystem's first block: no magic
+        }
+        let d = run(&mut img, &FP, false);
+        assert!(matches!(d, Discovery::Refuse(_)), "foreign data where copy A was: {d:?}");
+    }
+
     #[test]
     fn every_refusal_has_its_own_message() {
         let sb = Superblock::default();
