@@ -2,10 +2,17 @@
 //! What the constructor does with a spare: load its metadata, format it, or
 //! refuse it. Pure decision logic over [`MetaIo`]; the caller does the
 //! loading (re-reading the chosen copy into its table) and the writing.
+//!
+//! The layout is read from any superblock that decodes: region A's two
+//! superblocks first, then region B's at every place it can be (where the
+//! current size puts it, in version 1 or 2, and every power of two below
+//! the size, where a version-2 spare that has grown since keeps it). A
+//! spare is formatted only when every one of those places is blank.
 
-use super::format::{FormatError, Superblock, BLOCK};
-use super::geometry::SpareLayout;
-use super::load::{newest, read_copy, CopyFault, CopyState, MetaIo};
+use super::format::{FormatError, Superblock, BLOCK, FORMAT_VERSION_1};
+use super::geometry::{region_b_candidates, valid_block_size, SpareLayout, META_BLOCK_SECTORS};
+use super::load::{classify_block, newest, read_slot, CopyFault, CopyState, MetaIo};
+use super::slots::{footprint_of, Slot, Slots};
 
 /// The main device the metadata must belong to, and the remap block size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,14 +26,18 @@ pub struct Fingerprint {
 }
 
 /// Why a spare is refused.
+#[allow(clippy::large_enum_variant)] // built once per table load
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
-    /// Neither copy could be read at all.
+    /// No metadata block could be read at all.
     Unreadable,
-    /// Both superblock blocks hold data that is not dm-remap metadata.
+    /// The spare holds data but no dm-remap metadata.
     NotMetadata,
+    /// dm-remap metadata is there, but a copy's place holds someone else's
+    /// data (the spare was reused): never overwritten.
+    Foreign { copy: u8, slot: u8 },
     /// dm-remap metadata is there but no copy checks out.
-    Damaged { a: CopyState, b: CopyState },
+    Damaged { states: [[CopyState; 2]; 2] },
     /// A copy was written by a newer format version.
     NewerVersion,
     /// The metadata belongs to another main device.
@@ -41,10 +52,13 @@ impl Refusal {
     /// The message for `ti->error`.
     pub fn message(&self) -> &'static core::ffi::CStr {
         match self {
-            Self::Unreadable => c"Cannot read either metadata copy on the spare device",
+            Self::Unreadable => c"Cannot read the metadata on the spare device",
             Self::NotMetadata => c"Spare device holds data but no dm-remap metadata; not overwriting it (force_format formats the spare)",
+            Self::Foreign { .. } => {
+                c"Spare device holds someone else's data where a metadata copy belongs; not overwriting it (force_format formats the spare)"
+            }
             Self::Damaged { .. } => {
-                c"Spare metadata is damaged in both copies; not overwriting it (force_format formats the spare)"
+                c"Spare metadata is damaged in every copy; not overwriting it (force_format formats the spare)"
             }
             Self::NewerVersion => c"Spare metadata was written by a newer dm-remap format version",
             Self::ForeignMain(_) => c"Spare metadata belongs to another main device (its size or block size differs)",
@@ -55,60 +69,219 @@ impl Refusal {
 }
 
 /// The decision for a spare.
+#[allow(clippy::large_enum_variant)] // built once per table load
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Discovery {
-    /// Load copy `copy` (its superblock is `sb`, laid out as `layout`); the
-    /// other copy is `other` and needs rewriting unless it is valid at the
-    /// same generation.
-    Load { copy: u8, sb: Superblock, layout: SpareLayout, other: CopyState },
-    /// Nothing to keep: format the spare as `layout`.
-    Format { layout: SpareLayout },
+    /// Load the copy in slot `slot` of region `copy` (its superblock is
+    /// `sb`, the spare laid out as `layout`). `states` is what every slot
+    /// holds, `slots` the same for the writer.
+    Load { copy: u8, slot: u8, sb: Superblock, layout: SpareLayout, states: [[CopyState; 2]; 2], slots: Slots },
+    /// Nothing to keep: format the spare as `layout`, with a generation
+    /// above `highest` (the highest any superblock on the spare records).
+    Format { layout: SpareLayout, highest: u64 },
     /// Leave the spare alone.
     Refuse(Refusal),
 }
 
 impl Discovery {
-    /// Whether the copy that was not loaded must be rewritten.
-    pub fn other_is_stale(&self) -> bool {
-        match self {
-            Self::Load { sb, other: CopyState::Valid(o), .. } => o.generation != sb.generation,
-            Self::Load { .. } => true,
-            _ => false,
+    /// Whether a copy of the newest generation is missing from a region, so
+    /// that a commit should rewrite it.
+    pub fn needs_repair(&self) -> bool {
+        matches!(self, Self::Load { slots, .. } if slots.copies() < 2)
+    }
+}
+
+/// The layout a decoded superblock records, if it is a possible one for a
+/// spare of `spare_sectors` sectors. `Err` holds a superblock that records
+/// a larger spare than this one.
+fn recorded_layout(sb: &Superblock, spare_sectors: u64) -> Option<Result<SpareLayout, Superblock>> {
+    if sb.spare_sectors > spare_sectors {
+        return Some(Err(*sb));
+    }
+    let l = SpareLayout {
+        block_bytes: sb.block_bytes,
+        region_sectors: sb.region_sectors,
+        pool_start: sb.pool_start,
+        pool_blocks: sb.pool_blocks,
+        region_b_start: sb.region_b_start,
+    };
+    let bs = l.block_sectors();
+    let sane = valid_block_size(sb.block_bytes)
+        && l.region_sectors >= 2 * META_BLOCK_SECTORS
+        && l.region_sectors & (bs - 1) == 0
+        && l.pool_start >= l.region_sectors
+        && l.region_b_start >= l.pool_start
+        && l.region_b_start.checked_add(l.region_sectors).is_some_and(|e| e <= spare_sectors)
+        && l.pool_blocks.checked_mul(bs).and_then(|p| p.checked_add(l.pool_start)).is_some_and(|e| e <= spare_sectors);
+    sane.then_some(Ok(l))
+}
+
+/// Every place region B can start on a spare of `spare_sectors` sectors,
+/// and whether it is where this size puts it (in version 2 or 1).
+fn b_places(spare_sectors: u64, block_bytes: u32) -> impl Iterator<Item = (u64, bool)> {
+    let v2 = SpareLayout::new(spare_sectors, block_bytes).map(|l| (l.region_b_start, true));
+    let v1 = SpareLayout::v1(spare_sectors, block_bytes).map(|l| (l.region_b_start, true));
+    v2.into_iter().chain(v1).chain(region_b_candidates(spare_sectors).map(|b| (b, false)))
+}
+
+/// What the superblock positions of a spare whose layout is unknown hold.
+struct Survey {
+    /// The newest superblock that decodes and sits where it says it does.
+    best: Option<Superblock>,
+    /// The highest generation of any superblock that decodes.
+    highest: u64,
+    /// Whether any block read, whether a block was foreign, and whether a
+    /// dm-remap block was there (damaged, leftover, newer version).
+    read_any: bool,
+    foreign: bool,
+    ours: bool,
+    newer: bool,
+}
+
+impl Survey {
+    /// Reads the superblock position `sector` of region `copy` starting at
+    /// `region_start`. Someone's data there counts as foreign only where a
+    /// superblock must be (`fixed`), not at the places region B would have
+    /// had at another size, which are pool blocks then.
+    fn look(&mut self, io: &mut impl MetaIo, sector: u64, copy: u8, region_start: u64, fixed: bool, buf: &mut [u8]) {
+        if io.read_block(sector, buf).is_err() {
+            return;
+        }
+        self.read_any = true;
+        match Superblock::decode(buf) {
+            Ok(sb) => {
+                self.highest = self.highest.max(sb.generation);
+                let in_place = sb.copy == copy
+                    && sb.region_start_matches(region_start)
+                    && region_start + u64::from(sb.slot) * META_BLOCK_SECTORS == sector;
+                if in_place && !matches!(self.best, Some(b) if b.generation >= sb.generation) {
+                    self.best = Some(sb);
+                }
+                self.ours = true;
+            }
+            Err(FormatError::UnsupportedVersion) => self.newer = true,
+            Err(FormatError::BadMagic) => match classify_block(buf) {
+                CopyState::Missing => {}
+                CopyState::Foreign => self.foreign |= fixed,
+                _ => self.ours = true,
+            },
+            Err(_) => self.ours = true,
         }
     }
 }
 
-/// A superblock block that is neither zero nor dm-remap's.
-const FOREIGN: CopyFault = CopyFault::Superblock(FormatError::BadMagic);
-
-fn is_newer_version(state: &CopyState) -> bool {
-    matches!(state, CopyState::Damaged(CopyFault::Superblock(FormatError::UnsupportedVersion)))
+impl Superblock {
+    /// Whether this superblock's region starts at `start`.
+    fn region_start_matches(&self, start: u64) -> bool {
+        if self.copy == 0 {
+            start == 0
+        } else {
+            start == self.region_b_start
+        }
+    }
 }
 
-/// The layout the metadata was written with: the one recorded in copy A
-/// when its superblock decodes (a spare that has grown since keeps its old
-/// layout), else the one the spare's current size gives. `Err` holds a
-/// superblock that records a larger spare than this one.
-fn recorded_layout(
-    io: &mut impl MetaIo,
-    now: &SpareLayout,
-    spare_sectors: u64,
-    buf: &mut [u8],
-) -> Result<SpareLayout, Superblock> {
-    if io.read_block(0, buf).is_err() {
-        return Ok(*now);
+/// Looks at every place a superblock can be on a spare of `spare_sectors`
+/// sectors whose remap block size is one of `block_sizes`: region A's two
+/// superblocks, then, only if neither gives the layout, region B's wherever
+/// it can start.
+fn survey(io: &mut impl MetaIo, spare_sectors: u64, block_sizes: &[u32], buf: &mut [u8]) -> Survey {
+    let mut survey = Survey { best: None, highest: 0, read_any: false, foreign: false, ours: false, newer: false };
+    for slot in 0..2u64 {
+        survey.look(io, slot * META_BLOCK_SECTORS, 0, 0, true, buf);
     }
-    match Superblock::decode(buf) {
-        Ok(sb) if sb.spare_sectors > spare_sectors => Err(sb),
-        Ok(sb) if sb.spare_sectors != spare_sectors && sb.block_bytes == now.block_bytes => {
-            Ok(SpareLayout::new(sb.spare_sectors, sb.block_bytes).unwrap_or(*now))
+    if survey.best.is_none() {
+        // Copy A gives no layout: look for region B wherever it can be.
+        for &bs in block_sizes {
+            for (place, fixed) in b_places(spare_sectors, bs) {
+                for slot in 0..2u64 {
+                    survey.look(io, place.saturating_add(slot * META_BLOCK_SECTORS), 1, place, fixed, buf);
+                }
+            }
         }
-        _ => Ok(*now),
     }
+    survey
+}
+
+/// Why [`find_layout`] found no layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoLayout {
+    /// No superblock that decodes where it says it is.
+    NotFound,
+    /// The newest one records a larger spare than this.
+    SpareShrank(Superblock),
+    /// The newest one records an impossible layout.
+    Insane(Superblock),
+}
+
+/// The layout recorded on a spare of `spare_sectors` sectors (for a tool
+/// that does not know the block size: every valid one is tried).
+pub fn find_layout(io: &mut impl MetaIo, spare_sectors: u64, buf: &mut [u8]) -> Result<SpareLayout, NoLayout> {
+    let sizes = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536];
+    let best = survey(io, spare_sectors, &sizes, buf).best.ok_or(NoLayout::NotFound)?;
+    match recorded_layout(&best, spare_sectors) {
+        Some(Ok(l)) => Ok(l),
+        Some(Err(sb)) => Err(NoLayout::SpareShrank(sb)),
+        None => Err(NoLayout::Insane(best)),
+    }
+}
+
+/// Reads (and fully checks) every slot of a spare laid out as `layout`.
+pub fn read_states(io: &mut impl MetaIo, layout: &SpareLayout, buf: &mut [u8]) -> [[CopyState; 2]; 2] {
+    let mut states = [[CopyState::Missing; 2]; 2];
+    for (copy, region) in (0u8..).zip(states.iter_mut()) {
+        for (slot, state) in (0u8..).zip(region.iter_mut()) {
+            *state = read_slot(io, layout, copy, slot, buf, |_| ());
+        }
+    }
+    // Version 1 never wrote slot 1's places: on a spare whose newest copy
+    // is version 1, what is there is not a copy, whatever it holds.
+    let v1 = newest(&states).is_some_and(|(c, s)| {
+        matches!(states[usize::from(c)][usize::from(s)], CopyState::Valid(sb) if sb.version == FORMAT_VERSION_1)
+    });
+    for region in states.iter_mut() {
+        if v1 && region[1] == CopyState::Foreign {
+            region[1] = CopyState::Missing;
+        }
+    }
+    states
+}
+
+/// What the writer knows of each slot, from what [`read_states`] found.
+pub fn slots_of(layout: &SpareLayout, states: &[[CopyState; 2]; 2]) -> Slots {
+    let mut slots = Slots::default();
+    for (region, row) in slots.slots.iter_mut().zip(states.iter()) {
+        for (s, state) in region.iter_mut().zip(row.iter()) {
+            if let CopyState::Valid(v) = state {
+                if let Some(footprint) = footprint_of(layout, v) {
+                    *s = Slot::Holds { generation: v.generation, footprint };
+                }
+            }
+        }
+    }
+    slots
+}
+
+/// The highest generation of any superblock on the spare that decodes, at
+/// the places `layout` gives and wherever region B could be: what a new
+/// commit or format must go above.
+pub fn highest_generation(io: &mut impl MetaIo, layout: &SpareLayout, spare_sectors: u64, buf: &mut [u8]) -> u64 {
+    let mut highest = survey(io, spare_sectors, &[layout.block_bytes], buf).highest;
+    for copy in 0..2u8 {
+        for slot in 0..2u64 {
+            let sector = layout.region_start(copy).saturating_add(slot * META_BLOCK_SECTORS);
+            if io.read_block(sector, buf).is_ok() {
+                if let Ok(sb) = Superblock::decode(buf) {
+                    highest = highest.max(sb.generation);
+                }
+            }
+        }
+    }
+    highest
 }
 
 /// Decides what to do with a spare of `spare_sectors` sectors for the main
-/// device `fp`. Reads (and fully checks) both copies; `force_format` turns
+/// device `fp`. Reads (and fully checks) every copy; `force_format` turns
 /// every refusal into a format. `buf` is a 4096-byte scratch block.
 pub fn discover(
     io: &mut impl MetaIo,
@@ -121,29 +294,41 @@ pub fn discover(
         // The constructor checks the size first; refuse rather than guess.
         return Discovery::Refuse(Refusal::Unreadable);
     };
-    let refuse = |r| if force_format { Discovery::Format { layout: now } } else { Discovery::Refuse(r) };
     if buf.len() != BLOCK {
         return Discovery::Refuse(Refusal::Unreadable);
     }
-    let layout = match recorded_layout(io, &now, spare_sectors, buf) {
-        Ok(l) => l,
-        Err(sb) => return refuse(Refusal::SpareShrank(sb)),
-    };
-    let a = read_copy(io, &layout, 0, buf, |_| ());
-    let b = read_copy(io, &layout, 1, buf, |_| ());
-    if is_newer_version(&a) || is_newer_version(&b) {
+    let survey = survey(io, spare_sectors, &[fp.block_bytes], buf);
+    let format = Discovery::Format { layout: now, highest: survey.highest };
+    let refuse = |r| if force_format { format } else { Discovery::Refuse(r) };
+    if survey.newer {
         return refuse(Refusal::NewerVersion);
     }
-    let Some(copy) = newest(&a, &b) else {
-        return match (a, b) {
-            (CopyState::Missing, CopyState::Missing) => Discovery::Format { layout: now },
-            (CopyState::Damaged(CopyFault::Io), CopyState::Damaged(CopyFault::Io)) => refuse(Refusal::Unreadable),
-            (CopyState::Damaged(FOREIGN), CopyState::Damaged(FOREIGN)) => refuse(Refusal::NotMetadata),
-            _ => refuse(Refusal::Damaged { a, b }),
+    let Some(found) = survey.best else {
+        return match (survey.read_any, survey.ours, survey.foreign) {
+            (false, _, _) => refuse(Refusal::Unreadable),
+            (true, false, false) => format,
+            (true, false, true) => refuse(Refusal::NotMetadata),
+            (true, true, _) => refuse(Refusal::Damaged { states: [[CopyState::Missing; 2]; 2] }),
         };
     };
-    let (chosen, other) = if copy == 0 { (a, b) } else { (b, a) };
-    let CopyState::Valid(sb) = chosen else {
+    let layout = match recorded_layout(&found, spare_sectors) {
+        Some(Ok(l)) => l,
+        Some(Err(sb)) => return refuse(Refusal::SpareShrank(sb)),
+        None => return refuse(Refusal::Damaged { states: [[CopyState::Damaged(CopyFault::Misplaced); 2]; 2] }),
+    };
+    let states = read_states(io, &layout, buf);
+    if states.iter().flatten().any(|s| matches!(s, CopyState::Damaged(CopyFault::Superblock(FormatError::UnsupportedVersion)))) {
+        return refuse(Refusal::NewerVersion);
+    }
+    for (copy, region) in (0u8..).zip(states.iter()) {
+        if let Some(slot) = (0u8..).zip(region.iter()).find(|(_, s)| **s == CopyState::Foreign).map(|(s, _)| s) {
+            return refuse(Refusal::Foreign { copy, slot });
+        }
+    }
+    let Some((copy, slot)) = newest(&states) else {
+        return refuse(Refusal::Damaged { states });
+    };
+    let CopyState::Valid(sb) = states[usize::from(copy)][usize::from(slot)] else {
         return Discovery::Refuse(Refusal::Unreadable);
     };
     if sb.block_bytes != fp.block_bytes {
@@ -152,49 +337,25 @@ pub fn discover(
     if sb.main_sectors != fp.main_sectors || sb.main_logical_block_size != fp.main_logical_block_size {
         return refuse(Refusal::ForeignMain(sb));
     }
-    Discovery::Load { copy, sb, layout, other }
+    let slots = slots_of(&layout, &states);
+    Discovery::Load { copy, slot, sb, layout, states, slots }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commit::{commit, region_start, MetaWrite};
+    use crate::commit::tests::{crash, table, v1_image, Disk};
+    use crate::commit::{commit, format};
     use crate::extent::{Extent, ExtentState};
     use crate::format::FORMAT_VERSION;
-    use crate::load::ReadFailed;
 
-    struct Image(Vec<u8>);
-
-    impl MetaIo for Image {
-        fn read_block(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), ReadFailed> {
-            let at = sector as usize * 512;
-            buf.copy_from_slice(self.0.get(at..at + BLOCK).ok_or(ReadFailed)?);
-            Ok(())
-        }
-    }
-
-    impl MetaWrite for Image {
-        type Error = ();
-        fn write_block(&mut self, sector: u64, block: &[u8]) -> Result<(), ()> {
-            let at = sector as usize * 512;
-            self.0[at..at + block.len()].copy_from_slice(block);
-            Ok(())
-        }
-        fn flush(&mut self) -> Result<(), ()> {
-            Ok(())
-        }
-        fn write_durable(&mut self, sector: u64, block: &[u8]) -> Result<(), ()> {
-            self.write_block(sector, block)
-        }
-    }
+    use crate::slots::superblock_sector;
 
     const SPARE: u64 = 16384;
     const FP: Fingerprint = Fingerprint { main_sectors: 1 << 20, main_logical_block_size: 512, block_bytes: 512 };
 
-    fn formatted(generation: u64, spare_sectors: u64) -> (Image, SpareLayout) {
-        let layout = SpareLayout::new(spare_sectors, 512).unwrap();
-        let mut img = Image(vec![0; SPARE as usize * 512]);
-        let sb = Superblock {
+    fn sb(layout: &SpareLayout, generation: u64, spare_sectors: u64) -> Superblock {
+        Superblock {
             version: FORMAT_VERSION,
             generation,
             main_sectors: FP.main_sectors,
@@ -207,59 +368,80 @@ mod tests {
             region_b_start: layout.region_b_start,
             alloc_next: 2,
             ..Default::default()
-        };
-        let ext = [Extent { main: 9, spare: 0, len: 2, state: ExtentState::Ok }];
+        }
+    }
+
+    /// An image of `SPARE` sectors whose first `spare_sectors` were
+    /// formatted and then committed at `generation` with one extent.
+    fn formatted(generation: u64, spare_sectors: u64) -> (Disk, SpareLayout) {
+        let layout = SpareLayout::new(spare_sectors, 512).unwrap();
+        let mut img = Disk::new(SPARE);
         let mut buf = vec![0u8; BLOCK];
-        assert_eq!(commit(&mut img, &layout, &sb, None, &ext, &mut buf).copies_written(), 2);
+        let (mut slots, done) = format(&mut img, &layout, &sb(&layout, generation - 1, spare_sectors), &[], &mut buf);
+        assert_eq!(done.copies_written(), 2);
+        let ext = [Extent { main: 9, spare: 0, len: 2, state: ExtentState::Ok }];
+        let done = commit(&mut img, &layout, &mut slots, &sb(&layout, generation, spare_sectors), &ext, &mut buf);
+        assert_eq!(done.copies_written(), 2);
+        img.settle();
         (img, layout)
     }
 
-    fn run(img: &mut Image, fp: &Fingerprint, force: bool) -> Discovery {
+    fn run(img: &mut Disk, fp: &Fingerprint, force: bool) -> Discovery {
         discover(img, SPARE, fp, force, &mut vec![0u8; BLOCK])
+    }
+
+    fn loads(d: &Discovery) -> Option<u64> {
+        match d {
+            Discovery::Load { sb, .. } => Some(sb.generation),
+            _ => None,
+        }
+    }
+
+    fn at(layout: &SpareLayout, copy: u8, slot: u8) -> usize {
+        superblock_sector(layout, copy, slot) as usize * 512
     }
 
     #[test]
     fn a_blank_spare_is_formatted() {
-        let mut img = Image(vec![0; SPARE as usize * 512]);
-        assert!(matches!(run(&mut img, &FP, false), Discovery::Format { .. }));
+        let mut img = Disk::new(SPARE);
+        assert!(matches!(run(&mut img, &FP, false), Discovery::Format { highest: 0, .. }));
     }
 
     #[test]
-    fn a_good_spare_loads_and_a_corrupt_copy_is_stale() {
+    fn a_good_spare_loads_the_newest_copy_and_a_damaged_one_needs_repair() {
         let (mut img, layout) = formatted(5, SPARE);
         let d = run(&mut img, &FP, false);
-        assert!(matches!(d, Discovery::Load { copy: 0, sb, .. } if sb.generation == 5));
-        assert!(!d.other_is_stale());
-        img.0[..4096].fill(0x5a); // garbage over A's superblock
+        assert_eq!(loads(&d), Some(5));
+        assert!(!d.needs_repair());
+        let a = at(&layout, 0, 1); // generation 5 went to slot 1 of each region
+        img.image[a + 30] ^= 1;
         let d = run(&mut img, &FP, false);
-        assert!(matches!(d, Discovery::Load { copy: 1, .. }));
-        assert!(d.other_is_stale());
+        assert!(matches!(d, Discovery::Load { copy: 1, slot: 1, .. }), "{d:?}");
+        assert!(d.needs_repair());
         // force_format never wipes metadata that loads.
         assert!(matches!(run(&mut img, &FP, true), Discovery::Load { .. }));
-        let _ = layout;
     }
 
     #[test]
-    fn damage_in_both_copies_is_refused_unless_forced() {
+    fn damage_in_every_copy_is_refused_unless_forced() {
         let (mut img, layout) = formatted(5, SPARE);
-        img.0[..4096].fill(0x5a);
-        let b = region_start(&layout, 1) as usize * 512;
-        img.0[b + 4096 + 100] ^= 1; // an entry block of B
+        for (c, s) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+            img.image[at(&layout, c, s) + 30] ^= 1;
+        }
         assert!(matches!(run(&mut img, &FP, false), Discovery::Refuse(Refusal::Damaged { .. })));
-        assert!(matches!(run(&mut img, &FP, true), Discovery::Format { .. }));
+        assert!(matches!(run(&mut img, &FP, true), Discovery::Format { highest: 0, .. }));
     }
 
     #[test]
     fn data_that_is_not_metadata_is_refused_unless_forced() {
-        let mut img = Image(vec![0; SPARE as usize * 512]);
-        img.0[100] = 1; // a used disk: copy A's block is not zero
-        let layout = SpareLayout::new(SPARE, 512).unwrap();
-        let b = region_start(&layout, 1) as usize * 512;
-        img.0[b + 7] = 1;
+        let mut img = Disk::new(SPARE);
+        img.image[100] = 1; // a used disk: copy A's block is not zero
         assert_eq!(run(&mut img, &FP, false), Discovery::Refuse(Refusal::NotMetadata));
         assert!(matches!(run(&mut img, &FP, true), Discovery::Format { .. }));
-        img.0[b + 7] = 0; // B never written, A someone's data: still refused
-        assert!(matches!(run(&mut img, &FP, false), Discovery::Refuse(Refusal::Damaged { .. })));
+        let mut img = Disk::new(SPARE);
+        let b = SpareLayout::new(SPARE, 512).unwrap().region_b_start as usize * 512;
+        img.image[b + 7] = 1; // copy A zero, region B's place holds data
+        assert_eq!(run(&mut img, &FP, false), Discovery::Refuse(Refusal::NotMetadata));
     }
 
     #[test]
@@ -275,10 +457,10 @@ mod tests {
     fn a_newer_format_is_refused() {
         let (mut img, layout) = formatted(5, SPARE);
         for copy in [0, 1] {
-            let at = region_start(&layout, copy) as usize * 512;
-            let mut sb = Superblock::decode(&img.0[at..at + BLOCK]).unwrap();
+            let a = at(&layout, copy, 1);
+            let mut sb = Superblock::decode(&img.image[a..a + BLOCK]).unwrap();
             sb.version = FORMAT_VERSION + 1;
-            sb.encode(&mut img.0[at..at + BLOCK]).unwrap();
+            sb.encode(&mut img.image[a..a + BLOCK]).unwrap();
         }
         assert_eq!(run(&mut img, &FP, false), Discovery::Refuse(Refusal::NewerVersion));
     }
@@ -287,9 +469,9 @@ mod tests {
     fn a_grown_spare_keeps_its_recorded_layout_and_a_shrunk_one_is_refused() {
         let (mut img, layout) = formatted(5, SPARE - 2048);
         match run(&mut img, &FP, false) {
-            Discovery::Load { layout: got, other, .. } => {
+            Discovery::Load { layout: got, slots, .. } => {
                 assert_eq!(got, layout);
-                assert!(matches!(other, CopyState::Valid(_)));
+                assert_eq!(slots.copies(), 2);
             }
             d => panic!("{d:?}"),
         }
@@ -302,13 +484,21 @@ mod tests {
     /// the spare must never be formatted over it.
     #[test]
     fn a_grown_spare_with_copy_a_damaged_or_zeroed_loads_copy_b() {
-        let (mut img, _) = formatted(5, SPARE / 2);
-        img.0[100] ^= 0xff; // copy A's superblock damaged
+        let (mut img, layout) = formatted(5, SPARE / 2);
+        assert_ne!(layout.region_b_start, SpareLayout::new(SPARE, 512).unwrap().region_b_start);
+        img.image[at(&layout, 0, 1) + 100] ^= 0xff; // copy A's newest superblock damaged
+        img.image[at(&layout, 0, 0) + 100] ^= 0xff;
         let d = run(&mut img, &FP, false);
-        assert!(matches!(d, Discovery::Load { sb, .. } if sb.generation == 5), "damaged A: {d:?}");
-        img.0[..4096].fill(0); // copy A's superblock zeroed (discarded)
+        assert_eq!(loads(&d), Some(5), "damaged A: {d:?}");
+        img.image[..layout.region_sectors as usize * 512].fill(0); // region A zeroed (discarded)
         let d = run(&mut img, &FP, false);
-        assert!(matches!(d, Discovery::Load { sb, .. } if sb.generation == 5), "zeroed A: {d:?}");
+        assert_eq!(loads(&d), Some(5), "zeroed A: {d:?}");
+        assert!(d.needs_repair());
+        // And with region B's superblocks damaged too: refused, not formatted.
+        for s in 0..2 {
+            img.image[at(&layout, 1, s) + 100] ^= 0xff;
+        }
+        assert!(matches!(run(&mut img, &FP, false), Discovery::Refuse(Refusal::Damaged { .. })));
     }
 
     /// Issue 13 point 6: a former spare reused for a filesystem (its first
@@ -316,12 +506,49 @@ mod tests {
     /// place: refused, never "repaired".
     #[test]
     fn foreign_data_in_a_copys_place_refuses_the_spare() {
-        let (mut img, _) = formatted(5, SPARE);
-        for (i, b) in img.0[..4096].iter_mut().enumerate() {
+        let (mut img, layout) = formatted(5, SPARE);
+        for (i, b) in img.image[..4096].iter_mut().enumerate() {
             *b = (i % 251) as u8 + 1; // a filesystem's first block: no magic
         }
         let d = run(&mut img, &FP, false);
-        assert!(matches!(d, Discovery::Refuse(_)), "foreign data where copy A was: {d:?}");
+        assert!(matches!(d, Discovery::Refuse(Refusal::Foreign { copy: 0, slot: 0 })), "foreign data where copy A was: {d:?}");
+        // Data written over slot 1's superblock alone is foreign too.
+        let (mut img, _) = formatted(5, SPARE);
+        img.image[at(&layout, 1, 1)..at(&layout, 1, 1) + 4096].fill(0x33);
+        assert!(matches!(run(&mut img, &FP, false), Discovery::Refuse(Refusal::Foreign { copy: 1, slot: 1 })));
+    }
+
+    #[test]
+    fn a_version_1_spare_loads_whatever_lies_in_slot_1s_place() {
+        let t = table(3, 0);
+        let (mut img, layout) = v1_image(SPARE, 4, &t);
+        let fp = Fingerprint { main_sectors: 1 << 20, ..FP };
+        match discover(&mut img, SPARE, &fp, false, &mut vec![0u8; BLOCK]) {
+            Discovery::Load { layout: got, sb, slots, .. } => {
+                assert_eq!((got, sb.version, sb.generation, slots.copies()), (layout, FORMAT_VERSION_1, 4, 2));
+            }
+            d => panic!("{d:?}"),
+        }
+        // An empty version-1 table over old data: slot 1's place is not ours.
+        let (mut img, _) = v1_image(SPARE, 4, &[]);
+        img.image[4096..8192].fill(0x77);
+        assert_eq!(loads(&discover(&mut img, SPARE, &fp, false, &mut vec![0u8; BLOCK])), Some(4));
+        // A version-1 spare whose copy A is zeroed still loads copy B.
+        img.image[..4096].fill(0);
+        assert_eq!(loads(&discover(&mut img, SPARE, &fp, false, &mut vec![0u8; BLOCK])), Some(4));
+    }
+
+    #[test]
+    fn a_crash_during_format_never_leaves_a_refused_spare() {
+        let layout = SpareLayout::new(SPARE, 512).unwrap();
+        let mut disk = Disk::new(SPARE);
+        let mut buf = vec![0u8; BLOCK];
+        format(&mut disk, &layout, &sb(&layout, 1, SPARE), &[], &mut buf);
+        for at in 0..=disk.log.len() {
+            let mut img = Disk { image: crash(&disk.image, &disk.log, at, |_| 0), log: vec![], failing: vec![] };
+            let d = run(&mut img, &FP, false);
+            assert!(matches!(d, Discovery::Format { .. } | Discovery::Load { .. }), "crash after {at}: {d:?}");
+        }
     }
 
     #[test]
@@ -330,7 +557,8 @@ mod tests {
         let all = [
             Refusal::Unreadable,
             Refusal::NotMetadata,
-            Refusal::Damaged { a: CopyState::Missing, b: CopyState::Missing },
+            Refusal::Foreign { copy: 0, slot: 0 },
+            Refusal::Damaged { states: [[CopyState::Missing; 2]; 2] },
             Refusal::NewerVersion,
             Refusal::ForeignMain(sb),
             Refusal::BlockSizeChanged(sb),

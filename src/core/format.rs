@@ -14,8 +14,10 @@ use super::geometry::{ENTRIES_PER_META_BLOCK, META_BLOCK_BYTES, META_BLOCK_HEADE
 
 /// Size of every metadata block.
 pub const BLOCK: usize = META_BLOCK_BYTES as usize;
-/// The format version this code writes; it reads this one and older.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this code writes; it reads this one and version 1.
+pub const FORMAT_VERSION: u32 = 2;
+/// The first format: one copy per region, region B after the pool.
+pub const FORMAT_VERSION_1: u32 = 1;
 /// Superblock magic.
 pub const SUPER_MAGIC: [u8; 8] = *b"DMREMAP1";
 /// Entry-block magic.
@@ -76,6 +78,8 @@ pub struct Superblock {
     pub alloc_next: u64,
     /// Which copy this is: 0 for region A, 1 for region B.
     pub copy: u8,
+    /// Which slot of its region this is (version 2; always 0 in version 1).
+    pub slot: u8,
 }
 
 fn get<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
@@ -128,6 +132,7 @@ impl Superblock {
         put(block, 96, &self.extent_count.to_le_bytes());
         put(block, 104, &self.alloc_next.to_le_bytes());
         put(block, 112, &[self.copy]);
+        put(block, 113, &[self.slot]);
         let crc = crc32c(block.get(..SUPER_CRC_AT).unwrap_or_default());
         put(block, SUPER_CRC_AT, &crc.to_le_bytes());
         Ok(())
@@ -160,17 +165,21 @@ impl Superblock {
             extent_count: u64_at(block, 96),
             alloc_next: u64_at(block, 104),
             copy: get::<1>(block, 112)[0],
+            slot: get::<1>(block, 113)[0],
         };
         if sb.version > FORMAT_VERSION {
             return Err(FormatError::UnsupportedVersion);
         }
         let region_blocks = sb.region_sectors / (META_BLOCK_BYTES / 512);
+        // Version 1 has one superblock per region, version 2 two.
+        let superblocks = if sb.version == FORMAT_VERSION_1 { 1 } else { 2 };
         if sb.version == 0
             || sb.flags != 0
             || sb.copy > 1
+            || sb.slot >= superblocks as u8
             || sb.extent_count > sb.pool_blocks
             || sb.alloc_next > sb.pool_blocks
-            || 1 + entry_blocks(sb.extent_count) > region_blocks
+            || superblocks + entry_blocks(sb.extent_count) > region_blocks
         {
             return Err(FormatError::BadField);
         }

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Reading and checking one full metadata copy, and choosing between the
-//! two copies. Shared by the kernel's loader and the offline tool; block I/O
-//! comes through [`MetaIo`], extents go to a caller's sink, nothing allocates.
+//! Reading and checking one full metadata copy (one slot of a region), and
+//! choosing between copies. Shared by the kernel's loader and the offline
+//! tool; block I/O comes through [`MetaIo`], extents go to a caller's sink,
+//! nothing allocates.
 
-use super::commit::{block_sector, region_start};
 use super::extent::Extent;
-use super::format::{decode_entries, entry_blocks, FormatError, Superblock, BLOCK};
+use super::format::{decode_entries, entry_blocks, FormatError, Superblock, BLOCK, ENTRY_MAGIC, SUPER_MAGIC};
 use super::geometry::SpareLayout;
+use super::slots::{entry_sector, footprint_of, superblock_sector};
 
 /// A metadata block could not be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,15 +19,20 @@ pub trait MetaIo {
     fn read_block(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), ReadFailed>;
 }
 
-/// What one region holds.
+/// What one slot holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CopyState {
     /// A complete copy whose every block and extent checks out.
     Valid(Superblock),
-    /// A zeroed superblock block: never formatted.
+    /// A zeroed superblock block: never written.
     Missing,
-    /// Something is there but it does not check out.
+    /// One of our entry blocks where a superblock goes: what a version-1
+    /// copy's first entry block leaves in slot 1's place. Ours, no copy.
+    Leftover,
+    /// Our superblock magic, but the copy does not check out.
     Damaged(CopyFault),
+    /// Neither zero nor dm-remap metadata: someone else's data.
+    Foreign,
 }
 
 /// Why a copy is damaged.
@@ -38,56 +44,81 @@ pub enum CopyFault {
     Superblock(FormatError),
     /// Entry block `index` failed to decode.
     Entries { index: u64, error: FormatError },
-    /// The superblock is fine but does not describe this region or spare.
+    /// The superblock is fine but does not describe this slot or spare.
     Misplaced,
     /// Extents overlap, are unsorted, exceed the pool or the count is wrong.
     BadTable,
 }
 
-/// Reads the copy in the region at `region_start` of a spare laid out as
-/// `layout`, passing each extent to `sink` in order (the sink may see some
-/// extents of a copy that turns out damaged; it must discard them then).
-/// `copy` is 0 for region A and 1 for region B.
-pub fn read_copy(
-    io: &mut impl MetaIo,
-    layout: &SpareLayout,
-    copy: u8,
-    buf: &mut [u8],
-    mut sink: impl FnMut(Extent),
-) -> CopyState {
-    let region_start = region_start(layout, copy);
-    if buf.len() != BLOCK {
-        return CopyState::Damaged(CopyFault::Io);
+/// What the block at a superblock position holds, before any checksum:
+/// zero, our superblock magic, our entry magic, or something else.
+pub fn classify_block(block: &[u8]) -> CopyState {
+    match block.get(..8) {
+        Some(m) if m == SUPER_MAGIC => CopyState::Damaged(CopyFault::Superblock(FormatError::BadChecksum)),
+        Some(m) if m == ENTRY_MAGIC => CopyState::Leftover,
+        // Only a zeroed block counts as never written (as dm-thin decides).
+        _ if block.iter().all(|&b| b == 0) => CopyState::Missing,
+        _ => CopyState::Foreign,
     }
-    if io.read_block(region_start, buf).is_err() {
+}
+
+/// Reads the superblock of slot `slot` of region `copy` and checks it
+/// against `layout` (no entry blocks are read).
+pub fn read_superblock(io: &mut impl MetaIo, layout: &SpareLayout, copy: u8, slot: u8, buf: &mut [u8]) -> CopyState {
+    if buf.len() != BLOCK || io.read_block(superblock_sector(layout, copy, slot), buf).is_err() {
         return CopyState::Damaged(CopyFault::Io);
     }
     let sb = match Superblock::decode(buf) {
         Ok(sb) => sb,
-        // Only a zeroed block counts as never written (as dm-thin decides);
-        // anything else without the magic is someone's data, or garbage.
-        Err(FormatError::BadMagic) if buf.iter().all(|&b| b == 0) => return CopyState::Missing,
+        Err(FormatError::BadMagic) => return classify_block(buf),
         Err(e) => return CopyState::Damaged(CopyFault::Superblock(e)),
     };
     if sb.copy != copy
+        || sb.slot != slot
         || sb.block_bytes != layout.block_bytes
         || sb.region_sectors != layout.region_sectors
         || sb.pool_start != layout.pool_start
         || sb.pool_blocks != layout.pool_blocks
         || sb.region_b_start != layout.region_b_start
+        || footprint_of(layout, &sb).is_none()
     {
         return CopyState::Damaged(CopyFault::Misplaced);
     }
+    CopyState::Valid(sb)
+}
+
+/// Reads the copy in slot `slot` of region `copy` of a spare laid out as
+/// `layout`, passing each extent to `sink` in order (the sink may see some
+/// extents of a copy that turns out damaged; it must discard them then).
+pub fn read_slot(
+    io: &mut impl MetaIo,
+    layout: &SpareLayout,
+    copy: u8,
+    slot: u8,
+    buf: &mut [u8],
+    mut sink: impl FnMut(Extent),
+) -> CopyState {
+    let sb = match read_superblock(io, layout, copy, slot, buf) {
+        CopyState::Valid(sb) => sb,
+        other => return other,
+    };
+    let Some(footprint) = footprint_of(layout, &sb) else {
+        return CopyState::Damaged(CopyFault::Misplaced);
+    };
     let mut seen = 0u64;
     let mut prev_end = 0u64;
     let mut bad = false;
+    let gap = layout.gap();
     for index in 0..entry_blocks(sb.extent_count) {
-        if io.read_block(block_sector(region_start, 1 + index), buf).is_err() {
+        if io.read_block(entry_sector(layout, copy, &footprint, index), buf).is_err() {
             return CopyState::Damaged(CopyFault::Io);
         }
         let idx = u32::try_from(index).unwrap_or(u32::MAX);
         let decoded = decode_entries(buf, sb.generation, idx, |e| {
-            if e.main < prev_end || e.spare_end() > sb.alloc_next || e.main_end() == u64::MAX {
+            let in_gap = gap.is_some_and(|(first, len)| {
+                u64::from(e.spare) < first.saturating_add(len) && e.spare_end() > first
+            });
+            if e.main < prev_end || e.spare_end() > sb.alloc_next || e.main_end() == u64::MAX || in_gap {
                 bad = true;
             }
             prev_end = e.main_end();
@@ -104,111 +135,102 @@ pub fn read_copy(
     CopyState::Valid(sb)
 }
 
-/// The copy to load: the valid one with the higher generation (A on a tie).
-pub fn newest(a: &CopyState, b: &CopyState) -> Option<u8> {
-    match (a, b) {
-        (CopyState::Valid(x), CopyState::Valid(y)) => Some(if y.generation > x.generation { 1 } else { 0 }),
-        (CopyState::Valid(_), _) => Some(0),
-        (_, CopyState::Valid(_)) => Some(1),
-        _ => None,
+/// The newest valid copy among `states` (`[region][slot]`), as `(region,
+/// slot)`; the earlier one on a tie.
+pub fn newest(states: &[[CopyState; 2]; 2]) -> Option<(u8, u8)> {
+    let mut best: Option<(u8, u8, u64)> = None;
+    for (c, region) in (0u8..).zip(states) {
+        for (s, state) in (0u8..).zip(region) {
+            if let CopyState::Valid(sb) = state {
+                if !matches!(best, Some(b) if b.2 >= sb.generation) {
+                    best = Some((c, s, sb.generation));
+                }
+            }
+        }
     }
+    best.map(|(c, s, _)| (c, s))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commit::tests::{sb, table, Disk};
+    use crate::commit::{commit, format, MetaWrite};
     use crate::extent::ExtentState;
-    use crate::format::{encode_entries, FORMAT_VERSION};
 
-    /// A spare image in memory.
-    struct Image(Vec<u8>);
-
-    impl MetaIo for Image {
-        fn read_block(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), ReadFailed> {
-            let at = usize::try_from(sector * 512).map_err(|_| ReadFailed)?;
-            buf.copy_from_slice(self.0.get(at..at + BLOCK).ok_or(ReadFailed)?);
-            Ok(())
-        }
-    }
-
-    fn write_copy(img: &mut Image, layout: &SpareLayout, copy: u8, generation: u64, ext: &[Extent]) {
-        let start = if copy == 0 { 0 } else { layout.region_b_start } as usize * 512;
-        let sb = Superblock {
-            version: FORMAT_VERSION,
-            generation,
-            block_bytes: layout.block_bytes,
-            spare_sectors: (img.0.len() / 512) as u64,
-            region_sectors: layout.region_sectors,
-            pool_start: layout.pool_start,
-            pool_blocks: layout.pool_blocks,
-            region_b_start: layout.region_b_start,
-            extent_count: ext.len() as u64,
-            alloc_next: ext.iter().map(Extent::spare_end).max().unwrap_or(0),
-            copy,
-            ..Default::default()
-        };
-        sb.encode(&mut img.0[start..start + BLOCK]).unwrap();
-        for (i, chunk) in ext.chunks(252).enumerate() {
-            let at = start + (1 + i) * BLOCK;
-            encode_entries(&mut img.0[at..at + BLOCK], generation, i as u32, chunk).unwrap();
-        }
-    }
-
-    fn table(n: u64) -> Vec<Extent> {
-        (0..n).map(|i| Extent { main: i * 3, spare: i as u32, len: 1, state: ExtentState::Ok }).collect()
-    }
-
-    fn read(img: &mut Image, layout: &SpareLayout, copy: u8) -> (CopyState, Vec<Extent>) {
+    fn read(img: &mut Disk, layout: &SpareLayout, copy: u8, slot: u8) -> (CopyState, Vec<Extent>) {
         let mut got = vec![];
         let mut buf = vec![0u8; BLOCK];
-        let st = read_copy(img, layout, copy, &mut buf, |e| got.push(e));
+        let st = read_slot(img, layout, copy, slot, &mut buf, |e| got.push(e));
         (st, got)
+    }
+
+    fn states(img: &mut Disk, layout: &SpareLayout) -> [[CopyState; 2]; 2] {
+        [0u8, 1].map(|c| [0u8, 1].map(|t| read(img, layout, c, t).0))
     }
 
     #[test]
     fn newest_valid_copy_wins_and_damage_is_named() {
-        let sectors = 65536;
-        let layout = SpareLayout::new(sectors, 512).unwrap();
-        let mut img = Image(vec![0; sectors as usize * 512]);
-        assert_eq!(read(&mut img, &layout, 0).0, CopyState::Missing);
-        write_copy(&mut img, &layout, 0, 5, &table(600));
-        write_copy(&mut img, &layout, 1, 4, &table(500));
-        let (a, ea) = read(&mut img, &layout, 0);
-        let (b, eb) = read(&mut img, &layout, 1);
-        assert_eq!((ea.len(), eb.len()), (600, 500));
-        assert_eq!(newest(&a, &b), Some(0));
+        let layout = SpareLayout::new(65536, 512).unwrap();
+        let mut img = Disk::new(65536);
+        let mut buf = vec![0u8; BLOCK];
+        assert_eq!(read(&mut img, &layout, 0, 0).0, CopyState::Missing);
+        let (mut slots, _) = format(&mut img, &layout, &sb(&layout, 4, 0), &[], &mut buf);
+        commit(&mut img, &layout, &mut slots, &sb(&layout, 5, 600), &table(600, 0), &mut buf);
+        img.settle();
+        let s = states(&mut img, &layout);
+        assert_eq!(newest(&s), Some((0, 1)));
+        assert_eq!(read(&mut img, &layout, 0, 1).1.len(), 600);
 
-        // A torn entry block in A: B (older but whole) is what loads.
-        img.0[2 * BLOCK + 100] ^= 1;
-        let (a, _) = read(&mut img, &layout, 0);
-        assert_eq!(a, CopyState::Damaged(CopyFault::Entries { index: 1, error: FormatError::BadChecksum }));
-        assert_eq!(newest(&a, &b), Some(1));
+        // A torn entry block in region A's slot 1: region B's copy of the
+        // same generation is what loads.
+        let entry1 = layout.region_sectors as usize * 512 - 2 * BLOCK;
+        img.image[entry1 + 100] ^= 1;
+        assert!(matches!(read(&mut img, &layout, 0, 1).0, CopyState::Damaged(CopyFault::Entries { error: FormatError::BadChecksum, .. })));
+        assert_eq!(newest(&states(&mut img, &layout)), Some((1, 1)));
 
-        // Both damaged: nothing loads.
-        img.0[layout.region_b_start as usize * 512 + 30] ^= 1;
-        let (b, _) = read(&mut img, &layout, 1);
-        assert!(matches!(b, CopyState::Damaged(CopyFault::Superblock(FormatError::BadChecksum))));
-        assert_eq!(newest(&a, &b), None);
+        // Someone's data over a superblock is foreign, not damage.
+        img.image[..BLOCK].fill(0x42);
+        assert_eq!(read(&mut img, &layout, 0, 0).0, CopyState::Foreign);
     }
 
     #[test]
     fn overlapping_extents_are_refused() {
-        let layout = SpareLayout::new(8192, 512).unwrap();
-        let mut img = Image(vec![0; 8192 * 512]);
-        let mut t = table(3);
+        let layout = SpareLayout::new(65536, 512).unwrap();
+        let mut img = Disk::new(65536);
+        let mut buf = vec![0u8; BLOCK];
+        let mut t = table(3, 0);
         t[1].main = t[0].main; // overlaps the first
-        write_copy(&mut img, &layout, 0, 1, &t);
-        assert_eq!(read(&mut img, &layout, 0).0, CopyState::Damaged(CopyFault::BadTable));
+        let (mut slots, _) = format(&mut img, &layout, &sb(&layout, 1, 0), &[], &mut buf);
+        commit(&mut img, &layout, &mut slots, &sb(&layout, 2, 3), &t, &mut buf);
+        img.settle();
+        assert_eq!(read(&mut img, &layout, 0, 1).0, CopyState::Damaged(CopyFault::BadTable));
     }
 
     #[test]
-    fn a_copy_in_the_wrong_region_is_refused() {
-        let layout = SpareLayout::new(8192, 512).unwrap();
-        let mut img = Image(vec![0; 8192 * 512]);
-        write_copy(&mut img, &layout, 1, 1, &table(2));
-        let b_start = layout.region_b_start as usize * 512;
-        let copy_b: Vec<u8> = img.0[b_start..b_start + BLOCK].to_vec();
-        img.0[..BLOCK].copy_from_slice(&copy_b);
-        assert_eq!(read(&mut img, &layout, 0).0, CopyState::Damaged(CopyFault::Misplaced));
+    fn extents_in_region_b_are_refused() {
+        let layout = SpareLayout::new(65536, 512).unwrap();
+        let (gap, _) = layout.gap().unwrap();
+        let mut img = Disk::new(65536);
+        let mut buf = vec![0u8; BLOCK];
+        let t = [Extent { main: 0, spare: gap as u32, len: 1, state: ExtentState::Ok }];
+        let (mut slots, _) = format(&mut img, &layout, &sb(&layout, 1, 0), &[], &mut buf);
+        commit(&mut img, &layout, &mut slots, &sb(&layout, 2, gap + 1), &t, &mut buf);
+        img.settle();
+        assert_eq!(read(&mut img, &layout, 0, 1).0, CopyState::Damaged(CopyFault::BadTable));
+    }
+
+    #[test]
+    fn a_copy_in_the_wrong_place_is_refused() {
+        let layout = SpareLayout::new(65536, 512).unwrap();
+        let mut img = Disk::new(65536);
+        let mut buf = vec![0u8; BLOCK];
+        let (_, _) = format(&mut img, &layout, &sb(&layout, 1, 0), &[], &mut buf);
+        img.settle();
+        let b = layout.region_b_start as usize * 512;
+        let copy_b: Vec<u8> = img.image[b..b + BLOCK].to_vec();
+        img.write_durable(0, &copy_b).unwrap();
+        img.settle();
+        assert_eq!(read(&mut img, &layout, 0, 0).0, CopyState::Damaged(CopyFault::Misplaced));
     }
 }

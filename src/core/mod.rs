@@ -23,6 +23,7 @@ pub mod load;
 pub mod message;
 pub mod number;
 pub mod policy;
+pub mod slots;
 pub mod sort;
 pub mod spare_alloc;
 pub mod table_check;

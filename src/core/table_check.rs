@@ -18,12 +18,21 @@ pub enum TableFault {
     PastAllocator(u64),
     /// The extent at this main block reaches past the end of the target.
     PastMainEnd(u64),
+    /// The extent at this main block uses blocks of metadata region B.
+    InRegionB(u64),
 }
 
 /// Checks `extents` (sorted by main block) for a target of `main_blocks`
-/// blocks whose allocator has handed out the first `alloc_next` pool blocks.
+/// blocks whose allocator has handed out the first `alloc_next` pool blocks,
+/// never those of `gap` (region B's, `(first, count)`).
 /// `scratch` must be a copy of `extents`; it is sorted by spare block.
-pub fn check_table(extents: &[Extent], scratch: &mut [Extent], alloc_next: u64, main_blocks: u64) -> Result<(), TableFault> {
+pub fn check_table(
+    extents: &[Extent],
+    scratch: &mut [Extent],
+    gap: Option<(u64, u64)>,
+    alloc_next: u64,
+    main_blocks: u64,
+) -> Result<(), TableFault> {
     for w in extents.windows(2) {
         if let [a, b] = w {
             if b.main < a.main_end() {
@@ -36,6 +45,11 @@ pub fn check_table(extents: &[Extent], scratch: &mut [Extent], alloc_next: u64, 
     }
     if let Some(e) = extents.iter().find(|e| e.main_end() > main_blocks) {
         return Err(TableFault::PastMainEnd(e.main));
+    }
+    if let Some((first, len)) = gap {
+        if let Some(e) = extents.iter().find(|e| u64::from(e.spare) < first.saturating_add(len) && e.spare_end() > first) {
+            return Err(TableFault::InRegionB(e.main));
+        }
     }
     sort_by_spare(scratch);
     for w in scratch.windows(2) {
@@ -63,7 +77,7 @@ mod tests {
     }
 
     fn check(t: &[Extent], alloc_next: u64, main_blocks: u64) -> Result<(), TableFault> {
-        check_table(t, &mut t.to_vec(), alloc_next, main_blocks)
+        check_table(t, &mut t.to_vec(), Some((1000, 10)), alloc_next, main_blocks)
     }
 
     #[test]
@@ -81,5 +95,7 @@ mod tests {
         assert_eq!(check(&[e(0, 0, 2), e(10, 1, 1)], 7, 100), Err(TableFault::SharedSpare(0, 10)));
         assert_eq!(check(&[e(0, 0, 2), e(10, 6, 2)], 7, 100), Err(TableFault::PastAllocator(10)));
         assert_eq!(check(&[e(99, 0, 2)], 7, 100), Err(TableFault::PastMainEnd(99)));
+        assert_eq!(check(&[e(0, 995, 6)], 2000, 100), Err(TableFault::InRegionB(0)));
+        assert_eq!(check(&[e(0, 1010, 6)], 2000, 100), Ok(()));
     }
 }

@@ -77,11 +77,12 @@ impl RemapTarget {
         for &(start, len) in unmapped.iter() {
             let mut done = 0;
             while done < len {
-                let piece = (len - done).min(u64::from(MAX_EXTENT_LEN));
-                let spare = alloc.alloc(piece).ok_or_else(|| {
+                let want = (len - done).min(u64::from(MAX_EXTENT_LEN));
+                if want > alloc.free() {
                     pr_warn!("remap: spare pool exhausted ({} of {} blocks free)\n", alloc.free(), alloc.total());
-                    ENOSPC
-                })?;
+                    return Err(ENOSPC);
+                }
+                let (spare, piece) = alloc.alloc_up_to(want).ok_or(ENOSPC)?;
                 // `piece` fits in a u16 (MAX_EXTENT_LEN).
                 let e = Extent { main: start + done, spare, len: piece as u16, state: ExtentState::Ok };
                 runs.push(e, GFP_KERNEL)?;

@@ -13,23 +13,32 @@ use crate::dm::percpu::now_ns;
 use crate::dm::sysfs::real_seconds;
 use crate::dm::sched::fill_random;
 use crate::dm::{CtrError, DmDev, IoBuffer};
-use crate::logic::commit::{commit, region_start, write_copy, Committed};
-use crate::logic::discover::{discover, Discovery, Fingerprint};
+use crate::logic::commit::{commit, format, Committed, CopyError};
+use crate::logic::discover::{discover, highest_generation, Discovery, Fingerprint};
 use crate::logic::extent::Extent;
 use crate::logic::format::{Superblock, BLOCK, FORMAT_VERSION};
 use crate::logic::geometry::SpareLayout;
 use crate::logic::latency::LatencyRing;
-use crate::logic::load::{read_copy, CopyState};
+use crate::logic::load::{read_slot, CopyState};
+use crate::logic::slots::Slots;
 use crate::logic::table_check::check_table;
 
 /// Metadata state of one target; the table writer owns it.
 pub(crate) struct Metadata {
     layout: SpareLayout,
-    /// The last committed superblock (its `copy` field is meaningless).
+    /// The last committed superblock (its `copy` and `slot` are meaningless).
     sb: Superblock,
-    /// The highest generation ever attempted: a failed commit may have
-    /// reached the disk in part, so the next one goes higher still.
+    /// What each slot of the spare holds.
+    slots: Slots,
+    /// The highest generation ever attempted or seen on the spare: a failed
+    /// commit may have reached the disk in part, so the next one goes
+    /// higher still.
     attempted: u64,
+    /// Whether this state is known to be the spare's newest: false from
+    /// construction until a preresume has checked the spare (another table
+    /// of the device may commit meanwhile), and after a failed check.
+    /// Commits are refused until then.
+    in_step: bool,
     /// How long recent commits took.
     latency: LatencyRing,
     /// Wall-clock seconds of the last successful commit (0: none yet).
@@ -43,7 +52,7 @@ pub(crate) struct Opened {
     pub(crate) meta: Metadata,
     /// The loaded table (empty after a format), sorted by main block.
     pub(crate) extents: VVec<Extent>,
-    /// Metadata copies known good on disk (2, or 1 if a repair failed).
+    /// Regions holding the newest generation (2 when healthy).
     pub(crate) copies: u8,
 }
 
@@ -59,19 +68,24 @@ fn no_table<E>(_: E) -> CtrError {
     ctr_err(ENOMEM, c"Cannot allocate the loaded remap table")
 }
 
-fn log_commit(what: &str, done: &Committed<Error>) {
-    if let Err(e) = &done.a {
-        pr_warn!("{}: writing metadata copy A failed: {:?}\n", what, e);
-    }
-    if let Err(e) = &done.b {
-        pr_warn!("{}: writing metadata copy B failed: {:?}\n", what, e);
+fn log_commit(spare: &DmDev, what: &str, done: &Committed<Error>) {
+    for (name, r) in [("A", &done.a), ("B", &done.b)] {
+        match r {
+            Ok(()) => {}
+            Err(CopyError::NoSafeSlot) => {
+                pr_warn!("spare {}: {}: metadata copy {} not written: it would risk the only copy of the newest generation\n", spare.name(), what, name)
+            }
+            Err(e) => pr_warn!("spare {}: {}: writing metadata copy {} failed: {:?}\n", spare.name(), what, name, e),
+        }
     }
 }
 
 impl Metadata {
     /// Loads the metadata of `spare` for the main device `fp`, formats a
     /// blank spare (or any spare when `force_format`), or refuses it. A
-    /// loaded table must fit a target of `target_blocks` blocks.
+    /// loaded table must fit a target of `target_blocks` blocks. Writes
+    /// nothing to a spare it loads: a copy that needs rewriting is
+    /// rewritten by [`Self::repair`] once the table is live.
     pub(crate) fn open(spare: &DmDev, fp: &Fingerprint, force_format: bool, target_blocks: u64) -> Result<Opened, CtrError> {
         let mut buf = IoBuffer::new().map_err(no_buffers)?;
         let mut block = KVec::from_elem(0u8, BLOCK, GFP_KERNEL).map_err(no_buffers)?;
@@ -81,8 +95,8 @@ impl Metadata {
                 pr_err!("spare {}: {:?}\n", spare.name(), r);
                 Err(ctr_err(EINVAL, r.message()))
             }
-            Discovery::Format { layout } => {
-                let generation = Self::highest_generation(spare, &mut buf, &mut block, &layout) + 1;
+            Discovery::Format { layout, highest } => {
+                let generation = highest.saturating_add(1);
                 let mut sb = Superblock {
                     version: FORMAT_VERSION,
                     generation,
@@ -97,103 +111,64 @@ impl Metadata {
                     ..Default::default()
                 };
                 fill_random(&mut sb.uuid);
-                let mut meta = Self { layout, sb, attempted: generation, latency: LatencyRing::default(), last_commit: 0, buf, block };
-                let copies = meta.write_both(spare, &sb, None, &[], "format");
+                let (slots, done) = format(&mut SpareIo::new(spare, &mut buf), &layout, &sb, &[], &mut block);
+                log_commit(spare, "format", &done);
+                let copies = done.copies_written();
                 if copies == 0 {
                     return Err(ctr_err(EIO, c"Cannot write metadata to the spare device"));
                 }
                 pr_info!("spare {}: formatted, generation {}\n", spare.name(), generation);
+                let meta = Self { layout, sb, slots, attempted: generation, in_step: false, latency: LatencyRing::default(), last_commit: 0, buf, block };
                 Ok(Opened { meta, extents: VVec::new(), copies })
             }
-            Discovery::Load { copy, sb, layout, other: _ } => {
-                let stale = decision.other_is_stale();
-                let extents = Self::read_table(spare, &mut buf, &mut block, &layout, copy, &sb, target_blocks)?;
-                let mut meta = Self { layout, sb, attempted: sb.generation, latency: LatencyRing::default(), last_commit: 0, buf, block };
-                let mut copies = 2;
-                if stale {
-                    let other = 1 - copy;
-                    let sb = Superblock { copy: other, ..meta.sb };
-                    let mut io = SpareIo::new(spare, &mut meta.buf);
-                    match write_copy(&mut io, &meta.layout, &sb, None, &extents, &mut meta.block) {
-                        Ok(()) => pr_info!("spare {}: rewrote stale metadata copy {}\n", spare.name(), ["A", "B"][usize::from(other)]),
-                        Err(e) => {
-                            pr_warn!("spare {}: cannot repair metadata copy {}: {:?}\n", spare.name(), other, e);
-                            copies = 1;
-                        }
-                    }
-                }
-                Ok(Opened { meta, extents, copies })
+            Discovery::Load { copy, slot, sb, layout, slots, .. } => {
+                let extents = Self::read_table(spare, &mut buf, &mut block, &layout, copy, slot, &sb, target_blocks)?;
+                let highest = highest_generation(&mut SpareIo::new(spare, &mut buf), &layout, spare.sectors(), &mut block);
+                let attempted = highest.max(sb.generation);
+                let meta = Self { layout, sb, slots, attempted, in_step: false, latency: LatencyRing::default(), last_commit: 0, buf, block };
+                Ok(Opened { meta, extents, copies: slots.copies() })
             }
         }
     }
 
-    /// Reads copy `copy` (already checked by discovery) into a table and
-    /// checks the table's consistency.
+    /// Reads the copy in `slot` of region `copy` (already checked by
+    /// discovery) into a table and checks the table's consistency.
+    #[allow(clippy::too_many_arguments)]
     fn read_table(
         spare: &DmDev,
         buf: &mut IoBuffer,
         block: &mut [u8],
         layout: &SpareLayout,
         copy: u8,
+        slot: u8,
         sb: &Superblock,
         target_blocks: u64,
     ) -> Result<VVec<Extent>, CtrError> {
         let count = usize::try_from(sb.extent_count).map_err(|_| ctr_err(ENOMEM, c"Remap table too large"))?;
         let mut extents = VVec::with_capacity(count, GFP_KERNEL).map_err(no_table)?;
         let mut overflow = false;
-        let state = read_copy(&mut SpareIo::new(spare, buf), layout, copy, block, |e| {
+        let state = read_slot(&mut SpareIo::new(spare, buf), layout, copy, slot, block, |e| {
             overflow |= extents.push(e, GFP_KERNEL).is_err();
         });
         if overflow {
             return Err(no_table(()));
         }
         if state != CopyState::Valid(*sb) {
-            pr_err!("spare {}: metadata copy {} changed while loading ({:?})\n", spare.name(), copy, state);
+            pr_err!("spare {}: metadata copy {}/{} changed while loading ({:?})\n", spare.name(), copy, slot, state);
             return Err(ctr_err(EIO, c"Spare metadata changed while it was being loaded"));
         }
         let mut scratch = VVec::with_capacity(count, GFP_KERNEL).map_err(no_table)?;
         scratch.extend_from_slice(&extents, GFP_KERNEL).map_err(no_table)?;
-        if let Err(fault) = check_table(&extents, &mut scratch, sb.alloc_next, target_blocks) {
+        if let Err(fault) = check_table(&extents, &mut scratch, layout.gap(), sb.alloc_next, target_blocks) {
             pr_err!("spare {}: inconsistent remap table: {:?}\n", spare.name(), fault);
             return Err(ctr_err(EINVAL, c"Spare metadata holds an inconsistent remap table"));
         }
         Ok(extents)
     }
 
-    /// The highest generation in a superblock that still decodes on the
-    /// spare (0 if none), so a format never goes back in generations.
-    fn highest_generation(spare: &DmDev, buf: &mut IoBuffer, block: &mut [u8], layout: &SpareLayout) -> u64 {
-        let mut io = SpareIo::new(spare, buf);
-        [0u8, 1]
-            .iter()
-            .filter_map(|&copy| {
-                use crate::logic::load::MetaIo;
-                io.read_block(region_start(layout, copy), block).ok()?;
-                Superblock::decode(block).ok().map(|sb| sb.generation)
-            })
-            .max()
-            .unwrap_or(0)
-    }
-
     /// The highest generation any superblock on the spare records now.
     pub(crate) fn generation_on_disk(&mut self, spare: &DmDev) -> u64 {
-        Self::highest_generation(spare, &mut self.buf, &mut self.block, &self.layout)
-    }
-
-    /// Writes `extents` as `sb` to both copies, probing each with
-    /// `previous`; returns how many made it.
-    fn write_both(
-        &mut self,
-        spare: &DmDev,
-        sb: &Superblock,
-        previous: Option<&Superblock>,
-        extents: &[Extent],
-        what: &str,
-    ) -> u8 {
-        let mut io = SpareIo::new(spare, &mut self.buf);
-        let done = commit(&mut io, &self.layout, sb, previous, extents, &mut self.block);
-        log_commit(what, &done);
-        done.copies_written()
+        highest_generation(&mut SpareIo::new(spare, &mut self.buf), &self.layout, spare.sectors(), &mut self.block)
     }
 
     /// Commits `extents` (the next table version) with the allocator's
@@ -201,6 +176,10 @@ impl Metadata {
     /// written, at least 1; `EIO` when none was, and then the next commit
     /// still uses a higher generation than any copy that may have landed.
     pub(crate) fn commit(&mut self, spare: &DmDev, extents: &[Extent], alloc_next: u64) -> Result<u8> {
+        if !self.in_step {
+            pr_warn!("spare {}: table not in step with the spare (its last resume failed); not committing\n", spare.name());
+            return Err(EAGAIN);
+        }
         self.attempted = self.attempted.saturating_add(1);
         let next = Superblock {
             generation: self.attempted,
@@ -208,12 +187,13 @@ impl Metadata {
             extent_count: extents.len() as u64,
             ..self.sb
         };
-        let previous = self.sb;
         let started = now_ns();
-        let written = self.write_both(spare, &next, Some(&previous), extents, "commit");
+        let mut io = SpareIo::new(spare, &mut self.buf);
+        let done = commit(&mut io, &self.layout, &mut self.slots, &next, extents, &mut self.block);
+        log_commit(spare, "commit", &done);
         let us = now_ns().saturating_sub(started) / 1000;
         self.latency.record(u32::try_from(us).unwrap_or(u32::MAX));
-        match written {
+        match done.copies_written() {
             0 => Err(EIO),
             n => {
                 self.sb = next;
@@ -221,6 +201,16 @@ impl Metadata {
                 Ok(n)
             }
         }
+    }
+
+    /// Regions holding the newest committed generation.
+    pub(crate) fn copies(&self) -> u8 {
+        self.slots.copies()
+    }
+
+    /// Marks this state as the spare's newest (or not): see `in_step`.
+    pub(crate) fn set_in_step(&mut self, in_step: bool) {
+        self.in_step = in_step;
     }
 
     /// Wall-clock seconds of the last successful commit (0: none yet).

@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Catching up with commits made by the table this one replaces.
+//! Catching up with commits made by the table this one replaces, and
+//! repairing a region that lacks the newest copy.
 //!
 //! `dmsetup reload` constructs the new table while the old one is still
-//! live, and the old one can commit remaps until it is suspended. When the
-//! new table resumes, the spare may hold a newer generation than the one it
-//! loaded; it then loads the table again, before its first I/O.
+//! live, and the old one can commit remaps until it is suspended. So the
+//! constructor writes nothing, and the table commits nothing until its
+//! preresume has checked the spare: if the spare holds a newer generation
+//! than the one it loaded, it loads the table again, before its first I/O;
+//! then it rewrites the newest copy into a region that lacks it. When the
+//! check fails the resume fails, and the table keeps refusing commits (it
+//! could reuse spare blocks or generations handed out since) until a
+//! resume succeeds.
 
 use core::sync::atomic::Ordering;
 
@@ -12,15 +18,36 @@ use kernel::prelude::*;
 
 use super::metadata::Metadata;
 use super::table::Table;
-use super::target::{fingerprint, RemapTarget};
+use super::target::{fingerprint, RemapTarget, Writer};
 use crate::logic::extent;
 use crate::logic::spare_alloc::SpareAllocator;
 
 impl RemapTarget {
     /// Reloads the table from the spare if a newer generation was committed
     /// since this target loaded it. Runs in preresume: no I/O is in flight.
-    pub(super) fn reload_if_advanced(&self) -> Result {
+    pub(super) fn catch_up(&self) -> Result {
         let mut writer = self.writer.lock();
+        writer.meta.set_in_step(false);
+        self.reload_if_advanced(&mut writer)?;
+        writer.meta.set_in_step(true);
+        if writer.meta.copies() < 2 {
+            // Rewrite the newest table as the next generation: both regions
+            // get it (or health stays degraded if one still fails).
+            let alloc = writer.alloc;
+            match self.commit_and_publish(&mut writer, alloc, |t| t.with(&[])) {
+                Ok(()) if writer.meta.copies() == 2 => pr_info!(
+                    "spare {}: metadata rewritten into both regions (generation {})\n",
+                    self.spare.name(),
+                    writer.meta.generation()
+                ),
+                Ok(()) => pr_warn!("spare {}: metadata still in one region only\n", self.spare.name()),
+                Err(e) => pr_warn!("spare {}: cannot rewrite the missing metadata copy: {:?}\n", self.spare.name(), e),
+            }
+        }
+        Ok(())
+    }
+
+    fn reload_if_advanced(&self, writer: &mut Writer) -> Result {
         let on_disk = writer.meta.generation_on_disk(&self.spare);
         if on_disk <= writer.meta.generation() {
             return Ok(());
@@ -43,7 +70,7 @@ impl RemapTarget {
         let remapped = extent::remapped_blocks(&opened.extents);
         let table = Table::loaded(opened.extents)?;
         self.table.update(|_| Ok::<_, Error>(table))?;
-        writer.alloc = SpareAllocator::resume(self.layout.pool_blocks, opened.meta.alloc_next());
+        writer.alloc = SpareAllocator::for_layout(&self.layout, opened.meta.alloc_next());
         self.remapped_blocks.store(remapped, Ordering::Relaxed);
         self.spare_used.store(writer.alloc.used(), Ordering::Relaxed);
         self.generation.store(opened.meta.generation(), Ordering::Relaxed);

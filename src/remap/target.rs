@@ -414,7 +414,7 @@ impl TargetOps for RemapTarget {
         let table = RcuBox::new(Table::loaded(opened.extents).map_err(nomem)?).map_err(nomem)?;
         let moving = RcuBox::new(MovingRuns::none().map_err(nomem)?).map_err(nomem)?;
         let held = KBox::pin_init(new_spinlock!(KeptBioList::new()), GFP_KERNEL).map_err(nomem)?;
-        let alloc = SpareAllocator::resume(layout.pool_blocks, opened.meta.alloc_next());
+        let alloc = SpareAllocator::for_layout(&layout, opened.meta.alloc_next());
         let (spare_total, spare_used) = (alloc.total(), alloc.used());
         let (uuid, generation) = (opened.meta.uuid(), opened.meta.generation());
         let writer = KBox::pin_init(new_mutex!(Writer { alloc, meta: opened.meta }), GFP_KERNEL).map_err(nomem)?;
@@ -635,7 +635,7 @@ impl TargetOps for RemapTarget {
     }
 
     fn preresume(&self, _target: &Target) -> Result {
-        self.reload_if_advanced()
+        self.catch_up()
     }
 
     fn io_hints(&self, limits: &mut QueueLimits) {

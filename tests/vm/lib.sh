@@ -106,3 +106,10 @@ info_field() {
     esac
     status_field "$1" "$n"
 }
+
+# region_b_sector <spare device or image>: first sector of metadata region B
+# (its slot 0 superblock; slot 1's is 8 sectors further), as the tool reads
+# the layout recorded on the spare.
+region_b_sector() {
+    dm-remap check "$1" | sed -n 's/^layout: .* at sectors 0 and \([0-9]*\),.*/\1/p'
+}

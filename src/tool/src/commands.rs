@@ -3,128 +3,139 @@
 
 use std::path::Path;
 
-use dm_remap_core::extent::Extent;
-use dm_remap_core::format::Superblock;
+use dm_remap_core::format::{Superblock, FORMAT_VERSION};
 use dm_remap_core::geometry::SpareLayout;
-use dm_remap_core::load::{newest, CopyState};
+use dm_remap_core::load::CopyState;
 
 use crate::dump::{check_table, main_blocks, Dump};
-use crate::spare::{Copy, Spare};
+use crate::spare::{Copies, Spare};
 
 /// How a command ended: exit status 0, 1 or 2, and what to say.
 pub enum Outcome {
-    /// Both copies valid and current.
+    /// Both regions hold the newest generation.
     Clean,
-    /// Usable, but a copy is stale or damaged: `repair` fixes it.
+    /// Usable, but a region lacks the newest generation: `repair` fixes it.
     NeedsRepair,
     /// No valid copy, or bad input: nothing to load.
     Unusable,
 }
 
-fn describe(name: &str, state: &CopyState) -> String {
+const NAMES: [&str; 2] = ["A", "B"];
+
+fn describe(copy: u8, slot: u8, state: &CopyState) -> String {
+    let name = format!("copy {} slot {slot}", NAMES[usize::from(copy)]);
     match state {
-        CopyState::Valid(sb) => format!("copy {name}: valid, generation {}, {} extents", sb.generation, sb.extent_count),
-        CopyState::Missing => format!("copy {name}: missing (no dm-remap superblock)"),
-        CopyState::Damaged(f) => format!("copy {name}: damaged ({f:?})"),
+        CopyState::Valid(sb) => {
+            format!("{name}: valid, generation {}, {} extents (format {})", sb.generation, sb.extent_count, sb.version)
+        }
+        CopyState::Missing | CopyState::Leftover => format!("{name}: empty"),
+        CopyState::Damaged(f) => format!("{name}: damaged ({f:?})"),
+        CopyState::Foreign => format!("{name}: someone else's data (not dm-remap metadata)"),
     }
 }
 
-struct Loaded {
-    spare: Spare,
-    layout: SpareLayout,
-    copies: [Copy; 2],
-}
-
-fn load(path: &Path, write: bool) -> Result<Loaded, String> {
+fn load(path: &Path, write: bool) -> Result<(Spare, Copies), String> {
     let mut spare = Spare::open(path, write)?;
-    let block_bytes = spare
-        .find_block_size()
-        .ok_or_else(|| format!("{}: no readable dm-remap superblock in either region", path.display()))?;
-    let layout = spare.layout(block_bytes)?;
-    let copies = [spare.read_copy(&layout, 0), spare.read_copy(&layout, 1)];
-    Ok(Loaded { spare, layout, copies })
-}
-
-fn best(l: &Loaded) -> Option<(usize, Superblock, &[Extent])> {
-    let i = usize::from(newest(&l.copies[0].state, &l.copies[1].state)?);
-    match l.copies[i].state {
-        CopyState::Valid(sb) => Some((i, sb, &l.copies[i].extents)),
-        _ => None,
-    }
+    let layout = spare.find_layout().map_err(|e| format!("{}: {e}", path.display()))?;
+    let copies = spare.read_copies(&layout);
+    Ok((spare, copies))
 }
 
 /// `check`: reports each copy and whether the metadata needs repair.
 pub fn check(path: &Path) -> Result<Outcome, String> {
-    let l = load(path, false)?;
-    println!("{}", describe("A", &l.copies[0].state));
-    println!("{}", describe("B", &l.copies[1].state));
-    let Some((_, sb, extents)) = best(&l) else {
+    let (_, copies) = load(path, false)?;
+    let l = &copies.layout;
+    println!(
+        "layout: {}-byte blocks, metadata regions of {} sectors at sectors 0 and {}, {} pool blocks",
+        l.block_bytes,
+        l.region_sectors,
+        l.region_b_start,
+        l.usable_blocks()
+    );
+    for (c, region) in (0u8..).zip(&copies.copies) {
+        for (s, copy) in (0u8..).zip(region) {
+            println!("{}", describe(c, s, &copy.state));
+        }
+    }
+    let Some((_, _, sb, extents)) = copies.newest() else {
         println!("no valid copy: the target would refuse this spare");
         return Ok(Outcome::Unusable);
     };
-    if let Err(e) = check_table(extents, sb.alloc_next, main_blocks(&sb)) {
+    if let Err(e) = check_table(extents, &copies.layout, sb.alloc_next, main_blocks(&sb)) {
         println!("newest copy's table is inconsistent: {e}");
         return Ok(Outcome::Unusable);
     }
-    match (&l.copies[0].state, &l.copies[1].state) {
-        (CopyState::Valid(a), CopyState::Valid(b)) if a.generation == b.generation => {
-            println!("clean: generation {}, {} extents", sb.generation, sb.extent_count);
-            Ok(Outcome::Clean)
-        }
-        _ => {
-            println!("usable from generation {}; the other copy needs repair", sb.generation);
-            Ok(Outcome::NeedsRepair)
-        }
+    if copies.copies.iter().flatten().any(|c| c.state == CopyState::Foreign) {
+        println!("someone else's data where a copy belongs: the target refuses this spare");
+        return Ok(Outcome::Unusable);
+    }
+    if copies.slots().copies() == 2 {
+        println!("clean: generation {}, {} extents", sb.generation, sb.extent_count);
+        Ok(Outcome::Clean)
+    } else {
+        println!("usable from generation {}; one region lacks it: repair rewrites it", sb.generation);
+        Ok(Outcome::NeedsRepair)
     }
 }
 
 /// `dump`: the newest valid copy as JSON on stdout.
 pub fn dump(path: &Path) -> Result<Outcome, String> {
-    let l = load(path, false)?;
-    let (_, sb, extents) = best(&l).ok_or_else(|| format!("{}: no valid metadata copy to dump", path.display()))?;
+    let (_, copies) = load(path, false)?;
+    let (_, _, sb, extents) = copies.newest().ok_or_else(|| format!("{}: no valid metadata copy to dump", path.display()))?;
     let json = serde_json::to_string_pretty(&Dump::new(&sb, extents)).map_err(|e| e.to_string())?;
     println!("{json}");
     Ok(Outcome::Clean)
 }
 
-/// `restore`: writes the table of a JSON dump as both copies, with a
-/// generation above any on the spare (generations never go back).
+/// `restore`: writes the table of a JSON dump as a new generation, above
+/// any on the spare and the dump's (generations never go back), in the
+/// kernel's commit order. A spare without metadata is laid out anew.
 pub fn restore(path: &Path, input: &Path) -> Result<Outcome, String> {
     let text = std::fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
     let dump: Dump = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", input.display()))?;
     let mut spare = Spare::open(path, true)?;
-    let layout = spare.layout(dump.block_bytes)?;
-    let highest = [spare.read_copy(&layout, 0), spare.read_copy(&layout, 1)]
-        .iter()
-        .filter_map(|c| match c.state {
-            CopyState::Valid(sb) => Some(sb.generation),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0);
+    let (layout, slots, highest) = match spare.find_layout() {
+        Ok(layout) => {
+            let copies = spare.read_copies(&layout);
+            if copies.copies.iter().flatten().any(|c| c.state == CopyState::Foreign) {
+                return Err(format!("{}: someone else's data where a copy belongs; not overwriting it", path.display()));
+            }
+            (layout, Some(copies.slots()), copies.highest_generation())
+        }
+        Err(_) => {
+            let layout = SpareLayout::new(spare.sectors, dump.block_bytes)
+                .ok_or_else(|| format!("spare of {} sectors cannot hold metadata for {}-byte blocks", spare.sectors, dump.block_bytes))?;
+            (layout, None, 0)
+        }
+    };
     let generation = highest.max(dump.generation) + 1;
-    for copy in [0u8, 1] {
-        let (sb, extents) = dump.to_copy(&layout, generation, copy)?;
-        spare.write_copy(&layout, &sb, &extents)?;
-    }
-    println!("restored {} extents as generation {generation}", dump.extents.len());
-    Ok(Outcome::Clean)
+    let (sb, extents) = dump.to_superblock(&layout, generation)?;
+    let n = match slots {
+        Some(mut slots) => spare.commit(&layout, &mut slots, &sb, &extents)?,
+        None => spare.format(&layout, &sb, &extents)?,
+    };
+    println!("restored {} extents as generation {generation} ({n} of 2 copies)", dump.extents.len());
+    Ok(if n == 2 { Outcome::Clean } else { Outcome::NeedsRepair })
 }
 
-/// `repair`: rewrites a stale or damaged copy from the newest valid one.
+/// `repair`: commits the newest valid table again, as the next generation,
+/// so that both regions hold it.
 pub fn repair(path: &Path) -> Result<Outcome, String> {
-    let mut l = load(path, true)?;
-    let (from, sb, extents) = best(&l).ok_or_else(|| format!("{}: no valid copy to repair from", path.display()))?;
-    check_table(extents, sb.alloc_next, main_blocks(&sb))?;
-    let extents = extents.to_vec();
-    let to = 1 - from;
-    let in_step = matches!(l.copies[to].state, CopyState::Valid(o) if o.generation == sb.generation);
-    if in_step {
-        println!("nothing to repair: both copies hold generation {}", sb.generation);
+    let (mut spare, copies) = load(path, true)?;
+    let (_, _, sb, extents) = copies.newest().ok_or_else(|| format!("{}: no valid copy to repair from", path.display()))?;
+    check_table(extents, &copies.layout, sb.alloc_next, main_blocks(&sb))?;
+    if copies.copies.iter().flatten().any(|c| c.state == CopyState::Foreign) {
+        return Err(format!("{}: someone else's data where a copy belongs; not overwriting it", path.display()));
+    }
+    let mut slots = copies.slots();
+    if slots.copies() == 2 {
+        println!("nothing to repair: both regions hold generation {}", sb.generation);
         return Ok(Outcome::Clean);
     }
-    let target = Superblock { copy: to as u8, ..sb };
-    l.spare.write_copy(&l.layout, &target, &extents)?;
-    println!("rewrote copy {} from copy {} (generation {})", ["A", "B"][to], ["A", "B"][from], sb.generation);
-    Ok(Outcome::Clean)
+    let extents = extents.to_vec();
+    let generation = copies.highest_generation() + 1;
+    let next = Superblock { generation, version: FORMAT_VERSION, ..sb };
+    let n = spare.commit(&copies.layout, &mut slots, &next, &extents)?;
+    println!("rewrote generation {} as generation {generation} ({n} of 2 copies)", sb.generation);
+    Ok(if n == 2 { Outcome::Clean } else { Outcome::NeedsRepair })
 }

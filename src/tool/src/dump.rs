@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use dm_remap_core::extent::{Extent, ExtentState};
-use dm_remap_core::format::{Superblock, FORMAT_VERSION};
+use dm_remap_core::format::{Superblock, FORMAT_VERSION, FORMAT_VERSION_1};
 use dm_remap_core::geometry::SpareLayout;
 use dm_remap_core::table_check::{self, TableFault};
 
@@ -62,12 +62,12 @@ impl Dump {
         }
     }
 
-    /// The superblock (for copy `copy`, at `generation`) and extents this
-    /// dump describes, checked against `layout`: sorted, non-overlapping on
-    /// both devices, inside the pool and below `alloc_next`.
-    pub fn to_copy(&self, layout: &SpareLayout, generation: u64, copy: u8) -> Result<(Superblock, Vec<Extent>), String> {
-        if self.format_version != FORMAT_VERSION {
-            return Err(format!("format_version {} is not {FORMAT_VERSION}", self.format_version));
+    /// The superblock template (at `generation`) and extents this dump
+    /// describes, checked against `layout`: sorted, non-overlapping on both
+    /// devices, inside the pool (off region B) and below `alloc_next`.
+    pub fn to_superblock(&self, layout: &SpareLayout, generation: u64) -> Result<(Superblock, Vec<Extent>), String> {
+        if self.format_version != FORMAT_VERSION && self.format_version != FORMAT_VERSION_1 {
+            return Err(format!("format_version {} is not {FORMAT_VERSION_1} or {FORMAT_VERSION}", self.format_version));
         }
         if self.block_bytes != layout.block_bytes || self.pool_blocks != layout.pool_blocks {
             return Err(format!(
@@ -109,9 +109,10 @@ impl Dump {
             region_b_start: layout.region_b_start,
             extent_count: extents.len() as u64,
             alloc_next: self.alloc_next,
-            copy,
+            copy: 0,
+            slot: 0,
         };
-        check_table(&extents, self.alloc_next.min(layout.pool_blocks), main_blocks(&sb))?;
+        check_table(&extents, layout, self.alloc_next.min(layout.pool_blocks), main_blocks(&sb))?;
         Ok((sb, extents))
     }
 }
@@ -119,8 +120,9 @@ impl Dump {
 /// Checks that `extents` is a valid table for a main device of
 /// `main_blocks` blocks and a pool whose first `alloc_next` blocks are
 /// allocated (the kernel's load-time check).
-pub fn check_table(extents: &[Extent], alloc_next: u64, main_blocks: u64) -> Result<(), String> {
-    table_check::check_table(extents, &mut extents.to_vec(), alloc_next, main_blocks).map_err(|f| match f {
+pub fn check_table(extents: &[Extent], layout: &SpareLayout, alloc_next: u64, main_blocks: u64) -> Result<(), String> {
+    table_check::check_table(extents, &mut extents.to_vec(), layout.gap(), alloc_next, main_blocks).map_err(|f| match f {
+        TableFault::InRegionB(m) => format!("extent at main block {m} uses spare blocks of metadata region B"),
         TableFault::Unsorted(a, b) => format!("extents at main blocks {a} and {b} overlap or are unsorted"),
         TableFault::SharedSpare(a, b) => format!("extents at main blocks {a} and {b} share spare blocks"),
         TableFault::PastAllocator(m) => format!("extent at main block {m} uses spare blocks past alloc_next {alloc_next}"),

@@ -6,22 +6,57 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
+use dm_remap_core::commit::{commit, format, Committed, CopyError, MetaWrite};
+use dm_remap_core::discover::{find_layout, read_states, NoLayout};
 use dm_remap_core::extent::Extent;
-use dm_remap_core::format::{EncodeError, Superblock, BLOCK};
-use dm_remap_core::commit::{write_copy, MetaWrite};
+use dm_remap_core::format::{Superblock, BLOCK};
 use dm_remap_core::geometry::{SpareLayout, SECTOR_SIZE};
-use dm_remap_core::load::{read_copy, CopyState, MetaIo, ReadFailed};
+use dm_remap_core::load::{newest, read_slot, CopyState, MetaIo, ReadFailed};
+use dm_remap_core::slots::Slots;
 
 /// An open spare device or image.
 pub struct Spare {
     file: File,
-    sectors: u64,
+    pub sectors: u64,
 }
 
 /// A copy as read from the spare.
 pub struct Copy {
     pub state: CopyState,
     pub extents: Vec<Extent>,
+}
+
+/// Every slot of a spare whose layout was found: `[region][slot]`.
+pub struct Copies {
+    pub layout: SpareLayout,
+    pub copies: [[Copy; 2]; 2],
+}
+
+impl Copies {
+    /// The newest valid copy: its region, slot, superblock and extents.
+    pub fn newest(&self) -> Option<(u8, u8, Superblock, &[Extent])> {
+        let states = self.copies.each_ref().map(|r| r.each_ref().map(|c| c.state));
+        let (c, s) = newest(&states)?;
+        let copy = &self.copies[usize::from(c)][usize::from(s)];
+        match copy.state {
+            CopyState::Valid(sb) => Some((c, s, sb, &copy.extents)),
+            _ => None,
+        }
+    }
+
+    /// What each slot holds, for the writer.
+    pub fn slots(&self) -> Slots {
+        let states = self.copies.each_ref().map(|r| r.each_ref().map(|c| c.state));
+        dm_remap_core::discover::slots_of(&self.layout, &states)
+    }
+
+    /// The highest generation of any copy that decodes.
+    pub fn highest_generation(&self) -> u64 {
+        self.copies.iter().flatten().filter_map(|c| match c.state {
+            CopyState::Valid(sb) => Some(sb.generation),
+            _ => None,
+        }).max().unwrap_or(0)
+    }
 }
 
 impl Spare {
@@ -36,48 +71,65 @@ impl Spare {
         Ok(Self { file, sectors: bytes / SECTOR_SIZE })
     }
 
-    /// The layout for remap blocks of `block_bytes`, if the spare is big enough.
-    pub fn layout(&self, block_bytes: u32) -> Result<SpareLayout, String> {
-        SpareLayout::new(self.sectors, block_bytes).ok_or_else(|| {
-            format!("spare of {} sectors cannot hold metadata for {block_bytes}-byte blocks", self.sectors)
-        })
-    }
-
-    /// The block size written in whichever copy's superblock decodes, trying
-    /// region A, then region B for each block size dm-remap allows.
-    pub fn find_block_size(&mut self) -> Option<u32> {
-        let mut buf = vec![0u8; BLOCK];
-        if self.read_block(0, &mut buf).is_ok() {
-            if let Ok(sb) = Superblock::decode(&buf) {
-                return Some(sb.block_bytes);
+    /// The layout recorded on the spare (the kernel's search: region A's
+    /// superblocks, then region B wherever it can be).
+    pub fn find_layout(&mut self) -> Result<SpareLayout, String> {
+        let sectors = self.sectors;
+        find_layout(self, sectors, &mut vec![0u8; BLOCK]).map_err(|e| match e {
+            NoLayout::NotFound => "no readable dm-remap superblock in either region".to_string(),
+            NoLayout::SpareShrank(sb) => {
+                format!("the metadata records a spare of {} sectors; this one has {sectors}", sb.spare_sectors)
             }
-        }
-        (9..=16).map(|s| 1u32 << s).find(|&bs| {
-            SpareLayout::new(self.sectors, bs).is_some_and(|l| {
-                self.read_block(l.region_b_start, &mut buf).is_ok()
-                    && Superblock::decode(&buf).is_ok_and(|sb| sb.block_bytes == bs && sb.copy == 1)
+            NoLayout::Insane(sb) => format!("the newest superblock (generation {}) records an impossible layout", sb.generation),
+        })
+    }
+
+    /// Reads every slot of a spare laid out as `layout`.
+    pub fn read_copies(&mut self, layout: &SpareLayout) -> Copies {
+        let mut buf = vec![0u8; BLOCK];
+        // The kernel's reading, which also tells which places are not ours.
+        let states = read_states(self, layout, &mut buf);
+        let copies = [0u8, 1].map(|c| {
+            [0u8, 1].map(|s| {
+                let mut extents = Vec::new();
+                let read = read_slot(self, layout, c, s, &mut buf, |e| extents.push(e));
+                let state = states[usize::from(c)][usize::from(s)];
+                if !matches!(read, CopyState::Valid(_)) {
+                    extents.clear();
+                }
+                Copy { state, extents }
             })
-        })
+        });
+        Copies { layout: *layout, copies }
     }
 
-    /// Reads copy `copy` (0 = A, 1 = B).
-    pub fn read_copy(&mut self, layout: &SpareLayout, copy: u8) -> Copy {
+    /// Commits `extents` as a new generation (`sb.generation`) the way the
+    /// kernel does; returns how many regions took it.
+    pub fn commit(&mut self, layout: &SpareLayout, slots: &mut Slots, sb: &Superblock, extents: &[Extent]) -> Result<u8, String> {
         let mut buf = vec![0u8; BLOCK];
-        let mut extents = Vec::new();
-        let state = read_copy(self, layout, copy, &mut buf, |e| extents.push(e));
-        if !matches!(state, CopyState::Valid(_)) {
-            extents.clear();
+        let done = commit(self, layout, slots, sb, extents, &mut buf);
+        Self::written(&done)
+    }
+
+    /// Lays out a spare without metadata as `layout` and commits `extents`
+    /// as its first generation, the way the kernel formats.
+    pub fn format(&mut self, layout: &SpareLayout, sb: &Superblock, extents: &[Extent]) -> Result<u8, String> {
+        let mut buf = vec![0u8; BLOCK];
+        let (_, done) = format(self, layout, sb, extents, &mut buf);
+        Self::written(&done)
+    }
+
+    fn written(done: &Committed<String>) -> Result<u8, String> {
+        let describe = |r: &Result<(), CopyError<String>>| match r {
+            Ok(()) => "written".to_string(),
+            Err(CopyError::Format(f)) => format!("cannot encode: {f:?}"),
+            Err(CopyError::Write(w)) => w.clone(),
+            Err(CopyError::NoSafeSlot) => "no slot can be written without risking the newest copy".to_string(),
+        };
+        match done.copies_written() {
+            0 => Err(format!("no copy written (region A: {}; region B: {})", describe(&done.a), describe(&done.b))),
+            n => Ok(n),
         }
-        Copy { state, extents }
-    }
-
-    /// Writes a full copy into its region, in the order the kernel commits.
-    pub fn write_copy(&mut self, layout: &SpareLayout, sb: &Superblock, extents: &[Extent]) -> Result<(), String> {
-        let mut buf = vec![0u8; BLOCK];
-        write_copy(self, layout, sb, None, extents, &mut buf).map_err(|e| match e {
-            EncodeError::Format(f) => format!("cannot encode the copy: {f:?}"),
-            EncodeError::Write(w) => w,
-        })
     }
 
     fn write_at(&mut self, sector: u64, data: &[u8]) -> Result<(), String> {

@@ -22,11 +22,11 @@ fn image(dir: &Path) -> PathBuf {
 }
 
 fn dump_json(extents: &str) -> String {
-    // 8 MiB spare, 512-byte blocks: 15376 pool blocks (see geometry tests).
+    // 8 MiB spare, 512-byte blocks: 15312 pool block numbers (see geometry tests).
     format!(
-        r#"{{"format_version":1,"generation":3,"uuid":"00112233445566778899aabbccddeeff",
+        r#"{{"format_version":2,"generation":3,"uuid":"00112233445566778899aabbccddeeff",
             "main_sectors":1048576,"main_logical_block_size":512,"block_bytes":512,
-            "spare_sectors":16384,"pool_blocks":15376,"alloc_next":40,"extents":[{extents}]}}"#
+            "spare_sectors":16384,"pool_blocks":15312,"alloc_next":40,"extents":[{extents}]}}"#
     )
 }
 
@@ -51,7 +51,7 @@ fn flip_byte(path: &Path, at: u64) {
 #[test]
 fn pool_size_in_the_fixture_matches_the_layout() {
     let l = dm_remap_core::geometry::SpareLayout::new(SPARE_BYTES / 512, 512).unwrap();
-    assert_eq!(l.pool_blocks, 15376);
+    assert_eq!(l.pool_blocks, 15312);
 }
 
 #[test]
@@ -73,15 +73,15 @@ fn restore_then_check_and_dump_round_trip() {
 fn damaged_copy_a_is_reported_then_repaired_from_b() {
     let dir = tempfile::tempdir().unwrap();
     let img = restored(dir.path());
-    flip_byte(&img, 4096 + 200); // inside copy A's first entry block
+    flip_byte(&img, 2 * 4096 + 200); // inside copy A slot 0's first entry block
     let (code, out, _) = tool(&["check", img.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("copy A: damaged"), "{out}");
+    assert!(out.contains("copy A slot 0: damaged"), "{out}");
     let (code, out, _) = tool(&["dump", img.to_str().unwrap()]);
     assert_eq!(code, 0, "dump still works from copy B: {out}");
     let (code, out, err) = tool(&["repair", img.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("rewrote copy A from copy B"), "{out}");
+    assert!(out.contains("rewrote generation 4 as generation 5 (2 of 2 copies)"), "{out}");
     assert_eq!(tool(&["check", img.to_str().unwrap()]).0, 0);
 }
 
@@ -92,6 +92,7 @@ fn both_copies_damaged_is_unusable() {
     let l = dm_remap_core::geometry::SpareLayout::new(SPARE_BYTES / 512, 512).unwrap();
     flip_byte(&img, 100);
     flip_byte(&img, l.region_b_start * 512 + 100);
+    flip_byte(&img, 4096 + 100); // the slot-1 superblocks (zeroed at restore) stay empty
     let (code, out, err) = tool(&["check", img.to_str().unwrap()]);
     assert_eq!(code, 2, "{out}{err}");
     let (code, _, err) = tool(&["dump", img.to_str().unwrap()]);

@@ -9,8 +9,8 @@
 use dm_remap_core::extent::{self, Extent};
 use dm_remap_core::extent_index::{self, IndexShape};
 use dm_remap_core::format::{decode_entries, Superblock, BLOCK};
-use dm_remap_core::geometry::SpareLayout;
-use dm_remap_core::load::{newest, read_copy, MetaIo, ReadFailed};
+use dm_remap_core::discover::{discover, find_layout, read_states, slots_of, Fingerprint};
+use dm_remap_core::load::{newest, read_slot, MetaIo, ReadFailed};
 use libfuzzer_sys::fuzz_target;
 
 struct Image<'a>(&'a [u8]);
@@ -28,15 +28,22 @@ fuzz_target!(|data: &[u8]| {
     let _ = Superblock::decode(data.get(..BLOCK).unwrap_or(data));
     let _ = decode_entries(data.get(..BLOCK).unwrap_or(data), 1, 0, |_| ());
     let sectors = (data.len() / 512) as u64;
-    for block_bytes in [512u32, 4096] {
-        if let Some(layout) = SpareLayout::new(sectors, block_bytes) {
-            let mut buf = vec![0u8; BLOCK];
-            let mut found = Vec::new();
-            let a = read_copy(&mut Image(data), &layout, 0, &mut buf, |e| found.push(e));
-            check_index(found);
-            let b = read_copy(&mut Image(data), &layout, 1, &mut buf, |_| ());
-            let _ = newest(&a, &b);
+    let mut buf = vec![0u8; BLOCK];
+    if let Ok(layout) = find_layout(&mut Image(data), sectors, &mut buf) {
+        for copy in 0..2 {
+            for slot in 0..2 {
+                let mut found = Vec::new();
+                read_slot(&mut Image(data), &layout, copy, slot, &mut buf, |e| found.push(e));
+                check_index(found);
+            }
         }
+        let states = read_states(&mut Image(data), &layout, &mut buf);
+        let _ = newest(&states);
+        let _ = slots_of(&layout, &states).copies();
+    }
+    for block_bytes in [512u32, 4096] {
+        let fp = Fingerprint { main_sectors: 1 << 20, main_logical_block_size: 512, block_bytes };
+        let _ = discover(&mut Image(data), sectors, &fp, false, &mut buf);
     }
 });
 

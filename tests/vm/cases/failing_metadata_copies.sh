@@ -7,13 +7,14 @@
 main=$(mkdust dust 32)
 spare=$(mkdust sdust 8)
 dev=$(remap_create r "$main" "$spare")
-# Copy B's superblock: the second DMREMAP1 magic on the spare.
-b_sector=$(( $(grep -obUa DMREMAP1 /tmp/work/sdust-disk.img | sed -n 2p | cut -d: -f1) / 512 ))
-[ "$b_sector" -gt 0 ] || fail "copy B superblock not found"
+# Region B's two superblocks (slots 0 and 1).
+b_sector=$(region_b_sector /tmp/work/sdust-disk.img)
+[ "${b_sector:-0}" -gt 0 ] || fail "region B not found"
 dmsetup message r 0 remap 100 >/dev/null
 assert_eq "$(info_field r metadata_copies)" 2 "copies written by a healthy commit"
 
 dmsetup message sdust 0 addbadblock "$b_sector" 255
+dmsetup message sdust 0 addbadblock $((b_sector + 8)) 255
 dmsetup message r 0 remap 200 >/dev/null || fail "remap with one failing copy"
 assert_eq "$(info_field r metadata_copies)" 1 "copies written with B failing"
 assert_eq "$(info_field r health)" degraded "health with one copy failing"
@@ -25,22 +26,21 @@ note "copy B failing: commits go on with copy A, health degraded"
 
 dmsetup remove r
 dmsetup message sdust 0 removebadblock "$b_sector"
+dmsetup message sdust 0 removebadblock $((b_sector + 8))
 dev=$(remap_create r "$main" "$spare")
 assert_eq "$(dmsetup message r 0 list_remaps)" "$list" "table after recreate"
 dd if="$dev" bs=512 skip=48 count=1 iflag=direct status=none | cmp - /tmp/work/a || fail "auto-remapped data lost"
 assert_eq "$(info_field r health)" ok "health once copy B is writable again"
 note "recreated: table loads, copy B rewritten, health ok"
 
-dmsetup message sdust 0 addbadblock 0 255
-dmsetup message sdust 0 addbadblock "$b_sector" 255
+for s in 0 8 "$b_sector" $((b_sector + 8)); do dmsetup message sdust 0 addbadblock "$s" 255; done
 dmsetup message dust 0 addbadblock 64 255
 dd if=/dev/zero of="$dev" bs=512 seek=64 count=1 oflag=direct status=none 2>/dev/null \
     && fail "a write needing a remap was acknowledged with no metadata copy writable"
 assert_eq "$(info_field r health)" failing "health with both copies failing"
 assert_eq "$(dmsetup message r 0 list_remaps)" "$list" "table after the failed commit"
 dmsetup remove r
-dmsetup message sdust 0 removebadblock 0
-dmsetup message sdust 0 removebadblock "$b_sector"
+for s in 0 8 "$b_sector" $((b_sector + 8)); do dmsetup message sdust 0 removebadblock "$s"; done
 remap_create r "$main" "$spare" >/dev/null
 assert_eq "$(dmsetup message r 0 list_remaps)" "$list" "table after recreate"
 note "both copies failing: the write fails, health failing, the committed table intact"

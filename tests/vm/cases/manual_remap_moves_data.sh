@@ -18,11 +18,11 @@ cmp /tmp/work/a /tmp/work/a.back || fail "data changed by the remap"
 set -- $(dmsetup message r 0 list_remaps)
 assert_eq "$1 $3 $4" "1004 16 ok" "listed extent (main, length, state)"
 spare_block=$2
-# The pool follows metadata region A: 8 * (1 + ceil(P / 252)) sectors for a
-# pool of P blocks (Documentation/dm-remap.rst); the first block allocated is
-# the pool's first.
-pool=$(status_field r 6)
-assert_eq "$spare_block" $(( 8 * (1 + (pool + 251) / 252) )) "first allocated spare block"
+# The pool follows metadata region A: 8 * (2 + 2 * ceil(N / 252)) sectors
+# for a spare of N blocks (Documentation/dm-remap.rst); the first block
+# allocated is the pool's first.
+n=$(sectors "$spare")
+assert_eq "$spare_block" $(( 8 * (2 + 2 * ((n + 251) / 252)) )) "first allocated spare block"
 
 # New data through the target goes to the spare, not to main.
 dd if=/dev/urandom of=/tmp/work/b bs=512 count=16 status=none

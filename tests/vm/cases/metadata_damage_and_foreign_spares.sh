@@ -1,49 +1,75 @@
-# Copy A garbage: the target loads copy B and rewrites A. Then copy B garbage:
-# it loads the repaired A. Both garbage: refused, spare byte-for-byte
-# unchanged, until force_format. A spare of another main device: refused.
+# Damage inside a copy (our magic, a bad checksum) is repaired: the table
+# loads from the other region and the resume rewrites the newest table into
+# both regions. Damage in every copy: refused, spare byte-for-byte unchanged,
+# until force_format. Someone else's data where a copy belongs (a filesystem
+# made over a former spare, copy B intact): refused, spare unchanged. A spare
+# of another main device: refused.
 main=$(mkloop main 64)
 spare=$(mkloop spare 16)
 remap_create r "$main" "$spare" >/dev/null
 for s in 64 4096 30000; do dmsetup message r 0 remap $s 8 >/dev/null; done
 list=$(dmsetup message r 0 list_remaps)
 dmsetup remove r
-spare_sectors=$(sectors "$spare")
+b=$(region_b_sector "$spare")
+[ "${b:-0}" -gt 0 ] || fail "region B not found"
 
-garbage_a() { dd if=/dev/urandom of="$spare" bs=64k count=1 oflag=direct conv=notrunc status=none; }
-# Region B sits at the end of the spare, after the pool; the last 2 MiB hold
-# its superblock and no remapped data (the pool fills from the front).
-garbage_b() { dd if=/dev/urandom of="$spare" bs=512 seek=$((spare_sectors - 4096)) count=4096 oflag=direct status=none; }
+# corrupt <sector>: flips byte 100 of that sector (past the magic) on the spare.
+corrupt() {
+    dd if="$spare" of=/tmp/work/sector bs=512 skip="$1" count=1 iflag=direct status=none
+    printf '\377' | dd of=/tmp/work/sector bs=1 seek=100 conv=notrunc status=none
+    dd if=/tmp/work/sector of="$spare" bs=512 seek="$1" count=1 oflag=direct conv=notrunc status=none
+}
+damage_a() { corrupt 0; corrupt 8; }
+damage_b() { corrupt "$b"; corrupt $((b + 8)); }
 spare_sum() { dd if="$spare" bs=1M iflag=direct status=none | sha256sum; }
 
-# load_after_damage <A|B>: garbage over that copy; the table still loads
-# (from the other copy) and the damaged copy is rewritten.
+# load_after_damage <A|B>: both superblocks of that region damaged; the table
+# still loads (from the other region) and the resume rewrites the region.
 load_after_damage() {
-    "garbage_$(echo "$1" | tr AB ab)"
+    "damage_$(echo "$1" | tr AB ab)"
+    dm-remap check "$spare" >/tmp/work/check || true
+    grep -q "copy $1 slot 0: damaged" /tmp/work/check || fail "damage to region $1 not seen: $(cat /tmp/work/check)"
     dmesg -C
     remap_create r "$main" "$spare" >/dev/null
-    assert_eq "$(dmsetup message r 0 list_remaps)" "$list" "table loaded with copy $1 damaged"
-    dmesg | grep -q "rewrote stale metadata copy $1" || fail "copy $1 was not repaired: $(dmesg | tail -3)"
+    assert_eq "$(dmsetup message r 0 list_remaps)" "$list" "table loaded with region $1 damaged"
+    dmesg | grep -q "metadata rewritten into both regions" || fail "region $1 was not repaired: $(dmesg | tail -3)"
+    assert_eq "$(info_field r metadata_copies)" 2 "copies after the repair"
     dmsetup remove r
-    note "copy $1 garbage: loaded from the other copy, $1 rewritten"
+    dm-remap check "$spare" | tail -1 | grep -q '^clean' || fail "offline check after the repair: $(dm-remap check "$spare")"
+    note "region $1 damaged: loaded from the other region, both rewritten at resume"
 }
 load_after_damage A
-load_after_damage B   # loads from the A just repaired
+load_after_damage B
 
-garbage_a
-garbage_b
+damage_a
+damage_b
 before=$(spare_sum)
 expect_table_rejected "0 $(sectors "$main") remap $main $spare" \
-    "Spare device holds data but no dm-remap metadata; not overwriting it (force_format formats the spare)"
+    "Spare metadata is damaged in every copy; not overwriting it (force_format formats the spare)"
 assert_eq "$(spare_sum)" "$before" "spare after a refused load"
 dmsetup create r --table "0 $(sectors "$main") remap $main $spare 1 force_format" || fail "force_format refused"
 assert_eq "$(dmsetup message r 0 list_remaps)" "" "table after force_format"
 assert_eq "$(dmsetup table r)" "0 $(sectors "$main") remap $(dmsetup table r | cut -d' ' -f4,5)" \
     "force_format is not reported in the table line"
+dmsetup message r 0 remap 64 8 >/dev/null
 dmsetup remove r
-note "both copies damaged: refused with the spare unchanged; force_format formats"
+note "every copy damaged: refused with the spare unchanged; force_format formats"
 
-# The spare now belongs to this main device; a differently sized main, or
-# one with another logical block size, is refused and writes nothing.
+# A filesystem made over the former spare's first MiBs (region A), region B
+# intact: someone else's data where a copy belongs.
+dd if=/dev/zero of=/tmp/work/fs.img bs=1M count=2 status=none
+mkfs.ext4 -q -F /tmp/work/fs.img
+dd if=/tmp/work/fs.img of="$spare" bs=1M count=2 oflag=direct conv=notrunc status=none
+before=$(spare_sum)
+expect_table_rejected "0 $(sectors "$main") remap $main $spare" \
+    "Spare device holds someone else's data where a metadata copy belongs; not overwriting it (force_format formats the spare)"
+assert_eq "$(spare_sum)" "$before" "spare after refusing foreign data"
+note "a filesystem over region A, region B intact: refused, spare unchanged"
+
+# A spare formatted for this main device; a differently sized main, or one
+# with another logical block size, is refused and writes nothing.
+dmsetup create r --table "0 $(sectors "$main") remap $main $spare 1 force_format" || fail "force_format refused"
+dmsetup remove r
 other=$(mkloop other 48)
 before=$(spare_sum)
 expect_table_rejected "0 $(sectors "$other") remap $other $spare" \

@@ -5,17 +5,20 @@
 # metadata size are reported, not checked.
 n=1000000
 main=$(mkloop main 1024)
-spare=$(mkloop spare 544)
+spare=$(mkloop spare 600)
 remap_create r "$main" "$spare" >/dev/null
 dmsetup remove r
 
-# The formatted spare's header, with 1M extents: main block 2i -> pool block i.
+# The formatted spare's header, with 1M extents: main block 2i -> pool block
+# i, skipping the pool blocks of metadata region B (g to g + r).
 hdr=$(dm-remap dump "$spare" | tr -d ' \n' | sed 's/"alloc_next":[0-9]*,"extents":\[\]}$//')
 case "$hdr" in *'"pool_blocks"'*) ;; *) fail "unexpected dump header: $hdr" ;; esac
+set -- $(dm-remap check "$spare" | sed -n 's/^layout: .* regions of \([0-9]*\) sectors at sectors 0 and \([0-9]*\),.*/\1 \2/p')
+r=$1; g=$(( $2 - $1 ))
 {
-    printf '%s"alloc_next":%d,"extents":[' "$hdr" "$n"
-    awk -v n="$n" 'BEGIN { for (i = 0; i < n; i++)
-        printf "%s{\"main_block\":%d,\"spare_pool_block\":%d,\"length\":1,\"state\":\"ok\"}", (i ? "," : ""), 2 * i, i }'
+    printf '%s"alloc_next":%d,"extents":[' "$hdr" "$(( n > g ? n + r : n ))"
+    awk -v n="$n" -v g="$g" -v r="$r" 'BEGIN { for (i = 0; i < n; i++)
+        printf "%s{\"main_block\":%d,\"spare_pool_block\":%d,\"length\":1,\"state\":\"ok\"}", (i ? "," : ""), 2 * i, (i < g ? i : i + r) }'
     echo ']}'
 } > /tmp/work/big.json
 dm-remap restore "$spare" --input /tmp/work/big.json >/dev/null || fail "restore of 1M extents failed"

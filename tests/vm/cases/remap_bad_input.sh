@@ -1,6 +1,6 @@
 # Bad remap messages change nothing and say why; a full spare gives ENOSPC.
 main=$(mkloop main 16)
-spare=$(mkloop spare 2)          # 4096 sectors: 2 x 136 for metadata, 3824 spare blocks
+spare=$(mkloop spare 2)          # 4096 sectors: 2 x 288 for metadata, 3520 spare blocks
 dev=$(remap_create r "$main" "$spare")
 n=$(sectors "$main")
 
@@ -14,10 +14,10 @@ expect_message_refused r "Invalid argument" remap 10 -1
 expect_message_refused r "Invalid argument" remap
 expect_message_refused r "Invalid argument" remap 1 2 3
 expect_message_refused r "Invalid argument" list_remaps 5
-assert_eq "$(status_field r 6)" 3824 "spare pool blocks"
-assert_eq "$(dmsetup message r 0 remap 0 3800)" "remapped 3800 lost 0" "remap that fits"
+assert_eq "$(status_field r 6)" 3520 "spare pool blocks"
+assert_eq "$(dmsetup message r 0 remap 0 3500)" "remapped 3500 lost 0" "remap that fits (on both sides of region B)"
 expect_message_refused r "No space left on device" remap 4000 100
-assert_eq "$(status_field r 5)" 3800 "remaps after the refused ones"
-assert_eq "$(dmsetup message r 0 remap 4000 24)" "remapped 24 lost 0" "remap of the last free blocks"
+assert_eq "$(status_field r 5)" 3500 "remaps after the refused ones"
+assert_eq "$(dmsetup message r 0 remap 4000 20)" "remapped 20 lost 0" "remap of the last free blocks"
 expect_message_refused r "No space left on device" remap 8000 1
 dd if=/dev/zero of="$dev" bs=4k count=1 seek=100 oflag=direct status=none
