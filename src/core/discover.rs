@@ -262,6 +262,28 @@ pub fn slots_of(layout: &SpareLayout, states: &[[CopyState; 2]; 2]) -> Slots {
     slots
 }
 
+/// Whether every slot superblock of the spare still says what `slots`
+/// records (a copy of that generation, or no valid superblock where a slot
+/// is free): `false` when one cannot be read or has changed, for instance
+/// because another table of the device committed meanwhile.
+pub fn slots_unchanged(io: &mut impl MetaIo, layout: &SpareLayout, slots: &Slots, buf: &mut [u8]) -> bool {
+    (0..2u8).all(|copy| {
+        (0..2u8).all(|slot| {
+            let sector = layout.region_start(copy).saturating_add(u64::from(slot) * META_BLOCK_SECTORS);
+            if io.read_block(sector, buf).is_err() {
+                return false;
+            }
+            let known = slots.slots[usize::from(copy)][usize::from(slot)];
+            match (Superblock::decode(buf), known) {
+                (Ok(sb), Slot::Holds { generation, .. }) => sb.generation == generation,
+                (Ok(sb), Slot::Free) => sb.generation < slots.newest(),
+                (Err(_), Slot::Holds { .. }) => false,
+                (Err(_), Slot::Free) => true,
+            }
+        })
+    })
+}
+
 /// The highest generation of any superblock on the spare that decodes, at
 /// the places `layout` gives and wherever region B could be: what a new
 /// commit or format must go above.

@@ -12,6 +12,7 @@
 pub mod commit;
 pub mod crc32c;
 pub mod discover;
+pub mod engine;
 pub mod error_class;
 pub mod extent;
 pub mod extent_index;

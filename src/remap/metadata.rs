@@ -14,7 +14,7 @@ use crate::dm::sysfs::real_seconds;
 use crate::dm::sched::fill_random;
 use crate::dm::{CtrError, DmDev, IoBuffer};
 use crate::logic::commit::{commit, format, Committed, CopyError};
-use crate::logic::discover::{discover, highest_generation, Discovery, Fingerprint};
+use crate::logic::discover::{discover, highest_generation, slots_unchanged, Discovery, Fingerprint};
 use crate::logic::extent::Extent;
 use crate::logic::format::{Superblock, BLOCK, FORMAT_VERSION};
 use crate::logic::geometry::SpareLayout;
@@ -166,9 +166,10 @@ impl Metadata {
         Ok(extents)
     }
 
-    /// The highest generation any superblock on the spare records now.
-    pub(crate) fn generation_on_disk(&mut self, spare: &DmDev) -> u64 {
-        highest_generation(&mut SpareIo::new(spare, &mut self.buf), &self.layout, spare.sectors(), &mut self.block)
+    /// Whether every slot superblock on the spare still says what this
+    /// state records (see `slots_unchanged`).
+    pub(crate) fn unchanged_on_disk(&mut self, spare: &DmDev) -> bool {
+        slots_unchanged(&mut SpareIo::new(spare, &mut self.buf), &self.layout, &self.slots, &mut self.block)
     }
 
     /// Commits `extents` (the next table version) with the allocator's

@@ -47,22 +47,28 @@ impl RemapTarget {
         Ok(())
     }
 
+    /// Loads the table again unless every slot superblock still says what
+    /// this table loaded or committed; a superblock that cannot be read
+    /// counts as changed (it may hold a newer commit), so that this table
+    /// never goes live older than the spare. Fails when nothing loads.
     fn reload_if_advanced(&self, writer: &mut Writer) -> Result {
-        let on_disk = writer.meta.generation_on_disk(&self.spare);
-        if on_disk <= writer.meta.generation() {
+        if writer.meta.unchanged_on_disk(&self.spare) {
             return Ok(());
         }
         pr_info!(
-            "spare {}: metadata advanced from generation {} to {} since this table was loaded; reloading it\n",
+            "spare {}: metadata changed since generation {} was loaded by this table; reloading it\n",
             self.spare.name(),
             writer.meta.generation(),
-            on_disk
         );
         let fp = fingerprint(&self.main, self.layout.block_bytes);
         let opened = Metadata::open(&self.spare, &fp, false, self.geo.main_blocks()).map_err(|e| {
             pr_err!("spare {}: reload failed: {}\n", self.spare.name(), e.message.to_str().unwrap_or_default());
             e.errno
         })?;
+        if opened.meta.generation() < writer.meta.generation() {
+            pr_err!("spare {}: metadata went back to generation {}\n", self.spare.name(), opened.meta.generation());
+            return Err(EIO);
+        }
         if opened.meta.layout() != &self.layout {
             pr_err!("spare {}: metadata layout changed under a live table\n", self.spare.name());
             return Err(EINVAL);

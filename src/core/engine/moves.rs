@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0
+//! `remap <sector> [<count>]`: moving blocks to the spare on request.
+//!
+//! The range's unmapped blocks get spare blocks, I/O to them is held back
+//! while their contents are copied, then the table that maps them is
+//! published and the held I/O released to the spare. Nothing is lost: a
+//! write either completed on main before the copy read it, or waits and
+//! lands on the spare.
+
+use super::{ChangeFailed, Event, IoBuf, List, Platform, IO_BYTES};
+use super::super::extent::{Extent, ExtentState, MAX_EXTENT_LEN};
+use super::super::spare_alloc::SpareAllocator;
+
+/// What a `remap` message did: the extents it added (a run whose blocks
+/// could not all be read is split by state) and how many blocks were lost.
+pub struct Report<L> {
+    pub extents: L,
+    pub lost_blocks: u64,
+}
+
+/// Remaps the unmapped blocks of `[first, first + blocks)`.
+pub fn remap_range<P: Platform>(p: &P, first: u64, blocks: u64) -> Result<Report<P::List<Extent>>, ChangeFailed> {
+    let mut writer = p.lock_writer();
+    let mut trial = writer.alloc;
+    let runs = plan_runs(p, first, blocks, &mut trial)?;
+    if runs.is_empty() {
+        return Ok(Report { extents: Default::default(), lost_blocks: 0 });
+    }
+    p.publish_moving(&runs)?;
+    p.drain_writes();
+    // The new table is committed before it is published, so no held bio
+    // reaches the spare before the remap that sends it there is on disk.
+    let w = &mut *writer;
+    let published = copy_runs(p, &mut w.buf, &mut w.scratch, &runs)
+        .and_then(|copied| p.commit_and_publish(w, trial, &[], &copied.extents).map(|()| copied));
+    p.clear_moving();
+    p.release_held();
+    published
+}
+
+/// The unmapped runs of `blocks` blocks from `first`, each with spare
+/// blocks from `alloc` (`NoSpace` when the pool cannot hold them all).
+fn plan_runs<P: Platform>(p: &P, first: u64, blocks: u64, alloc: &mut SpareAllocator) -> Result<P::List<Extent>, ChangeFailed> {
+    let mut unmapped: P::List<(u64, u64)> = Default::default();
+    let mut failed = false;
+    p.for_each_unmapped(first, blocks, &mut |s, l| failed |= unmapped.try_push((s, l)).is_err());
+    if failed {
+        return Err(ChangeFailed::NoMem);
+    }
+    let mut runs: P::List<Extent> = Default::default();
+    for &(start, len) in unmapped.iter() {
+        let mut done = 0;
+        while done < len {
+            let want = (len - done).min(u64::from(MAX_EXTENT_LEN));
+            if want > alloc.free() {
+                p.log(Event::PoolExhausted { free: alloc.free(), total: alloc.total() });
+                return Err(ChangeFailed::NoSpace);
+            }
+            let (spare, piece) = alloc.alloc_up_to(want).ok_or(ChangeFailed::NoSpace)?;
+            // `piece` fits in a u16 (MAX_EXTENT_LEN).
+            let e = Extent { main: start + done, spare, len: piece as u16, state: ExtentState::Ok };
+            runs.try_push(e)?;
+            done += piece;
+        }
+    }
+    Ok(runs)
+}
+
+/// Copies every run from main to the spare. A block that cannot be read is
+/// zero-filled on the spare and its extent marked `Lost`; a failed spare
+/// write fails the whole copy (nothing is published then).
+fn copy_runs<P: Platform>(
+    p: &P,
+    buf: &mut P::Buf,
+    one: &mut P::Buf,
+    runs: &[Extent],
+) -> Result<Report<P::List<Extent>>, ChangeFailed> {
+    let bs = p.block_bytes();
+    let mut out = Report { extents: P::List::default(), lost_blocks: 0 };
+    // At most 64 blocks per I/O, so one u64 holds the piece's lost-block mask.
+    let per_io = ((IO_BYTES / bs.max(1)) as u64).clamp(1, 64);
+    for run in runs {
+        let mut done = 0u64;
+        while done < u64::from(run.len) {
+            let n = per_io.min(u64::from(run.len) - done);
+            let lost = copy_piece(p, buf, one, run.main + done, u64::from(run.spare) + done, n)?;
+            for k in 0..n {
+                let state = if lost & (1u64 << k) != 0 { ExtentState::Lost } else { ExtentState::Ok };
+                if state == ExtentState::Lost {
+                    out.lost_blocks += 1;
+                }
+                let spare_block = u32::try_from(u64::from(run.spare) + done + k).map_err(|_| ChangeFailed::Io)?;
+                push_block(&mut out.extents, run.main + done + k, spare_block, state)?;
+            }
+            done += n;
+        }
+    }
+    Ok(out)
+}
+
+/// Appends one block to `extents`, growing the last extent when it continues.
+fn push_block<L: List<Extent>>(extents: &mut L, main: u64, spare: u32, state: ExtentState) -> Result<(), ChangeFailed> {
+    let e = Extent { main, spare, len: 1, state };
+    if let Some(last) = extents.last_mut() {
+        if last.can_absorb(&e) {
+            last.len += 1;
+            return Ok(());
+        }
+    }
+    extents.try_push(e)?;
+    Ok(())
+}
+
+/// Copies `n` blocks (at most 64, and at most one buffer) and returns a bit
+/// mask of the blocks that could not be read.
+fn copy_piece<P: Platform>(
+    p: &P,
+    buf: &mut P::Buf,
+    one: &mut P::Buf,
+    main_block: u64,
+    spare_block: u64,
+    n: u64,
+) -> Result<u64, ChangeFailed> {
+    let bs = p.block_bytes();
+    let bytes = (n as usize) * bs;
+    let mut lost = 0u64;
+    if p.read_main(main_block, buf, bytes).is_err() {
+        // Find the unreadable blocks one by one; keep what reads.
+        for k in 0..n {
+            let at = (k as usize) * bs;
+            let piece = buf.bytes(bytes).get_mut(at..at + bs).ok_or(ChangeFailed::Io)?;
+            match p.read_main(main_block + k, one, bs) {
+                Ok(()) => piece.copy_from_slice(one.bytes(bs)),
+                Err(_) => {
+                    piece.fill(0);
+                    lost |= 1u64 << k;
+                }
+            }
+        }
+    }
+    p.write_spare(spare_block, buf, bytes).map_err(|_| ChangeFailed::Io)?;
+    Ok(lost)
+}

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Error recovery, on the worker. A failed write is retried block by block
+//! and each block that still fails is remapped, its data written to the
+//! spare; a failed read is retried block by block, and a block that never
+//! reads is marked pending; a write to a pending block gets a spare block
+//! first. All new remaps of a round are committed together (one metadata
+//! commit for many errors), before any bio that depends on them completes.
+
+use super::{BioInfo, Counter, Event, IoBuf, List, Op, Platform, WorkBio, Writer};
+use super::super::error_class::{classify, status, ErrorClass};
+use super::super::extent::{Extent, ExtentState};
+use super::super::sort::heapsort_by_key;
+use super::super::spare_alloc::SpareAllocator;
+
+/// Spare blocks tried for one remapped block before giving up on it.
+const SPARE_ATTEMPTS: u32 = 3;
+
+/// The remaps one round of recovery adds.
+struct Round<P: Platform> {
+    alloc: SpareAllocator,
+    /// New single-block extents, for new remaps and moved blocks.
+    runs: P::List<Extent>,
+    /// Remapped blocks whose spare block failed: they move to the spare
+    /// block their entry in `runs` names.
+    moved: P::List<u64>,
+}
+
+/// Backoff before retry `attempt` (1, 2, ...) of a transient error.
+fn backoff<P: Platform>(p: &P, attempt: u32) {
+    p.sleep_ms((10u32 << attempt.min(3)).min(100));
+}
+
+/// Handles `failed` bios and `writes` held for pending blocks: one round,
+/// one commit.
+pub fn recover_round<P: Platform>(
+    p: &P,
+    failed: impl Iterator<Item = P::Failed>,
+    writes: impl Iterator<Item = P::Held>,
+) {
+    let mut writer = p.lock_writer();
+    let mut round: Round<P> = Round { alloc: writer.alloc, runs: Default::default(), moved: Default::default() };
+    let mut verdicts: P::List<(P::Failed, u8, bool)> = Default::default();
+    for mut bio in failed {
+        let (status, needs_commit) = recover_bio(p, &mut writer, &mut bio, &mut round);
+        // On allocation failure the bio is dropped, which fails it: never
+        // a false success.
+        let _ = verdicts.try_push((bio, status, needs_commit));
+    }
+    let mut held: P::List<P::Held> = Default::default();
+    for mut kept in writes {
+        plan_pending_write(p, &mut kept, &mut round);
+        let _ = held.try_push(kept);
+    }
+    let committed = round.runs.is_empty() || commit_round(p, &mut writer, &mut round);
+    drop(writer);
+    while let Some((bio, status, needs_commit)) = verdicts.pop() {
+        let status = if needs_commit && !committed { status::IOERR } else { status };
+        if status != status::OK {
+            p.count(Counter::Unrecovered, 1);
+        }
+        p.complete(bio, status);
+    }
+    while let Some(kept) = held.pop() {
+        p.resubmit(kept);
+    }
+}
+
+/// Retries a failed bio block by block; returns its final status and
+/// whether that status depends on this round's commit.
+fn recover_bio<P: Platform>(
+    p: &P,
+    writer: &mut Writer<P::Meta, P::Buf>,
+    bio: &mut P::Failed,
+    round: &mut Round<P>,
+) -> (u8, bool) {
+    let BioInfo { op, block: first, blocks, status: failed_with, on_spare } = bio.info();
+    let bs = p.block_bytes();
+    let transient = classify(failed_with) == ErrorClass::Transient;
+    let buf = &mut writer.buf;
+    let mut needs_commit = false;
+    let mut lost = false;
+    for k in 0..blocks {
+        let block = first.wrapping_add(k);
+        let at = (k as usize).wrapping_mul(bs);
+        match op {
+            Op::Write => {
+                if bio.copy_out(at, buf.bytes(bs)).is_err() {
+                    return (failed_with, false);
+                }
+                // A block remapped since the bio was mapped (a remap
+                // message ran in between) is written where it now lives.
+                let on_main = !on_spare && p.spare_block_of(block).is_none();
+                if on_main && rewrite_main(p, block, buf, transient) {
+                    continue;
+                }
+                if on_main && !p.policies().auto_remap {
+                    return (failed_with, false);
+                }
+                match place_block(p, block, buf, round) {
+                    Ok(commit) => needs_commit |= commit,
+                    Err(()) => return (failed_with, false),
+                }
+            }
+            Op::Read if on_spare => {
+                if !reread_spare(p, block, buf) || bio.copy_in(at, buf.bytes(bs)).is_err() {
+                    lost = true;
+                    continue;
+                }
+                // It read this time: move it off the failing spare block.
+                if fresh_block(p, block, buf, round, true).is_err() {
+                    p.log(Event::CannotMove { block });
+                }
+            }
+            Op::Read => {
+                if reread_main(p, block, buf, transient) && bio.copy_in(at, buf.bytes(bs)).is_ok() {
+                    continue;
+                }
+                lost = true;
+                mark_pending(p, block);
+            }
+            _ => return (failed_with, false),
+        }
+    }
+    if lost {
+        return (failed_with, false);
+    }
+    if op == Op::Read {
+        p.count(Counter::SoftReadErrors, 1);
+    }
+    (status::OK, needs_commit)
+}
+
+/// Writes the block in `buf` to main again, durably; `true` if it took.
+/// A block that keeps failing with transient errors is given
+/// `error_threshold` attempts, then treated as a media error.
+fn rewrite_main<P: Platform>(p: &P, block: u64, buf: &mut P::Buf, transient: bool) -> bool {
+    let attempts = if transient { p.policies().error_threshold.max(1) } else { 1 };
+    (0..attempts).any(|attempt| {
+        if attempt > 0 {
+            backoff(p, attempt);
+        }
+        p.write_main_durable(block, buf, p.block_bytes()).is_ok()
+    })
+}
+
+/// Reads the block from main into `buf`, up to `read_retries` times (at
+/// least once, to tell the bad block among the bio's); `true` if it read.
+pub fn reread_main<P: Platform>(p: &P, block: u64, buf: &mut P::Buf, transient: bool) -> bool {
+    let attempts = p.policies().read_retries.max(1);
+    (0..attempts).any(|attempt| {
+        if attempt > 0 && transient {
+            backoff(p, attempt);
+        }
+        p.read_main(block, buf, p.block_bytes()).is_ok()
+    })
+}
+
+/// Puts the block in `buf` on the spare: on the spare block this round
+/// planned for it, or the one it is remapped to, or (when that one fails,
+/// or it has none) a fresh one. Returns whether it now depends on this
+/// round's commit.
+fn place_block<P: Platform>(p: &P, block: u64, buf: &mut P::Buf, round: &mut Round<P>) -> Result<bool, ()> {
+    if round.runs.iter().any(|e| e.main == block) {
+        return fresh_block(p, block, buf, round, false).map(|()| true);
+    }
+    let Some(spare) = p.spare_block_of(block) else {
+        return fresh_block(p, block, buf, round, false).map(|()| true);
+    };
+    // Committed already: the write must be durable by itself.
+    if p.write_spare_durable(spare, buf, p.block_bytes()).is_ok() {
+        return Ok(false);
+    }
+    p.count(Counter::SpareErrors, 1);
+    p.log(Event::SpareWriteFailed { block, spare });
+    fresh_block(p, block, buf, round, true).map(|()| true)
+}
+
+/// Writes the block in `buf` to the spare block this round planned for it,
+/// or to a newly allocated one (`moving` a remapped block off its failed
+/// spare block, or remapping it for the first time). A spare block that
+/// fails the write is retired (never handed out again) and another one
+/// tried.
+fn fresh_block<P: Platform>(p: &P, block: u64, buf: &mut P::Buf, round: &mut Round<P>, moving: bool) -> Result<(), ()> {
+    let bs = p.block_bytes();
+    let planned = round.runs.iter().position(|e| e.main == block);
+    let mut spare = match planned.and_then(|i| round.runs.get(i)) {
+        Some(e) => e.spare,
+        None => round.alloc.alloc(1).ok_or(())?,
+    };
+    for attempt in 0..SPARE_ATTEMPTS {
+        if attempt > 0 {
+            spare = round.alloc.alloc(1).ok_or(())?;
+        }
+        if p.write_spare(u64::from(spare), buf, bs).is_ok() {
+            match planned.and_then(|i| round.runs.get_mut(i)) {
+                Some(e) => e.spare = spare,
+                None => {
+                    round.runs.try_push(Extent { main: block, spare, len: 1, state: ExtentState::Ok }).map_err(|_| ())?;
+                    if moving {
+                        round.moved.try_push(block).map_err(|_| ())?;
+                    }
+                }
+            }
+            return Ok(());
+        }
+        p.count(Counter::SpareErrors, 1);
+        p.log(Event::SpareRetired { spare: u64::from(spare) });
+    }
+    Err(())
+}
+
+/// Reads the spare block of a remapped block into `buf`, up to
+/// `read_retries` times; `true` if it read.
+fn reread_spare<P: Platform>(p: &P, block: u64, buf: &mut P::Buf) -> bool {
+    let Some(spare) = p.spare_block_of(block) else {
+        return false;
+    };
+    let attempts = p.policies().read_retries.max(1);
+    (0..attempts).any(|_| p.read_spare(spare, buf, p.block_bytes()).is_ok())
+}
+
+/// Marks `block` pending (it failed every read).
+pub fn mark_pending<P: Platform>(p: &P, block: u64) {
+    if p.mark_pending(block).is_err() {
+        p.log(Event::PendingNoMem { block });
+    } else {
+        p.log(Event::Pending { block });
+    }
+}
+
+/// Plans a spare block for a held write to a pending block.
+fn plan_pending_write<P: Platform>(p: &P, kept: &mut P::Held, round: &mut Round<P>) {
+    let block = kept.info().block;
+    let mapped = p.spare_block_of(block).is_some();
+    let pending = p.is_pending(block);
+    if mapped || !pending || !p.policies().auto_remap || round.runs.iter().any(|e| e.main == block) {
+        return;
+    }
+    // The write replaces the whole block: nothing to copy.
+    if let Some(spare) = round.alloc.alloc(1) {
+        let _ = round.runs.try_push(Extent { main: block, spare, len: 1, state: ExtentState::Ok });
+    }
+}
+
+/// Commits the round's remaps and publishes them; `false` if the commit
+/// failed (nothing is published then).
+fn commit_round<P: Platform>(p: &P, writer: &mut Writer<P::Meta, P::Buf>, round: &mut Round<P>) -> bool {
+    heapsort_by_key(&mut round.runs, |e| e.main);
+    heapsort_by_key(&mut round.moved, |b| *b);
+    let (runs, moved) = (&round.runs, &round.moved);
+    if p.commit_and_publish(writer, round.alloc, moved, runs).is_err() {
+        p.log(Event::RemapFailed { blocks: runs.len() as u64 });
+        return false;
+    }
+    let n = (runs.len() as u64).saturating_sub(moved.len() as u64);
+    p.count(Counter::AutoRemaps, n);
+    let _ = p.unmark_pending(runs);
+    p.log(Event::Remapped { remapped: n, moved: moved.len() as u64 });
+    true
+}
