@@ -1,4 +1,6 @@
-# 100k remapped blocks, in 1000 extents, created and listed whole and by page.
+# 100k remapped blocks, in 1000 runs (1001 extents: the run whose spare
+# blocks reach metadata region B is split around it), created and listed
+# whole and by page.
 main=$(mkloop main 512)
 spare=$(mkloop spare 64)
 dev=$(remap_create r "$main" "$spare")
@@ -12,7 +14,11 @@ assert_eq "$(status_field r 5)" 100000 "remapped blocks"
 start=$(now_ms)
 dmsetup message r 0 list_remaps > /tmp/work/list
 listed=$(( $(now_ms) - start ))
-assert_eq "$(wc -l < /tmp/work/list)" 1000 "extents listed"
+# Region B's pool blocks (from the layout the tool reads) fall inside one
+# run unless a run ends right where the region starts.
+set -- $(dm-remap check "$spare" | sed -n 's/^layout: .* regions of \([0-9]*\) sectors at sectors 0 and \([0-9]*\),.*/\1 \2/p')
+gap=$(( $2 - $1 ))
+assert_eq "$(wc -l < /tmp/work/list)" $(( gap % 100 ? 1001 : 1000 )) "extents listed"
 assert_eq "$(awk '{ s += $3 } END { print s }' /tmp/work/list)" 100000 "blocks listed"
 
 # Paging: 64 at a time, following "next", gives the same listing.
