@@ -15,6 +15,7 @@ pub(crate) mod bindings;
 mod bio;
 mod device;
 mod emit;
+pub(crate) mod log;
 pub(crate) mod percpu;
 pub(crate) mod rcu;
 pub(crate) mod sched;

@@ -8,9 +8,8 @@
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 
-use kernel::prelude::*;
-
 use super::target::RemapTarget;
+use crate::dm::log::dm_info_limited;
 use crate::dm::rcu::RcuReadGuard;
 use crate::dm::sched::{sleep_ms, NoIoScope};
 use crate::dm::{Emitter, IoBuffer, Target};
@@ -64,7 +63,7 @@ impl RemapTarget {
         self.scan.owed_us.store(0, Ordering::Relaxed);
         self.scan.mib_per_s.store(mib_per_s, Ordering::Relaxed);
         self.scan.state.store(RUNNING, Ordering::Relaxed);
-        pr_info!("{}: patrol read started at {} MiB/s\n", self.main.name(), mib_per_s);
+        dm_info_limited!(self.name, "patrol read started at {} MiB/s\n", mib_per_s);
         target.queue_work::<Self>();
     }
 
@@ -103,9 +102,9 @@ impl RemapTarget {
             let total = self.geo.main_blocks();
             if pos >= total {
                 if self.scan.state.compare_exchange(RUNNING, DONE, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
-                    pr_info!(
-                        "{}: patrol read done, {} unreadable block(s) found\n",
-                        self.main.name(),
+                    dm_info_limited!(
+                        self.name,
+                        "patrol read done, {} unreadable block(s) found\n",
                         self.scan.found.load(Ordering::Relaxed)
                     );
                 }

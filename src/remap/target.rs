@@ -17,6 +17,7 @@ use super::metadata::Metadata;
 use super::pending_blocks::PendingBlocks;
 use super::scrub::Scan;
 use super::table::{MovingRuns, Table};
+use crate::dm::log::{dm_info_limited, dm_warn_limited, DmName};
 use crate::dm::rcu::{RcuBox, RcuReadGuard};
 use crate::dm::percpu::now_ns;
 use crate::dm::sysfs::SysfsSlot;
@@ -81,6 +82,9 @@ pub(crate) struct RemapTarget {
     pub(super) counters: IoCounters,
     /// log2 latency histograms of bios served by main and by the spare.
     pub(super) latency: LatencyHistograms,
+    /// The mapped device's name, which every log line starts with (see
+    /// `crate::dm::log`).
+    pub(super) name: DmName,
     pub(super) remapped_blocks: AtomicU64,
     pub(super) spare_used: AtomicU64,
     /// Blocks the allocator can hand out.
@@ -188,7 +192,7 @@ impl RemapTarget {
         let now = self.health();
         let before = self.last_health.swap(now as u8, Ordering::Relaxed);
         if before != now as u8 {
-            pr_warn!("{}: health is now {}\n", self.main.name(), now.name());
+            dm_warn_limited!(self.name, "health is now {}\n", now.name());
             target.table_event();
         }
     }
@@ -447,6 +451,7 @@ impl TargetOps for RemapTarget {
             inflight: InFlight::new().map_err(nomem)?,
             counters: IoCounters::new().map_err(nomem)?,
             latency: LatencyHistograms::new().map_err(nomem)?,
+            name: target.dm_name(),
             remapped_blocks: AtomicU64::new(remapped),
             spare_used: AtomicU64::new(spare_used),
             spare_total,
@@ -519,7 +524,7 @@ impl TargetOps for RemapTarget {
         // Published while the device is active; a reloaded table's
         // directory replaces the old one's (removed at its postsuspend).
         if let Err(e) = target.publish_sysfs::<Self>() {
-            pr_warn!("{}: no sysfs directory: {:?}\n", self.main.name(), e);
+            dm_warn_limited!(self.name, "no sysfs directory: {:?}\n", e);
         }
     }
 
@@ -529,7 +534,7 @@ impl TargetOps for RemapTarget {
 
     fn presuspend(&self, _target: &Target) {
         if self.scan.stop() {
-            pr_info!("{}: patrol read stopped by suspend\n", self.main.name());
+            dm_info_limited!(self.name, "patrol read stopped by suspend\n");
         }
         self.worker.flush();
     }
@@ -590,7 +595,7 @@ impl TargetOps for RemapTarget {
         let command = kernel::str::BStr::from_bytes(words.first().copied().unwrap_or_default());
         let message = Message::parse(&words).map_err(|e| {
             let reason = e.message().to_str().unwrap_or_default();
-            pr_warn!("{}: '{}' ({} argument(s))\n", reason, command, args.len().saturating_sub(1));
+            dm_warn_limited!(self.name, "{}: '{}' ({} argument(s))\n", reason, command, args.len().saturating_sub(1));
             EINVAL
         })?;
         let result = match message {
