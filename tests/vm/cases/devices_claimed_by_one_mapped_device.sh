@@ -36,13 +36,12 @@ dmsetup reload r --table "0 $n remap $main $spare 2 read_retries 2" || fail "rel
 dmsetup resume r
 assert_eq "$(info_field r read_retries)" 2 "policy after the second reload"
 
-# A table refused after its devices were claimed (a spare holding foreign
-# data) releases them.
+# A table refused after its devices were claimed (a spare too small)
+# releases them.
 dmsetup remove r
-junk=$(mkloop junk 8)
-dd if=/dev/urandom of="$junk" bs=4k count=1 status=none
-expect_table_rejected "0 $n remap $main2 $junk" "Spare device holds data but no dm-remap metadata"
-remap_create r2 "$main2" "$junk" 1 force_format >/dev/null
+tiny=$(mkloop tiny 16K)
+expect_table_rejected "0 $n remap $main2 $tiny" "Spare device too small for two metadata copies plus one spare block"
+remap_create r2 "$main2" "$spare2" >/dev/null
 dmsetup remove r2
 
 # Removed devices can be claimed again, each by one new device.
