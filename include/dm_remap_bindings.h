@@ -24,6 +24,7 @@
 #include <linux/sysfs.h>
 #include <linux/capability.h>
 #include <linux/ratelimit.h>
+#include <linux/mutex.h>
 
 /* Point @bio at @bdev (bio_set_dev is static inline). */
 void dm_remap_bio_set_dev(struct bio *bio, struct block_device *bdev);
@@ -126,5 +127,9 @@ struct dm_remap_ratelimit {
 /* Whether a line may be logged now at @rl's call site @site (named in the
  * "callbacks suppressed" line). Any context. */
 bool dm_remap_log_allowed(struct dm_remap_ratelimit *rl, const char *site);
+
+/* The module-wide mutex over the registry of claimed devices (claim.rs). */
+void dm_remap_claims_lock(void);
+void dm_remap_claims_unlock(void);
 
 #endif

@@ -227,3 +227,15 @@ bool dm_remap_log_allowed(struct dm_remap_ratelimit *rl, const char *site)
 	}
 	return ___ratelimit(&rl->rs, site);
 }
+
+static DEFINE_MUTEX(dm_remap_claims_mutex);
+
+void dm_remap_claims_lock(void)
+{
+	mutex_lock(&dm_remap_claims_mutex);
+}
+
+void dm_remap_claims_unlock(void)
+{
+	mutex_unlock(&dm_remap_claims_mutex);
+}

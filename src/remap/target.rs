@@ -23,7 +23,7 @@ use crate::dm::percpu::now_ns;
 use crate::dm::sysfs::SysfsSlot;
 use crate::dm::work::Worker;
 use crate::dm::{
-    AtomicBioStack, Bio, BioOp, CtrError, DeferredBio, DmDev, Emitter, EndBio, EndIoOutcome, KeptBio, KeptBioList,
+    AtomicBioStack, Bio, BioOp, Claim, CtrError, DeferredBio, DmDev, Emitter, EndBio, EndIoOutcome, KeptBio, KeptBioList,
     MapBio, MapOutcome, QueueLimits, SavedIter, StatusKind, Target, TargetOps,
 };
 use crate::logic::error_class::{classify, ErrorClass};
@@ -63,6 +63,9 @@ pub(crate) struct RemapTarget {
     pub(super) scan: Scan,
     pub(super) main: DmDev,
     pub(super) spare: DmDev,
+    /// Main and spare, claimed from every other dm-remap device (and from
+    /// the other targets of this table) for the target's life.
+    _claims: [Claim; 2],
     pub(super) layout: SpareLayout,
     pub(super) geo: Geometry,
     /// First sector and length of the target (`ti->begin`, `ti->len`).
@@ -166,6 +169,12 @@ fn words<'a>(args: &[&'a CStr]) -> Result<KVec<&'a [u8]>> {
 /// What the spare's metadata must match: the main device and block size.
 pub(super) fn fingerprint(main: &DmDev, block_bytes: u32) -> Fingerprint {
     Fingerprint { main_sectors: main.sectors(), main_logical_block_size: main.logical_block_size(), block_bytes }
+}
+
+/// Claims `dev` for `target`; `taken` is the refusal when another dm-remap
+/// device holds it.
+fn claim(target: &mut Target, dev: &DmDev, taken: &'static core::ffi::CStr) -> Result<Claim, CtrError> {
+    target.claim(dev).map_err(|e| if e == EBUSY { CtrError::new(EBUSY, taken) } else { nomem(e) })
 }
 
 fn nomem(_: impl core::fmt::Debug) -> CtrError {
@@ -398,6 +407,11 @@ impl TargetOps for RemapTarget {
         if main.devt() == spare.devt() {
             return Err(invalid(c"Main and spare must be different devices"));
         }
+        // Before anything is written to either device.
+        let claims = [
+            claim(target, &main, c"Main device is already used by another dm-remap device")?,
+            claim(target, &spare, c"Spare device is already used by another dm-remap device")?,
+        ];
         if target.len() > main.sectors() {
             return Err(invalid(c"Target length exceeds the main device"));
         }
@@ -440,6 +454,7 @@ impl TargetOps for RemapTarget {
             scan: Scan::default(),
             main,
             spare,
+            _claims: claims,
             layout,
             geo,
             begin: target.begin(),
