@@ -44,10 +44,14 @@ const SPARE_FLUSH_BIO: u32 = 1;
 
 /// One `remap` target: a main device, a spare device, and the remap table.
 pub(crate) struct RemapTarget {
-    /// `/sys/kernel/dm_remap/<dm name>/` while the device is active.
-    sysfs: SysfsSlot,
-    /// Runs error recovery; the destructor flushes it first.
+    /// Runs error recovery and the patrol read. The destructor stops the
+    /// scan and shuts the worker down before the instance drops: from then
+    /// on no run touches the target (see `crate::dm::work`), so the order in
+    /// which these fields drop is safe whatever it is.
     worker: Worker<RemapTarget>,
+    /// `/sys/kernel/dm_remap/<dm name>/` while the device is active; the
+    /// destructor removes it first.
+    sysfs: SysfsSlot,
     /// Failed bios taken over by `end_io`, for the worker.
     pub(super) failed: AtomicBioStack<DeferredBio<PerBio>>,
     /// Writes to pending blocks, held by `map` for the worker.
@@ -443,8 +447,8 @@ impl TargetOps for RemapTarget {
         target.set_special_bio_counts(2, 1, 1);
         let policies = KBox::pin_init(new_spinlock!(line.options.policies), GFP_KERNEL).map_err(nomem)?;
         let this = Self {
-            sysfs: SysfsSlot::new().map_err(nomem)?,
             worker,
+            sysfs: SysfsSlot::new().map_err(nomem)?,
             failed: AtomicBioStack::new(),
             pending_writes: AtomicBioStack::new(),
             pending_blocks,
@@ -536,6 +540,7 @@ impl TargetOps for RemapTarget {
     }
 
     fn resume(&self, target: &Target) {
+        self.scan.unblock();
         // Published while the device is active; a reloaded table's
         // directory replaces the old one's (removed at its postsuspend).
         if let Err(e) = target.publish_sysfs::<Self>() {
@@ -548,10 +553,22 @@ impl TargetOps for RemapTarget {
     }
 
     fn presuspend(&self, _target: &Target) {
-        if self.scan.stop() {
+        if self.scan.block() {
             dm_info_limited!(self.name, "patrol read stopped by suspend\n");
         }
         self.worker.flush();
+    }
+
+    fn presuspend_undo(&self, _target: &Target) {
+        self.scan.unblock();
+    }
+
+    fn stop_work(&self) {
+        // A device removed while suspended skips presuspend; whatever
+        // started the scan, the destructor must not wait for all of it.
+        if self.scan.block() {
+            dm_info_limited!(self.name, "patrol read stopped by remove\n");
+        }
     }
 
     fn status(&self, _target: &Target, kind: StatusKind, out: &mut Emitter<'_>) {
@@ -620,10 +637,7 @@ impl TargetOps for RemapTarget {
                 self.set_policy(policy);
                 Ok(false)
             }
-            Message::ScanStart { mib_per_s } => {
-                self.scan_start(target, mib_per_s);
-                Ok(false)
-            }
+            Message::ScanStart { mib_per_s } => self.scan_start(target, mib_per_s).map(|()| false),
             Message::ScanStop => {
                 self.scan.stop();
                 Ok(false)
