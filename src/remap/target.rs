@@ -15,6 +15,7 @@ use super::geometry::Geometry;
 use super::inflight::InFlight;
 use super::metadata::Metadata;
 use super::pending_blocks::PendingBlocks;
+use super::resend::LastReport;
 use super::scrub::Scan;
 use super::table::{MovingRuns, Table};
 use crate::dm::log::{dm_info_limited, dm_warn_limited, DmName};
@@ -85,6 +86,8 @@ pub(crate) struct RemapTarget {
     pub(super) held: Pin<KBox<SpinLock<KeptBioList>>>,
     /// Serialises table changes; owns the spare allocator and metadata.
     pub(super) writer: Pin<KBox<Mutex<Writer>>>,
+    /// The last `remap` report, for libdevmapper's re-send of the message.
+    pub(super) last_report: LastReport,
     pub(super) inflight: InFlight,
     pub(super) counters: IoCounters,
     /// log2 latency histograms of bios served by main and by the spare.
@@ -467,6 +470,7 @@ impl TargetOps for RemapTarget {
             moving,
             held,
             writer,
+            last_report: LastReport::new().map_err(nomem)?,
             inflight: InFlight::new().map_err(nomem)?,
             counters: IoCounters::new().map_err(nomem)?,
             latency: LatencyHistograms::new().map_err(nomem)?,
@@ -631,7 +635,7 @@ impl TargetOps for RemapTarget {
             EINVAL
         })?;
         let result = match message {
-            Message::Remap { sector, sectors } => self.remap_message(sector, sectors, out),
+            Message::Remap { sector, sectors } => self.remap_or_resend(sector, sectors, out),
             Message::ListRemaps { start_block, max } => self.list_message(start_block, max, out),
             Message::Set(policy) => {
                 self.set_policy(policy);
