@@ -23,6 +23,8 @@
 #include <linux/kobject.h>
 #include <linux/sysfs.h>
 #include <linux/capability.h>
+#include <linux/ratelimit.h>
+#include <linux/mutex.h>
 
 /* Point @bio at @bdev (bio_set_dev is static inline). */
 void dm_remap_bio_set_dev(struct bio *bio, struct block_device *bdev);
@@ -112,5 +114,22 @@ struct dm_remap_kobj *dm_remap_sysfs_add(struct dm_target *ti, void *ctx,
 void dm_remap_sysfs_remove(struct dm_remap_kobj *d);
 /* Wall-clock time, seconds since the epoch. */
 s64 dm_remap_real_seconds(void);
+/*
+ * One call site's log rate limit: printk's default (DEFAULT_RATELIMIT_BURST
+ * lines per DEFAULT_RATELIMIT_INTERVAL), as pr_warn_ratelimited keeps for
+ * each of its call sites. Lives zeroed in a static and is initialised on
+ * first use; @ready is 0 (zeroed), 1 (being initialised) or 2.
+ */
+struct dm_remap_ratelimit {
+	struct ratelimit_state rs;
+	atomic_t ready;
+};
+/* Whether a line may be logged now at @rl's call site @site (named in the
+ * "callbacks suppressed" line). Any context. */
+bool dm_remap_log_allowed(struct dm_remap_ratelimit *rl, const char *site);
+
+/* The module-wide mutex over the registry of claimed devices (claim.rs). */
+void dm_remap_claims_lock(void);
+void dm_remap_claims_unlock(void);
 
 #endif

@@ -214,3 +214,28 @@ u64 dm_remap_now_ns(void)
 {
 	return local_clock();
 }
+
+bool dm_remap_log_allowed(struct dm_remap_ratelimit *rl, const char *site)
+{
+	if (atomic_read_acquire(&rl->ready) != 2) {
+		/* Another CPU is initialising it: too busy to log, as
+		 * ___ratelimit says of a contended state. */
+		if (atomic_cmpxchg(&rl->ready, 0, 1) != 0)
+			return false;
+		ratelimit_default_init(&rl->rs);
+		atomic_set_release(&rl->ready, 2);
+	}
+	return ___ratelimit(&rl->rs, site);
+}
+
+static DEFINE_MUTEX(dm_remap_claims_mutex);
+
+void dm_remap_claims_lock(void)
+{
+	mutex_lock(&dm_remap_claims_mutex);
+}
+
+void dm_remap_claims_unlock(void)
+{
+	mutex_unlock(&dm_remap_claims_mutex);
+}

@@ -13,8 +13,10 @@
 
 pub(crate) mod bindings;
 mod bio;
+mod claim;
 mod device;
 mod emit;
+pub(crate) mod log;
 pub(crate) mod percpu;
 pub(crate) mod rcu;
 pub(crate) mod sched;
@@ -22,6 +24,7 @@ pub(crate) mod sysfs;
 pub(crate) mod work;
 mod target;
 
+pub(crate) use claim::Claim;
 pub(crate) use bio::{AtomicBioStack, Bio, BioList, BioOp, DeferredBio, EndBio, KeptBio, KeptBioList, MapBio, SavedIter};
 pub(crate) use device::{DmDev, IoBuffer, QueueLimits};
 pub(crate) use emit::Emitter;

@@ -138,11 +138,11 @@ impl Target {
     pub(crate) fn queue_work<T: TargetOps>(&self) {
         // SAFETY: every callback that hands out a `Target` runs between a
         // successful constructor and the destructor, so `private` holds a live
-        // `T`; the destructor flushes the worker before dropping it.
+        // `T`; the destructor shuts the worker down before dropping it.
         let this = unsafe { instance::<T>(self.raw()) };
         if let Some(worker) = this.worker() {
             // SAFETY: `this` is the instance of this target, and both live
-            // until the destructor, which flushes the worker first.
+            // until the destructor, which shuts the worker down first.
             unsafe { worker.queue(self.raw(), this) };
         }
     }
@@ -224,8 +224,20 @@ pub(crate) trait TargetOps: Sized + Send + Sync {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
 
+    /// Called when a suspend fails after `presuspend`: the device stays
+    /// active.
+    fn presuspend_undo(&self, _target: &Target) {
+        kernel::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// The destructor's first step: stop whatever would keep the worker busy
+    /// or queue it again (the destructor then shuts the worker down, waiting
+    /// for the run in progress). A device removed while suspended gets no
+    /// `presuspend` first.
+    fn stop_work(&self) {}
+
     /// The target's worker, if it has one: [`Target::queue_work`] queues it
-    /// and the destructor flushes it before the instance is dropped.
+    /// and the destructor shuts it down before the instance is dropped.
     fn worker(&self) -> Option<&Worker<Self>> {
         None
     }
@@ -285,6 +297,7 @@ impl<T: TargetOps> Registration<T> {
             io_hints: if T::HAS_IO_HINTS { Some(io_hints::<T>) } else { None },
             presuspend: if T::HAS_PRESUSPEND { Some(presuspend::<T>) } else { None },
             postsuspend: if T::HAS_POSTSUSPEND { Some(postsuspend::<T>) } else { None },
+            presuspend_undo: if T::HAS_PRESUSPEND_UNDO { Some(presuspend_undo::<T>) } else { None },
             preresume: if T::HAS_PRERESUME { Some(preresume::<T>) } else { None },
             resume: if T::HAS_RESUME { Some(resume::<T>) } else { None },
             ..Default::default()
@@ -397,13 +410,16 @@ unsafe extern "C" fn dtr<T: TargetOps>(ti: *mut bindings::dm_target) {
         // Reads of the directory use the instance: remove it first.
         slot.remove();
     }
+    this.stop_work();
     if let Some(worker) = this.worker() {
-        // A queued run may still use the instance: let it finish first.
-        worker.flush();
+        // A run may still use the instance: wait for it, and make every later
+        // one a no-op, so that no run sees the instance while it drops (in
+        // whatever order its fields go).
+        worker.shutdown();
     }
     // SAFETY: `ctr` stored a `KBox<T>` from `KBox::into_raw` in `private`, and
     // DM calls the destructor once, after every other callback has finished;
-    // the worker is idle.
+    // the worker is shut down.
     drop(unsafe { KBox::from_raw((*ti).private.cast::<T>()) });
 }
 
@@ -564,4 +580,5 @@ unsafe extern "C" fn preresume<T: TargetOps>(ti: *mut bindings::dm_target) -> c_
 
 lifecycle_trampoline!(presuspend);
 lifecycle_trampoline!(postsuspend);
+lifecycle_trampoline!(presuspend_undo);
 lifecycle_trampoline!(resume);

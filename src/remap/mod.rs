@@ -12,6 +12,7 @@ mod metadata;
 mod pending_blocks;
 mod publish;
 mod recovery;
+mod resend;
 mod resume;
 mod scrub;
 mod sysfs;

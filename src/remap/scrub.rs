@@ -3,14 +3,17 @@
 //! worker reads the main device in 64 KiB chunks within a rate limit, and a
 //! block of a failing chunk that fails every read retry is marked pending,
 //! as a failed read through the target would mark it. Remapped blocks are
-//! not read from main. Suspend and remove stop a scan.
+//! not read from main. Suspend and remove stop a scan, and a suspended
+//! target (or one not resumed yet) refuses to start one: nothing would stop
+//! it before the destructor.
 
 use core::fmt::Write;
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use kernel::prelude::*;
 
 use super::target::RemapTarget;
+use crate::dm::log::{dm_info_limited, dm_warn_limited};
 use crate::dm::rcu::RcuReadGuard;
 use crate::dm::sched::{sleep_ms, NoIoScope};
 use crate::dm::{Emitter, IoBuffer, Target};
@@ -23,10 +26,14 @@ const DONE: u8 = 2;
 const STOPPED: u8 = 3;
 
 /// Scan progress, shared by messages, status and the worker.
-#[derive(Default)]
 pub(crate) struct Scan {
     /// 0 (idle, never started), `RUNNING`, `DONE` or `STOPPED`.
     state: AtomicU8,
+    /// Set from presuspend (and from construction) until resume: no scan
+    /// may start. `start` and `block` pair up with sequentially consistent
+    /// accesses, so a start that races a suspend is either refused or seen
+    /// running, and stopped, by the suspend.
+    blocked: AtomicBool,
     /// Next block to read.
     position: AtomicU64,
     /// Blocks found unreadable (newly pending) by this scan.
@@ -34,6 +41,20 @@ pub(crate) struct Scan {
     mib_per_s: AtomicU32,
     /// Sleep owed to the rate limit, in microseconds.
     owed_us: AtomicU64,
+}
+
+impl Default for Scan {
+    fn default() -> Self {
+        Self {
+            state: AtomicU8::new(0),
+            // A new table has not resumed yet.
+            blocked: AtomicBool::new(true),
+            position: AtomicU64::new(0),
+            found: AtomicU64::new(0),
+            mib_per_s: AtomicU32::new(0),
+            owed_us: AtomicU64::new(0),
+        }
+    }
 }
 
 impl Scan {
@@ -54,18 +75,45 @@ impl Scan {
     fn running(&self) -> bool {
         self.state.load(Ordering::Relaxed) == RUNNING
     }
+
+    /// Refuses scans from now on and stops a running one; `true` if one was
+    /// running. Presuspend and the destructor.
+    pub(crate) fn block(&self) -> bool {
+        self.blocked.store(true, Ordering::SeqCst);
+        self.state.compare_exchange(RUNNING, STOPPED, Ordering::SeqCst, Ordering::Relaxed).is_ok()
+    }
+
+    /// Allows scans again. Resume, and an undone presuspend.
+    pub(crate) fn unblock(&self) {
+        self.blocked.store(false, Ordering::SeqCst);
+    }
 }
 
 impl RemapTarget {
-    /// `scan start`: restarts the scan from block 0.
-    pub(super) fn scan_start(&self, target: &Target, mib_per_s: u32) {
+    /// `scan start`: restarts the scan from block 0; `EBUSY` while the
+    /// device is suspended.
+    pub(super) fn scan_start(&self, target: &Target, mib_per_s: u32) -> Result {
+        let refuse = || {
+            dm_warn_limited!(self.name, "scan start refused: the device is suspended\n");
+            Err(EBUSY)
+        };
+        if self.scan.blocked.load(Ordering::SeqCst) {
+            return refuse();
+        }
         self.scan.position.store(0, Ordering::Relaxed);
         self.scan.found.store(0, Ordering::Relaxed);
         self.scan.owed_us.store(0, Ordering::Relaxed);
         self.scan.mib_per_s.store(mib_per_s, Ordering::Relaxed);
-        self.scan.state.store(RUNNING, Ordering::Relaxed);
-        pr_info!("{}: patrol read started at {} MiB/s\n", self.main.name(), mib_per_s);
+        self.scan.state.store(RUNNING, Ordering::SeqCst);
+        // A suspend that began since the check above either sees the scan
+        // running and stops it, or is seen here (see `Scan::blocked`).
+        if self.scan.blocked.load(Ordering::SeqCst) {
+            self.scan.stop();
+            return refuse();
+        }
+        dm_info_limited!(self.name, "patrol read started at {} MiB/s\n", mib_per_s);
         target.queue_work::<Self>();
+        Ok(())
     }
 
     /// Writes `<state> <percent> <position> <found>`.
@@ -103,9 +151,9 @@ impl RemapTarget {
             let total = self.geo.main_blocks();
             if pos >= total {
                 if self.scan.state.compare_exchange(RUNNING, DONE, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
-                    pr_info!(
-                        "{}: patrol read done, {} unreadable block(s) found\n",
-                        self.main.name(),
+                    dm_info_limited!(
+                        self.name,
+                        "patrol read done, {} unreadable block(s) found\n",
                         self.scan.found.load(Ordering::Relaxed)
                     );
                 }

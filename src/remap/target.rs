@@ -15,14 +15,16 @@ use super::geometry::Geometry;
 use super::inflight::InFlight;
 use super::metadata::Metadata;
 use super::pending_blocks::PendingBlocks;
+use super::resend::LastReport;
 use super::scrub::Scan;
 use super::table::{MovingRuns, Table};
+use crate::dm::log::{dm_info_limited, dm_warn_limited, DmName};
 use crate::dm::rcu::{RcuBox, RcuReadGuard};
 use crate::dm::percpu::now_ns;
 use crate::dm::sysfs::SysfsSlot;
 use crate::dm::work::Worker;
 use crate::dm::{
-    AtomicBioStack, Bio, BioOp, CtrError, DeferredBio, DmDev, Emitter, EndBio, EndIoOutcome, KeptBio, KeptBioList,
+    AtomicBioStack, Bio, BioOp, Claim, CtrError, DeferredBio, DmDev, Emitter, EndBio, EndIoOutcome, KeptBio, KeptBioList,
     MapBio, MapOutcome, QueueLimits, SavedIter, StatusKind, Target, TargetOps,
 };
 use crate::logic::error_class::{classify, ErrorClass};
@@ -43,10 +45,14 @@ const SPARE_FLUSH_BIO: u32 = 1;
 
 /// One `remap` target: a main device, a spare device, and the remap table.
 pub(crate) struct RemapTarget {
-    /// `/sys/kernel/dm_remap/<dm name>/` while the device is active.
-    sysfs: SysfsSlot,
-    /// Runs error recovery; the destructor flushes it first.
+    /// Runs error recovery and the patrol read. The destructor stops the
+    /// scan and shuts the worker down before the instance drops: from then
+    /// on no run touches the target (see `crate::dm::work`), so the order in
+    /// which these fields drop is safe whatever it is.
     worker: Worker<RemapTarget>,
+    /// `/sys/kernel/dm_remap/<dm name>/` while the device is active; the
+    /// destructor removes it first.
+    sysfs: SysfsSlot,
     /// Failed bios taken over by `end_io`, for the worker.
     pub(super) failed: AtomicBioStack<DeferredBio<PerBio>>,
     /// Writes to pending blocks, held by `map` for the worker.
@@ -62,6 +68,9 @@ pub(crate) struct RemapTarget {
     pub(super) scan: Scan,
     pub(super) main: DmDev,
     pub(super) spare: DmDev,
+    /// Main and spare, claimed from every other dm-remap device (and from
+    /// the other targets of this table) for the target's life.
+    _claims: [Claim; 2],
     pub(super) layout: SpareLayout,
     pub(super) geo: Geometry,
     /// First sector and length of the target (`ti->begin`, `ti->len`).
@@ -77,10 +86,15 @@ pub(crate) struct RemapTarget {
     pub(super) held: Pin<KBox<SpinLock<KeptBioList>>>,
     /// Serialises table changes; owns the spare allocator and metadata.
     pub(super) writer: Pin<KBox<Mutex<Writer>>>,
+    /// The last `remap` report, for libdevmapper's re-send of the message.
+    pub(super) last_report: LastReport,
     pub(super) inflight: InFlight,
     pub(super) counters: IoCounters,
     /// log2 latency histograms of bios served by main and by the spare.
     pub(super) latency: LatencyHistograms,
+    /// The mapped device's name, which every log line starts with (see
+    /// `crate::dm::log`).
+    pub(super) name: DmName,
     pub(super) remapped_blocks: AtomicU64,
     pub(super) spare_used: AtomicU64,
     /// Blocks the allocator can hand out.
@@ -164,6 +178,12 @@ pub(super) fn fingerprint(main: &DmDev, block_bytes: u32) -> Fingerprint {
     Fingerprint { main_sectors: main.sectors(), main_logical_block_size: main.logical_block_size(), block_bytes }
 }
 
+/// Claims `dev` for `target`; `taken` is the refusal when another dm-remap
+/// device holds it.
+fn claim(target: &mut Target, dev: &DmDev, taken: &'static core::ffi::CStr) -> Result<Claim, CtrError> {
+    target.claim(dev).map_err(|e| if e == EBUSY { CtrError::new(EBUSY, taken) } else { nomem(e) })
+}
+
 fn nomem(_: impl core::fmt::Debug) -> CtrError {
     CtrError::new(ENOMEM, c"Cannot allocate target context")
 }
@@ -188,7 +208,7 @@ impl RemapTarget {
         let now = self.health();
         let before = self.last_health.swap(now as u8, Ordering::Relaxed);
         if before != now as u8 {
-            pr_warn!("{}: health is now {}\n", self.main.name(), now.name());
+            dm_warn_limited!(self.name, "health is now {}\n", now.name());
             target.table_event();
         }
     }
@@ -394,6 +414,11 @@ impl TargetOps for RemapTarget {
         if main.devt() == spare.devt() {
             return Err(invalid(c"Main and spare must be different devices"));
         }
+        // Before anything is written to either device.
+        let claims = [
+            claim(target, &main, c"Main device is already used by another dm-remap device")?,
+            claim(target, &spare, c"Spare device is already used by another dm-remap device")?,
+        ];
         if target.len() > main.sectors() {
             return Err(invalid(c"Target length exceeds the main device"));
         }
@@ -425,8 +450,8 @@ impl TargetOps for RemapTarget {
         target.set_special_bio_counts(2, 1, 1);
         let policies = KBox::pin_init(new_spinlock!(line.options.policies), GFP_KERNEL).map_err(nomem)?;
         let this = Self {
-            sysfs: SysfsSlot::new().map_err(nomem)?,
             worker,
+            sysfs: SysfsSlot::new().map_err(nomem)?,
             failed: AtomicBioStack::new(),
             pending_writes: AtomicBioStack::new(),
             pending_blocks,
@@ -436,6 +461,7 @@ impl TargetOps for RemapTarget {
             scan: Scan::default(),
             main,
             spare,
+            _claims: claims,
             layout,
             geo,
             begin: target.begin(),
@@ -444,9 +470,11 @@ impl TargetOps for RemapTarget {
             moving,
             held,
             writer,
+            last_report: LastReport::new().map_err(nomem)?,
             inflight: InFlight::new().map_err(nomem)?,
             counters: IoCounters::new().map_err(nomem)?,
             latency: LatencyHistograms::new().map_err(nomem)?,
+            name: target.dm_name(),
             remapped_blocks: AtomicU64::new(remapped),
             spare_used: AtomicU64::new(spare_used),
             spare_total,
@@ -516,10 +544,11 @@ impl TargetOps for RemapTarget {
     }
 
     fn resume(&self, target: &Target) {
+        self.scan.unblock();
         // Published while the device is active; a reloaded table's
         // directory replaces the old one's (removed at its postsuspend).
         if let Err(e) = target.publish_sysfs::<Self>() {
-            pr_warn!("{}: no sysfs directory: {:?}\n", self.main.name(), e);
+            dm_warn_limited!(self.name, "no sysfs directory: {:?}\n", e);
         }
     }
 
@@ -528,10 +557,22 @@ impl TargetOps for RemapTarget {
     }
 
     fn presuspend(&self, _target: &Target) {
-        if self.scan.stop() {
-            pr_info!("{}: patrol read stopped by suspend\n", self.main.name());
+        if self.scan.block() {
+            dm_info_limited!(self.name, "patrol read stopped by suspend\n");
         }
         self.worker.flush();
+    }
+
+    fn presuspend_undo(&self, _target: &Target) {
+        self.scan.unblock();
+    }
+
+    fn stop_work(&self) {
+        // A device removed while suspended skips presuspend; whatever
+        // started the scan, the destructor must not wait for all of it.
+        if self.scan.block() {
+            dm_info_limited!(self.name, "patrol read stopped by remove\n");
+        }
     }
 
     fn status(&self, _target: &Target, kind: StatusKind, out: &mut Emitter<'_>) {
@@ -590,20 +631,17 @@ impl TargetOps for RemapTarget {
         let command = kernel::str::BStr::from_bytes(words.first().copied().unwrap_or_default());
         let message = Message::parse(&words).map_err(|e| {
             let reason = e.message().to_str().unwrap_or_default();
-            pr_warn!("{}: '{}' ({} argument(s))\n", reason, command, args.len().saturating_sub(1));
+            dm_warn_limited!(self.name, "{}: '{}' ({} argument(s))\n", reason, command, args.len().saturating_sub(1));
             EINVAL
         })?;
         let result = match message {
-            Message::Remap { sector, sectors } => self.remap_message(sector, sectors, out),
+            Message::Remap { sector, sectors } => self.remap_or_resend(sector, sectors, out),
             Message::ListRemaps { start_block, max } => self.list_message(start_block, max, out),
             Message::Set(policy) => {
                 self.set_policy(policy);
                 Ok(false)
             }
-            Message::ScanStart { mib_per_s } => {
-                self.scan_start(target, mib_per_s);
-                Ok(false)
-            }
+            Message::ScanStart { mib_per_s } => self.scan_start(target, mib_per_s).map(|()| false),
             Message::ScanStop => {
                 self.scan.stop();
                 Ok(false)

@@ -1,13 +1,16 @@
-# `dmsetup table` fed back to `dmsetup create` builds an identical device, and
+# `dmsetup table` fed back to `dmsetup create` rebuilds an identical device, and
 # `dmsetup deps` lists both the main and the spare device.
 main=$(mkloop main 32)
 spare=$(mkloop spare 8)
 remap_create r "$main" "$spare" >/dev/null
 table=$(dmsetup table r)
-dmsetup create r2 --table "$table" || fail "table '$table' did not load back"
-mapper r2 >/dev/null
-assert_eq "$(dmsetup table r2)" "$table" "table of the recreated device"
-assert_eq "$(sectors /dev/mapper/r2)" "$(sectors /dev/mapper/r)" "size of the recreated device"
+size=$(sectors /dev/mapper/r)
+# One dm-remap device at a time per main and spare: remove r first.
+dmsetup remove r
+dmsetup create r --table "$table" || fail "table '$table' did not load back"
+mapper r >/dev/null
+assert_eq "$(dmsetup table r)" "$table" "table of the recreated device"
+assert_eq "$(sectors /dev/mapper/r)" "$size" "size of the recreated device"
 
 for d in "$main" "$spare"; do
     majmin=$(stat -L -c '%t %T' "$d")

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-2.0
+//! `remap` messages that libdevmapper sends again.
+//!
+//! When a message's result fills the buffer, DM flags it and libdevmapper
+//! sends the same message again with a buffer twice as large (from 16 KiB).
+//! A second run of `remap` finds the blocks remapped by the first and would
+//! report `remapped 0 lost 0`, losing the `lost` lines. So a report that
+//! fills the buffer is kept (up to [`REPORT_MAX`] bytes), with the message's
+//! arguments and the metadata generation after it; the same message, while
+//! the generation has not moved, gets the kept report instead of a second
+//! run. The report is forgotten once it was delivered whole, or when another
+//! `remap` message comes.
+
+use core::sync::atomic::Ordering;
+
+use kernel::alloc::KVVec;
+use kernel::new_mutex;
+use kernel::prelude::*;
+use kernel::sync::Mutex;
+
+use super::target::RemapTarget;
+use crate::dm::log::dm_warn_limited;
+use crate::dm::Emitter;
+
+/// The largest report kept (longer ones are cut short): 1 MiB holds some
+/// 80000 `lost` lines.
+const REPORT_MAX: usize = 1 << 20;
+
+/// A report that did not fit, and the message that produced it.
+struct Kept {
+    sector: u64,
+    sectors: u64,
+    generation: u64,
+    text: KVVec<u8>,
+}
+
+/// The last `remap` report, while DM may ask for it again.
+pub(super) struct LastReport(Pin<KBox<Mutex<Option<Kept>>>>);
+
+impl LastReport {
+    pub(super) fn new() -> Result<Self> {
+        Ok(Self(KBox::pin_init(new_mutex!(None), GFP_KERNEL)?))
+    }
+}
+
+impl RemapTarget {
+    /// `remap <sector> <sectors>`, answered from the kept report when this is
+    /// libdevmapper sending it again.
+    pub(super) fn remap_or_resend(&self, sector: u64, sectors: u64, out: &mut Emitter<'_>) -> Result<bool> {
+        // Held across the remap: remap messages run one at a time anyway
+        // (the writer lock), and this one must see the last one's report.
+        let mut last = self.last_report.0.lock();
+        if let Some(kept) = last.take() {
+            let same = kept.sector == sector && kept.sectors == sectors;
+            if same && kept.generation == self.generation.load(Ordering::Relaxed) {
+                // Cut short if still too big; DM then asks again.
+                let _ = out.write_bytes(&kept.text);
+                if out.is_full() {
+                    *last = Some(kept);
+                }
+                return Ok(true);
+            }
+        }
+        out.keep_overflow(REPORT_MAX);
+        let result = self.remap_message(sector, sectors, out)?;
+        if out.is_full() {
+            match out.output() {
+                Ok(text) => {
+                    let generation = self.generation.load(Ordering::Relaxed);
+                    *last = Some(Kept { sector, sectors, generation, text });
+                }
+                Err(_) => dm_warn_limited!(self.name, "remap {} {}: no memory to keep the report\n", sector, sectors),
+            }
+        }
+        Ok(result)
+    }
+}
