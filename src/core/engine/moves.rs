@@ -33,6 +33,11 @@ pub fn remap_range<P: Platform>(p: &P, first: u64, blocks: u64) -> Result<Report
     let w = &mut *writer;
     let published = copy_runs(p, &mut w.buf, &mut w.scratch, &runs)
         .and_then(|copied| p.commit_and_publish(w, trial, &[], &copied.extents).map(|()| copied));
+    if let Ok(copied) = &published {
+        // A pending block now remapped is no longer pending: its data (or
+        // the zeros of a lost block) is on the spare.
+        let _ = p.unmark_pending(&copied.extents);
+    }
     p.clear_moving();
     p.release_held();
     published

@@ -83,8 +83,10 @@ fn recover_bio<P: Platform>(
         let block = first.wrapping_add(k);
         let at = (k as usize).wrapping_mul(bs);
         match op {
-            Op::Write => {
-                if bio.copy_out(at, buf.bytes(bs)).is_err() {
+            Op::Write | Op::WriteZeroes => {
+                if op == Op::WriteZeroes {
+                    buf.bytes(bs).fill(0);
+                } else if bio.copy_out(at, buf.bytes(bs)).is_err() {
                     return (failed_with, false);
                 }
                 // A block remapped since the bio was mapped (a remap
@@ -101,13 +103,15 @@ fn recover_bio<P: Platform>(
                     Err(()) => return (failed_with, false),
                 }
             }
-            Op::Read if on_spare => {
+            // On the spare: where the bio failed, or remapped since it was
+            // mapped (a remap message ran in between).
+            Op::Read if on_spare || p.spare_block_of(block).is_some() => {
                 if !reread_spare(p, block, buf) || bio.copy_in(at, buf.bytes(bs)).is_err() {
                     lost = true;
                     continue;
                 }
                 // It read this time: move it off the failing spare block.
-                if fresh_block(p, block, buf, round, true).is_err() {
+                if on_spare && fresh_block(p, block, buf, round, true).is_err() {
                     p.log(Event::CannotMove { block });
                 }
             }

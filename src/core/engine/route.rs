@@ -4,8 +4,9 @@
 //! section that sees those versions; the caller holds, queues or sends the
 //! bio (and counts it in flight) inside that same section.
 
-use super::Op;
+use super::super::error_class::{classify, ErrorClass};
 use super::super::extent::Route;
+use super::Op;
 
 /// The versions `map` reads, lock-free.
 pub trait Published {
@@ -41,7 +42,7 @@ pub fn decide(view: &impl Published, op: Op, block: u64, blocks: u64) -> Decisio
         }
         limit = r.blocks;
     }
-    if op == Op::Write {
+    if changes_data(op) {
         if let Some(p) = view.first_pending_in(block, limit) {
             if p == block {
                 return Decision::Pending;
@@ -51,4 +52,19 @@ pub fn decide(view: &impl Published, op: Op, block: u64, blocks: u64) -> Decisio
     }
     let route = view.route(block, limit);
     Decision::Send { spare: route.spare, blocks: route.blocks }
+}
+
+/// Whether `op` writes data the worker can place on the spare: writes and
+/// write-zeroes (not discards, whose data is undefined anyway).
+pub fn changes_data(op: Op) -> bool {
+    matches!(op, Op::Write | Op::WriteZeroes)
+}
+
+/// Whether the worker takes over a failed completion of a bio of `op`
+/// that covers data (`has_data`): reads, writes and write-zeroes that
+/// failed with a media or transient error are retried and, for writes,
+/// remapped.
+pub fn recoverable(op: Op, has_data: bool, status: u8) -> bool {
+    let data = has_data && (op == Op::Read || changes_data(op));
+    data && matches!(classify(status), ErrorClass::Media | ErrorClass::Transient)
 }

@@ -111,6 +111,11 @@ impl Disk {
         Ok(())
     }
 
+    /// The sectors with cached writes, in order.
+    pub fn cached(&self) -> Vec<u64> {
+        self.cache.iter().map(|(s, _)| *s).collect()
+    }
+
     /// Makes every cached write durable.
     pub fn flush(&mut self) -> Result<(), u8> {
         if self.faults.dead {

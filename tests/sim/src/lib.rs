@@ -235,12 +235,12 @@ fn check_crash(cfg: &Config, mut crash: target::Crash) {
     let fp = Fingerprint { main_sectors: cfg.main_blocks, main_logical_block_size: 512, block_bytes: BS as u32 };
     let mut buf = vec![0u8; BLOCK];
     let d = discover(&mut DirectSpare(&mut crash.spare), cfg.spare_sectors, &fp, false, &mut buf);
-    let Discovery::Load { copy, slot, sb, layout, .. } = d else {
+    let Discovery::Load { copy, slot, sb, layout, states, .. } = d else {
         panic!("invariant: the spare is refused after a crash: {d:?}");
     };
     assert!(
         sb.generation >= crash.acked_generation,
-        "invariant: generation {} loads after a crash, but {} was acknowledged",
+        "invariant: generation {} loads after a crash, but {} was acknowledged ({states:?})",
         sb.generation,
         crash.acked_generation
     );

@@ -14,11 +14,11 @@ use shuttle::thread;
 
 use dm_remap_core::commit::{commit, format, MetaWrite};
 use dm_remap_core::engine::drain::{drain, EpochCounts};
-use dm_remap_core::engine::route::{decide, Decision, Published};
+use dm_remap_core::engine::route::{decide, recoverable, Decision, Published};
 use dm_remap_core::engine::{
     BioInfo, ChangeFailed, Counter, Event, IoBuf, IoFailed, List, NoMem, Op, Platform, WorkBio, Writer, IO_BYTES,
 };
-use dm_remap_core::error_class::{classify, status, ErrorClass};
+use dm_remap_core::error_class::status;
 use dm_remap_core::extent::{self, Extent, Route};
 use dm_remap_core::format::{Superblock, BLOCK, FORMAT_VERSION};
 use dm_remap_core::geometry::SpareLayout;
@@ -481,10 +481,20 @@ impl<'a> Target<'a> {
         }
         use shuttle::rand::Rng;
         let mut rng = shuttle::rand::thread_rng();
+        // One instant for everything: the acknowledged generation first
+        // (its writes are on the devices already), then the oracle and
+        // both devices held at once (the only place that holds two).
+        let acked_generation = self.acked_generation.load(Ordering::SeqCst);
         let oracle = self.oracle.lock().unwrap_or_else(|e| e.into_inner());
-        let main = self.main.lock().unwrap_or_else(|e| e.into_inner()).crash_image(|| rng.gen_bool(0.5));
-        let spare = self.spare.lock().unwrap_or_else(|e| e.into_inner()).crash_image(|| rng.gen_bool(0.5));
-        let crash = Crash { main, spare, after: oracle.after_crash(), acked_generation: self.acked_generation.load(Ordering::SeqCst) };
+        let main = self.main.lock().unwrap_or_else(|e| e.into_inner());
+        let spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        let crash = Crash {
+            main: main.crash_image(|| rng.gen_bool(0.5)),
+            spare: spare.crash_image(|| rng.gen_bool(0.5)),
+            after: oracle.after_crash(),
+            acked_generation,
+        };
+        drop((spare, main, oracle));
         self.trace.note("crash".into());
         *self.crash.lock().unwrap_or_else(|e| e.into_inner()) = Some(crash);
     }
@@ -493,6 +503,9 @@ impl<'a> Target<'a> {
     fn sync_io(&self, dev: Dev, sector: u64, buf: &mut [u8], write: bool, fua: bool) -> Result<(), u8> {
         if write {
             self.maybe_crash();
+            if dev == Dev::Spare && std::env::var_os("SIM_IO").is_some() {
+                self.trace.note(format!("  spare write {sector}+{}", buf.len() / 512));
+            }
         }
         let mut d = self.dev(dev).lock().unwrap_or_else(|e| e.into_inner());
         if write {
@@ -634,9 +647,7 @@ impl<'a> Target<'a> {
             bio.complete(st);
             return;
         }
-        let data = matches!(bio.op, Op::Read | Op::Write) && bio.blocks > 0;
-        let recoverable = data && matches!(classify(st), ErrorClass::Media | ErrorClass::Transient);
-        if !recoverable {
+        if !recoverable(bio.op, bio.blocks > 0, st) {
             bio.complete(st);
             self.queue_work();
             return;
@@ -723,14 +734,20 @@ impl MetaWrite for LiveSpare<'_, '_> {
     type Error = u8;
     fn write_block(&mut self, sector: u64, block: &[u8]) -> Result<(), u8> {
         let mut b = block.to_vec();
-        self.0.sync_io(Dev::Spare, sector, &mut b, true, false)
+        let r = self.0.sync_io(Dev::Spare, sector, &mut b, true, false);
+        self.0.trace.note(format!("  meta write {sector}: {r:?}"));
+        r
     }
     fn flush(&mut self) -> Result<(), u8> {
-        self.0.spare.lock().unwrap_or_else(|e| e.into_inner()).flush()
+        let r = self.0.spare.lock().unwrap_or_else(|e| e.into_inner()).flush();
+        self.0.trace.note(format!("  meta flush: {r:?}"));
+        r
     }
     fn write_durable(&mut self, sector: u64, block: &[u8]) -> Result<(), u8> {
         let mut b = block.to_vec();
-        self.0.sync_io(Dev::Spare, sector, &mut b, true, true)
+        let r = self.0.sync_io(Dev::Spare, sector, &mut b, true, true);
+        self.0.trace.note(format!("  meta fua {sector}: {r:?}"));
+        r
     }
 }
 
