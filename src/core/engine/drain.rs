@@ -21,9 +21,19 @@ pub trait EpochCounts {
 
 /// Waits until every bio counted before the call has completed. Bios
 /// mapped meanwhile count in the other epoch and are not waited for.
-/// Callers serialise drains (the writer lock).
+/// Callers serialise drains (the writer lock), and wait for a grace period
+/// between publishing what bios must not miss (the runs being moved) and
+/// the drain, so that every bio routed without seeing it is counted.
+///
+/// After the flip, a grace period: a bio that read the old epoch before
+/// the flip may still be about to count itself in it. Once no such bio
+/// can, the old epoch's per-CPU counts only go down, so a sum of zero read
+/// one CPU after the other is really zero (without the grace period, a bio
+/// counted on a CPU already summed and completed on one not yet summed
+/// hides another one still in flight).
 pub fn drain(counts: &impl EpochCounts) {
     let old = counts.flip();
+    counts.synchronize();
     while counts.sum(old) > 0 {
         counts.pause();
     }

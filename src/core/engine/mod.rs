@@ -222,6 +222,8 @@ pub trait Platform {
     fn resubmit(&self, bio: Self::Held);
     /// Completes a failed bio with `status`.
     fn complete(&self, bio: Self::Failed, status: u8);
+    /// Completes a held bio with `status` (the worker placed its data).
+    fn complete_held(&self, bio: Self::Held, status: u8);
     /// Builds the next table (this one without the blocks in `moved`, plus
     /// `new`), commits it with `alloc`'s cursor and publishes it; then
     /// `alloc` becomes the writer's allocator. Nothing changes on failure.

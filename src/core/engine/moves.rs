@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
-//! `remap <sector> [<count>]`: moving blocks to the spare on request.
+//! Moving blocks to new places on the spare: `remap <sector> [<count>]`
+//! (from main, on request) and relocation (from a failing spare block).
 //!
-//! The range's unmapped blocks get spare blocks, I/O to them is held back
-//! while their contents are copied, then the table that maps them is
-//! published and the held I/O released to the spare. Nothing is lost: a
-//! write either completed on main before the copy read it, or waits and
-//! lands on the spare.
+//! Every move follows one protocol: the blocks get new spare blocks, I/O to
+//! them is held back (the runs are published as moving, then the writes
+//! already on their way are drained), their contents are copied, then the
+//! table that maps them there is committed and published and the held I/O
+//! released to the new place. Nothing is lost: a write either completed at
+//! the old place before the copy read it, or waits and lands at the new.
 
 use super::{ChangeFailed, Event, IoBuf, List, Platform, IO_BYTES};
 use super::super::extent::{Extent, ExtentState, MAX_EXTENT_LEN};
@@ -41,6 +43,53 @@ pub fn remap_range<P: Platform>(p: &P, first: u64, blocks: u64) -> Result<Report
     p.clear_moving();
     p.release_held();
     published
+}
+
+/// Moves the remapped blocks of `blocks` (sorted here, duplicates dropped)
+/// off their spare blocks to new ones. A block whose old spare block does
+/// not read now, or whose new one takes no write, stays where it is.
+pub fn relocate<P: Platform>(p: &P, blocks: &mut [u64]) {
+    super::super::sort::heapsort_by_key(blocks, |b| *b);
+    let mut writer = p.lock_writer();
+    let mut alloc = writer.alloc;
+    let mut runs: P::List<Extent> = Default::default();
+    for (i, &block) in blocks.iter().enumerate() {
+        if (i > 0 && blocks.get(i - 1) == Some(&block)) || p.spare_block_of(block).is_none() {
+            continue;
+        }
+        let Some(spare) = alloc.alloc(1) else {
+            p.log(Event::CannotMove { block });
+            break;
+        };
+        if runs.try_push(Extent { main: block, spare, len: 1, state: ExtentState::Ok }).is_err() {
+            break;
+        }
+    }
+    if runs.is_empty() || p.publish_moving(&runs).is_err() {
+        return;
+    }
+    p.drain_writes();
+    let bs = p.block_bytes();
+    let w = &mut *writer;
+    let mut moved: P::List<u64> = Default::default();
+    let mut placed: P::List<Extent> = Default::default();
+    for run in runs.iter() {
+        let copied = p.spare_block_of(run.main).is_some_and(|old| {
+            p.read_spare(old, &mut w.buf, bs).is_ok() && p.write_spare(u64::from(run.spare), &mut w.buf, bs).is_ok()
+        });
+        if !copied || moved.try_push(run.main).is_err() || placed.try_push(*run).is_err() {
+            p.log(Event::CannotMove { block: run.main });
+            moved.pop();
+        }
+    }
+    if !placed.is_empty() {
+        match p.commit_and_publish(w, alloc, &moved, &placed) {
+            Ok(()) => p.log(Event::Remapped { remapped: 0, moved: placed.len() as u64 }),
+            Err(_) => p.log(Event::RemapFailed { blocks: placed.len() as u64 }),
+        }
+    }
+    p.clear_moving();
+    p.release_held();
 }
 
 /// The unmapped runs of `blocks` blocks from `first`, each with spare
@@ -130,16 +179,18 @@ fn copy_piece<P: Platform>(
     let bytes = (n as usize) * bs;
     let mut lost = 0u64;
     if p.read_main(main_block, buf, bytes).is_err() {
-        // Find the unreadable blocks one by one; keep what reads.
+        // Find the unreadable blocks one by one, each given the read
+        // retries a failed read gets (the error may be transient); keep
+        // what reads.
         for k in 0..n {
             let at = (k as usize) * bs;
+            let read = super::recovery::reread_main(p, main_block + k, one, true);
             let piece = buf.bytes(bytes).get_mut(at..at + bs).ok_or(ChangeFailed::Io)?;
-            match p.read_main(main_block + k, one, bs) {
-                Ok(()) => piece.copy_from_slice(one.bytes(bs)),
-                Err(_) => {
-                    piece.fill(0);
-                    lost |= 1u64 << k;
-                }
+            if read {
+                piece.copy_from_slice(one.bytes(bs));
+            } else {
+                piece.fill(0);
+                lost |= 1u64 << k;
             }
         }
     }

@@ -40,16 +40,23 @@ pub fn recover_round<P: Platform>(
     let mut writer = p.lock_writer();
     let mut round: Round<P> = Round { alloc: writer.alloc, runs: Default::default(), moved: Default::default() };
     let mut verdicts: P::List<(P::Failed, u8, bool)> = Default::default();
+    let mut relocate: P::List<u64> = Default::default();
     for mut bio in failed {
-        let (status, needs_commit) = recover_bio(p, &mut writer, &mut bio, &mut round);
+        let (status, needs_commit) = recover_bio(p, &mut writer, &mut bio, &mut round, &mut relocate);
         // On allocation failure the bio is dropped, which fails it: never
         // a false success.
         let _ = verdicts.try_push((bio, status, needs_commit));
     }
-    let mut held: P::List<P::Held> = Default::default();
+    let mut placed: P::List<P::Held> = Default::default();
+    let mut resubmit: P::List<P::Held> = Default::default();
     for mut kept in writes {
-        plan_pending_write(p, &mut kept, &mut round);
-        let _ = held.try_push(kept);
+        // Its data goes to a new spare block before the remap that names
+        // that block is committed; the write completes after the commit.
+        let _ = if place_pending_write(p, &mut writer, &mut kept, &mut round) {
+            placed.try_push(kept)
+        } else {
+            resubmit.try_push(kept)
+        };
     }
     let committed = round.runs.is_empty() || commit_round(p, &mut writer, &mut round);
     drop(writer);
@@ -60,8 +67,19 @@ pub fn recover_round<P: Platform>(
         }
         p.complete(bio, status);
     }
-    while let Some(kept) = held.pop() {
+    while let Some(kept) = placed.pop() {
+        if !committed {
+            p.count(Counter::Unrecovered, 1);
+        }
+        p.complete_held(kept, if committed { status::OK } else { status::IOERR });
+    }
+    while let Some(kept) = resubmit.pop() {
         p.resubmit(kept);
+    }
+    // Blocks that read from a failing spare block only on retry move off
+    // it, with writes to them held and drained like any move.
+    if !relocate.is_empty() {
+        super::moves::relocate(p, &mut relocate);
     }
 }
 
@@ -72,6 +90,7 @@ fn recover_bio<P: Platform>(
     writer: &mut Writer<P::Meta, P::Buf>,
     bio: &mut P::Failed,
     round: &mut Round<P>,
+    relocate: &mut P::List<u64>,
 ) -> (u8, bool) {
     let BioInfo { op, block: first, blocks, status: failed_with, on_spare } = bio.info();
     let bs = p.block_bytes();
@@ -110,8 +129,9 @@ fn recover_bio<P: Platform>(
                     lost = true;
                     continue;
                 }
-                // It read this time: move it off the failing spare block.
-                if on_spare && fresh_block(p, block, buf, round, true).is_err() {
+                // It read this time: move it off the failing spare block
+                // (after the round, as a move).
+                if on_spare && relocate.try_push(block).is_err() {
                     p.log(Event::CannotMove { block });
                 }
             }
@@ -232,18 +252,30 @@ pub fn mark_pending<P: Platform>(p: &P, block: u64) {
     }
 }
 
-/// Plans a spare block for a held write to a pending block.
-fn plan_pending_write<P: Platform>(p: &P, kept: &mut P::Held, round: &mut Round<P>) {
-    let block = kept.info().block;
-    let mapped = p.spare_block_of(block).is_some();
-    let pending = p.is_pending(block);
-    if mapped || !pending || !p.policies().auto_remap || round.runs.iter().any(|e| e.main == block) {
-        return;
+/// Writes the data of a held write to a pending block to a new spare
+/// block of this round (or the one this round planned for the block);
+/// `false` when the write should rather go where the table says: the block
+/// is remapped or no longer pending, `auto_remap` is off, or no spare block
+/// took the data.
+fn place_pending_write<P: Platform>(
+    p: &P,
+    writer: &mut Writer<P::Meta, P::Buf>,
+    kept: &mut P::Held,
+    round: &mut Round<P>,
+) -> bool {
+    let BioInfo { op, block, .. } = kept.info();
+    let bs = p.block_bytes();
+    let buf = &mut writer.buf;
+    let planned = round.runs.iter().any(|e| e.main == block);
+    if !planned && (p.spare_block_of(block).is_some() || !p.is_pending(block) || !p.policies().auto_remap) {
+        return false;
     }
-    // The write replaces the whole block: nothing to copy.
-    if let Some(spare) = round.alloc.alloc(1) {
-        let _ = round.runs.try_push(Extent { main: block, spare, len: 1, state: ExtentState::Ok });
+    if op == Op::WriteZeroes {
+        buf.bytes(bs).fill(0);
+    } else if kept.copy_out(0, buf.bytes(bs)).is_err() {
+        return false;
     }
+    fresh_block(p, block, buf, round, false).is_ok()
 }
 
 /// Commits the round's remaps and publishes them; `false` if the commit

@@ -32,9 +32,25 @@ pub enum Decision {
     Send { spare: Option<u64>, blocks: u64 },
 }
 
-/// Decides where a bio of `op` over `blocks` blocks from `block` goes.
+/// Decides where a bio of `op` over `blocks` blocks from `block` goes, as
+/// `map` sees it.
 #[inline(always)]
 pub fn decide(view: &impl Published, op: Op, block: u64, blocks: u64) -> Decision {
+    decide_from(view, op, block, blocks, true)
+}
+
+/// Decides where a bio the worker gives back goes (a held bio released
+/// after its run moved, or a write to a pending block the worker did not
+/// remap): as `map` decides, except that a pending block no longer sends
+/// a write to the worker. One routing for both, so a bio the worker sends
+/// is held back by a run being moved as any other is.
+#[inline(always)]
+pub fn decide_held(view: &impl Published, op: Op, block: u64, blocks: u64) -> Decision {
+    decide_from(view, op, block, blocks, false)
+}
+
+#[inline(always)]
+fn decide_from(view: &impl Published, op: Op, block: u64, blocks: u64, pending: bool) -> Decision {
     let mut limit = blocks;
     if let Some(r) = view.moving(block, blocks) {
         if r.spare.is_some() {
@@ -42,7 +58,7 @@ pub fn decide(view: &impl Published, op: Op, block: u64, blocks: u64) -> Decisio
         }
         limit = r.blocks;
     }
-    if changes_data(op) {
+    if pending && changes_data(op) {
         if let Some(p) = view.first_pending_in(block, limit) {
             if p == block {
                 return Decision::Pending;

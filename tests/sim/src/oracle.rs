@@ -23,6 +23,9 @@ struct Val {
 
 #[derive(Clone, Debug)]
 struct Block {
+    /// Every value ever written, in order (what a read overlapping a write
+    /// that is replaced before the read ends may still have seen).
+    history: Vec<Val>,
     possible: Vec<Val>,
     durable: Vec<Val>,
     /// Reads must not fail (no fault since the last good write).
@@ -57,7 +60,7 @@ pub struct Oracle {
 impl Oracle {
     pub fn new(blocks: u64) -> Self {
         let zero = Val { tag: 0, write: 0, start: 0, end: Some(0) };
-        let b = Block { possible: vec![zero], durable: vec![zero], guaranteed: true, faults: 0, fault_time: 0 };
+        let b = Block { history: vec![], possible: vec![zero], durable: vec![zero], guaranteed: true, faults: 0, fault_time: 0 };
         Self { clock: 1, blocks: vec![b; blocks as usize], next_tag: 1 }
     }
 
@@ -77,6 +80,7 @@ impl Oracle {
         let t = self.tick();
         let b = &mut self.blocks[block as usize];
         let v = Val { tag, write, start: t, end: None };
+        b.history.push(v);
         b.possible.push(v);
         b.durable.push(v);
     }
@@ -113,6 +117,7 @@ impl Oracle {
         let t = self.tick();
         let b = &mut self.blocks[block as usize];
         let z = Val { tag: 0, write: 0, start: t, end: Some(t) };
+        b.history.push(z);
         b.possible.push(z);
         b.durable.push(z);
         b.guaranteed = false;
@@ -130,7 +135,7 @@ impl Oracle {
     pub fn read_end(&mut self, block: u64, ticket: &ReadTicket, got: Result<u64, ()>) -> Result<(), String> {
         self.tick();
         let b = &self.blocks[block as usize];
-        let later = b.possible.iter().filter(|v| v.start > ticket.start);
+        let later = b.history.iter().filter(|v| v.start > ticket.start);
         let mut allowed = ticket.possible.iter().chain(later).map(|v| v.tag);
         let eio_ok = ticket.eio_ok || b.faults != ticket.faults;
         match got {

@@ -14,7 +14,7 @@ use shuttle::thread;
 
 use dm_remap_core::commit::{commit, format, MetaWrite};
 use dm_remap_core::engine::drain::{drain, EpochCounts};
-use dm_remap_core::engine::route::{decide, recoverable, Decision, Published};
+use dm_remap_core::engine::route::{decide, decide_held, recoverable, Decision, Published};
 use dm_remap_core::engine::{
     BioInfo, ChangeFailed, Counter, Event, IoBuf, IoFailed, List, NoMem, Op, Platform, WorkBio, Writer, IO_BYTES,
 };
@@ -267,6 +267,8 @@ impl EpochCounts for InFlight<'_> {
         self.epoch.fetch_add(1, Ordering::SeqCst) & 1
     }
     fn sum(&self, epoch: usize) -> i64 {
+        // One CPU after the other, as the kernel sums per-CPU counters:
+        // each load is a point where other threads may run.
         self.counts.iter().map(|c| c[epoch].load(Ordering::SeqCst)).sum()
     }
     fn synchronize(&self) {
@@ -563,14 +565,17 @@ impl<'a> Target<'a> {
         match decide(&view, bio.op, bio.block, bio.blocks) {
             Decision::Hold { blocks } => {
                 let rest = bio.split(blocks);
-                self.rcu.exit(section);
+                // Inside the section that saw the moving run: the remap
+                // that clears the run waits for this section before it
+                // releases the held bios.
                 self.held.lock().unwrap_or_else(|e| e.into_inner()).push(bio);
+                self.rcu.exit(section);
                 rest
             }
             Decision::Pending => {
                 let rest = bio.split(1);
-                self.rcu.exit(section);
                 self.pending_writes.lock().unwrap_or_else(|e| e.into_inner()).push(bio);
+                self.rcu.exit(section);
                 self.queue_work();
                 rest
             }
@@ -840,18 +845,35 @@ impl Platform for Target<'_> {
         let Some(mut bio) = kept.0.take() else { return };
         let cpu = rand_cpu();
         let section = self.rcu.enter();
-        let route = extent::route(&self.table.read(), bio.block, bio.blocks);
-        if route.blocks < bio.blocks {
-            self.rcu.exit(section);
-            self.log(Event::HeldAcrossEdge { block: bio.block });
-            bio.complete(status::IOERR);
-            return;
+        let (moving, pending, table) = (self.moving.read(), self.pending.read(), self.table.read());
+        let view = View { moving: &moving, pending: &pending, table: &table };
+        match decide_held(&view, bio.op, bio.block, bio.blocks) {
+            Decision::Hold { blocks } | Decision::Send { blocks, .. } if blocks < bio.blocks => {
+                // map split held bios at run edges, so this cannot happen;
+                // fail the bio rather than send part of it astray.
+                self.rcu.exit(section);
+                self.log(Event::HeldAcrossEdge { block: bio.block });
+                bio.complete(status::IOERR);
+            }
+            Decision::Hold { .. } | Decision::Pending => {
+                self.held.lock().unwrap_or_else(|e| e.into_inner()).push(bio);
+                self.rcu.exit(section);
+            }
+            Decision::Send { spare, .. } => {
+                if bio.op != Op::Read {
+                    bio.counted = Some(self.inflight.enter(cpu));
+                }
+                self.rcu.exit(section);
+                self.send(bio, spare);
+            }
         }
-        bio.counted = Some(self.inflight.enter(cpu));
-        self.rcu.exit(section);
-        self.send(bio, route.spare);
     }
     fn complete(&self, mut bio: Owned, st: u8) {
+        if let Some(b) = bio.0.take() {
+            b.complete(st);
+        }
+    }
+    fn complete_held(&self, mut bio: Owned, st: u8) {
         if let Some(b) = bio.0.take() {
             b.complete(st);
         }
