@@ -185,6 +185,16 @@ impl KeptBio {
         unsafe { &mut *bindings::dm_per_bio_data(self.bio.as_ptr(), core::mem::size_of::<P>()).cast::<P>() }
     }
 
+    /// Completes the bio with `status` (0 for success) instead of
+    /// submitting it: the target placed its data itself.
+    pub(crate) fn complete(self, status: u8) {
+        let bio = self.bio.as_ptr();
+        core::mem::forget(self);
+        // SAFETY: we owned the live bio (type invariants) and complete it
+        // once; `forget` keeps `drop` from completing it again.
+        unsafe { bindings::dm_remap_bio_complete(bio, status) };
+    }
+
     /// Submits the bio where it now points.
     pub(crate) fn submit(self) {
         let bio = self.bio.as_ptr();

@@ -25,7 +25,7 @@ pub(crate) mod work;
 mod target;
 
 pub(crate) use claim::Claim;
-pub(crate) use bio::{AtomicBioStack, Bio, BioList, BioOp, DeferredBio, EndBio, KeptBio, KeptBioList, MapBio, SavedIter};
+pub(crate) use bio::{AtomicBioStack, Bio, BioOp, DeferredBio, EndBio, KeptBio, KeptBioList, MapBio, SavedIter};
 pub(crate) use device::{DmDev, IoBuffer, QueueLimits};
 pub(crate) use emit::Emitter;
 pub(crate) use target::{CtrError, EndIoOutcome, MapOutcome, Registration, StatusKind, Target, TargetOps};

@@ -12,7 +12,6 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::prelude::*;
 
 use crate::dm::percpu::PerCpuCounters;
-use crate::dm::sched;
 
 /// In-flight counts per epoch.
 pub(crate) struct InFlight {
@@ -39,16 +38,14 @@ impl InFlight {
         self.counts.add(usize::from(epoch & 1), -1);
     }
 
-    /// Waits until every bio counted before the call has completed. Bios
-    /// mapped meanwhile count in the other epoch and are not waited for.
-    /// Callers wait for an RCU grace period first (so no `enter` of the old
-    /// epoch is still running), after which the old epoch's per-cpu counts
-    /// only go down: a sum of 0 read across CPUs is then really 0. Sleeps;
-    /// callers serialise drains (the target's writer lock).
-    pub(crate) fn drain(&self) {
-        let old = self.epoch.fetch_add(1, Ordering::AcqRel) & 1;
-        while self.counts.sum(old) > 0 {
-            sched::sleep_ms(1);
-        }
+    /// Makes new bios count in the other epoch; returns the old one (see
+    /// `crate::logic::engine::drain`, which waits for it to empty).
+    pub(crate) fn flip_epoch(&self) -> usize {
+        self.epoch.fetch_add(1, Ordering::AcqRel) & 1
+    }
+
+    /// Bios of `epoch` in flight, summed over the CPUs.
+    pub(crate) fn count(&self, epoch: usize) -> i64 {
+        self.counts.sum(epoch & 1)
     }
 }

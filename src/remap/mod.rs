@@ -2,7 +2,6 @@
 //! The `remap` target: table line, I/O routing, the remap table and the
 //! messages that change and list it.
 
-mod copy;
 mod counters;
 mod geometry;
 mod inflight;
@@ -11,7 +10,7 @@ mod manual;
 mod metadata;
 mod pending_blocks;
 mod publish;
-mod recovery;
+mod platform;
 mod resend;
 mod resume;
 mod scrub;

@@ -10,32 +10,40 @@ use kernel::prelude::*;
 use super::table::Table;
 use super::target::{RemapTarget, Writer};
 use crate::logic::extent;
+use crate::logic::engine::ChangeFailed;
 use crate::logic::spare_alloc::SpareAllocator;
 
 impl RemapTarget {
     /// Builds the next table with `next` from the current one, commits it
     /// with `alloc`'s cursor and publishes it; then `alloc` becomes the
-    /// writer's allocator. On failure nothing is published or changed,
-    /// except that a failed commit is reflected in status.
-    pub(super) fn commit_and_publish(
+    /// writer's allocator. On failure nothing is published, except that a
+    /// failed commit is reflected in status; and when a commit was tried,
+    /// the allocator still moves past the blocks it named (a copy of it may
+    /// have reached the disk: they are never handed out again).
+    pub(super) fn commit_table(
         &self,
         writer: &mut Writer,
         alloc: SpareAllocator,
         next: impl FnOnce(&Table) -> Result<KBox<Table>>,
-    ) -> Result {
+    ) -> Result<(), ChangeFailed> {
         let meta = &mut writer.meta;
         let mut remapped = 0;
-        self.table.update(|t| {
-            let next = next(t)?;
+        let mut tried = false;
+        let done = self.table.update(|t| {
+            let next = next(t).map_err(|_| ChangeFailed::NoMem)?;
+            tried = true;
             let copies = meta.commit(&self.spare, next.extents(), alloc.cursor());
             self.meta_copies.store(*copies.as_ref().unwrap_or(&0), Ordering::Relaxed);
             self.generation.store(meta.generation(), Ordering::Relaxed);
-            copies?;
+            copies.map_err(|_| ChangeFailed::Commit)?;
             remapped = extent::remapped_blocks(next.extents());
-            Ok::<_, Error>(next)
-        })?;
-        writer.alloc = alloc;
-        self.spare_used.store(alloc.used(), Ordering::Relaxed);
+            Ok::<_, ChangeFailed>(next)
+        });
+        if done.is_ok() || tried {
+            writer.alloc = alloc;
+            self.spare_used.store(alloc.used(), Ordering::Relaxed);
+        }
+        done?;
         self.remapped_blocks.store(remapped, Ordering::Relaxed);
         Ok(())
     }

@@ -34,7 +34,7 @@ impl RemapTarget {
             // Rewrite the newest table as the next generation: both regions
             // get it (or health stays degraded if one still fails).
             let alloc = writer.alloc;
-            match self.commit_and_publish(&mut writer, alloc, |t| t.with(&[])) {
+            match self.commit_table(&mut writer, alloc, |t| t.with(&[])) {
                 Ok(()) if writer.meta.copies() == 2 => pr_info!(
                     "spare {}: metadata rewritten into both regions (generation {})\n",
                     self.spare.name(),

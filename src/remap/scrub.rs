@@ -14,7 +14,6 @@ use kernel::prelude::*;
 
 use super::target::RemapTarget;
 use crate::dm::log::{dm_info_limited, dm_warn_limited};
-use crate::dm::rcu::RcuReadGuard;
 use crate::dm::sched::{sleep_ms, NoIoScope};
 use crate::dm::{Emitter, IoBuffer, Target};
 
@@ -163,26 +162,14 @@ impl RemapTarget {
             // At most the buffer's 64 KiB.
             let len = self.geo.bytes_of(n);
             if self.main.read_sync(self.geo.main_sector(pos), &mut buf, len).is_err() {
-                self.scan_blocks(pos, n, &mut buf);
+                let found = crate::logic::engine::recovery::scan_blocks(&self, pos, n);
+                self.scan.found.fetch_add(found, Ordering::Relaxed);
             }
             self.scan.position.store(pos.saturating_add(n), Ordering::Relaxed);
             self.recover_all();
             self.rate_limit(len as u64);
         }
         target.queue_work::<Self>();
-    }
-
-    /// Re-reads the unremapped, not yet pending blocks of a failed chunk one
-    /// by one and marks those that never read pending.
-    fn scan_blocks(&self, first: u64, n: u64, buf: &mut IoBuffer) {
-        for block in first..first.saturating_add(n) {
-            let skip = self.spare_block_of(block).is_some()
-                || self.pending_blocks.read(&RcuReadGuard::new()).first_in(block, 1).is_some();
-            if !skip && !self.reread_main(block, buf, false) {
-                self.mark_pending(block);
-                self.scan.found.fetch_add(1, Ordering::Relaxed);
-            }
-        }
     }
 
     /// Sleeps as long as reading `bytes` takes at the scan's rate.

@@ -24,10 +24,13 @@ use crate::dm::percpu::now_ns;
 use crate::dm::sysfs::SysfsSlot;
 use crate::dm::work::Worker;
 use crate::dm::{
-    AtomicBioStack, Bio, BioOp, Claim, CtrError, DeferredBio, DmDev, Emitter, EndBio, EndIoOutcome, KeptBio, KeptBioList,
-    MapBio, MapOutcome, QueueLimits, SavedIter, StatusKind, Target, TargetOps,
+    AtomicBioStack, Bio, BioOp, Claim, CtrError, DeferredBio, DmDev, Emitter, EndBio, EndIoOutcome, IoBuffer, KeptBio,
+    KeptBioList, MapBio, MapOutcome, QueueLimits, SavedIter, StatusKind, Target, TargetOps,
 };
+use super::platform::op_of;
+use crate::logic::engine::route::{self, decide, Decision, Published};
 use crate::logic::error_class::{classify, ErrorClass};
+use crate::logic::extent::Route;
 use crate::logic::health::{Health, HealthInputs};
 use crate::logic::policy::{Policies, Policy};
 use crate::logic::discover::Fingerprint;
@@ -86,6 +89,9 @@ pub(crate) struct RemapTarget {
     pub(super) held: Pin<KBox<SpinLock<KeptBioList>>>,
     /// Serialises table changes; owns the spare allocator and metadata.
     pub(super) writer: Pin<KBox<Mutex<Writer>>>,
+    /// The empty moving-runs version a move publishes when it ends,
+    /// allocated before it holds anything back.
+    pub(super) no_moving: Pin<KBox<Mutex<Option<KBox<MovingRuns>>>>>,
     /// The last `remap` report, for libdevmapper's re-send of the message.
     pub(super) last_report: LastReport,
     pub(super) inflight: InFlight,
@@ -107,10 +113,38 @@ pub(crate) struct RemapTarget {
     pub(super) meta_copies: AtomicU8,
 }
 
-/// What the table writer owns.
-pub(super) struct Writer {
-    pub(super) alloc: SpareAllocator,
-    pub(super) meta: Metadata,
+/// What the table writer owns: the allocator, the metadata, and the I/O
+/// buffers of recovery and moves (preallocated: a table change under memory
+/// pressure never fails for want of one).
+pub(super) type Writer = crate::logic::engine::Writer<Metadata, IoBuffer>;
+
+/// What `map` reads under RCU, for the engine's routing.
+pub(super) struct View<'g> {
+    moving: &'g MovingRuns,
+    pending: &'g PendingBlocks,
+    table: &'g Table,
+}
+
+impl<'g> View<'g> {
+    #[inline(always)]
+    pub(super) fn new(t: &RemapTarget, guard: &'g RcuReadGuard) -> Self {
+        Self { moving: t.moving.read(guard), pending: t.pending_blocks.read(guard), table: t.table.read(guard) }
+    }
+}
+
+impl Published for View<'_> {
+    #[inline(always)]
+    fn moving(&self, block: u64, blocks: u64) -> Option<Route> {
+        self.moving.route(block, blocks)
+    }
+    #[inline(always)]
+    fn first_pending_in(&self, block: u64, blocks: u64) -> Option<u64> {
+        self.pending.first_in(block, blocks)
+    }
+    #[inline(always)]
+    fn route(&self, block: u64, blocks: u64) -> Route {
+        self.table.route(block, blocks)
+    }
 }
 
 /// The UUID as 32 hex digits.
@@ -133,9 +167,9 @@ pub(crate) struct PerBio {
     epoch: u8,
     /// Whether map sent the bio to the spare.
     pub(super) to_spare: bool,
-    /// Whether end_io handed the bio to the worker (its next completion is
-    /// the worker's verdict).
-    deferred: bool,
+    /// Whether end_io handed the bio to the worker, or the worker gives its
+    /// verdict (the next completion passes as it is).
+    pub(super) deferred: bool,
     /// The status the bio first failed with.
     pub(super) status: u8,
     /// When map() sent the bio (local clock, ns; 0 for bios not timed).
@@ -148,16 +182,6 @@ impl PerBio {
         self.counted = true;
         self.epoch = epoch;
     }
-}
-
-/// Where map sent a data bio.
-enum Routed {
-    /// To the main device or the spare.
-    Sent,
-    /// Held until its moving run is mapped.
-    Moving,
-    /// A write to a pending block, for the worker to remap first.
-    PendingWrite,
 }
 
 fn invalid(message: &'static core::ffi::CStr) -> CtrError {
@@ -214,32 +238,34 @@ impl RemapTarget {
     }
 
     /// Sends a data bio (or the part of it that goes to one place) where the
-    /// table says, or says why it cannot go yet.
+    /// engine's routing says, or holds it: a bio to a run being moved goes
+    /// on `held`, a write to a pending block to the worker, both inside the
+    /// read section that saw the run or the pending block (a remap clears
+    /// its runs, waits for a grace period, then releases `held`).
     #[inline(always)]
-    fn route_data(&self, bio: &mut MapBio<'_>, per_bio: &mut PerBio) -> Routed {
-        let (offset, block, blocks) = self.placement(bio);
+    fn route_data(&self, target: &Target, mut bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
+        let (offset, block, blocks) = self.placement(&bio);
         let op = bio.op();
         let guard = RcuReadGuard::new();
-        let mut limit = blocks;
-        if let Some(r) = self.moving.read(&guard).route(block, blocks) {
-            if r.spare.is_some() {
-                bio.accept_partial(self.sectors_u32(r.blocks));
-                return Routed::Moving;
+        let (spare, n) = match decide(&View::new(self, &guard), op_of(op), block, blocks) {
+            Decision::Hold { blocks: n } => {
+                bio.accept_partial(self.sectors_u32(n));
+                self.held.lock().push(bio.keep());
+                drop(guard);
+                return MapOutcome::Submitted;
             }
-            limit = r.blocks;
-        }
-        if op == BioOp::Write {
-            if let Some(p) = self.pending_blocks.read(&guard).first_in(block, limit) {
-                if p == block {
-                    bio.accept_partial(self.sectors_u32(1));
-                    return Routed::PendingWrite;
-                }
-                limit = p.saturating_sub(block);
+            Decision::Pending => {
+                bio.accept_partial(self.sectors_u32(1));
+                per_bio.iter = bio.save_iter();
+                self.pending_writes.push(bio.keep());
+                drop(guard);
+                target.queue_work::<Self>();
+                return MapOutcome::Submitted;
             }
-        }
-        let route = self.table.read(&guard).route(block, limit);
-        if route.blocks < blocks {
-            bio.accept_partial(self.sectors_u32(route.blocks));
+            Decision::Send { spare, blocks } => (spare, blocks),
+        };
+        if n < blocks {
+            bio.accept_partial(self.sectors_u32(n));
         }
         if op != BioOp::Read {
             // Only bios that change data need draining before a remap
@@ -248,7 +274,7 @@ impl RemapTarget {
         }
         drop(guard);
         per_bio.iter = bio.save_iter();
-        per_bio.to_spare = route.spare.is_some();
+        per_bio.to_spare = spare.is_some();
         let nth = match op {
             BioOp::Read => self.counters.count_io(false, per_bio.to_spare),
             BioOp::Write => self.counters.count_io(true, per_bio.to_spare),
@@ -257,14 +283,14 @@ impl RemapTarget {
         if LatencyHistograms::samples(nth) {
             per_bio.start_ns = now_ns();
         }
-        self.send(bio, offset, route.spare);
-        Routed::Sent
+        self.send(&mut bio, offset, spare);
+        MapOutcome::Remapped
     }
 
     /// Whether the worker should try to recover a failed completion; counts
     /// the failures it will not see.
     fn recoverable(&self, op: BioOp, per_bio: &PerBio, status: u8) -> bool {
-        let data = matches!(op, BioOp::Read | BioOp::Write) && per_bio.iter.bytes() > 0;
+        let data = per_bio.iter.bytes() > 0;
         let class = classify(status);
         if data && per_bio.to_spare {
             RecoveryCounters::add(&self.recovery.spare_errors, 1);
@@ -273,7 +299,7 @@ impl RemapTarget {
         }
         // Media and transient failures are retried, on main or on the spare
         // (where a failing spare block is replaced by a fresh one).
-        let recoverable = data && matches!(class, ErrorClass::Media | ErrorClass::Transient);
+        let recoverable = route::recoverable(op_of(op), data, status);
         if !recoverable {
             RecoveryCounters::add(&self.recovery.unrecovered, 1);
         }
@@ -442,7 +468,10 @@ impl TargetOps for RemapTarget {
         let alloc = SpareAllocator::for_layout(&layout, opened.meta.alloc_next());
         let (spare_total, spare_used) = (alloc.total(), alloc.used());
         let (uuid, generation) = (opened.meta.uuid(), opened.meta.generation());
-        let writer = KBox::pin_init(new_mutex!(Writer { alloc, meta: opened.meta }), GFP_KERNEL).map_err(nomem)?;
+        let (buf, scratch) = (IoBuffer::new().map_err(nomem)?, IoBuffer::new().map_err(nomem)?);
+        let writer =
+            KBox::pin_init(new_mutex!(Writer { alloc, meta: opened.meta, buf, scratch }), GFP_KERNEL).map_err(nomem)?;
+        let no_moving = KBox::pin_init(new_mutex!(None), GFP_KERNEL).map_err(nomem)?;
         let worker = Worker::new(c_str!("dm-remap")).map_err(|_| CtrError::new(ENOMEM, c"Cannot allocate the workqueue"))?;
         let pending_blocks = RcuBox::new(PendingBlocks::none().map_err(nomem)?).map_err(nomem)?;
 
@@ -470,6 +499,7 @@ impl TargetOps for RemapTarget {
             moving,
             held,
             writer,
+            no_moving,
             last_report: LastReport::new().map_err(nomem)?,
             inflight: InFlight::new().map_err(nomem)?,
             counters: IoCounters::new().map_err(nomem)?,
@@ -497,19 +527,7 @@ impl TargetOps for RemapTarget {
             bio.redirect(dev, sector);
             return MapOutcome::Remapped;
         }
-        match self.route_data(&mut bio, per_bio) {
-            Routed::Sent => MapOutcome::Remapped,
-            Routed::Moving => {
-                self.held.lock().push(bio.keep());
-                MapOutcome::Submitted
-            }
-            Routed::PendingWrite => {
-                per_bio.iter = bio.save_iter();
-                self.pending_writes.push(bio.keep());
-                target.queue_work::<Self>();
-                MapOutcome::Submitted
-            }
-        }
+        self.route_data(target, bio, per_bio)
     }
 
     #[inline]

@@ -53,12 +53,11 @@ impl From<NoMem> for ChangeFailed {
     }
 }
 
-/// A growable list whose growth can fail (`KVec` in the kernel).
-pub trait List<T>: Default + Deref<Target = [T]> + DerefMut {
+/// A growable list whose growth can fail (`KVec` in the kernel), consumed
+/// by iterating over it.
+pub trait List<T>: Default + Deref<Target = [T]> + DerefMut + IntoIterator<Item = T> {
     /// Appends `v`.
     fn try_push(&mut self, v: T) -> Result<(), NoMem>;
-    /// Removes and returns the last element.
-    fn pop(&mut self) -> Option<T>;
 }
 
 /// A preallocated I/O buffer of [`IO_BYTES`].

@@ -77,9 +77,16 @@ pub fn relocate<P: Platform>(p: &P, blocks: &mut [u64]) {
         let copied = p.spare_block_of(run.main).is_some_and(|old| {
             p.read_spare(old, &mut w.buf, bs).is_ok() && p.write_spare(u64::from(run.spare), &mut w.buf, bs).is_ok()
         });
-        if !copied || moved.try_push(run.main).is_err() || placed.try_push(*run).is_err() {
+        if !copied || placed.try_push(*run).is_err() {
             p.log(Event::CannotMove { block: run.main });
-            moved.pop();
+        }
+    }
+    for e in placed.iter() {
+        if moved.try_push(e.main).is_err() {
+            // Without the list of moved blocks nothing can be committed.
+            p.clear_moving();
+            p.release_held();
+            return;
         }
     }
     if !placed.is_empty() {

@@ -60,20 +60,20 @@ pub fn recover_round<P: Platform>(
     }
     let committed = round.runs.is_empty() || commit_round(p, &mut writer, &mut round);
     drop(writer);
-    while let Some((bio, status, needs_commit)) = verdicts.pop() {
+    for (bio, status, needs_commit) in verdicts {
         let status = if needs_commit && !committed { status::IOERR } else { status };
         if status != status::OK {
             p.count(Counter::Unrecovered, 1);
         }
         p.complete(bio, status);
     }
-    while let Some(kept) = placed.pop() {
+    for kept in placed {
         if !committed {
             p.count(Counter::Unrecovered, 1);
         }
         p.complete_held(kept, if committed { status::OK } else { status::IOERR });
     }
-    while let Some(kept) = resubmit.pop() {
+    for kept in resubmit {
         p.resubmit(kept);
     }
     // Blocks that read from a failing spare block only on retry move off
@@ -293,4 +293,24 @@ fn commit_round<P: Platform>(p: &P, writer: &mut Writer<P::Meta, P::Buf>, round:
     let _ = p.unmark_pending(runs);
     p.log(Event::Remapped { remapped: n, moved: moved.len() as u64 });
     true
+}
+
+/// The patrol read's look at a chunk that failed to read: each of its
+/// blocks that is neither remapped nor pending is read again, and marked
+/// pending when it never reads (as a failed read through the target would
+/// mark it). Under the writer lock, so that no block remapped meanwhile is
+/// marked. Returns how many blocks turned pending.
+pub fn scan_blocks<P: Platform>(p: &P, first: u64, n: u64) -> u64 {
+    let mut writer = p.lock_writer();
+    let mut found = 0;
+    for block in first..first.saturating_add(n) {
+        if p.spare_block_of(block).is_some() || p.is_pending(block) {
+            continue;
+        }
+        if !reread_main(p, block, &mut writer.buf, false) {
+            mark_pending(p, block);
+            found += 1;
+        }
+    }
+    found
 }

@@ -69,6 +69,22 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// The shape seed `seed` runs: mostly the default, sometimes smaller
+    /// or busier, so that seeds explore crowded and sparse tables alike.
+    pub fn for_seed(seed: u64) -> Self {
+        let d = Self::default();
+        match seed % 8 {
+            0 => Self { main_blocks: 8, ops: 32, ..d },
+            1 => Self { submitters: 3, ops: 20, controls: 16, ..d },
+            2 => Self { main_blocks: 48, spare_sectors: 1024, ops: 40, ..d },
+            3 => Self { submitters: 1, ops: 48, controls: 24, ..d },
+            4 => Self { crash: false, ..d },
+            _ => d,
+        }
+    }
+}
+
 /// What one run did, for the figures.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Stats {

@@ -60,13 +60,18 @@ impl<T> std::ops::DerefMut for SimList<T> {
     }
 }
 
+impl<T> IntoIterator for SimList<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
 impl<T> List<T> for SimList<T> {
     fn try_push(&mut self, v: T) -> Result<(), NoMem> {
         self.0.push(v);
         Ok(())
-    }
-    fn pop(&mut self) -> Option<T> {
-        self.0.pop()
     }
 }
 
@@ -903,6 +908,9 @@ impl Platform for Target<'_> {
         let done = commit(&mut LiveSpare(self), &layout, &mut meta.slots, &sb, &next, &mut buf);
         self.trace.note(format!("commit {} -> {} copies: {:?}", sb.generation, done.copies_written(), next));
         if done.copies_written() == 0 {
+            // A copy may have reached the disk in part: the blocks this
+            // commit named are never handed out again (as the kernel does).
+            writer.alloc = alloc;
             return Err(ChangeFailed::Commit);
         }
         meta.sb = sb;

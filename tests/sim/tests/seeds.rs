@@ -19,7 +19,7 @@ fn seeds_keep_every_invariant() {
     let mut failed = vec![];
     let (mut bios, mut ios, mut crashes) = (0, 0, 0);
     for seed in first..first + n {
-        match run_seed(seed, Config::default()) {
+        match run_seed(seed, Config::for_seed(seed)) {
             Ok(s) => {
                 bios += s.bios;
                 ios += s.device_ios;
@@ -46,7 +46,7 @@ fn seeds_keep_every_invariant() {
 #[test]
 fn replay() {
     if let Some(seed) = env("SIM_SEED") {
-        match run_seed(seed, Config::default()) {
+        match run_seed(seed, Config::for_seed(seed)) {
             Ok(s) => eprintln!("seed {seed} passes: {s:?}"),
             Err(e) => {
                 let trace = dm_remap_sim::TRACE.lock().unwrap();

@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The engine's platform in the kernel: what `crate::logic::engine` decides
+//! about failed bios, pending writes and moves is carried out here with the
+//! target's devices, its RCU-published table, moving runs and pending set,
+//! its held bios and its in-flight counts. The host simulator mirrors each
+//! of these steps (`tests/sim/src/target.rs`).
+
+use kernel::prelude::*;
+use kernel::sync::lock::{mutex::MutexBackend, Guard};
+
+use super::counters::RecoveryCounters;
+use super::inflight::InFlight;
+use super::metadata::Metadata;
+use super::table::{MovingRuns, Table};
+use super::target::{PerBio, RemapTarget, View};
+use crate::dm::log::{dm_err_limited, dm_info_limited, dm_warn_limited};
+use crate::dm::rcu::{self, RcuReadGuard};
+use crate::dm::sched::{sleep_ms, NoIoScope};
+use crate::dm::{BioOp, DeferredBio, IoBuffer, KeptBio, SavedIter};
+use crate::logic::engine::drain::{drain, EpochCounts};
+use crate::logic::engine::route::{decide_held, Decision};
+use crate::logic::engine::{
+    BioInfo, ChangeFailed, Counter, Event, IoBuf, IoFailed, List, NoMem, Op, Platform, WorkBio, Writer,
+};
+use crate::logic::extent::{self, Extent};
+use crate::logic::policy::Policies;
+use crate::logic::spare_alloc::SpareAllocator;
+
+/// A list for the engine: a `KVec` whose growth can fail.
+pub(crate) struct KList<T>(KVec<T>);
+
+impl<T> Default for KList<T> {
+    fn default() -> Self {
+        Self(KVec::new())
+    }
+}
+
+impl<T> core::ops::Deref for KList<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.0
+    }
+}
+
+impl<T> core::ops::DerefMut for KList<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut self.0
+    }
+}
+
+impl<T> IntoIterator for KList<T> {
+    type Item = T;
+    type IntoIter = kernel::alloc::kvec::IntoIter<T, kernel::alloc::allocator::Kmalloc>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<T> List<T> for KList<T> {
+    fn try_push(&mut self, v: T) -> Result<(), NoMem> {
+        // The worker runs in a NOIO scope: this allocation cannot recurse
+        // into I/O through us.
+        self.0.push(v, GFP_KERNEL).map_err(|_| NoMem)
+    }
+}
+
+impl IoBuf for IoBuffer {
+    fn bytes(&mut self, len: usize) -> &mut [u8] {
+        IoBuffer::bytes(self, len)
+    }
+}
+
+/// The engine's `Op` of a block-layer operation.
+pub(super) fn op_of(op: BioOp) -> Op {
+    match op {
+        BioOp::Read => Op::Read,
+        BioOp::Write => Op::Write,
+        BioOp::WriteZeroes => Op::WriteZeroes,
+        BioOp::Discard | BioOp::SecureErase => Op::Discard,
+        _ => Op::Other,
+    }
+}
+
+/// What the worker needs of a bio, from its saved iterator.
+fn info_of(target: &RemapTarget, op: BioOp, per_bio: &PerBio) -> BioInfo {
+    let iter = per_bio.iter;
+    BioInfo {
+        op: op_of(op),
+        block: target.geo.block_of(iter.sector().wrapping_sub(target.begin)),
+        blocks: target.geo.blocks_of_bytes(iter.bytes() as usize),
+        status: per_bio.status,
+        on_spare: per_bio.to_spare,
+    }
+}
+
+fn copy_out(bio: &mut crate::dm::Bio, iter: &SavedIter, at: usize, buf: &mut [u8]) -> Result<(), IoFailed> {
+    let at = u32::try_from(at).map_err(|_| IoFailed)?;
+    bio.copy_out(iter, at, buf).map_err(|_| IoFailed)
+}
+
+fn copy_in(bio: &mut crate::dm::Bio, iter: &SavedIter, at: usize, buf: &[u8]) -> Result<(), IoFailed> {
+    let at = u32::try_from(at).map_err(|_| IoFailed)?;
+    bio.copy_in(iter, at, buf).map_err(|_| IoFailed)
+}
+
+/// A failed bio the worker took over, with the target it belongs to.
+pub(crate) struct FailedBio<'t> {
+    target: &'t RemapTarget,
+    bio: DeferredBio<PerBio>,
+}
+
+impl WorkBio for FailedBio<'_> {
+    fn info(&mut self) -> BioInfo {
+        let op = self.bio.bio().op();
+        info_of(self.target, op, self.bio.per_bio())
+    }
+    fn copy_out(&mut self, at: usize, buf: &mut [u8]) -> Result<(), IoFailed> {
+        let iter = self.bio.per_bio().iter;
+        copy_out(self.bio.bio(), &iter, at, buf)
+    }
+    fn copy_in(&mut self, at: usize, buf: &[u8]) -> Result<(), IoFailed> {
+        let iter = self.bio.per_bio().iter;
+        copy_in(self.bio.bio(), &iter, at, buf)
+    }
+}
+
+/// A bio `map` held for the worker, with the target it belongs to.
+pub(crate) struct HeldBio<'t> {
+    target: &'t RemapTarget,
+    bio: KeptBio,
+}
+
+impl WorkBio for HeldBio<'_> {
+    fn info(&mut self) -> BioInfo {
+        let op = self.bio.bio().op();
+        info_of(self.target, op, self.bio.per_bio::<PerBio>())
+    }
+    fn copy_out(&mut self, at: usize, buf: &mut [u8]) -> Result<(), IoFailed> {
+        let iter = self.bio.per_bio::<PerBio>().iter;
+        copy_out(self.bio.bio(), &iter, at, buf)
+    }
+    fn copy_in(&mut self, at: usize, buf: &[u8]) -> Result<(), IoFailed> {
+        let iter = self.bio.per_bio::<PerBio>().iter;
+        copy_in(self.bio.bio(), &iter, at, buf)
+    }
+}
+
+impl EpochCounts for InFlight {
+    fn flip(&self) -> usize {
+        self.flip_epoch()
+    }
+    fn sum(&self, epoch: usize) -> i64 {
+        self.count(epoch)
+    }
+    fn synchronize(&self) {
+        rcu::synchronize();
+    }
+    fn pause(&self) {
+        sleep_ms(1);
+    }
+}
+
+impl RemapTarget {
+    /// Handles every failed bio and held pending write, round after round,
+    /// until none is left.
+    pub(super) fn recover_all(&self) {
+        // The bios wait on us: reclaim must not wait on them.
+        let _noio = NoIoScope::enter();
+        loop {
+            let mut failed = self.failed.take_all();
+            let mut writes = self.pending_writes.take_all();
+            if failed.is_empty() && writes.is_empty() {
+                return;
+            }
+            crate::logic::engine::recovery::recover_round(
+                &self,
+                core::iter::from_fn(|| failed.pop().map(|bio| FailedBio { target: self, bio })),
+                core::iter::from_fn(|| writes.pop().map(|bio| HeldBio { target: self, bio })),
+            );
+        }
+    }
+
+    /// Sends a bio the worker gives back where `map` would send it now,
+    /// holding it if its run is being moved; counted in flight inside the
+    /// read section that routed it, as map counts.
+    fn route_held(&self, mut kept: KeptBio) {
+        let (offset, block, blocks) = self.placement(kept.bio());
+        let op = kept.bio().op();
+        let guard = RcuReadGuard::new();
+        let view = View::new(self, &guard);
+        match decide_held(&view, op_of(op), block, blocks) {
+            Decision::Hold { blocks: n } | Decision::Send { blocks: n, .. } if n < blocks => {
+                // map split held bios at run edges, so this cannot happen;
+                // fail the bio rather than send part of it astray.
+                drop(guard);
+                self.log(Event::HeldAcrossEdge { block });
+            }
+            Decision::Hold { .. } | Decision::Pending => {
+                // Inside the section that saw the run (see `map`).
+                self.held.lock().push(kept);
+                drop(guard);
+            }
+            Decision::Send { spare, .. } => {
+                let epoch = (op != BioOp::Read).then(|| self.inflight.enter());
+                drop(guard);
+                let iter = kept.bio().save_iter();
+                self.send(kept.bio(), offset, spare);
+                let per_bio = kept.per_bio::<PerBio>();
+                per_bio.iter = iter;
+                per_bio.to_spare = spare.is_some();
+                if let Some(e) = epoch {
+                    per_bio.count_in(e);
+                }
+                kept.submit();
+            }
+        }
+    }
+
+    fn device_block(&self, pool_block: u64) -> u64 {
+        self.geo.spare_sector(pool_block)
+    }
+}
+
+impl<'t> Platform for &'t RemapTarget {
+    type Buf = IoBuffer;
+    type List<T> = KList<T>;
+    type Failed = FailedBio<'t>;
+    type Held = HeldBio<'t>;
+    type Meta = Metadata;
+    type WriterGuard<'a>
+        = Guard<'a, Writer<Metadata, IoBuffer>, MutexBackend>
+    where
+        Self: 'a;
+
+    fn lock_writer(&self) -> Self::WriterGuard<'_> {
+        self.writer.lock()
+    }
+    fn block_bytes(&self) -> usize {
+        self.geo.block_bytes()
+    }
+    fn main_blocks(&self) -> u64 {
+        self.geo.main_blocks()
+    }
+    fn policies(&self) -> Policies {
+        RemapTarget::policies(self)
+    }
+
+    fn read_main(&self, block: u64, buf: &mut IoBuffer, len: usize) -> Result<(), IoFailed> {
+        self.main.read_sync(self.geo.main_sector(block), buf, len).map_err(|_| IoFailed)
+    }
+    fn write_main_durable(&self, block: u64, buf: &mut IoBuffer, len: usize) -> Result<(), IoFailed> {
+        self.main.write_durable(self.geo.main_sector(block), buf, len).map_err(|_| IoFailed)
+    }
+    fn read_spare(&self, pool_block: u64, buf: &mut IoBuffer, len: usize) -> Result<(), IoFailed> {
+        self.spare.read_sync(self.device_block(pool_block), buf, len).map_err(|_| IoFailed)
+    }
+    fn write_spare(&self, pool_block: u64, buf: &mut IoBuffer, len: usize) -> Result<(), IoFailed> {
+        self.spare.write_sync(self.device_block(pool_block), buf, len).map_err(|_| IoFailed)
+    }
+    fn write_spare_durable(&self, pool_block: u64, buf: &mut IoBuffer, len: usize) -> Result<(), IoFailed> {
+        self.spare.write_durable(self.device_block(pool_block), buf, len).map_err(|_| IoFailed)
+    }
+    fn sleep_ms(&self, ms: u32) {
+        sleep_ms(ms);
+    }
+
+    fn spare_block_of(&self, block: u64) -> Option<u64> {
+        RemapTarget::spare_block_of(self, block)
+    }
+    fn for_each_unmapped(&self, first: u64, blocks: u64, f: &mut dyn FnMut(u64, u64)) {
+        self.table.read_locked(|t| extent::for_each_unmapped(t.extents(), first, blocks, &mut *f));
+    }
+    fn is_pending(&self, block: u64) -> bool {
+        self.pending_blocks.read(&RcuReadGuard::new()).first_in(block, 1).is_some()
+    }
+    fn mark_pending(&self, block: u64) -> Result<(), NoMem> {
+        self.pending_blocks.update(|p| p.with(block)).map_err(|_| NoMem)
+    }
+    fn unmark_pending(&self, runs: &[Extent]) -> Result<(), NoMem> {
+        self.pending_blocks
+            .update(|p| p.without(|b| runs.iter().any(|e| e.main <= b && b < e.main_end())))
+            .map_err(|_| NoMem)
+    }
+
+    fn publish_moving(&self, runs: &[Extent]) -> Result<(), NoMem> {
+        // The empty version that `clear_moving` publishes, allocated before
+        // anything is held back, so that releasing cannot fail.
+        let none = MovingRuns::none().map_err(|_| NoMem)?;
+        self.moving.update(|_| MovingRuns::of(runs)).map_err(|_| NoMem)?;
+        *self.no_moving.lock() = Some(none);
+        Ok(())
+    }
+    fn clear_moving(&self) {
+        if let Some(none) = self.no_moving.lock().take() {
+            let _ = self.moving.update(|_| Ok::<_, Error>(none));
+        }
+    }
+    fn drain_writes(&self) {
+        drain(&self.inflight);
+    }
+    fn release_held(&self) {
+        let mut held = self.held.lock().take();
+        while let Some(kept) = held.pop() {
+            self.route_held(kept);
+        }
+    }
+    fn resubmit(&self, bio: HeldBio<'t>) {
+        self.route_held(bio.bio);
+    }
+    fn complete(&self, mut bio: FailedBio<'t>, status: u8) {
+        bio.bio.per_bio().deferred = true;
+        bio.bio.complete(status);
+    }
+    fn complete_held(&self, mut bio: HeldBio<'t>, status: u8) {
+        // The worker's verdict: end_io lets it through as it is.
+        bio.bio.per_bio::<PerBio>().deferred = true;
+        bio.bio.complete(status);
+    }
+    fn commit_and_publish(
+        &self,
+        writer: &mut Writer<Metadata, IoBuffer>,
+        alloc: SpareAllocator,
+        moved: &[u64],
+        new: &[Extent],
+    ) -> Result<(), ChangeFailed> {
+        self.commit_table(writer, alloc, |t: &Table| t.with_moved(moved, new))
+    }
+
+    fn count(&self, counter: Counter, n: u64) {
+        let c = match counter {
+            Counter::AutoRemaps => &self.recovery.auto_remaps,
+            Counter::SoftReadErrors => &self.recovery.soft_read_errors,
+            Counter::Unrecovered => &self.recovery.unrecovered,
+            Counter::SpareErrors => &self.recovery.spare_errors,
+        };
+        RecoveryCounters::add(c, n);
+    }
+    fn log(&self, event: Event) {
+        RemapTarget::log(self, event);
+    }
+}
+
+impl RemapTarget {
+    /// The kernel log line of an engine event: names the device, and is
+    /// rate-limited per kind of event.
+    pub(super) fn log(&self, event: Event) {
+        match event {
+            Event::Pending { block } => {
+                dm_warn_limited!(self.name, "block {}: unreadable after retries; pending until written\n", block)
+            }
+            Event::PendingNoMem { block } => {
+                dm_err_limited!(self.name, "block {}: unreadable, and no memory to mark it pending\n", block)
+            }
+            Event::SpareWriteFailed { block, spare } => {
+                dm_warn_limited!(self.name, "spare block {} of block {} failed a write; moving the block\n", spare, block)
+            }
+            Event::SpareRetired { spare } => dm_warn_limited!(self.name, "spare block {} failed a write; retiring it\n", spare),
+            Event::CannotMove { block } => {
+                dm_warn_limited!(self.name, "block {}: cannot move off a failing spare block\n", block)
+            }
+            Event::Remapped { remapped, moved } => {
+                dm_info_limited!(self.name, "remapped {} block(s) automatically, moved {}\n", remapped, moved)
+            }
+            Event::RemapFailed { blocks } => {
+                dm_err_limited!(self.name, "remapping {} block(s) failed: no metadata copy could be written\n", blocks)
+            }
+            Event::PoolExhausted { free, total } => {
+                dm_warn_limited!(self.name, "remap: spare pool exhausted ({} of {} blocks free)\n", free, total)
+            }
+            Event::MessageFailed { sector, sectors, why } => {
+                dm_err_limited!(self.name, "remap {} {}: failed ({:?}); nothing was remapped\n", sector, sectors, why)
+            }
+            Event::HeldAcrossEdge { block } => {
+                dm_err_limited!(self.name, "held bio at block {} spans a run edge; failing it\n", block)
+            }
+        }
+    }
+}
