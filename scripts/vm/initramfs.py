@@ -13,7 +13,7 @@ from pathlib import Path
 HOST_TOOLS = [
     "bash", "dmsetup", "fio", "mke2fs", "e2fsck", "dd", "cmp", "blockdev",
     "losetup", "timeout", "truncate", "sha256sum", "od", "stat", "head", "tail",
-    "dmesg", "join", "comm", "sort", "blkdiscard", "stress-ng", "filefrag", "fallocate", "grep",
+    "dmesg", "join", "sort", "blkdiscard", "stress-ng", "filefrag", "fallocate", "grep",
 ]
 TOOL_ALIASES = {"mkfs.ext4": "mke2fs", "fsck.ext4": "e2fsck"}
 
