@@ -63,6 +63,16 @@ mark() {
     echo "$1" >> $W/marks.order
 }
 
+# fsynced <sector>: records the checksum of the region at <sector>, read
+# through the target, as fsynced (replacing its earlier checksum).
+fsynced() {
+    local sum
+    sum=$(dd if="$dev" bs=64k skip=$(($1 / 128)) count=$((region_sectors / 128)) iflag=direct status=none | sha256sum)
+    awk -v b="$1" '$1 != b' $W/fsynced > $W/fsynced.new
+    echo "$1 ${sum%% *}" >> $W/fsynced.new
+    mv $W/fsynced.new $W/fsynced
+}
+
 # remap_acked <sector> <count> <mark>: a remap message, acknowledged, then marked.
 remap_acked() {
     local out
@@ -95,12 +105,21 @@ for k in $(seq 0 $((rounds - 1))); do
     fi
     wait $fio_pid || { cat $W/fio$k.out; fail "round $k: fio failed"; }
     grep -q "err= 0" $W/fio$k.out || { cat $W/fio$k.out; fail "round $k: fio reported errors"; }
-    sum=$(dd if="$dev" bs=64k skip=$((base / 128)) count=$((region_sectors / 128)) iflag=direct status=none | sha256sum)
-    echo "$base ${sum%% *}" >> $W/fsynced
+    fsynced "$base"
     mark "r$k-fsynced"
     for b in $bad; do
         grep -q "^$b " "$W/marks/r$k-fsynced.remaps" || fail "round $k: failing block $b was not remapped"
     done
+    # Rewrite this region's remapped blocks: the writes go to the spare and
+    # no commit follows, so only the fsync (a flush the target must pass to
+    # the spare) makes them durable.
+    for b in $bad "$((base + 200 + 16 * k)) 4"; do
+        set -- $b
+        dd if=/dev/urandom of="$dev" bs=512 seek="$1" count="${2:-1}" oflag=direct conv=fsync status=none \
+            || fail "round $k: rewrite of block $1"
+    done
+    fsynced "$base"
+    mark "r$k-rewritten"
 done
 assert_eq "$(info_field r auto_remaps)" $((2 * rounds)) "blocks remapped automatically"
 assert_eq "$(info_field r unrecovered)" 0 "errors returned to fio"
