@@ -8,9 +8,11 @@
 # reaches, and is never logged as, the media); spare = log-writes over a
 # zeroed loop device. Each round, fio writes a fresh region with fsyncs and
 # verify while blocks in it fail (automatic remaps) and remap messages move
-# blocks of the region just written and of the region being written. After
-# each acknowledged step (a remap message returned, a fio job exited after
-# its final fsync) both logs get a mark, and the mark's guarantee is saved:
+# blocks of the region just written and of the region being written; then
+# the region's remapped blocks are rewritten and fsynced with no commit
+# after them (only a flush passed on to the spare makes them durable). After
+# each acknowledged step (a remap message returned, a fio job or dd exited
+# after its fsync) both logs get a mark, and the mark's guarantee is saved:
 # the table list_remaps showed before the mark (dm-remap publishes a table
 # only after its commit returned) and the checksums of every region fio had
 # fsynced.
