@@ -37,12 +37,13 @@ def _copy(src: str, root: Path, dest: str | None = None) -> None:
 
 
 def build(root: Path, out: Path, module: Path, guest_dir: Path, config: dict[str, str], cases: Path,
-          remap_tool: Path) -> Path:
+          own_tools: dict[str, Path]) -> Path:
     """Stages the guest tree under `root` and packs it into `out` (newc cpio).
 
     `guest_dir` holds the runner and helpers, `cases` the test cases (put at
-    /tests/cases), `remap_tool` the dm-remap userspace tool (put at
-    /usr/bin/dm-remap); `config` becomes /etc/dm-remap-run.sh for the runner."""
+    /tests/cases), `own_tools` the project's userspace programs by guest
+    name (put at /usr/bin/<name>: the dm-remap tool, replay-log); `config`
+    becomes /etc/dm-remap-run.sh for the runner."""
     if root.exists():
         shutil.rmtree(root)
     for d in ["bin", "sbin", "usr/bin", "usr/sbin", "proc", "sys", "dev", "tmp", "run", "etc", "lib/modules"]:
@@ -55,8 +56,9 @@ def build(root: Path, out: Path, module: Path, guest_dir: Path, config: dict[str
             raise SystemExit(f"initramfs: host tool '{tool}' not found (run scripts/install-deps.sh)")
         _copy(path, root, "/usr/bin/" + tool)
         libs |= _libraries(path)
-    _copy(str(remap_tool), root, "/usr/bin/dm-remap")
-    libs |= _libraries(str(remap_tool))
+    for name, binary in own_tools.items():
+        _copy(str(binary), root, "/usr/bin/" + name)
+        libs |= _libraries(str(binary))
     for alias, name in TOOL_ALIASES.items():
         (root / "usr/bin" / alias).symlink_to(name)
     for lib in libs:

@@ -33,10 +33,12 @@ BOOT_SECONDS = 120
 REBOOT_DISKS = {"vda": 64, "vdb": 16, "vdc": 8}  # MiB
 
 
-def build_tool() -> Path:
-    """Builds the dm-remap userspace tool (tests in the guest use it)."""
-    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "dm-remap-tool"], cwd=REPO, check=True)
-    return REPO / "target" / "release" / "dm-remap"
+def build_tools() -> dict[str, Path]:
+    """Builds the userspace programs tests use in the guest: the dm-remap
+    tool and replay-log (dm-log-writes replay); guest name -> host binary."""
+    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "dm-remap-tool", "-p", "dm-remap-replay-log"],
+                   cwd=REPO, check=True)
+    return {name: REPO / "target" / "release" / name for name in ("dm-remap", "replay-log")}
 
 
 def all_tests(cases_dir: Path) -> list[str]:
@@ -123,7 +125,7 @@ def boot(args, run_dir: Path, tests: list[str], cases_dir: Path, accel: str, dis
         "MODE": args.mode, "TESTS": " ".join(tests), "TEST_TIMEOUT": str(args.test_timeout),
         **{k: os.environ[k] for k in ("BENCH_ROUNDS", "BENCH_RUNTIME", "BENCH_SETS", "BENCH_CASES",
                                                "BENCH_WORKLOADS", "BENCH_COMMITS") if k in os.environ},
-    }, cases_dir, build_tool())
+    }, cases_dir, build_tools())
     if accel == "auto":
         accel = "kvm" if kvm_boots(args.kernel_dir, initrd, run_dir) else "tcg"
     console, results_log = run_dir / "kernel.log", run_dir / "results.log"
