@@ -19,6 +19,10 @@ echo "== fuzzing the metadata decoder for ${DM_REMAP_FUZZ_SECONDS:-60}s"
 (cd "$repo" && RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir tests/fuzz decode_metadata -- \
   -max_total_time="${DM_REMAP_FUZZ_SECONDS:-60}" -max_len=65536 -print_final_stats=1 2>&1 \
   | grep -E "^(Done|stat::number_of_executed_units)|SUMMARY|panicked|ERROR" )
+echo "== fuzzing the engine simulation for ${DM_REMAP_SIM_FUZZ_SECONDS:-30}s"
+(cd "$repo" && RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir tests/fuzz simulate -- \
+  -max_total_time="${DM_REMAP_SIM_FUZZ_SECONDS:-30}" -max_len=64 -print_final_stats=1 2>&1 \
+  | grep -E "^(Done|stat::number_of_executed_units)|SUMMARY|panicked|ERROR" )
 
 echo "== module build"
 kdir=$("$here/build-module.sh" "${flavour[@]}" | tail -n 1)

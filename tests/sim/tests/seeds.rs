@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Runs the simulation for a bounded number of seeds (`SIM_SEEDS`, default
-//! 200, from `SIM_FIRST`, default 0); `SIM_SEED=<n>` replays one seed.
+//! 1000, from `SIM_FIRST`, default 0); `SIM_SEED=<n>` replays one seed.
 
 use dm_remap_sim::{run_seed, Config};
 
@@ -14,7 +14,7 @@ fn seeds_keep_every_invariant() {
         return;
     }
     let first = env("SIM_FIRST").unwrap_or(0);
-    let n = env("SIM_SEEDS").unwrap_or(200);
+    let n = env("SIM_SEEDS").unwrap_or(1000);
     let started = std::time::Instant::now();
     let mut failed = vec![];
     let (mut bios, mut ios, mut crashes) = (0, 0, 0);
