@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the Rust-enabled test kernel from Debian's linux-source-6.12 and caches it
 # outside the work tree, keyed by kernel version, config fragments and toolchain.
-# Usage: build-kernel.sh [--debug] [--print-dir]
-#   --debug      the debug flavour (KASAN, lockdep, DEBUG_OBJECTS, kmemleak)
+# Usage: build-kernel.sh [--checked | --debug] [--print-dir]
+#   --checked    the checked flavour (lockdep, PROVE_RCU, DEBUG_ATOMIC_SLEEP,
+#                DEBUG_OBJECTS, kmemleak, KFENCE): what CI runs the suite on too
+#   --debug      the debug flavour: checked plus KASAN (a manual run)
 #   --print-dir  only print the build directory the key selects (built or not)
 # The last line printed is the build directory (bzImage at arch/x86/boot/bzImage).
 set -euo pipefail
@@ -12,12 +14,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 flavour=base print_only=0
 for a in "$@"; do
   case "$a" in
+    --checked) flavour=checked ;;
     --debug) flavour=debug ;;
     --print-dir) print_only=1 ;;
     *) echo "build-kernel.sh: unknown argument '$a'" >&2; exit 2 ;;
   esac
 done
 fragments=("$here/kernel/base.config")
+[ "$flavour" != base ] && fragments+=("$here/kernel/checked.config")
 [ "$flavour" = debug ] && fragments+=("$here/kernel/debug.config")
 
 kver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
