@@ -80,6 +80,9 @@ impl Config {
             2 => Self { main_blocks: 48, spare_sectors: 1024, ops: 40, ..d },
             3 => Self { submitters: 1, ops: 48, controls: 24, ..d },
             4 => Self { crash: false, ..d },
+            // A crowd on four blocks: messages, faults, policy changes and
+            // I/O meet on the same blocks all the time.
+            5 => Self { main_blocks: 4, submitters: 3, ops: 16, controls: 30, ..d },
             _ => d,
         }
     }
