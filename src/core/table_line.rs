@@ -112,7 +112,11 @@ impl<'a> TableLine<'a> {
                 Options::parse(opts)?
             }
         };
-        Ok(Self { main, spare, options })
+        Ok(Self {
+            main,
+            spare,
+            options,
+        })
     }
 }
 
