@@ -97,10 +97,6 @@ impl MovingRuns {
     /// length check); otherwise the route through the moving runs.
     #[inline]
     pub(crate) fn route(&self, block: u64, blocks: u64) -> Option<Route> {
-        if self.runs.is_empty() {
-            None
-        } else {
-            Some(extent::route(&self.runs, block, blocks))
-        }
+        crate::logic::engine::route::through_moving(&self.runs, block, blocks)
     }
 }

@@ -5,7 +5,7 @@
 //! bio (and counts it in flight) inside that same section.
 
 use super::super::error_class::{classify, ErrorClass};
-use super::super::extent::Route;
+use super::super::extent::{self, Extent, Route};
 use super::Op;
 
 /// The versions `map` reads, lock-free.
@@ -16,6 +16,17 @@ pub trait Published {
     fn first_pending_in(&self, block: u64, blocks: u64) -> Option<u64>;
     /// The route through the table.
     fn route(&self, block: u64, blocks: u64) -> Route;
+}
+
+/// The route through `runs`, the runs being moved (sorted, disjoint), for
+/// [`Published::moving`]: `None` when none is moving.
+#[inline]
+pub fn through_moving(runs: &[Extent], block: u64, blocks: u64) -> Option<Route> {
+    if runs.is_empty() {
+        None
+    } else {
+        Some(extent::route(runs, block, blocks))
+    }
 }
 
 /// What to do with a bio (or with its first part: the caller splits it
@@ -86,4 +97,31 @@ pub fn changes_data(op: Op) -> bool {
 pub fn recoverable(op: Op, has_data: bool, status: u8) -> bool {
     let data = has_data && (op == Op::Read || changes_data(op));
     data && matches!(classify(status), ErrorClass::Media | ErrorClass::Transient)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extent::ExtentState;
+
+    fn run(main: u64, spare: u32) -> Extent {
+        Extent { main, spare, len: 1, state: ExtentState::Ok }
+    }
+
+    #[test]
+    fn a_held_bio_never_spans_two_moving_runs() {
+        // Relocation moves adjacent blocks as single-block runs that may
+        // continue each other on both devices. Each run is published at its
+        // new place or stays at its old one (its copy can fail): a bio held
+        // over two runs could not then be sent anywhere whole.
+        let adjacent = [run(10, 50), run(11, 51)];
+        let r = through_moving(&adjacent, 10, 2).unwrap();
+        assert_eq!((r.spare, r.blocks), (Some(50), 1));
+        let r = through_moving(&adjacent, 11, 4).unwrap();
+        assert_eq!((r.spare, r.blocks), (Some(51), 1));
+        // Before a run: up to it, not held.
+        let r = through_moving(&[run(10, 50)], 7, 8).unwrap();
+        assert_eq!((r.spare, r.blocks), (None, 3));
+        assert!(through_moving(&[], 7, 8).is_none());
+    }
 }

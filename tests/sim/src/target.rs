@@ -14,7 +14,7 @@ use shuttle::thread;
 
 use dm_remap_core::commit::{commit, format, MetaWrite};
 use dm_remap_core::engine::drain::{drain, EpochCounts};
-use dm_remap_core::engine::route::{decide, decide_held, recoverable, Decision, Published};
+use dm_remap_core::engine::route::{self, decide, decide_held, recoverable, Decision, Published};
 use dm_remap_core::engine::{
     BioInfo, ChangeFailed, Counter, Event, IoBuf, IoFailed, List, NoMem, Op, Platform, WorkBio, Writer, IO_BYTES,
 };
@@ -364,7 +364,7 @@ struct View<'v> {
 
 impl Published for View<'_> {
     fn moving(&self, block: u64, blocks: u64) -> Option<Route> {
-        (!self.moving.is_empty()).then(|| extent::route(self.moving, block, blocks))
+        route::through_moving(self.moving, block, blocks)
     }
     fn first_pending_in(&self, block: u64, blocks: u64) -> Option<u64> {
         let i = self.pending.partition_point(|&b| b < block);
