@@ -5,7 +5,7 @@
 //! bio (and counts it in flight) inside that same section.
 
 use super::super::error_class::{classify, ErrorClass};
-use super::super::extent::{self, Extent, Route};
+use super::super::extent::{Extent, Route};
 use super::Op;
 
 /// The versions `map` reads, lock-free.
@@ -19,14 +19,25 @@ pub trait Published {
 }
 
 /// The route through `runs`, the runs being moved (sorted, disjoint), for
-/// [`Published::moving`]: `None` when none is moving.
+/// [`Published::moving`]: `None` when none is moving. Unlike a table route
+/// it ends at the end of a run even where the next run continues it on
+/// both devices: each run is published at its new place or stays at its
+/// old one, so a bio held back must lie within one run to be sent whole
+/// when it is released.
 #[inline]
 pub fn through_moving(runs: &[Extent], block: u64, blocks: u64) -> Option<Route> {
     if runs.is_empty() {
-        None
-    } else {
-        Some(extent::route(runs, block, blocks))
+        return None;
     }
+    let i = runs.partition_point(|e| e.main_end() <= block);
+    Some(match runs.get(i) {
+        Some(e) if e.main <= block => Route {
+            spare: Some(u64::from(e.spare).saturating_add(block - e.main)),
+            blocks: blocks.min(e.main_end().saturating_sub(block)),
+        },
+        Some(e) => Route { spare: None, blocks: blocks.min(e.main.saturating_sub(block)) },
+        None => Route { spare: None, blocks },
+    })
 }
 
 /// What to do with a bio (or with its first part: the caller splits it

@@ -854,11 +854,11 @@ impl Platform for Target<'_> {
         let view = View { moving: &moving, pending: &pending, table: &table };
         match decide_held(&view, bio.op, bio.block, bio.blocks) {
             Decision::Hold { blocks } | Decision::Send { blocks, .. } if blocks < bio.blocks => {
-                // map split held bios at run edges, so this cannot happen;
-                // fail the bio rather than send part of it astray.
+                // map splits held bios at run edges and each run moves or
+                // stays whole: the kernel fails such a bio (HeldAcrossEdge),
+                // which would be a write lost for no fault.
                 self.rcu.exit(section);
-                self.log(Event::HeldAcrossEdge { block: bio.block });
-                bio.complete(status::IOERR);
+                panic!("invariant: a held bio at block {} over {} blocks spans a run edge when released", bio.block, bio.blocks);
             }
             Decision::Hold { .. } | Decision::Pending => {
                 self.held.lock().unwrap_or_else(|e| e.into_inner()).push(bio);
