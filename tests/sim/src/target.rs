@@ -145,15 +145,25 @@ pub struct Bio {
     to_spare: bool,
     deferred: bool,
     status: u8,
+    /// Set while the worker owns the bio: the count of bios it has taken
+    /// and not yet completed or given back.
+    worker: Option<Arc<AtomicU64>>,
 }
 
 impl Bio {
     pub fn new(op: Op, block: u64, blocks: u64, fua: bool, data: Vec<u64>) -> Self {
-        Self { op, block, blocks, fua, data, done: Arc::default(), counted: None, to_spare: false, deferred: false, status: 0 }
+        Self { op, block, blocks, fua, data, done: Arc::default(), counted: None, to_spare: false, deferred: false, status: 0, worker: None }
     }
 
-    fn complete(self, st: u8) {
+    fn complete(mut self, st: u8) {
+        self.leave_worker();
         *self.done.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((st, self.data));
+    }
+
+    fn leave_worker(&mut self) {
+        if let Some(n) = self.worker.take() {
+            n.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 
     /// `dm_accept_partial_bio`: keeps the first `blocks` blocks; the rest
@@ -354,6 +364,10 @@ pub struct Target<'a> {
     pub oracle: &'a Mutex<crate::oracle::Oracle>,
     /// Whether a write may legitimately fail in this run.
     pub excused: AtomicBool,
+    /// Bios the worker has taken and not yet completed or resubmitted: a
+    /// suspend waits for them, and for nothing else the worker does.
+    pub worker_bios: Arc<AtomicU64>,
+    pub worker_thread: Mutex<Option<thread::ThreadId>>,
 }
 
 struct View<'v> {
@@ -458,6 +472,8 @@ impl<'a> Target<'a> {
             crash: Mutex::new(None),
             oracle,
             excused: AtomicBool::new(false),
+            worker_bios: Arc::default(),
+            worker_thread: Mutex::new(None),
         }
     }
 
@@ -671,6 +687,7 @@ impl<'a> Target<'a> {
     /// The worker: recovers everything queued, round after round, until
     /// told to stop with nothing left.
     pub fn worker(&self, stop: &AtomicBool) {
+        *self.worker_thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(thread::current().id());
         loop {
             if !self.work.swap(false, Ordering::SeqCst) {
                 if stop.load(Ordering::SeqCst) && self.failed.lock().unwrap_or_else(|e| e.into_inner()).is_empty() && self.pending_writes.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
@@ -685,10 +702,14 @@ impl<'a> Target<'a> {
 
     pub fn recover_all(&self) {
         loop {
-            let failed: Vec<Bio> = std::mem::take(&mut *self.failed.lock().unwrap_or_else(|e| e.into_inner()));
-            let writes: Vec<Bio> = std::mem::take(&mut *self.pending_writes.lock().unwrap_or_else(|e| e.into_inner()));
+            let mut failed: Vec<Bio> = std::mem::take(&mut *self.failed.lock().unwrap_or_else(|e| e.into_inner()));
+            let mut writes: Vec<Bio> = std::mem::take(&mut *self.pending_writes.lock().unwrap_or_else(|e| e.into_inner()));
             if failed.is_empty() && writes.is_empty() {
                 return;
+            }
+            for b in failed.iter_mut().chain(writes.iter_mut()) {
+                self.worker_bios.fetch_add(1, Ordering::SeqCst);
+                b.worker = Some(self.worker_bios.clone());
             }
             dm_remap_core::engine::recovery::recover_round(
                 self,
@@ -848,6 +869,7 @@ impl Platform for Target<'_> {
     }
     fn resubmit(&self, mut kept: Owned) {
         let Some(mut bio) = kept.0.take() else { return };
+        bio.leave_worker();
         let cpu = rand_cpu();
         let section = self.rcu.enter();
         let (moving, pending, table) = (self.moving.read(), self.pending.read(), self.table.read());
@@ -899,6 +921,14 @@ impl Platform for Target<'_> {
         next.truncate(n);
         if let Err(f) = check_table(&next, &mut next.clone(), self.layout.gap(), alloc.cursor(), self.main_blocks) {
             panic!("invariant: the next table is inconsistent ({f:?}): {next:?}");
+        }
+        let on_worker = *self.worker_thread.lock().unwrap_or_else(|e| e.into_inner()) == Some(thread::current().id());
+        if on_worker && self.worker_bios.load(Ordering::SeqCst) == 0 {
+            // DM's suspend waits for bios, not for the worker: with every
+            // bio of the round completed, the device may be suspended and
+            // a reloaded table, which loaded the spare before this commit,
+            // resumed behind it.
+            panic!("invariant: the worker commits with no bio of its round left uncompleted (a suspend and reload could pass it)");
         }
         let meta = &mut writer.meta;
         meta.attempted += 1;
