@@ -571,6 +571,10 @@ impl TargetOps for RemapTarget {
     }
 
     fn postsuspend(&self, _target: &Target) {
+        // Every bio has completed, and the worker commits nothing after the
+        // bios of its round (a reloaded table must find the spare settled):
+        // let whatever it still runs finish before the table can be swapped.
+        self.worker.flush();
         self.sysfs.remove();
     }
 

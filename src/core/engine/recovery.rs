@@ -65,6 +65,14 @@ pub fn recover_round<P: Platform>(
     }
     let committed = round.runs.is_empty() || commit_round(p, &mut writer, &mut round);
     drop(writer);
+    // Blocks that read from a failing spare block only on retry move off
+    // it (writes to them held and drained like any move) before the bios
+    // of the round complete: a suspend waits for bios, not for the worker,
+    // so a commit after them could land behind a table reloaded meanwhile.
+    // The failed bios are out of the in-flight counts the move drains.
+    if !relocate.is_empty() {
+        super::moves::relocate(p, &mut relocate);
+    }
     for (bio, status, needs_commit) in verdicts {
         let status = if needs_commit && !committed {
             status::IOERR
@@ -84,11 +92,6 @@ pub fn recover_round<P: Platform>(
     }
     for kept in resubmit {
         p.resubmit(kept);
-    }
-    // Blocks that read from a failing spare block only on retry move off
-    // it, with writes to them held and drained like any move.
-    if !relocate.is_empty() {
-        super::moves::relocate(p, &mut relocate);
     }
 }
 
