@@ -266,13 +266,18 @@ pub struct InFlight<'a> {
     rcu: &'a Rcu,
 }
 
-impl InFlight<'_> {
-    fn enter(&self, cpu: usize) -> usize {
+impl<'a> InFlight<'a> {
+    pub fn new(rcu: &'a Rcu) -> Self {
+        Self { epoch: AtomicUsize::new(0), counts: Default::default(), rcu }
+    }
+    /// Counts a bio in the current epoch on `cpu` (inside a read section).
+    pub fn enter(&self, cpu: usize) -> usize {
         let e = self.epoch.load(Ordering::SeqCst) & 1;
         self.counts[cpu][e].fetch_add(1, Ordering::SeqCst);
         e
     }
-    fn exit(&self, cpu: usize, e: usize) {
+    /// The bio counted in epoch `e` completes, on `cpu`.
+    pub fn exit(&self, cpu: usize, e: usize) {
         self.counts[cpu][e].fetch_sub(1, Ordering::SeqCst);
     }
 }
@@ -461,7 +466,7 @@ impl<'a> Target<'a> {
             held: Mutex::default(),
             pending_writes: Mutex::default(),
             failed: Mutex::default(),
-            inflight: InFlight { epoch: AtomicUsize::new(0), counts: Default::default(), rcu },
+            inflight: InFlight::new(rcu),
             writer: Mutex::new(Writer { alloc, meta, buf: SimBuf::default(), scratch: SimBuf::default() }),
             policies: Mutex::new(policies),
             work: AtomicBool::new(false),
