@@ -125,7 +125,7 @@ fn submitter(t: &Target, oracle: &Mutex<Oracle>, cfg: &Config, bios: &AtomicU64)
                         .collect()
                 };
                 let data = if zeroes { vec![0; n as usize] } else { ids.clone() };
-                t.trace.note(format!("{op:?} {block}+{n} {ids:?} starts"));
+                t.trace.note(format!("{op:?}{} {block}+{n} {ids:?} starts", if fua { " (FUA)" } else { "" }));
                 let (st, _) = t.submit(op, block, n, fua, data);
                 t.trace.note(format!("{op:?} {block}+{n} {ids:?} done: {st}"));
                 let mut o = oracle.lock().unwrap_or_else(|e| e.into_inner());
@@ -157,7 +157,9 @@ fn submitter(t: &Target, oracle: &Mutex<Oracle>, cfg: &Config, bios: &AtomicU64)
             }
             _ => {
                 let ticket = oracle.lock().unwrap_or_else(|e| e.into_inner()).flush_start();
+                t.trace.note("flush starts".into());
                 let (st, _) = t.submit(Op::Other, 0, 0, false, vec![]);
+                t.trace.note(format!("flush done: {st}"));
                 if st == 0 {
                     oracle.lock().unwrap_or_else(|e| e.into_inner()).flush_end(ticket);
                 }

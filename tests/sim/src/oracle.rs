@@ -105,9 +105,10 @@ impl Oracle {
             b.guaranteed = true;
         }
         if fua {
-            let later: Vec<Val> = b.durable.iter().filter(|v| v.start > start).copied().collect();
-            b.durable = b.possible.clone();
-            b.durable.extend(later);
+            // On the medium now: this write, or one that overlapped it, or
+            // a later one. Not `possible`: a write that replaced an
+            // overlapping one may still be only in the cache.
+            b.durable.retain(|v| v.write == write || v.end.is_none_or(|e| e >= start));
         }
     }
 
@@ -193,6 +194,27 @@ mod tests {
         assert!(o.read_end(0, &r, Ok(b)).is_ok() && o.read_end(0, &r, Ok(c)).is_ok());
         assert!(o.read_end(0, &r, Ok(a)).is_err());
         assert!(o.read_end(0, &r, Err(())).is_err(), "a good block never fails a read");
+    }
+
+    #[test]
+    fn an_overlapping_fua_write_may_win_on_the_medium_over_a_later_fua_one() {
+        // FUA writes a and b overlap: the device may apply b, then a. A
+        // write of zeros after a replaces it, in the cache only; b ends.
+        let mut o = Oracle::new(1);
+        let (a, b, z) = (o.tag(), o.tag(), o.tag());
+        o.write_start(0, a, a);
+        o.write_start(0, b, b);
+        o.write_end(0, a, true, true);
+        o.write_start(0, z, 0);
+        o.write_end(0, z, true, false);
+        o.write_end(0, b, true, true);
+        let after = &o.after_crash()[0].0;
+        assert!(after.contains(&a) && after.contains(&b) && after.contains(&0), "{after:?}");
+        // A FUA write that starts after both ended replaces them for good.
+        let c = o.tag();
+        o.write_start(0, c, c);
+        o.write_end(0, c, true, true);
+        assert_eq!(o.after_crash()[0].0, vec![c]);
     }
 
     #[test]
