@@ -42,7 +42,7 @@ impl Rng {
         Self(seed ^ 0x6a09_e667_f3bc_c908)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -55,7 +55,7 @@ impl Rng {
         if n == 0 {
             0
         } else {
-            self.next() % n
+            self.next_u64() % n
         }
     }
 
@@ -196,7 +196,7 @@ fn interesting(rng: &mut Rng, old: u64, size: usize, related: &[u64]) -> u64 {
         5 => old / 2,
         6 => m,
         7 => 1u64 << rng.below(bits),
-        8 => rng.next(),
+        8 => rng.next_u64(),
         9 => old ^ (1u64 << rng.below(bits)),
         10 | 11 if !related.is_empty() => related[rng.pick(related.len())],
         12 if !related.is_empty() => related[rng.pick(related.len())].wrapping_add(rng.below(3)).wrapping_sub(1),
@@ -281,7 +281,7 @@ impl Ctx<'_> {
     fn set_byte(&mut self) {
         let b = self.any_block();
         let byte = if self.rng.chance(70) { self.rng.pick(128) } else { self.rng.pick(BLOCK) };
-        let v = [0u8, 0xff, 0x7f, 0x80, 1, self.rng.next() as u8][self.rng.pick(6)];
+        let v = [0u8, 0xff, 0x7f, 0x80, 1, self.rng.next_u64() as u8][self.rng.pick(6)];
         self.img[b + byte] = v;
         self.ops.push(format!("byte@{}+{}={:#x}", b / 512, byte, v));
     }
@@ -368,7 +368,7 @@ impl Ctx<'_> {
         let keep_magic = self.rng.chance(50);
         let from = if keep_magic { 8 } else { 0 };
         for x in &mut self.img[b + from..b + BLOCK] {
-            *x = self.rng.next() as u8;
+            *x = self.rng.next_u64() as u8;
         }
         self.ops.push(format!("fill@{}{}", b / 512, if keep_magic { "(magic kept)" } else { "" }));
     }
@@ -411,7 +411,7 @@ impl Ctx<'_> {
             1 => u64::MAX,
             2 => 0,
             3 => c.2.wrapping_sub(1),
-            _ => self.rng.next(),
+            _ => self.rng.next_u64(),
         };
         put(&mut self.img, c.0 + 16, 8, v);
         for &b in &c.1 {
@@ -452,7 +452,7 @@ impl Ctx<'_> {
             Some(b) if entries => (self.same_blocks(b), 8 + self.rng.pick(64 + 16 * 8)),
             _ => (self.t.superblocks.clone(), self.rng.pick(120)),
         };
-        let v = [0u8, 0xff, 1, 2, 0x80, self.rng.next() as u8][self.rng.pick(6)];
+        let v = [0u8, 0xff, 1, 2, 0x80, self.rng.next_u64() as u8][self.rng.pick(6)];
         for &b in &blocks {
             self.img[b + byte] = v;
         }
