@@ -393,6 +393,13 @@ fn run(args: Args) -> ExitCode {
         for (o, n) in sorted {
             println!("  {n:5} {o}");
         }
+        // The mutants must reach both outcomes, and past the checksums
+        // several different refusals: otherwise they test little.
+        let reasons = half.iter().filter(|(o, _)| o.starts_with("refused")).count();
+        if done >= 200 && (loaded == 0 || refused == 0 || (recrc && reasons < 3)) {
+            println!("FAIL: {name}: too few kinds of outcome ({reasons} refusal reasons)");
+            r.failures.push(format!("{name}: too few kinds of outcome"));
+        }
     }
     if r.failures.is_empty() {
         ExitCode::SUCCESS
