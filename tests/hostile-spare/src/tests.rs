@@ -27,7 +27,12 @@ impl MetaWrite for Vecw<'_> {
 /// A 2 MiB spare as the module leaves it: formatted, then `extents` runs of
 /// 2 blocks committed one commit at a time (the last commits in slot 1).
 fn base(extents: u64) -> Vec<u8> {
-    let mut img = vec![0u8; 2 << 20];
+    base_on(extents, 2 << 20)
+}
+
+/// The same, on an image of `bytes` (more than 2 MiB: a grown spare).
+fn base_on(extents: u64, bytes: usize) -> Vec<u8> {
+    let mut img = vec![0u8; bytes];
     let layout = SpareLayout::new(4096, 512).unwrap();
     let mut sb = Superblock {
         version: FORMAT_VERSION,
@@ -111,4 +116,13 @@ fn routes_follow_the_table() {
     assert_eq!(route(&extents, &layout, 9), None);
     assert_eq!(route(&extents, &layout, 16), Some((layout.pool_start + 3) * 512));
     assert_eq!(Outcome::Loaded { formatted: false, extents, layout }.remapped_blocks(), 6);
+}
+
+#[test]
+fn mutants_of_a_grown_spare() {
+    let b = base_on(5, 3 << 20);
+    let t = targets(&b).unwrap();
+    assert!(matches!(predict(&b, MAIN_SECTORS), Outcome::Loaded { formatted: false, .. }));
+    let loaded = (0..1000u64).filter(|&s| matches!(predict(&mutate(&b, &t, s, MAIN_SECTORS).image, MAIN_SECTORS), Outcome::Loaded { .. })).count();
+    assert!((100..900).contains(&loaded), "{loaded} of 1000 loaded");
 }

@@ -10,8 +10,8 @@
 # reason, or the number of remapped blocks and reads through the table.
 # A failing mutant: `hostile-spare mutate <base> <seed> 16384 <out>` makes
 # it again from the base (the base-<n>.sha256 lines identify the bases).
-COUNT=${HOSTILE_COUNT:-3000}
-SECONDS_MAX=${HOSTILE_SECONDS:-240}
+COUNT=3000
+SECONDS_MAX=240
 
 main=$(mkloop main 8)
 dd if=/dev/urandom of="$main" bs=1M count=8 oflag=direct status=none
