@@ -10,7 +10,7 @@
 # reason, or the number of remapped blocks and reads through the table.
 # A failing mutant: `hostile-spare mutate <base> <seed> 16384 <out>` makes
 # it again from the base (the base-<n>.sha256 lines identify the bases).
-COUNT=3000
+COUNT=3500
 SECONDS_MAX=240
 
 main=$(mkloop main 8)
