@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0
+use super::*;
+use dm_remap_core::commit::{commit, format, MetaWrite};
+use dm_remap_core::extent::ExtentState;
+use dm_remap_core::format::{Superblock, FORMAT_VERSION};
+use std::collections::BTreeMap;
+
+const MAIN_SECTORS: u64 = 16384;
+
+struct Vecw<'a>(&'a mut Vec<u8>);
+
+impl MetaWrite for Vecw<'_> {
+    type Error = ();
+    fn write_block(&mut self, sector: u64, block: &[u8]) -> Result<(), ()> {
+        let at = sector as usize * 512;
+        self.0[at..at + block.len()].copy_from_slice(block);
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), ()> {
+        Ok(())
+    }
+    fn write_durable(&mut self, sector: u64, block: &[u8]) -> Result<(), ()> {
+        self.write_block(sector, block)
+    }
+}
+
+/// A 2 MiB spare as the module leaves it: formatted, then `extents` runs of
+/// 2 blocks committed one commit at a time (the last commits in slot 1).
+fn base(extents: u64) -> Vec<u8> {
+    base_on(extents, 2 << 20)
+}
+
+/// The same, on an image of `bytes` (more than 2 MiB: a grown spare).
+fn base_on(extents: u64, bytes: usize) -> Vec<u8> {
+    let mut img = vec![0u8; bytes];
+    let layout = SpareLayout::new(4096, 512).unwrap();
+    let mut sb = Superblock {
+        version: FORMAT_VERSION,
+        generation: 1,
+        uuid: *b"hostile-spare-ut",
+        main_sectors: MAIN_SECTORS,
+        main_logical_block_size: 512,
+        block_bytes: 512,
+        spare_sectors: 4096,
+        region_sectors: layout.region_sectors,
+        pool_start: layout.pool_start,
+        pool_blocks: layout.pool_blocks,
+        region_b_start: layout.region_b_start,
+        ..Default::default()
+    };
+    let mut buf = vec![0u8; BLOCK];
+    let (mut slots, _) = format(&mut Vecw(&mut img), &layout, &sb, &[], &mut buf);
+    let mut table = vec![];
+    for i in 0..extents {
+        let state = if i % 7 == 3 { ExtentState::Lost } else { ExtentState::Ok };
+        table.push(Extent { main: 10 + i * 5, spare: (2 * i) as u32, len: 2, state });
+        sb.generation += 1;
+        sb.alloc_next = 2 * (i + 1);
+        commit(&mut Vecw(&mut img), &layout, &mut slots, &sb, &table, &mut buf);
+    }
+    img
+}
+
+#[test]
+fn bases_load_and_checksums_are_stable() {
+    for n in [0, 3, 300] {
+        let b = base(n);
+        let mut fixed = b.clone();
+        fix_checksums(&mut fixed);
+        assert!(fixed == b, "recomputing good checksums changes nothing");
+        match predict(&b, MAIN_SECTORS) {
+            Outcome::Loaded { formatted: false, extents, .. } => assert_eq!(extents.len() as u64, n),
+            other => panic!("base of {n} extents: {other:?}"),
+        }
+        assert_eq!(predict(&b, MAIN_SECTORS - 8), Outcome::Refused(
+            "Spare metadata belongs to another main device (its size or block size differs)".into()));
+        let t = targets(&b).unwrap();
+        assert_eq!(t.copies.len(), if n == 0 { 2 } else { 4 });
+    }
+}
+
+#[test]
+fn mutants_are_deterministic_and_reach_the_checks_past_the_checksum() {
+    let b = base(300);
+    let t = targets(&b).unwrap();
+    // [recrc][loaded?] and reasons of the recomputed half.
+    let mut counts = [[0u32; 2]; 2];
+    let mut reasons: BTreeMap<String, u32> = BTreeMap::new();
+    for seed in 0..3000u64 {
+        let m = mutate(&b, &t, seed, MAIN_SECTORS);
+        assert_eq!(m.recrc, seed % 2 == 1);
+        assert!(!m.ops.is_empty());
+        if seed < 50 {
+            assert!(mutate(&b, &t, seed, MAIN_SECTORS).image == m.image, "seed {seed} is not deterministic");
+        }
+        let outcome = predict(&m.image, MAIN_SECTORS);
+        let loaded = matches!(outcome, Outcome::Loaded { .. });
+        counts[usize::from(m.recrc)][usize::from(loaded)] += 1;
+        if let (true, Outcome::Refused(r)) = (m.recrc, &outcome) {
+            *reasons.entry(r.clone()).or_default() += 1;
+        }
+    }
+    eprintln!("raw: {:?}, recomputed: {:?}, reasons: {reasons:#?}", counts[0], counts[1]);
+    for half in counts {
+        assert!(half[0] > 100 && half[1] > 100, "both halves have loads and refusals: {counts:?}");
+    }
+    for want in ["inconsistent remap table", "damaged in every copy", "another main device", "someone else's data", "newer dm-remap"] {
+        assert!(reasons.keys().any(|r| r.contains(want)), "no recomputed mutant refused with '{want}': {reasons:?}");
+    }
+}
+
+#[test]
+fn routes_follow_the_table() {
+    let b = base(3);
+    let Outcome::Loaded { extents, layout, .. } = predict(&b, MAIN_SECTORS) else { panic!() };
+    assert_eq!(route(&extents, &layout, 9), None);
+    assert_eq!(route(&extents, &layout, 16), Some((layout.pool_start + 3) * 512));
+    assert_eq!(Outcome::Loaded { formatted: false, extents, layout }.remapped_blocks(), 6);
+}
+
+#[test]
+fn mutants_of_a_grown_spare() {
+    let b = base_on(5, 3 << 20);
+    let t = targets(&b).unwrap();
+    assert!(matches!(predict(&b, MAIN_SECTORS), Outcome::Loaded { formatted: false, .. }));
+    let loaded = (0..1000u64).filter(|&s| matches!(predict(&mutate(&b, &t, s, MAIN_SECTORS).image, MAIN_SECTORS), Outcome::Loaded { .. })).count();
+    assert!((100..900).contains(&loaded), "{loaded} of 1000 loaded");
+}
