@@ -47,6 +47,15 @@ pub enum FormatError {
     BadField,
 }
 
+/// The highest generation a copy may carry (2^63-1: never reached by
+/// commits; a superblock above it is a bad field).
+pub const MAX_GENERATION: u64 = i64::MAX as u64;
+
+/// The generation after `generation`, `None` past [`MAX_GENERATION`].
+pub fn next_generation(generation: u64) -> Option<u64> {
+    generation.checked_add(1).filter(|g| *g <= MAX_GENERATION)
+}
+
 /// The superblock of one metadata copy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Superblock {
@@ -293,6 +302,21 @@ mod tests {
             alloc_next: 310,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_generation_that_cannot_go_up_is_a_bad_field() {
+        // A hostile spare at generation 2^64-1 (checksum recomputed) would
+        // pin every later commit to the same generation: commits would
+        // then overwrite the newest copy in place and a tie load the stale
+        // one. Generations above 2^63-1 are never written.
+        let mut b = [0u8; BLOCK];
+        for (generation, ok) in [(MAX_GENERATION, true), (MAX_GENERATION + 1, false), (u64::MAX, false)] {
+            Superblock { generation, ..sample() }.encode(&mut b).unwrap();
+            assert_eq!(Superblock::decode(&b).is_ok(), ok, "generation {generation}");
+        }
+        assert_eq!(next_generation(41), Some(42));
+        assert_eq!(next_generation(MAX_GENERATION), None);
     }
 
     #[test]
