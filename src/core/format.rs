@@ -185,6 +185,7 @@ impl Superblock {
         // Version 1 has one superblock per region, version 2 two.
         let superblocks = if sb.version == FORMAT_VERSION_1 { 1 } else { 2 };
         if sb.version == 0
+            || sb.generation > MAX_GENERATION
             || sb.flags != 0
             || sb.copy > 1
             || sb.slot >= superblocks as u8

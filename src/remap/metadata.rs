@@ -16,7 +16,7 @@ use crate::dm::{CtrError, DmDev, IoBuffer};
 use crate::logic::commit::{commit, format, Committed, CopyError};
 use crate::logic::discover::{discover, highest_generation, slots_unchanged, Discovery, Fingerprint};
 use crate::logic::extent::Extent;
-use crate::logic::format::{Superblock, BLOCK, FORMAT_VERSION};
+use crate::logic::format::{next_generation, Superblock, BLOCK, FORMAT_VERSION};
 use crate::logic::geometry::SpareLayout;
 use crate::logic::latency::LatencyRing;
 use crate::logic::load::{read_slot, CopyState};
@@ -96,7 +96,10 @@ impl Metadata {
                 Err(ctr_err(EINVAL, r.message()))
             }
             Discovery::Format { layout, highest } => {
-                let generation = highest.saturating_add(1);
+                let Some(generation) = next_generation(highest) else {
+                    pr_err!("spare {}: a superblock is at the highest generation; not formatting over it\n", spare.name());
+                    return Err(ctr_err(EINVAL, c"Spare metadata generation cannot go higher"));
+                };
                 let mut sb = Superblock {
                     version: FORMAT_VERSION,
                     generation,
@@ -181,9 +184,13 @@ impl Metadata {
             pr_warn!("spare {}: table not in step with the spare (its last resume failed); not committing\n", spare.name());
             return Err(EAGAIN);
         }
-        self.attempted = self.attempted.saturating_add(1);
+        let Some(generation) = next_generation(self.attempted) else {
+            pr_err!("spare {}: metadata generation {} cannot go higher; not committing\n", spare.name(), self.attempted);
+            return Err(EOVERFLOW);
+        };
+        self.attempted = generation;
         let next = Superblock {
-            generation: self.attempted,
+            generation,
             alloc_next,
             extent_count: extents.len() as u64,
             ..self.sb

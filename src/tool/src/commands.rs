@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use dm_remap_core::format::{Superblock, FORMAT_VERSION};
+use dm_remap_core::format::{next_generation, Superblock, FORMAT_VERSION};
 use dm_remap_core::geometry::SpareLayout;
 use dm_remap_core::load::CopyState;
 
@@ -108,7 +108,8 @@ pub fn restore(path: &Path, input: &Path) -> Result<Outcome, String> {
             (layout, None, 0)
         }
     };
-    let generation = highest.max(dump.generation) + 1;
+    let generation = next_generation(highest.max(dump.generation))
+        .ok_or_else(|| format!("{}: generation {} cannot go higher", path.display(), highest.max(dump.generation)))?;
     let (sb, extents) = dump.to_superblock(&layout, generation)?;
     let n = match slots {
         Some(mut slots) => spare.commit(&layout, &mut slots, &sb, &extents)?,
@@ -133,7 +134,8 @@ pub fn repair(path: &Path) -> Result<Outcome, String> {
         return Ok(Outcome::Clean);
     }
     let extents = extents.to_vec();
-    let generation = copies.highest_generation() + 1;
+    let generation = next_generation(copies.highest_generation())
+        .ok_or_else(|| format!("{}: generation {} cannot go higher", path.display(), copies.highest_generation()))?;
     let next = Superblock { generation, version: FORMAT_VERSION, ..sb };
     let n = spare.commit(&copies.layout, &mut slots, &next, &extents)?;
     println!("rewrote generation {} as generation {generation} ({n} of 2 copies)", sb.generation);
