@@ -578,50 +578,59 @@ pub(crate) mod tests {
         }
     }
 
-    #[test]
-    fn a_version_1_spare_written_in_one_region_only_loads_the_new_generation() {
-        // The first version-2 commit reaches region A only (a crash, or
-        // region B failing): region B still holds its version-1 copy, and
-        // one of its entry blocks where slot 1's superblock goes.
-        for n in [300, 0] {
-            let (mut disk, layout) = v1_image(32768, 5, &table(n, 0));
-            if n == 0 {
-                // An empty version-1 table never wrote that block: it holds
-                // whatever the disk held before.
-                let at = (layout.region_b_start as usize + 8) * 512;
+    /// A version-1 image of `n` extents at generation 5, with its slots as
+    /// the writer records them. An empty version-1 table never wrote block
+    /// 1 of a region (where slot 1's superblock goes): it holds whatever the
+    /// disk held before, here 0x77 bytes in both regions.
+    fn v1_with_slots(n: u64) -> (Disk, SpareLayout, Slots) {
+        let (mut disk, layout) = v1_image(32768, 5, &table(n, 0));
+        if n == 0 {
+            for copy in 0..2u8 {
+                let at = superblock_sector(&layout, copy, 1) as usize * 512;
                 disk.image[at..at + BLOCK].fill(0x77);
             }
-            let mut buf = vec![0u8; BLOCK];
-            let mut slots = Slots::default();
-            for copy in 0..2u8 {
-                if let CopyState::Valid(v) =
-                    read_slot(&mut disk, &layout, copy, 0, &mut buf, |_| ())
-                {
-                    slots.slots[copy as usize][0] = Slot::Holds {
-                        generation: v.generation,
-                        footprint: footprint_of(&layout, &v).unwrap(),
-                    };
-                }
+        }
+        let mut buf = vec![0u8; BLOCK];
+        let mut slots = Slots::default();
+        for copy in 0..2u8 {
+            if let CopyState::Valid(v) = read_slot(&mut disk, &layout, copy, 0, &mut buf, |_| ()) {
+                slots.slots[copy as usize][0] =
+                    Slot::Holds { generation: v.generation, footprint: footprint_of(&layout, &v).unwrap() };
             }
-            disk.failing = (0..layout.region_sectors)
-                .map(|s| layout.region_b_start + s)
-                .collect();
-            let done = commit(
-                &mut disk,
-                &layout,
-                &mut slots,
-                &sb(&layout, 6, 301),
-                &table(301, 0),
-                &mut buf,
-            );
+        }
+        (disk, layout, slots)
+    }
+
+    #[test]
+    fn a_version_1_spare_loads_after_a_crash_anywhere_in_its_first_version_2_commit() {
+        // The first version-2 commit may reach region A only: region B
+        // still holds its version-1 copy, and in slot 1's superblock place
+        // one of its entry blocks or, for an empty table, old data. That
+        // data must not refuse the spare as someone else's.
+        for n in [300, 0] {
+            let (mut disk, layout, mut slots) = v1_with_slots(n);
+            let base = disk.image.clone();
+            let mut buf = vec![0u8; BLOCK];
+            let done = commit(&mut disk, &layout, &mut slots, &sb(&layout, 6, n + 1), &table(n + 1, 0), &mut buf);
+            assert_eq!(done.copies_written(), 2);
+            for at in 0..=disk.log.len() {
+                let image = crash(&base, &disk.log, at, |_| 0);
+                let got = discovered(image, 32768);
+                assert!(got == Some(5) || got == Some(6), "version-1 table of {n} entries, crash after {at}: {got:?}");
+            }
+        }
+        // With region B failing every write, only a version-1 table with
+        // entries shows its own entry block there; old data in region B,
+        // which no commit could clear, refuses the spare (as it would if it
+        // were someone else's).
+        for (n, want) in [(300, Some(6)), (0, None)] {
+            let (mut disk, layout, mut slots) = v1_with_slots(n);
+            disk.failing = (0..layout.region_sectors).map(|s| layout.region_b_start + s).collect();
+            let mut buf = vec![0u8; BLOCK];
+            let done = commit(&mut disk, &layout, &mut slots, &sb(&layout, 6, n + 1), &table(n + 1, 0), &mut buf);
             assert_eq!(done.copies_written(), 1);
             disk.settle();
-            assert_eq!(load(disk.image.clone(), &layout).map(|g| g.0), Some(6));
-            assert_eq!(
-                discovered(disk.image, 32768),
-                Some(6),
-                "version-1 table of {n} entries"
-            );
+            assert_eq!(discovered(disk.image, 32768), want, "version-1 table of {n} entries, region B failing");
         }
     }
 

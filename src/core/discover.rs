@@ -281,13 +281,15 @@ pub fn read_states(
         }
     }
     // Version 1 never wrote slot 1's places: on a spare whose newest copy
-    // is version 1, or in a region whose slot 0 still holds its version-1
-    // copy (the first version-2 commit reached only the other region), what
-    // is there is not a copy, whatever it holds.
-    let is_v1 = |state: &CopyState| matches!(state, CopyState::Valid(sb) if sb.version == FORMAT_VERSION_1);
-    let newest_v1 = newest(&states).is_some_and(|(c, s)| is_v1(&states[usize::from(c)][usize::from(s)]));
+    // is version 1, what is there is not a copy, whatever it holds. (The
+    // first version-2 commit clears those places before it writes a copy,
+    // so once a version-2 copy is the newest, foreign data there is
+    // someone else's.)
+    let v1 = newest(&states).is_some_and(|(c, s)| {
+        matches!(states[usize::from(c)][usize::from(s)], CopyState::Valid(sb) if sb.version == FORMAT_VERSION_1)
+    });
     for region in states.iter_mut() {
-        if (newest_v1 || is_v1(&region[0])) && region[1] == CopyState::Foreign {
+        if v1 && region[1] == CopyState::Foreign {
             region[1] = CopyState::Missing;
         }
     }
