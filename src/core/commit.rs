@@ -108,6 +108,7 @@ pub fn commit<W: MetaWrite>(
 ) -> Committed<W::Error> {
     let count = entry_blocks(extents.len() as u64);
     let mut results = [Err(CopyError::NoSafeSlot), Err(CopyError::NoSafeSlot)];
+    clear_unwritten_version_1_blocks(io, layout, slots, buf);
     for copy in slots.region_order() {
         let Some((slot, footprint, destroyed)) =
             slots.plan(copy, FORMAT_VERSION, count, layout.region_meta_blocks())
@@ -138,6 +139,23 @@ pub fn commit<W: MetaWrite>(
     }
     let [a, b] = results;
     Committed { a, b }
+}
+
+/// Before a version-2 copy lands on a version-1 spare: zeroes, durably, the
+/// block where slot 1's superblock goes in each region whose version-1
+/// copy has no entry blocks (and so never wrote that block, which holds
+/// what the disk held before) and whose slot 1 holds nothing. Once a
+/// version-2 copy is the newest, foreign data there is someone else's (see
+/// `discover::read_states`). A failed write is left to the commit of that
+/// region, which fails too.
+fn clear_unwritten_version_1_blocks<W: MetaWrite>(io: &mut W, layout: &SpareLayout, slots: &Slots, buf: &mut [u8]) {
+    for (copy, region) in (0u8..).zip(slots.slots.iter()) {
+        let empty_v1 = matches!(region[0], Slot::Holds { footprint, .. } if footprint == Footprint { superblock: 0, entries: 1, count: 0 });
+        if empty_v1 && region[1] == Slot::Free {
+            buf.fill(0);
+            let _ = io.write_durable(superblock_sector(layout, copy, 1), buf.get(..BLOCK).unwrap_or_default());
+        }
+    }
 }
 
 /// Zeroes the superblock block of every slot but slot 0 in region `copy`,
