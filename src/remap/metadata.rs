@@ -186,7 +186,7 @@ impl Metadata {
         }
         let Some(generation) = next_generation(self.attempted) else {
             pr_err!("spare {}: metadata generation {} cannot go higher; not committing\n", spare.name(), self.attempted);
-            return Err(EOVERFLOW);
+            return Err(ERANGE);
         };
         self.attempted = generation;
         let next = Superblock {
