@@ -99,40 +99,52 @@ writer() {
     echo "$k $bad $dup" > "$W/writer.$w"
 }
 
-# remap_msg <sector> <sectors>: one remap message, clamped to the device.
+# remap_msg <sector> <sectors>: one remap message, clamped to the device
+# (uses the caller's $id for its output files).
 remap_msg() {
     local s=$1 c=$2 r l
     [ "$s" -lt "$n" ] || return 0
     [ $(( s + c )) -le "$n" ] || c=$(( n - s ))
     [ "$c" -ge 1 ] || return 0
     echo issued >> "$W/remap.count"
-    if may remap dmsetup message r 0 remap "$s" "$c"; then
-        read -r _ r _ l < "$W/remap.out" || true
-        [[ "$r" =~ ^[0-9]+$ && "$l" =~ ^[0-9]+$ ]] || { echo "FAIL: remap $s $c: report '$(head -1 "$W/remap.out")'"; exit 1; }
+    if may "remap$id" dmsetup message r 0 remap "$s" "$c"; then
+        read -r _ r _ l < "$W/remap$id.out" || true
+        [[ "$r" =~ ^[0-9]+$ && "$l" =~ ^[0-9]+$ ]] || { echo "FAIL: remap $s $c: report '$(head -1 "$W/remap$id.out")'"; exit 1; }
         echo "$r $l" >> "$W/remap.done"
     fi
 }
 
+# remapper <id>: remap messages until the deadline.
 remapper() {
-    local pick m sp len used total x
-    RANDOM=211
+    local id=$1 i=0 pick m len used total x
+    RANDOM=$(( 211 + id ))
     while ! past_deadline; do
-        used=$(info_field r spare_used); total=$(info_field r spare_total)
-        if [ $(( used * 100 )) -gt $(( total * 60 )) ]; then
-            # Keep the pool for automatic remaps: only list.
-            must list dmsetup message r 0 list_remaps
-            sleep 0.2; continue
+        i=$((i + 1))
+        if [ $(( i % 8 )) = 1 ]; then
+            read -r used total < <(dmsetup status r | awk '{ print $10, $9 }')
+            if [ $(( used * 100 )) -gt $(( total * 60 )) ]; then
+                # Keep the pool for automatic remaps: only list.
+                must "list$id" dmsetup message r 0 list_remaps
+                sleep 1; i=0; continue
+            fi
         fi
         x=$(( RANDOM % 20 ))
-        if [ "$x" -lt 8 ]; then
+        if [ "$x" -lt 6 ]; then
             remap_msg $(( $(rand32) % n )) $(( RANDOM % 64 + 1 ))
-        elif [ "$x" -lt 9 ]; then
+        elif [ "$x" -lt 7 ]; then
             remap_msg $(( $(rand32) % n )) $(( RANDOM % 1024 + 256 ))   # a larger copy
+        elif [ "$x" -lt 9 ]; then
+            # Around a block a writer just made bad: races its write (an
+            # automatic remap), or copies it unreadable ("lost") before.
+            m=$(tail -n 1 "$W/bad.$(( RANDOM % 4 ))" 2>/dev/null || true)
+            [ -n "$m" ] || continue
+            x=$(( RANDOM % 8 )); [ "$m" -ge "$x" ] || x=$m
+            remap_msg $(( m - x )) $(( x + RANDOM % 16 + 1 ))
         elif [ "$x" -lt 18 ]; then
             # An extent near a random block: overlap, straddle or join it.
-            must list dmsetup message r 0 list_remaps $(( $(rand32) % (n / bsect) )) 8
+            must "list$id" dmsetup message r 0 list_remaps $(( $(rand32) % (n / bsect) )) 8
             pick=$(awk -v r="$RANDOM" '$4 == "ok" || $4 == "lost" { e[c++] = $1 " " $3 }
-                                        END { if (c) print e[r % c] }' "$W/list.out")
+                                        END { if (c) print e[r % c] }' "$W/list$id.out")
             [ -n "$pick" ] || { remap_msg $(( $(rand32) % n )) 8; continue; }
             read -r m len <<< "$pick"
             m=$(( m * bsect )); len=$(( len * bsect ))
@@ -146,9 +158,9 @@ remapper() {
                 4) remap_msg $(( m + len - 1 )) $(( RANDOM % 256 + 2 )) ;;      # into what follows
             esac
         else
-            must list dmsetup message r 0 list_remaps
+            must "list$id" dmsetup message r 0 list_remaps
             awk '$4 == "ok" || $4 == "lost" { if ($1 < end) { print "overlap at " $1; exit 1 } end = $1 + $3 }' \
-                "$W/list.out" > "$W/list.check" || { echo "FAIL: list_remaps: $(cat "$W/list.check")"; exit 1; }
+                "$W/list$id.out" > "$W/list$id.check" || { echo "FAIL: list_remaps: $(cat "$W/list$id.check")"; exit 1; }
         fi
     done
 }
@@ -224,12 +236,15 @@ t0=$(now_ms)
 deadline=$(( t0 + RUN_MS ))
 writers=()
 for w in 0 1 2 3; do writer "$w" > "$W/writer.$w.log" 2>&1 & writers+=($!); done
-remapper > "$W/remapper.log" 2>&1 & remapper_pid=$!
+remappers=()
+for id in 0 1; do remapper "$id" > "$W/remapper.$id.log" 2>&1 & remappers+=($!); done
 lifecycle > "$W/lifecycle.log" 2>&1 & lifecycle_pid=$!
 
 # The lifecycle loop first: if it failed, the device may be stuck suspended.
 wait "$lifecycle_pid" || { dmsetup resume r 2>/dev/null; cat "$W/lifecycle.log"; fail "lifecycle loop failed"; }
-wait "$remapper_pid" || { cat "$W/remapper.log"; fail "remapper failed"; }
+for id in 0 1; do
+    wait "${remappers[$id]}" || { cat "$W/remapper.$id.log"; fail "remapper $id failed"; }
+done
 for w in 0 1 2 3; do
     wait "${writers[$w]}" || { cat "$W/writer.$w.log"; fail "writer $w failed"; }
 done
@@ -243,20 +258,23 @@ for w in 0 1 2 3; do
     rounds=$((rounds + k)); bad=$((bad + b)); dup=$((dup + d))
 done
 [ "$rounds" -ge 4 ] || fail "only $rounds fio rounds ran"
-issued=$(count remap.count); done_=$(count remap.done); refused=$(count refused.remap)
+issued=$(count remap.count); done_=$(count remap.done)
+cat $W/refused.remap* > $W/refused.all 2>/dev/null || true
+refused=$(count refused.all)
 moved=$(awk '{ r += $1; l += $2 } END { print r + 0, l + 0 }' "$W/remap.done" 2>/dev/null || echo "0 0")
 [ "$issued" -ge 10 ] || fail "only $issued remap messages were sent"
 [ "$(count suspend.count)" -ge 2 ] && [ "$(count reload.count)" -ge 2 ] \
     || fail "only $(count suspend.count) suspends and $(count reload.count) reloads ran"
 note "$(( run_ms / 1000 )) s of chaos: $rounds fio rounds, $(( rounds * sub / 2048 )) MiB written and verified by 4 writers, no fio error"
 note "remap messages: $issued issued, $done_ done (remapped/lost blocks: $moved), $refused refused"
-[ "$refused" = 0 ] || sed 's/^/    /' "$W/refused.remap" | sort | uniq -c | sort -rn | head -5
+[ "$refused" = 0 ] || sed 's/^/    /' "$W/refused.all" | sort | uniq -c | sort -rn | head -5
 note "lifecycle: $(cat "$W/lifecycle.steps") steps, $(count suspend.count) suspend/resume, $(count reload.count) reloads," \
      "$(count scan.count) scan starts, $(count policy.count) policy changes, $(count badmsg.count) bad messages refused"
 note "dm-dust: $bad bad blocks added under load ($dup already bad)"
-note "status: remaps $(info_field r remaps), auto_remaps $(info_field r auto_remaps), errors $(info_field r errors)," \
-     "unrecovered $(info_field r unrecovered), pending $(info_field r pending), health $(info_field r health)," \
-     "generation $(info_field r generation)"
+# (The status counters count from the last reload.)
+note "status: $(info_field r remaps) blocks remapped, pending $(info_field r pending), health $(info_field r health)," \
+     "generation $(info_field r generation); since the last reload: auto_remaps $(info_field r auto_remaps)," \
+     "errors $(info_field r errors), unrecovered $(info_field r unrecovered)"
 
 # Every bad block was written after it went bad: all remapped, none pending.
 assert_eq "$(info_field r pending)" 0 "pending blocks after every bad block was rewritten"
@@ -265,10 +283,12 @@ awk '$4 == "ok" || $4 == "lost" { for (b = $1; b < $1 + $3; b++) print b }' $W/b
 [ ! -s $W/twice ] || fail "main blocks remapped twice: $(head -3 $W/twice | tr '\n' ' ')"
 awk '$4 == "ok" || $4 == "lost" { for (b = $2; b < $2 + $3; b++) print b }' $W/before.list | sort -n | uniq -d > $W/twice
 [ ! -s $W/twice ] || fail "spare blocks used twice: $(head -3 $W/twice | tr '\n' ' ')"
-cat $W/bad.* 2>/dev/null | sort -n > $W/bad.all || true
+cat $W/bad.? 2>/dev/null | sort -n > $W/badblocks || true
 awk '$4 == "ok" || $4 == "lost" { for (b = $1; b < $1 + $3; b++) print b * '"$bsect"' }' $W/before.list | sort -n > $W/remapped.sectors
-join -v1 <(sort $W/bad.all) <(sort $W/remapped.sectors) > $W/unremapped
+join -v1 <(sort $W/badblocks) <(sort -u $W/remapped.sectors) > $W/unremapped
 [ ! -s $W/unremapped ] || fail "bad blocks written under load but not remapped: $(head -5 $W/unremapped | tr '\n' ' ')"
+note "all $(wc -l < $W/badblocks) bad blocks remapped; table: $(grep -c -E ' (ok|lost)$' $W/before.list || true) extents," \
+     "$(grep -c ' lost$' $W/before.list || true) of them lost (copied unreadable by a remap message)"
 
 # sum_device [<dd args>...]: sha256 of the device read with O_DIRECT.
 sum_device() {
