@@ -111,6 +111,11 @@ impl Disk {
         Ok(())
     }
 
+    /// Whether both devices hold the same bytes (durable and cached).
+    pub fn same_contents(&self, other: &Disk) -> bool {
+        self.durable == other.durable && self.cache == other.cache
+    }
+
     /// The sectors with cached writes, in order.
     pub fn cached(&self) -> Vec<u64> {
         self.cache.iter().map(|(s, _)| *s).collect()

@@ -384,6 +384,21 @@ pub fn pending_write_meets_remap() {
     });
 }
 
+/// A table that has not caught up with the spare (a reload constructed,
+/// not yet resumed) gets a `remap` message: it must be refused without a
+/// write to the spare, whose blocks its allocator may hand out twice.
+pub fn remap_before_catching_up() {
+    let rcu = Rcu::default();
+    let oracle = Mutex::new(Oracle::new(8));
+    let t = Target::new(8, 512, &rcu, &oracle, Policies::default());
+    t.lock_writer_for_test().meta.in_step = false;
+    let before = t.spare.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let r = t.remap(2, 3);
+    assert!(r.is_err(), "a remap was accepted by a table not in step with the spare");
+    let after = t.spare.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert!(before.same_contents(&after), "a refused remap wrote to the spare");
+}
+
 /// The trace of the last run (kept outside the run, which a violation
 /// unwinds).
 pub static TRACE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());

@@ -305,6 +305,9 @@ pub struct SimMeta {
     pub slots: Slots,
     pub sb: Superblock,
     pub attempted: u64,
+    /// Whether this table caught up with the spare (the kernel's
+    /// `in_step`: false from a reload's construction to its preresume).
+    pub in_step: bool,
 }
 
 /// Where a device I/O goes.
@@ -435,7 +438,7 @@ impl<'a> Target<'a> {
         let mut buf = vec![0u8; BLOCK];
         let (slots, done) = format(&mut DirectSpare(&mut spare), &layout, &sb, &[], &mut buf);
         assert_eq!(done.copies_written(), 2, "format");
-        let meta = SimMeta { layout, slots, sb, attempted: 1 };
+        let meta = SimMeta { layout, slots, sb, attempted: 1, in_step: true };
         let alloc = SpareAllocator::for_layout(&layout, 0);
         Self::with(main_blocks, Disk::new(main_blocks, 0), spare, layout, vec![], meta, alloc, rcu, oracle, policies)
     }
@@ -731,6 +734,11 @@ impl<'a> Target<'a> {
     }
 
     /// The published table (for checks).
+    /// The writer state, for scenarios that set it up.
+    pub fn lock_writer_for_test(&self) -> shuttle::sync::MutexGuard<'_, Writer<SimMeta, SimBuf>> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn table_now(&self) -> Arc<Vec<Extent>> {
         self.table.read()
     }
@@ -934,6 +942,9 @@ impl Platform for Target<'_> {
             // a reloaded table, which loaded the spare before this commit,
             // resumed behind it.
             panic!("invariant: the worker commits with no bio of its round left uncompleted (a suspend and reload could pass it)");
+        }
+        if !writer.meta.in_step {
+            return Err(ChangeFailed::Commit);
         }
         let meta = &mut writer.meta;
         meta.attempted += 1;
