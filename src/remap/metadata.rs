@@ -221,6 +221,11 @@ impl Metadata {
         self.in_step = in_step;
     }
 
+    /// Whether this state is the spare's newest: see `in_step`.
+    pub(crate) fn in_step(&self) -> bool {
+        self.in_step
+    }
+
     /// Wall-clock seconds of the last successful commit (0: none yet).
     pub(crate) fn last_commit_time(&self) -> i64 {
         self.last_commit

@@ -235,6 +235,9 @@ impl<'t> Platform for &'t RemapTarget {
     fn lock_writer(&self) -> Self::WriterGuard<'_> {
         self.writer.lock()
     }
+    fn in_step(&self, writer: &Writer<Metadata, IoBuffer>) -> bool {
+        writer.meta.in_step()
+    }
     fn block_bytes(&self) -> usize {
         self.geo.block_bytes()
     }

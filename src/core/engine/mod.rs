@@ -179,6 +179,12 @@ pub trait Platform {
 
     /// Takes the writer lock.
     fn lock_writer(&self) -> Self::WriterGuard<'_>;
+    /// Whether the table is in step with the spare (it loaded or committed
+    /// the spare's newest generation; a reloaded table is not until its
+    /// preresume caught up). A table not in step writes nothing to the
+    /// spare: its allocator may hand out blocks the spare's newest table
+    /// already uses.
+    fn in_step(&self, writer: &Writer<Self::Meta, Self::Buf>) -> bool;
     /// Block size in bytes.
     fn block_bytes(&self) -> usize;
     /// Blocks in the target.

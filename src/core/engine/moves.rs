@@ -27,6 +27,9 @@ pub fn remap_range<P: Platform>(
     blocks: u64,
 ) -> Result<Report<P::List<Extent>>, ChangeFailed> {
     let mut writer = p.lock_writer();
+    if !p.in_step(&writer) {
+        return Err(ChangeFailed::Commit);
+    }
     let mut trial = writer.alloc;
     let runs = plan_runs(p, first, blocks, &mut trial)?;
     if runs.is_empty() {
@@ -60,6 +63,9 @@ pub fn remap_range<P: Platform>(
 pub fn relocate<P: Platform>(p: &P, blocks: &mut [u64]) {
     super::super::sort::heapsort_by_key(blocks, |b| *b);
     let mut writer = p.lock_writer();
+    if !p.in_step(&writer) {
+        return;
+    }
     let mut alloc = writer.alloc;
     let mut runs: P::List<Extent> = Default::default();
     for (i, &block) in blocks.iter().enumerate() {

@@ -18,6 +18,9 @@ const SPARE_ATTEMPTS: u32 = 3;
 /// The remaps one round of recovery adds.
 struct Round<P: Platform> {
     alloc: SpareAllocator,
+    /// Whether new spare blocks may be written (the table is in step with
+    /// the spare).
+    may_place: bool,
     /// New single-block extents, for new remaps and moved blocks.
     runs: P::List<Extent>,
     /// Remapped blocks whose spare block failed: they move to the spare
@@ -40,6 +43,7 @@ pub fn recover_round<P: Platform>(
     let mut writer = p.lock_writer();
     let mut round: Round<P> = Round {
         alloc: writer.alloc,
+        may_place: p.in_step(&writer),
         runs: Default::default(),
         moved: Default::default(),
     };
@@ -238,6 +242,9 @@ fn fresh_block<P: Platform>(
     round: &mut Round<P>,
     moving: bool,
 ) -> Result<(), ()> {
+    if !round.may_place {
+        return Err(());
+    }
     let bs = p.block_bytes();
     let planned = round.runs.iter().position(|e| e.main == block);
     let mut spare = match planned.and_then(|i| round.runs.get(i)) {

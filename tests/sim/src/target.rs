@@ -809,6 +809,9 @@ impl Platform for Target<'_> {
     fn lock_writer(&self) -> Self::WriterGuard<'_> {
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
+    fn in_step(&self, writer: &Writer<SimMeta, SimBuf>) -> bool {
+        writer.meta.in_step
+    }
     fn block_bytes(&self) -> usize {
         BS
     }
