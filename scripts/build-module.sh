@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds dm-remap.ko against the test kernel (built first if need be) and
 # fails on any compiler or clippy warning. Prints the kernel build directory.
-# Usage: build-module.sh [--debug]
+# Usage: build-module.sh [--checked | --debug]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")

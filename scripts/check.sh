@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# The README's test command: host unit and property tests of the pure code,
-# a warning-free module build with no panic reachable from the I/O path,
-# packaging checks, the VM harness self-test, then every VM test.
+# The README's test command: host unit and property tests of the pure code
+# (and the engine simulation), fuzzing, a warning-free module build with no
+# panic reachable from the I/O path, packaging checks, the VM harness
+# self-test, then every VM test: on the checked kernel (lockdep, PROVE_RCU,
+# DEBUG_ATOMIC_SLEEP, DEBUG_OBJECTS, kmemleak, KFENCE), and again on the base
+# kernel, which has the timing a user's kernel has. Any failed test or
+# kernel report fails the run.
 # Usage: check.sh [--debug] [<vm test name>...]
-#   --debug   run against the debug kernel (KASAN, lockdep, kmemleak, ...)
+#   --debug   the VM tests on the debug kernel only (checked + KASAN; a manual run)
 #   names     run only these VM tests (tests/vm/cases/<name>.sh), no self-test
+# DM_REMAP_VM_KERNELS: the kernels the VM tests run on, in order (default
+# "checked base"; e.g. "base" for a quick local run).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
-flavour=()
-if [ "${1:-}" = --debug ]; then flavour=(--debug); shift; fi
+kernels=${DM_REMAP_VM_KERNELS:-checked base}
+if [ "${1:-}" = --debug ]; then kernels=debug; shift; fi
 "$here/install-deps.sh"
 
 echo "== host tests"
@@ -24,17 +30,26 @@ echo "== fuzzing the engine simulation for ${DM_REMAP_SIM_FUZZ_SECONDS:-30}s"
   -max_total_time="${DM_REMAP_SIM_FUZZ_SECONDS:-30}" -max_len=64 -print_final_stats=1 2>&1 \
   | grep -E "^(Done|stat::number_of_executed_units)|SUMMARY|panicked|ERROR" )
 
-echo "== module build"
-kdir=$("$here/build-module.sh" "${flavour[@]}" | tail -n 1)
-vm=(--kernel-dir "$kdir" --module "$repo/dm-remap.ko")
+echo "== module build (base kernel)"
+kdir=$("$here/build-module.sh" | tail -n 1)
 echo "== no panic reachable from map/end_io"
 python3 "$here/check-io-path.py" "$repo/dm-remap.ko"
 echo "== packaging (DKMS build, make install, make install-tools)"
 "$here/test-packaging.sh" "$kdir"
 
-if [ "$#" -eq 0 ]; then
-  echo "== VM harness self-test"
-  python3 "$here/vm/selftest.py" "${vm[@]}"
-fi
-echo "== VM tests"
-python3 "$here/vm/run.py" "${vm[@]}" "$@"
+for flavour in $kernels; do
+  echo "== VM tests on the $flavour kernel"
+  case "$flavour" in
+    base) args=() ;;
+    checked|debug) args=("--$flavour") ;;
+    *) echo "check.sh: unknown kernel flavour '$flavour'" >&2; exit 2 ;;
+  esac
+  started=$SECONDS
+  kdir=$("$here/build-module.sh" "${args[@]}" | tail -n 1)
+  vm=(--kernel-dir "$kdir" --module "$repo/dm-remap.ko")
+  if [ "$#" -eq 0 ]; then
+    python3 "$here/vm/selftest.py" "${vm[@]}"
+  fi
+  python3 "$here/vm/run.py" "${vm[@]}" "$@"
+  echo "== VM tests on the $flavour kernel: $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s"
+done
