@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
 # The README's test command: host unit and property tests of the pure code
 # (and the engine simulation), fuzzing, a warning-free module build with no
-# panic reachable from the I/O path, packaging checks, the VM harness
-# self-test, then every VM test: on the checked kernel (lockdep, PROVE_RCU,
-# DEBUG_ATOMIC_SLEEP, DEBUG_OBJECTS, kmemleak, KFENCE), and again on the base
-# kernel, which has the timing a user's kernel has. Any failed test or
-# kernel report fails the run.
+# panic reachable from the I/O path and packaging checks (against the base
+# kernel), the VM harness self-test, then every VM test on the checked kernel
+# (lockdep, PROVE_RCU, DEBUG_ATOMIC_SLEEP, DEBUG_OBJECTS, kmemleak, KFENCE).
+# Any failed test or kernel report fails the run. (The suite on both kernels
+# does not fit CI's 90 minutes on 2 cores: see Documentation/testing.rst.)
 # Usage: check.sh [--debug] [<vm test name>...]
 #   --debug   the VM tests on the debug kernel only (checked + KASAN; a manual run)
 #   names     run only these VM tests (tests/vm/cases/<name>.sh), no self-test
 # DM_REMAP_VM_KERNELS: the kernels the VM tests run on, in order (default
-# "checked base"; e.g. "base" for a quick local run).
+# "checked"; "base" for a quicker local run, "checked base" for both).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
-kernels=${DM_REMAP_VM_KERNELS:-checked base}
+kernels=${DM_REMAP_VM_KERNELS-checked}
 if [ "${1:-}" = --debug ]; then kernels=debug; shift; fi
 "$here/install-deps.sh"
 
