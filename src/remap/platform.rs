@@ -236,7 +236,11 @@ impl<'t> Platform for &'t RemapTarget {
         self.writer.lock()
     }
     fn in_step(&self, writer: &Writer<Metadata, IoBuffer>) -> bool {
-        writer.meta.in_step()
+        let in_step = writer.meta.in_step();
+        if !in_step {
+            dm_warn_limited!(self.name, "table not in step with the spare (not resumed yet, or its resume failed); writing nothing to it\n");
+        }
+        in_step
     }
     fn block_bytes(&self) -> usize {
         self.geo.block_bytes()
