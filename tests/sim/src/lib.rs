@@ -2,8 +2,8 @@
 //! Deterministic simulation of dm-remap's engine (`src/core/engine`).
 //!
 //! One seed is one run: writers, readers and flushes from several threads,
-//! `remap` messages, policy changes and injected faults from a control
-//! thread (media and transient errors on either device, failing metadata
+//! `remap` messages, patrol reads, policy changes and injected faults
+//! from a control thread (media and transient errors on either device, failing metadata
 //! regions), a device that completes queued I/O in random order with a
 //! volatile cache, and the recovery worker; all interleaved by shuttle's
 //! seeded random scheduler, at every shared access. Optionally a crash at
@@ -232,6 +232,12 @@ fn control(t: &Target, oracle: &Mutex<Oracle>, cfg: &Config) {
                     t.excused.store(true, Ordering::SeqCst);
                 }
                 t.trace.note(format!("metadata region at {region} fails writes"));
+            }
+            90..=94 => {
+                // A patrol read over the range: blocks that never read turn
+                // pending, as the kernel's scan marks them.
+                let found = dm_remap_core::engine::recovery::scan_blocks(t, block, n);
+                t.trace.note(format!("scan {block}+{n}: {found} pending"));
             }
             _ => thread::yield_now(),
         }
