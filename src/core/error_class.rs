@@ -47,8 +47,9 @@ pub fn classify(blk_status: u8) -> ErrorClass {
     use status::*;
     match blk_status {
         MEDIUM | IOERR | PROTECTION => ErrorClass::Media,
-        TIMEOUT | RESOURCE | AGAIN | DEV_RESOURCE | ZONE_OPEN_RESOURCE | ZONE_ACTIVE_RESOURCE
-        | DM_REQUEUE => ErrorClass::Transient,
+        TIMEOUT | RESOURCE | AGAIN | DEV_RESOURCE | ZONE_OPEN_RESOURCE | ZONE_ACTIVE_RESOURCE | DM_REQUEUE => {
+            ErrorClass::Transient
+        }
         TRANSPORT | TARGET | RESV_CONFLICT | OFFLINE => ErrorClass::Device,
         NOTSUPP | NOSPC | INVAL | DURATION_LIMIT => ErrorClass::NotDisk,
         // Unknown codes: treat as the device's problem, never remap on them.
@@ -82,15 +83,7 @@ mod tests {
     fn every_known_status_has_the_documented_class() {
         use status::*;
         let media = [MEDIUM, IOERR, PROTECTION];
-        let transient = [
-            TIMEOUT,
-            RESOURCE,
-            AGAIN,
-            DEV_RESOURCE,
-            ZONE_OPEN_RESOURCE,
-            ZONE_ACTIVE_RESOURCE,
-            DM_REQUEUE,
-        ];
+        let transient = [TIMEOUT, RESOURCE, AGAIN, DEV_RESOURCE, ZONE_OPEN_RESOURCE, ZONE_ACTIVE_RESOURCE, DM_REQUEUE];
         let device = [TRANSPORT, TARGET, RESV_CONFLICT, OFFLINE, 18, 200];
         let not_disk = [NOTSUPP, NOSPC, INVAL, DURATION_LIMIT];
         for s in media {

@@ -84,9 +84,7 @@ pub fn first_ending_after(table: &[Extent], block: u64) -> usize {
 
 /// The extent that covers `block`, if any.
 pub fn lookup(table: &[Extent], block: u64) -> Option<&Extent> {
-    table
-        .get(first_ending_after(table, block))
-        .filter(|e| e.main <= block)
+    table.get(first_ending_after(table, block)).filter(|e| e.main <= block)
 }
 
 /// The longest prefix of `block .. block + blocks` that goes to one place: the
@@ -117,14 +115,8 @@ pub fn route_at(table: &[Extent], i: usize, block: u64, blocks: u64) -> Route {
                 blocks: blocks.min(end.saturating_sub(block)),
             }
         }
-        Some(e) => Route {
-            spare: None,
-            blocks: blocks.min(e.main - block),
-        },
-        None => Route {
-            spare: None,
-            blocks,
-        },
+        Some(e) => Route { spare: None, blocks: blocks.min(e.main - block) },
+        None => Route { spare: None, blocks },
     }
 }
 
@@ -221,23 +213,13 @@ pub fn carve(table: &[Extent], blocks: &[u64], out: &mut [Extent]) -> Result<usi
             if b > start {
                 // Pieces of an extent are shorter than it: the casts hold.
                 let spare = e.spare.wrapping_add(start.saturating_sub(e.main) as u32);
-                emit(Extent {
-                    main: start,
-                    spare,
-                    len: (b - start) as u16,
-                    state: e.state,
-                })?;
+                emit(Extent { main: start, spare, len: (b - start) as u16, state: e.state })?;
             }
             start = b.saturating_add(1);
         }
         if start < e.main_end() {
             let spare = e.spare.wrapping_add(start.saturating_sub(e.main) as u32);
-            emit(Extent {
-                main: start,
-                spare,
-                len: (e.main_end() - start) as u16,
-                state: e.state,
-            })?;
+            emit(Extent { main: start, spare, len: (e.main_end() - start) as u16, state: e.state })?;
         }
     }
     Ok(n)
@@ -245,9 +227,7 @@ pub fn carve(table: &[Extent], blocks: &[u64], out: &mut [Extent]) -> Result<usi
 
 /// Number of remapped blocks in `table`.
 pub fn remapped_blocks(table: &[Extent]) -> u64 {
-    table
-        .iter()
-        .fold(0u64, |sum, e| sum.saturating_add(u64::from(e.len)))
+    table.iter().fold(0u64, |sum, e| sum.saturating_add(u64::from(e.len)))
 }
 
 #[cfg(test)]
@@ -257,59 +237,15 @@ mod route_tests {
     #[test]
     fn a_route_spans_extents_that_continue_each_other() {
         let t = [
-            Extent {
-                main: 10,
-                spare: 0,
-                len: 2,
-                state: ExtentState::Ok,
-            },
-            Extent {
-                main: 12,
-                spare: 2,
-                len: 1,
-                state: ExtentState::Lost,
-            },
-            Extent {
-                main: 13,
-                spare: 3,
-                len: 5,
-                state: ExtentState::Ok,
-            },
-            Extent {
-                main: 18,
-                spare: 9,
-                len: 2,
-                state: ExtentState::Ok,
-            },
+            Extent { main: 10, spare: 0, len: 2, state: ExtentState::Ok },
+            Extent { main: 12, spare: 2, len: 1, state: ExtentState::Lost },
+            Extent { main: 13, spare: 3, len: 5, state: ExtentState::Ok },
+            Extent { main: 18, spare: 9, len: 2, state: ExtentState::Ok },
         ];
-        assert_eq!(
-            route(&t, 11, 8),
-            Route {
-                spare: Some(1),
-                blocks: 7
-            }
-        );
-        assert_eq!(
-            route(&t, 11, 3),
-            Route {
-                spare: Some(1),
-                blocks: 3
-            }
-        );
-        assert_eq!(
-            route(&t, 18, 5),
-            Route {
-                spare: Some(9),
-                blocks: 2
-            }
-        );
-        assert_eq!(
-            route(&t, 5, 10),
-            Route {
-                spare: None,
-                blocks: 5
-            }
-        );
+        assert_eq!(route(&t, 11, 8), Route { spare: Some(1), blocks: 7 });
+        assert_eq!(route(&t, 11, 3), Route { spare: Some(1), blocks: 3 });
+        assert_eq!(route(&t, 18, 5), Route { spare: Some(9), blocks: 2 });
+        assert_eq!(route(&t, 5, 10), Route { spare: None, blocks: 5 });
     }
 }
 
@@ -357,12 +293,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn ext(main: u64, spare: u32, len: u16) -> Extent {
-        Extent {
-            main,
-            spare,
-            len,
-            state: ExtentState::Ok,
-        }
+        Extent { main, spare, len, state: ExtentState::Ok }
     }
 
     fn merged(old: &[Extent], new: &[Extent]) -> Result<Vec<Extent>, MergeError> {
@@ -385,11 +316,7 @@ mod tests {
         assert_eq!(t.len(), 2, "spare not contiguous: no merge");
         let mut lost = ext(12, 2, 1);
         lost.state = ExtentState::Lost;
-        assert_eq!(
-            merged(&[ext(10, 0, 2)], &[lost]).unwrap().len(),
-            2,
-            "states differ: no merge"
-        );
+        assert_eq!(merged(&[ext(10, 0, 2)], &[lost]).unwrap().len(), 2, "states differ: no merge");
     }
 
     #[test]
@@ -400,52 +327,19 @@ mod tests {
 
     #[test]
     fn merge_refuses_overlap_and_small_output() {
-        assert_eq!(
-            merged(&[ext(10, 0, 4)], &[ext(12, 9, 1)]),
-            Err(MergeError::Overlap)
-        );
-        assert_eq!(
-            merged(&[], &[ext(5, 0, 2), ext(6, 2, 1)]),
-            Err(MergeError::Overlap)
-        );
+        assert_eq!(merged(&[ext(10, 0, 4)], &[ext(12, 9, 1)]), Err(MergeError::Overlap));
+        assert_eq!(merged(&[], &[ext(5, 0, 2), ext(6, 2, 1)]), Err(MergeError::Overlap));
         assert_eq!(merged(&[], &[ext(5, 0, 0)]), Err(MergeError::Overlap));
-        assert_eq!(
-            merge(&[ext(1, 0, 1)], &[ext(3, 1, 1)], &mut [Extent::default()]),
-            Err(MergeError::OutputTooSmall)
-        );
+        assert_eq!(merge(&[ext(1, 0, 1)], &[ext(3, 1, 1)], &mut [Extent::default()]), Err(MergeError::OutputTooSmall));
     }
 
     #[test]
     fn route_splits_at_extent_edges() {
         let t = [ext(10, 100, 4), ext(14, 200, 2)];
-        assert_eq!(
-            route(&t, 0, 64),
-            Route {
-                spare: None,
-                blocks: 10
-            }
-        );
-        assert_eq!(
-            route(&t, 11, 64),
-            Route {
-                spare: Some(101),
-                blocks: 3
-            }
-        );
-        assert_eq!(
-            route(&t, 14, 1),
-            Route {
-                spare: Some(200),
-                blocks: 1
-            }
-        );
-        assert_eq!(
-            route(&t, 16, 64),
-            Route {
-                spare: None,
-                blocks: 64
-            }
-        );
+        assert_eq!(route(&t, 0, 64), Route { spare: None, blocks: 10 });
+        assert_eq!(route(&t, 11, 64), Route { spare: Some(101), blocks: 3 });
+        assert_eq!(route(&t, 14, 1), Route { spare: Some(200), blocks: 1 });
+        assert_eq!(route(&t, 16, 64), Route { spare: None, blocks: 64 });
     }
 
     #[test]
@@ -466,8 +360,7 @@ mod tests {
         }
         prop_assert_eq!(remapped_blocks(table), model.len() as u64);
         for (&b, &(s, st)) in model {
-            let e =
-                lookup(table, b).ok_or_else(|| TestCaseError::fail(format!("block {b} lost")))?;
+            let e = lookup(table, b).ok_or_else(|| TestCaseError::fail(format!("block {b} lost")))?;
             prop_assert_eq!(u64::from(e.spare) + (b - e.main), s);
             prop_assert_eq!(e.state, st);
         }

@@ -40,14 +40,8 @@ impl IndexShape {
         while shift < 63 && ((span - 1) >> shift).saturating_add(1) > most {
             shift += 1;
         }
-        let buckets =
-            usize::try_from(((span - 1) >> shift).saturating_add(1)).unwrap_or(usize::MAX);
-        Self {
-            first,
-            end,
-            shift,
-            buckets,
-        }
+        let buckets = usize::try_from(((span - 1) >> shift).saturating_add(1)).unwrap_or(usize::MAX);
+        Self { first, end, shift, buckets }
     }
 
     /// Length of the position array [`build`] fills: one per bucket, plus
@@ -62,8 +56,7 @@ impl IndexShape {
 
     /// First block of bucket `k`, saturating.
     fn bucket_start(&self, k: usize) -> u64 {
-        self.first
-            .saturating_add((k as u64).checked_shl(self.shift).unwrap_or(u64::MAX))
+        self.first.saturating_add((k as u64).checked_shl(self.shift).unwrap_or(u64::MAX))
     }
 }
 
@@ -88,12 +81,7 @@ pub fn build(table: &[Extent], shape: &IndexShape, starts: &mut [u32]) -> Result
 /// The index of the first extent of `table` that ends after `block`, as
 /// [`extent::first_ending_after`], using the positions `build` filled.
 #[inline(always)]
-pub fn first_ending_after(
-    table: &[Extent],
-    shape: &IndexShape,
-    starts: &[u32],
-    block: u64,
-) -> usize {
+pub fn first_ending_after(table: &[Extent], shape: &IndexShape, starts: &[u32], block: u64) -> usize {
     if block < shape.first {
         return 0;
     }
@@ -113,19 +101,8 @@ pub fn first_ending_after(
 
 /// [`extent::route`] through the index.
 #[inline(always)]
-pub fn route(
-    table: &[Extent],
-    shape: &IndexShape,
-    starts: &[u32],
-    block: u64,
-    blocks: u64,
-) -> Route {
-    extent::route_at(
-        table,
-        first_ending_after(table, shape, starts, block),
-        block,
-        blocks,
-    )
+pub fn route(table: &[Extent], shape: &IndexShape, starts: &[u32], block: u64, blocks: u64) -> Route {
+    extent::route_at(table, first_ending_after(table, shape, starts, block), block, blocks)
 }
 
 #[cfg(test)]
@@ -138,12 +115,7 @@ mod tests {
     use std::vec::Vec;
 
     fn ext(main: u64, spare: u32, len: u16) -> Extent {
-        Extent {
-            main,
-            spare,
-            len,
-            state: ExtentState::Ok,
-        }
+        Extent { main, spare, len, state: ExtentState::Ok }
     }
 
     fn index(table: &[Extent]) -> (IndexShape, Vec<u32>) {
@@ -157,13 +129,7 @@ mod tests {
     fn empty_table_has_no_buckets_and_misses_everything() {
         let (shape, starts) = index(&[]);
         assert_eq!(shape.slots(), 0);
-        assert_eq!(
-            route(&[], &shape, &starts, 5, 8),
-            Route {
-                spare: None,
-                blocks: 8
-            }
-        );
+        assert_eq!(route(&[], &shape, &starts, 5, 8), Route { spare: None, blocks: 8 });
     }
 
     #[test]
@@ -185,41 +151,11 @@ mod tests {
     fn routes_around_a_long_extent() {
         let t = [ext(10, 0, 1000), ext(5000, 1000, 2)];
         let (shape, starts) = index(&t);
-        assert_eq!(
-            route(&t, &shape, &starts, 900, 200),
-            Route {
-                spare: Some(890),
-                blocks: 110
-            }
-        );
-        assert_eq!(
-            route(&t, &shape, &starts, 1010, 8),
-            Route {
-                spare: None,
-                blocks: 8
-            }
-        );
-        assert_eq!(
-            route(&t, &shape, &starts, 4990, 100),
-            Route {
-                spare: None,
-                blocks: 10
-            }
-        );
-        assert_eq!(
-            route(&t, &shape, &starts, 5001, 100),
-            Route {
-                spare: Some(1001),
-                blocks: 1
-            }
-        );
-        assert_eq!(
-            route(&t, &shape, &starts, 9, 1),
-            Route {
-                spare: None,
-                blocks: 1
-            }
-        );
+        assert_eq!(route(&t, &shape, &starts, 900, 200), Route { spare: Some(890), blocks: 110 });
+        assert_eq!(route(&t, &shape, &starts, 1010, 8), Route { spare: None, blocks: 8 });
+        assert_eq!(route(&t, &shape, &starts, 4990, 100), Route { spare: None, blocks: 10 });
+        assert_eq!(route(&t, &shape, &starts, 5001, 100), Route { spare: Some(1001), blocks: 1 });
+        assert_eq!(route(&t, &shape, &starts, 9, 1), Route { spare: None, blocks: 1 });
     }
 
     fn table_strategy() -> impl Strategy<Value = Vec<Extent>> {

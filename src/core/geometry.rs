@@ -31,8 +31,7 @@ pub const META_BLOCK_HEADER_BYTES: u64 = 64;
 pub const META_ENTRY_BYTES: u64 = 16;
 
 /// Entries in one metadata block: (4096 - 64) / 16 = 252.
-pub const ENTRIES_PER_META_BLOCK: u64 =
-    (META_BLOCK_BYTES - META_BLOCK_HEADER_BYTES) / META_ENTRY_BYTES;
+pub const ENTRIES_PER_META_BLOCK: u64 = (META_BLOCK_BYTES - META_BLOCK_HEADER_BYTES) / META_ENTRY_BYTES;
 
 /// Sectors in one metadata block.
 pub const META_BLOCK_SECTORS: u64 = META_BLOCK_BYTES / SECTOR_SIZE;
@@ -110,13 +109,7 @@ impl SpareLayout {
         let b = anchor(spare_sectors, region)?;
         let end = spare_sectors / bs * bs;
         let pool_blocks = end.checked_sub(region)? / bs;
-        let l = Self {
-            block_bytes,
-            region_sectors: region,
-            pool_start: region,
-            pool_blocks,
-            region_b_start: b,
-        };
+        let l = Self { block_bytes, region_sectors: region, pool_start: region, pool_blocks, region_b_start: b };
         (l.usable_blocks() >= 1).then_some(l)
     }
 
@@ -166,12 +159,7 @@ impl SpareLayout {
     pub fn gap(&self) -> Option<(u64, u64)> {
         let bs = self.block_sectors().max(1);
         let first = self.region_b_start.checked_sub(self.pool_start)? / bs;
-        (first < self.pool_blocks).then(|| {
-            (
-                first,
-                (self.region_sectors / bs).min(self.pool_blocks - first),
-            )
-        })
+        (first < self.pool_blocks).then(|| (first, (self.region_sectors / bs).min(self.pool_blocks - first)))
     }
 
     /// Pool blocks that can be handed out.
@@ -196,10 +184,7 @@ impl SpareLayout {
     /// The smallest spare, in sectors, that `new` accepts for `block_bytes`.
     pub fn min_spare_sectors(block_bytes: u32) -> u64 {
         let bs = (u64::from(block_bytes) / SECTOR_SIZE).max(1);
-        (1..1u64 << 20)
-            .map(|n| n * bs)
-            .find(|&s| Self::new(s, block_bytes).is_some())
-            .unwrap_or(u64::MAX)
+        (1..1u64 << 20).map(|n| n * bs).find(|&s| Self::new(s, block_bytes).is_some()).unwrap_or(u64::MAX)
     }
 }
 
@@ -207,9 +192,7 @@ impl SpareLayout {
 /// in version 2 at this size or any smaller one: every power of two below
 /// it (from 8 sectors up).
 pub fn region_b_candidates(spare_sectors: u64) -> impl Iterator<Item = u64> {
-    (3..64u32)
-        .map(|k| 1u64 << k)
-        .take_while(move |&b| b < spare_sectors)
+    (3..64u32).map(|k| 1u64 << k).take_while(move |&b| b < spare_sectors)
 }
 
 #[cfg(test)]
@@ -249,10 +232,7 @@ mod tests {
         for bs in [512, 4096, 65536] {
             let min = SpareLayout::min_spare_sectors(bs);
             assert_eq!(SpareLayout::new(min - 1, bs), None, "{bs}");
-            assert!(
-                SpareLayout::new(min, bs).is_some_and(|l| l.usable_blocks() >= 1),
-                "{bs}"
-            );
+            assert!(SpareLayout::new(min, bs).is_some_and(|l| l.usable_blocks() >= 1), "{bs}");
         }
         assert_eq!(SpareLayout::v1(32, 512), None);
         assert_eq!(SpareLayout::v1(33, 512).map(|l| l.pool_blocks), Some(1));

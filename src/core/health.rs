@@ -40,17 +40,11 @@ impl Health {
     /// The state for `inputs`.
     pub fn of(inputs: &HealthInputs) -> Self {
         let past = |pct: u32| {
-            pct > 0
-                && inputs.spare_used.saturating_mul(100)
-                    >= u64::from(pct).saturating_mul(inputs.spare_total)
+            pct > 0 && inputs.spare_used.saturating_mul(100) >= u64::from(pct).saturating_mul(inputs.spare_total)
         };
-        if inputs.spare_used >= inputs.spare_total
-            && inputs.metadata_copies > 0
-            && inputs.device_errors == 0
-        {
+        if inputs.spare_used >= inputs.spare_total && inputs.metadata_copies > 0 && inputs.device_errors == 0 {
             Self::SpareExhausted
-        } else if inputs.metadata_copies == 0 || inputs.device_errors > 0 || past(inputs.spare_crit)
-        {
+        } else if inputs.metadata_copies == 0 || inputs.device_errors > 0 || past(inputs.spare_crit) {
             Self::Failing
         } else if inputs.metadata_copies < 2 || inputs.spare_errors > 0 || past(inputs.spare_warn) {
             Self::Degraded
@@ -76,87 +70,21 @@ mod tests {
 
     #[test]
     fn worst_condition_wins() {
-        let ok = HealthInputs {
-            metadata_copies: 2,
-            spare_total: 10,
-            ..Default::default()
-        };
+        let ok = HealthInputs { metadata_copies: 2, spare_total: 10, ..Default::default() };
         assert_eq!(Health::of(&ok), Health::Ok);
-        assert_eq!(
-            Health::of(&HealthInputs {
-                metadata_copies: 1,
-                ..ok
-            }),
-            Health::Degraded
-        );
-        assert_eq!(
-            Health::of(&HealthInputs {
-                spare_errors: 1,
-                ..ok
-            }),
-            Health::Degraded
-        );
-        assert_eq!(
-            Health::of(&HealthInputs {
-                spare_used: 10,
-                metadata_copies: 1,
-                ..ok
-            }),
-            Health::SpareExhausted
-        );
-        assert_eq!(
-            Health::of(&HealthInputs {
-                device_errors: 1,
-                spare_used: 10,
-                ..ok
-            }),
-            Health::Failing
-        );
-        assert_eq!(
-            Health::of(&HealthInputs {
-                metadata_copies: 0,
-                ..ok
-            }),
-            Health::Failing
-        );
+        assert_eq!(Health::of(&HealthInputs { metadata_copies: 1, ..ok }), Health::Degraded);
+        assert_eq!(Health::of(&HealthInputs { spare_errors: 1, ..ok }), Health::Degraded);
+        assert_eq!(Health::of(&HealthInputs { spare_used: 10, metadata_copies: 1, ..ok }), Health::SpareExhausted);
+        assert_eq!(Health::of(&HealthInputs { device_errors: 1, spare_used: 10, ..ok }), Health::Failing);
+        assert_eq!(Health::of(&HealthInputs { metadata_copies: 0, ..ok }), Health::Failing);
     }
 
     #[test]
     fn spare_levels() {
-        let base = HealthInputs {
-            metadata_copies: 2,
-            spare_total: 100,
-            spare_warn: 80,
-            spare_crit: 95,
-            ..Default::default()
-        };
-        assert_eq!(
-            Health::of(&HealthInputs {
-                spare_used: 79,
-                ..base
-            }),
-            Health::Ok
-        );
-        assert_eq!(
-            Health::of(&HealthInputs {
-                spare_used: 80,
-                ..base
-            }),
-            Health::Degraded
-        );
-        assert_eq!(
-            Health::of(&HealthInputs {
-                spare_used: 95,
-                ..base
-            }),
-            Health::Failing
-        );
-        assert_eq!(
-            Health::of(&HealthInputs {
-                spare_used: 100,
-                ..base
-            }),
-            Health::SpareExhausted
-        );
+        let base = HealthInputs { metadata_copies: 2, spare_total: 100, spare_warn: 80, spare_crit: 95, ..Default::default() };
+        assert_eq!(Health::of(&HealthInputs { spare_used: 79, ..base }), Health::Ok);
+        assert_eq!(Health::of(&HealthInputs { spare_used: 80, ..base }), Health::Degraded);
+        assert_eq!(Health::of(&HealthInputs { spare_used: 95, ..base }), Health::Failing);
+        assert_eq!(Health::of(&HealthInputs { spare_used: 100, ..base }), Health::SpareExhausted);
     }
 }

@@ -19,13 +19,7 @@ pub struct LatencyRing {
 
 impl Default for LatencyRing {
     fn default() -> Self {
-        Self {
-            samples: [0; SAMPLES],
-            next: 0,
-            len: 0,
-            count: 0,
-            max: 0,
-        }
+        Self { samples: [0; SAMPLES], next: 0, len: 0, count: 0, max: 0 }
     }
 }
 
@@ -85,18 +79,11 @@ mod tests {
         for us in 1..=100 {
             r.record(us);
         }
-        assert_eq!(
-            (r.percentile(50), r.percentile(99), r.percentile(100)),
-            (50, 99, 100)
-        );
+        assert_eq!((r.percentile(50), r.percentile(99), r.percentile(100)), (50, 99, 100));
         for _ in 0..SAMPLES {
             r.record(7);
         }
-        assert_eq!(
-            (r.percentile(50), r.percentile(99)),
-            (7, 7),
-            "old samples age out"
-        );
+        assert_eq!((r.percentile(50), r.percentile(99)), (7, 7), "old samples age out");
         assert_eq!((r.count(), r.max()), (100 + SAMPLES as u64, 100));
     }
 }

@@ -5,9 +5,7 @@
 //! nothing allocates.
 
 use super::extent::Extent;
-use super::format::{
-    decode_entries, entry_blocks, FormatError, Superblock, BLOCK, ENTRY_MAGIC, SUPER_MAGIC,
-};
+use super::format::{decode_entries, entry_blocks, FormatError, Superblock, BLOCK, ENTRY_MAGIC, SUPER_MAGIC};
 use super::geometry::SpareLayout;
 use super::slots::{entry_sector, footprint_of, superblock_sector};
 
@@ -56,9 +54,7 @@ pub enum CopyFault {
 /// zero, our superblock magic, our entry magic, or something else.
 pub fn classify_block(block: &[u8]) -> CopyState {
     match block.get(..8) {
-        Some(m) if m == SUPER_MAGIC => {
-            CopyState::Damaged(CopyFault::Superblock(FormatError::BadChecksum))
-        }
+        Some(m) if m == SUPER_MAGIC => CopyState::Damaged(CopyFault::Superblock(FormatError::BadChecksum)),
         Some(m) if m == ENTRY_MAGIC => CopyState::Leftover,
         // Only a zeroed block counts as never written (as dm-thin decides).
         _ if block.iter().all(|&b| b == 0) => CopyState::Missing,
@@ -68,18 +64,8 @@ pub fn classify_block(block: &[u8]) -> CopyState {
 
 /// Reads the superblock of slot `slot` of region `copy` and checks it
 /// against `layout` (no entry blocks are read).
-pub fn read_superblock(
-    io: &mut impl MetaIo,
-    layout: &SpareLayout,
-    copy: u8,
-    slot: u8,
-    buf: &mut [u8],
-) -> CopyState {
-    if buf.len() != BLOCK
-        || io
-            .read_block(superblock_sector(layout, copy, slot), buf)
-            .is_err()
-    {
+pub fn read_superblock(io: &mut impl MetaIo, layout: &SpareLayout, copy: u8, slot: u8, buf: &mut [u8]) -> CopyState {
+    if buf.len() != BLOCK || io.read_block(superblock_sector(layout, copy, slot), buf).is_err() {
         return CopyState::Damaged(CopyFault::Io);
     }
     let sb = match Superblock::decode(buf) {
@@ -124,10 +110,7 @@ pub fn read_slot(
     let mut bad = false;
     let gap = layout.gap();
     for index in 0..entry_blocks(sb.extent_count) {
-        if io
-            .read_block(entry_sector(layout, copy, &footprint, index), buf)
-            .is_err()
-        {
+        if io.read_block(entry_sector(layout, copy, &footprint, index), buf).is_err() {
             return CopyState::Damaged(CopyFault::Io);
         }
         let idx = u32::try_from(index).unwrap_or(u32::MAX);
@@ -135,11 +118,7 @@ pub fn read_slot(
             let in_gap = gap.is_some_and(|(first, len)| {
                 u64::from(e.spare) < first.saturating_add(len) && e.spare_end() > first
             });
-            if e.main < prev_end
-                || e.spare_end() > sb.alloc_next
-                || e.main_end() == u64::MAX
-                || in_gap
-            {
+            if e.main < prev_end || e.spare_end() > sb.alloc_next || e.main_end() == u64::MAX || in_gap {
                 bad = true;
             }
             prev_end = e.main_end();
@@ -197,14 +176,7 @@ mod tests {
         let mut buf = vec![0u8; BLOCK];
         assert_eq!(read(&mut img, &layout, 0, 0).0, CopyState::Missing);
         let (mut slots, _) = format(&mut img, &layout, &sb(&layout, 4, 0), &[], &mut buf);
-        commit(
-            &mut img,
-            &layout,
-            &mut slots,
-            &sb(&layout, 5, 600),
-            &table(600, 0),
-            &mut buf,
-        );
+        commit(&mut img, &layout, &mut slots, &sb(&layout, 5, 600), &table(600, 0), &mut buf);
         img.settle();
         let s = states(&mut img, &layout);
         assert_eq!(newest(&s), Some((0, 1)));
@@ -214,13 +186,7 @@ mod tests {
         // same generation is what loads.
         let entry1 = layout.region_sectors as usize * 512 - 2 * BLOCK;
         img.image[entry1 + 100] ^= 1;
-        assert!(matches!(
-            read(&mut img, &layout, 0, 1).0,
-            CopyState::Damaged(CopyFault::Entries {
-                error: FormatError::BadChecksum,
-                ..
-            })
-        ));
+        assert!(matches!(read(&mut img, &layout, 0, 1).0, CopyState::Damaged(CopyFault::Entries { error: FormatError::BadChecksum, .. })));
         assert_eq!(newest(&states(&mut img, &layout)), Some((1, 1)));
 
         // Someone's data over a superblock is foreign, not damage.
@@ -236,19 +202,9 @@ mod tests {
         let mut t = table(3, 0);
         t[1].main = t[0].main; // overlaps the first
         let (mut slots, _) = format(&mut img, &layout, &sb(&layout, 1, 0), &[], &mut buf);
-        commit(
-            &mut img,
-            &layout,
-            &mut slots,
-            &sb(&layout, 2, 3),
-            &t,
-            &mut buf,
-        );
+        commit(&mut img, &layout, &mut slots, &sb(&layout, 2, 3), &t, &mut buf);
         img.settle();
-        assert_eq!(
-            read(&mut img, &layout, 0, 1).0,
-            CopyState::Damaged(CopyFault::BadTable)
-        );
+        assert_eq!(read(&mut img, &layout, 0, 1).0, CopyState::Damaged(CopyFault::BadTable));
     }
 
     #[test]
@@ -257,26 +213,11 @@ mod tests {
         let (gap, _) = layout.gap().unwrap();
         let mut img = Disk::new(65536);
         let mut buf = vec![0u8; BLOCK];
-        let t = [Extent {
-            main: 0,
-            spare: gap as u32,
-            len: 1,
-            state: ExtentState::Ok,
-        }];
+        let t = [Extent { main: 0, spare: gap as u32, len: 1, state: ExtentState::Ok }];
         let (mut slots, _) = format(&mut img, &layout, &sb(&layout, 1, 0), &[], &mut buf);
-        commit(
-            &mut img,
-            &layout,
-            &mut slots,
-            &sb(&layout, 2, gap + 1),
-            &t,
-            &mut buf,
-        );
+        commit(&mut img, &layout, &mut slots, &sb(&layout, 2, gap + 1), &t, &mut buf);
         img.settle();
-        assert_eq!(
-            read(&mut img, &layout, 0, 1).0,
-            CopyState::Damaged(CopyFault::BadTable)
-        );
+        assert_eq!(read(&mut img, &layout, 0, 1).0, CopyState::Damaged(CopyFault::BadTable));
     }
 
     #[test]
@@ -290,9 +231,6 @@ mod tests {
         let copy_b: Vec<u8> = img.image[b..b + BLOCK].to_vec();
         img.write_durable(0, &copy_b).unwrap();
         img.settle();
-        assert_eq!(
-            read(&mut img, &layout, 0, 0).0,
-            CopyState::Damaged(CopyFault::Misplaced)
-        );
+        assert_eq!(read(&mut img, &layout, 0, 0).0, CopyState::Damaged(CopyFault::Misplaced));
     }
 }

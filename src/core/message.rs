@@ -82,31 +82,17 @@ impl Message {
     pub fn parse(words: &[&[u8]]) -> Result<Self, MessageError> {
         let (command, args) = words.split_first().ok_or(MessageError::Empty)?;
         match (*command, args) {
-            (b"remap", [sector]) => Ok(Self::Remap {
-                sector: number(sector)?,
-                sectors: 1,
-            }),
-            (b"remap", [sector, n]) => Ok(Self::Remap {
-                sector: number(sector)?,
-                sectors: count(n)?,
-            }),
+            (b"remap", [sector]) => Ok(Self::Remap { sector: number(sector)?, sectors: 1 }),
+            (b"remap", [sector, n]) => Ok(Self::Remap { sector: number(sector)?, sectors: count(n)? }),
             (b"remap", _) => Err(MessageError::ArgumentCount),
-            (b"list_remaps", []) => Ok(Self::ListRemaps {
-                start_block: 0,
-                max: None,
-            }),
-            (b"list_remaps", [start, n]) => Ok(Self::ListRemaps {
-                start_block: number(start)?,
-                max: Some(count(n)?),
-            }),
+            (b"list_remaps", []) => Ok(Self::ListRemaps { start_block: 0, max: None }),
+            (b"list_remaps", [start, n]) => Ok(Self::ListRemaps { start_block: number(start)?, max: Some(count(n)?) }),
             (b"list_remaps", _) => Err(MessageError::ArgumentCount),
             (b"set", [name, v]) => Policy::parse(name, v).map(Self::Set).map_err(|e| match e {
                 PolicyError::Unknown => MessageError::UnknownPolicy,
                 PolicyError::BadValue => MessageError::BadPolicyValue,
             }),
-            (b"scan", [b"start"]) => Ok(Self::ScanStart {
-                mib_per_s: DEFAULT_SCAN_RATE,
-            }),
+            (b"scan", [b"start"]) => Ok(Self::ScanStart { mib_per_s: DEFAULT_SCAN_RATE }),
             (b"scan", [b"start", rate]) => parse_u32(rate)
                 .filter(|r| (1..=MAX_SCAN_RATE).contains(r))
                 .map(|mib_per_s| Self::ScanStart { mib_per_s })
@@ -135,38 +121,14 @@ mod tests {
 
     #[test]
     fn remap_forms() {
-        assert_eq!(
-            parse("remap 8"),
-            Ok(Message::Remap {
-                sector: 8,
-                sectors: 1
-            })
-        );
-        assert_eq!(
-            parse("remap 8 16"),
-            Ok(Message::Remap {
-                sector: 8,
-                sectors: 16
-            })
-        );
+        assert_eq!(parse("remap 8"), Ok(Message::Remap { sector: 8, sectors: 1 }));
+        assert_eq!(parse("remap 8 16"), Ok(Message::Remap { sector: 8, sectors: 16 }));
     }
 
     #[test]
     fn list_forms() {
-        assert_eq!(
-            parse("list_remaps"),
-            Ok(Message::ListRemaps {
-                start_block: 0,
-                max: None
-            })
-        );
-        assert_eq!(
-            parse("list_remaps 5 10"),
-            Ok(Message::ListRemaps {
-                start_block: 5,
-                max: Some(10)
-            })
-        );
+        assert_eq!(parse("list_remaps"), Ok(Message::ListRemaps { start_block: 0, max: None }));
+        assert_eq!(parse("list_remaps 5 10"), Ok(Message::ListRemaps { start_block: 5, max: Some(10) }));
     }
 
     #[test]
@@ -181,29 +143,15 @@ mod tests {
         assert_eq!(parse("list_remaps 5"), Err(MessageError::ArgumentCount));
         assert_eq!(parse("list_remaps 5 0"), Err(MessageError::ZeroCount));
         assert_eq!(parse("set auto_remap"), Err(MessageError::ArgumentCount));
-        assert_eq!(
-            parse("set auto_remap yes"),
-            Err(MessageError::BadPolicyValue)
-        );
-        assert_eq!(
-            parse("set read_retries 17"),
-            Err(MessageError::BadPolicyValue)
-        );
+        assert_eq!(parse("set auto_remap yes"), Err(MessageError::BadPolicyValue));
+        assert_eq!(parse("set read_retries 17"), Err(MessageError::BadPolicyValue));
         assert_eq!(parse("set colour blue"), Err(MessageError::UnknownPolicy));
     }
 
     #[test]
     fn scan_forms() {
-        assert_eq!(
-            parse("scan start"),
-            Ok(Message::ScanStart {
-                mib_per_s: DEFAULT_SCAN_RATE
-            })
-        );
-        assert_eq!(
-            parse("scan start 5"),
-            Ok(Message::ScanStart { mib_per_s: 5 })
-        );
+        assert_eq!(parse("scan start"), Ok(Message::ScanStart { mib_per_s: DEFAULT_SCAN_RATE }));
+        assert_eq!(parse("scan start 5"), Ok(Message::ScanStart { mib_per_s: 5 }));
         assert_eq!(parse("scan start 0"), Err(MessageError::BadPolicyValue));
         assert_eq!(parse("scan stop"), Ok(Message::ScanStop));
         assert_eq!(parse("scan status"), Ok(Message::ScanStatus));
@@ -213,18 +161,9 @@ mod tests {
 
     #[test]
     fn policy_forms() {
-        assert_eq!(
-            parse("set auto_remap off"),
-            Ok(Message::Set(Policy::AutoRemap(false)))
-        );
-        assert_eq!(
-            parse("set read_retries 0"),
-            Ok(Message::Set(Policy::ReadRetries(0)))
-        );
-        assert_eq!(
-            parse("set spare_crit 90"),
-            Ok(Message::Set(Policy::SpareCrit(90)))
-        );
+        assert_eq!(parse("set auto_remap off"), Ok(Message::Set(Policy::AutoRemap(false))));
+        assert_eq!(parse("set read_retries 0"), Ok(Message::Set(Policy::ReadRetries(0))));
+        assert_eq!(parse("set spare_crit 90"), Ok(Message::Set(Policy::SpareCrit(90))));
     }
 
     proptest! {

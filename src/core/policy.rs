@@ -34,9 +34,7 @@ pub enum PolicyError {
 }
 
 fn in_range(word: &[u8], lo: u32, hi: u32) -> Result<u32, PolicyError> {
-    parse_u32(word)
-        .filter(|v| (lo..=hi).contains(v))
-        .ok_or(PolicyError::BadValue)
+    parse_u32(word).filter(|v| (lo..=hi).contains(v)).ok_or(PolicyError::BadValue)
 }
 
 impl Policy {
@@ -59,10 +57,7 @@ impl Policy {
     /// Whether `name` names a policy (for parsers telling a policy from a
     /// flag).
     pub fn is_name(name: &[u8]) -> bool {
-        matches!(
-            name,
-            b"auto_remap" | b"read_retries" | b"error_threshold" | b"spare_warn" | b"spare_crit"
-        )
+        matches!(name, b"auto_remap" | b"read_retries" | b"error_threshold" | b"spare_warn" | b"spare_crit")
     }
 }
 
@@ -78,13 +73,7 @@ pub struct Policies {
 
 impl Default for Policies {
     fn default() -> Self {
-        Self {
-            auto_remap: true,
-            read_retries: 3,
-            error_threshold: 3,
-            spare_warn: 80,
-            spare_crit: 95,
-        }
+        Self { auto_remap: true, read_retries: 3, error_threshold: 3, spare_warn: 80, spare_crit: 95 }
     }
 }
 
@@ -106,8 +95,7 @@ impl Policies {
         [
             (self.auto_remap != d.auto_remap).then_some(Policy::AutoRemap(self.auto_remap)),
             (self.read_retries != d.read_retries).then_some(Policy::ReadRetries(self.read_retries)),
-            (self.error_threshold != d.error_threshold)
-                .then_some(Policy::ErrorThreshold(self.error_threshold)),
+            (self.error_threshold != d.error_threshold).then_some(Policy::ErrorThreshold(self.error_threshold)),
             (self.spare_warn != d.spare_warn).then_some(Policy::SpareWarn(self.spare_warn)),
             (self.spare_crit != d.spare_crit).then_some(Policy::SpareCrit(self.spare_crit)),
         ]
@@ -159,34 +147,13 @@ mod tests {
 
     #[test]
     fn each_policy_parses_and_checks_its_range() {
-        assert_eq!(
-            Policy::parse(b"auto_remap", b"off"),
-            Ok(Policy::AutoRemap(false))
-        );
-        assert_eq!(
-            Policy::parse(b"auto_remap", b"no"),
-            Err(PolicyError::BadValue)
-        );
-        assert_eq!(
-            Policy::parse(b"read_retries", b"16"),
-            Ok(Policy::ReadRetries(16))
-        );
-        assert_eq!(
-            Policy::parse(b"read_retries", b"17"),
-            Err(PolicyError::BadValue)
-        );
-        assert_eq!(
-            Policy::parse(b"error_threshold", b"0"),
-            Err(PolicyError::BadValue)
-        );
-        assert_eq!(
-            Policy::parse(b"spare_warn", b"101"),
-            Err(PolicyError::BadValue)
-        );
-        assert_eq!(
-            Policy::parse(b"spare_crit", b"90"),
-            Ok(Policy::SpareCrit(90))
-        );
+        assert_eq!(Policy::parse(b"auto_remap", b"off"), Ok(Policy::AutoRemap(false)));
+        assert_eq!(Policy::parse(b"auto_remap", b"no"), Err(PolicyError::BadValue));
+        assert_eq!(Policy::parse(b"read_retries", b"16"), Ok(Policy::ReadRetries(16)));
+        assert_eq!(Policy::parse(b"read_retries", b"17"), Err(PolicyError::BadValue));
+        assert_eq!(Policy::parse(b"error_threshold", b"0"), Err(PolicyError::BadValue));
+        assert_eq!(Policy::parse(b"spare_warn", b"101"), Err(PolicyError::BadValue));
+        assert_eq!(Policy::parse(b"spare_crit", b"90"), Ok(Policy::SpareCrit(90)));
         assert_eq!(Policy::parse(b"colour", b"1"), Err(PolicyError::Unknown));
     }
 

@@ -42,22 +42,10 @@ impl Footprint {
     /// fit.
     pub fn of(version: u32, slot: u8, count: u64, region_blocks: u64) -> Option<Self> {
         let f = match (version, slot) {
-            (FORMAT_VERSION_1, 0) => Self {
-                superblock: 0,
-                entries: 1,
-                count,
-            },
+            (FORMAT_VERSION_1, 0) => Self { superblock: 0, entries: 1, count },
             (FORMAT_VERSION_1, _) => return None,
-            (_, 0) => Self {
-                superblock: 0,
-                entries: 2,
-                count,
-            },
-            (_, 1) => Self {
-                superblock: 1,
-                entries: region_blocks.checked_sub(count)?,
-                count,
-            },
+            (_, 0) => Self { superblock: 0, entries: 2, count },
+            (_, 1) => Self { superblock: 1, entries: region_blocks.checked_sub(count)?, count },
             _ => return None,
         };
         let end = f.entries.checked_add(count)?;
@@ -66,8 +54,7 @@ impl Footprint {
     }
 
     fn contains(&self, block: u64) -> bool {
-        block == self.superblock
-            || (self.entries..self.entries.saturating_add(self.count)).contains(&block)
+        block == self.superblock || (self.entries..self.entries.saturating_add(self.count)).contains(&block)
     }
 
     /// Whether the two copies share a block.
@@ -80,30 +67,20 @@ impl Footprint {
 
 /// Sector of the superblock of slot `slot` in region `copy`.
 pub fn superblock_sector(layout: &SpareLayout, copy: u8, slot: u8) -> u64 {
-    layout
-        .region_start(copy)
-        .saturating_add(u64::from(slot) * META_BLOCK_SECTORS)
+    layout.region_start(copy).saturating_add(u64::from(slot) * META_BLOCK_SECTORS)
 }
 
 /// Sector of entry block `index` of a copy placed at `footprint` in region
 /// `copy`.
 pub fn entry_sector(layout: &SpareLayout, copy: u8, footprint: &Footprint, index: u64) -> u64 {
-    layout.region_start(copy).saturating_add(
-        footprint
-            .entries
-            .saturating_add(index)
-            .saturating_mul(META_BLOCK_SECTORS),
-    )
+    layout
+        .region_start(copy)
+        .saturating_add(footprint.entries.saturating_add(index).saturating_mul(META_BLOCK_SECTORS))
 }
 
 /// The footprint of the copy that `sb` describes, in its slot.
 pub fn footprint_of(layout: &SpareLayout, sb: &Superblock) -> Option<Footprint> {
-    Footprint::of(
-        sb.version,
-        sb.slot,
-        entry_blocks(sb.extent_count),
-        layout.region_meta_blocks(),
-    )
+    Footprint::of(sb.version, sb.slot, entry_blocks(sb.extent_count), layout.region_meta_blocks())
 }
 
 /// What a slot holds, as far as the writer knows.
@@ -140,21 +117,12 @@ pub struct Slots {
 impl Slots {
     /// The newest generation any slot holds (0 when none does).
     pub fn newest(&self) -> u64 {
-        self.slots
-            .iter()
-            .flatten()
-            .filter_map(Slot::generation)
-            .max()
-            .unwrap_or(0)
+        self.slots.iter().flatten().filter_map(Slot::generation).max().unwrap_or(0)
     }
 
     /// The newest generation held in region `copy` (0 when none).
     fn region_newest(&self, copy: u8) -> u64 {
-        self.slots[usize::from(copy & 1)]
-            .iter()
-            .filter_map(Slot::generation)
-            .max()
-            .unwrap_or(0)
+        self.slots[usize::from(copy & 1)].iter().filter_map(Slot::generation).max().unwrap_or(0)
     }
 
     /// Regions that hold the newest generation.
@@ -163,9 +131,7 @@ impl Slots {
         if newest == 0 {
             return 0;
         }
-        (0..2u8)
-            .map(|c| u8::from(self.region_newest(c) == newest))
-            .sum()
+        (0..2u8).map(|c| u8::from(self.region_newest(c) == newest)).sum()
     }
 
     /// The order in which a commit writes the regions: the one whose newest
@@ -183,13 +149,7 @@ impl Slots {
     /// region `copy`: the slot, its footprint, and the other slots of the
     /// region it would destroy. `None` when it does not fit, or when
     /// writing it could destroy the last copy of the newest generation.
-    pub fn plan(
-        &self,
-        copy: u8,
-        version: u32,
-        count: u64,
-        region_blocks: u64,
-    ) -> Option<(u8, Footprint, [bool; 2])> {
+    pub fn plan(&self, copy: u8, version: u32, count: u64, region_blocks: u64) -> Option<(u8, Footprint, [bool; 2])> {
         let region = &self.slots[usize::from(copy & 1)];
         // The slot holding the older copy (a free slot is oldest; slot 0 first).
         let slot = match (region[0].generation(), region[1].generation()) {
@@ -223,10 +183,7 @@ mod tests {
     const V2: u32 = FORMAT_VERSION;
 
     fn holds(generation: u64, version: u32, slot: u8, count: u64, region_blocks: u64) -> Slot {
-        Slot::Holds {
-            generation,
-            footprint: Footprint::of(version, slot, count, region_blocks).unwrap(),
-        }
+        Slot::Holds { generation, footprint: Footprint::of(version, slot, count, region_blocks).unwrap() }
     }
 
     #[test]
@@ -235,35 +192,20 @@ mod tests {
         let a = Footprint::of(V2, 0, 10, blocks).unwrap();
         let b = Footprint::of(V2, 1, 10, blocks).unwrap();
         assert!(!a.overlaps(&b));
-        assert_eq!(
-            (a.superblock, a.entries, b.superblock, b.entries),
-            (0, 2, 1, 12)
-        );
-        assert_eq!(
-            Footprint::of(V2, 1, 21, blocks),
-            None,
-            "a table larger than the region"
-        );
+        assert_eq!((a.superblock, a.entries, b.superblock, b.entries), (0, 2, 1, 12));
+        assert_eq!(Footprint::of(V2, 1, 21, blocks), None, "a table larger than the region");
     }
 
     #[test]
     fn a_commit_writes_the_slot_without_the_newest_copy() {
         let r = 10;
         let mut s = Slots::default();
-        assert_eq!(
-            s.plan(0, V2, 1, r).map(|p| p.0),
-            Some(0),
-            "a blank region starts with slot 0"
-        );
+        assert_eq!(s.plan(0, V2, 1, r).map(|p| p.0), Some(0), "a blank region starts with slot 0");
         s.slots[0][0] = holds(7, V2, 0, 1, r);
         assert_eq!(s.plan(0, V2, 1, r).map(|p| p.0), Some(1));
         s.slots[0][1] = holds(8, V2, 1, 1, r);
         assert_eq!(s.plan(0, V2, 1, r).map(|p| p.0), Some(0));
-        assert_eq!(
-            s.region_order(),
-            [1, 0],
-            "the region without generation 8 is written first"
-        );
+        assert_eq!(s.region_order(), [1, 0], "the region without generation 8 is written first");
         assert_eq!(s.copies(), 1);
     }
 

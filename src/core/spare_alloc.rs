@@ -40,11 +40,7 @@ impl SpareAllocator {
     fn with_gap(pool_blocks: u64, gap: (u64, u64), cursor: u64) -> Self {
         let end = pool_blocks.min(MAX_POOL_BLOCKS);
         let gap = (gap.0.min(end), gap.1.min(end - gap.0.min(end)));
-        let mut a = Self {
-            next: cursor.min(end),
-            end,
-            gap,
-        };
+        let mut a = Self { next: cursor.min(end), end, gap };
         if a.next > gap.0 && a.next < gap.0 + gap.1 {
             a.next = gap.0 + gap.1;
         }
@@ -63,11 +59,7 @@ impl SpareAllocator {
 
     /// Blocks handed out (or skipped to keep a run off the gap).
     pub fn used(&self) -> u64 {
-        let gap = if self.next >= self.gap.0 + self.gap.1 {
-            self.gap.1
-        } else {
-            0
-        };
+        let gap = if self.next >= self.gap.0 + self.gap.1 { self.gap.1 } else { 0 };
         self.next - gap
     }
 
@@ -84,11 +76,7 @@ impl SpareAllocator {
         if self.next >= gap_start && self.next < gap_end {
             self.next = gap_end;
         }
-        let limit = if self.next < gap_start {
-            gap_start
-        } else {
-            self.end
-        };
+        let limit = if self.next < gap_start { gap_start } else { self.end };
         let n = max.min(limit.saturating_sub(self.next));
         if n == 0 {
             // Nothing before the gap: the rest of the pool, if any.
@@ -133,11 +121,7 @@ mod tests {
         let mut a = SpareAllocator::resume(100, 12);
         assert_eq!(a.used(), 12);
         assert_eq!(a.alloc(1), Some(12));
-        assert_eq!(
-            SpareAllocator::resume(10, 12).free(),
-            0,
-            "a cursor past the pool leaves nothing free"
-        );
+        assert_eq!(SpareAllocator::resume(10, 12).free(), 0, "a cursor past the pool leaves nothing free");
     }
 
     #[test]
@@ -157,23 +141,11 @@ mod tests {
         let mut a = SpareAllocator::with_gap(20, (8, 4), 0);
         assert_eq!(a.total(), 16);
         assert_eq!(a.alloc(6), Some(0));
-        assert_eq!(
-            a.alloc(3),
-            Some(12),
-            "a run that would cross the gap starts after it"
-        );
-        assert_eq!(
-            a.used(),
-            11,
-            "the two blocks before the gap are skipped, not lost from the count"
-        );
+        assert_eq!(a.alloc(3), Some(12), "a run that would cross the gap starts after it");
+        assert_eq!(a.used(), 11, "the two blocks before the gap are skipped, not lost from the count");
         assert_eq!(a.alloc(5), Some(15));
         assert_eq!(a.alloc(1), None);
-        assert_eq!(
-            SpareAllocator::with_gap(20, (8, 4), 9).cursor(),
-            12,
-            "a cursor inside the gap moves past it"
-        );
+        assert_eq!(SpareAllocator::with_gap(20, (8, 4), 9).cursor(), 12, "a cursor inside the gap moves past it");
     }
 
     #[test]

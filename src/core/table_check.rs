@@ -47,10 +47,7 @@ pub fn check_table(
         return Err(TableFault::PastMainEnd(e.main));
     }
     if let Some((first, len)) = gap {
-        if let Some(e) = extents
-            .iter()
-            .find(|e| u64::from(e.spare) < first.saturating_add(len) && e.spare_end() > first)
-        {
+        if let Some(e) = extents.iter().find(|e| u64::from(e.spare) < first.saturating_add(len) && e.spare_end() > first) {
             return Err(TableFault::InRegionB(e.main));
         }
     }
@@ -76,30 +73,16 @@ mod tests {
     use crate::extent::ExtentState;
 
     fn e(main: u64, spare: u32, len: u16) -> Extent {
-        Extent {
-            main,
-            spare,
-            len,
-            state: ExtentState::Ok,
-        }
+        Extent { main, spare, len, state: ExtentState::Ok }
     }
 
     fn check(t: &[Extent], alloc_next: u64, main_blocks: u64) -> Result<(), TableFault> {
-        check_table(
-            t,
-            &mut t.to_vec(),
-            Some((1000, 10)),
-            alloc_next,
-            main_blocks,
-        )
+        check_table(t, &mut t.to_vec(), Some((1000, 10)), alloc_next, main_blocks)
     }
 
     #[test]
     fn heapsort_sorts() {
-        let mut v: Vec<Extent> = [5u32, 3, 9, 1, 1, 0, 7, 2]
-            .iter()
-            .map(|&s| e(0, s, 1))
-            .collect();
+        let mut v: Vec<Extent> = [5u32, 3, 9, 1, 1, 0, 7, 2].iter().map(|&s| e(0, s, 1)).collect();
         sort_by_spare(&mut v);
         let got: Vec<u32> = v.iter().map(|e| e.spare).collect();
         assert_eq!(got, [0, 1, 1, 2, 3, 5, 7, 9]);
@@ -108,26 +91,11 @@ mod tests {
     #[test]
     fn each_fault_is_found() {
         assert_eq!(check(&[e(0, 5, 2), e(10, 0, 5)], 7, 100), Ok(()));
-        assert_eq!(
-            check(&[e(0, 0, 2), e(1, 2, 1)], 7, 100),
-            Err(TableFault::Unsorted(0, 1))
-        );
-        assert_eq!(
-            check(&[e(0, 0, 2), e(10, 1, 1)], 7, 100),
-            Err(TableFault::SharedSpare(0, 10))
-        );
-        assert_eq!(
-            check(&[e(0, 0, 2), e(10, 6, 2)], 7, 100),
-            Err(TableFault::PastAllocator(10))
-        );
-        assert_eq!(
-            check(&[e(99, 0, 2)], 7, 100),
-            Err(TableFault::PastMainEnd(99))
-        );
-        assert_eq!(
-            check(&[e(0, 995, 6)], 2000, 100),
-            Err(TableFault::InRegionB(0))
-        );
+        assert_eq!(check(&[e(0, 0, 2), e(1, 2, 1)], 7, 100), Err(TableFault::Unsorted(0, 1)));
+        assert_eq!(check(&[e(0, 0, 2), e(10, 1, 1)], 7, 100), Err(TableFault::SharedSpare(0, 10)));
+        assert_eq!(check(&[e(0, 0, 2), e(10, 6, 2)], 7, 100), Err(TableFault::PastAllocator(10)));
+        assert_eq!(check(&[e(99, 0, 2)], 7, 100), Err(TableFault::PastMainEnd(99)));
+        assert_eq!(check(&[e(0, 995, 6)], 2000, 100), Err(TableFault::InRegionB(0)));
         assert_eq!(check(&[e(0, 1010, 6)], 2000, 100), Ok(()));
     }
 }

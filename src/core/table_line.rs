@@ -112,11 +112,7 @@ impl<'a> TableLine<'a> {
                 Options::parse(opts)?
             }
         };
-        Ok(Self {
-            main,
-            spare,
-            options,
-        })
+        Ok(Self { main, spare, options })
     }
 }
 
