@@ -18,6 +18,8 @@ kernels=${DM_REMAP_VM_KERNELS-checked}
 if [ "${1:-}" = --debug ]; then kernels=debug; shift; fi
 "$here/install-deps.sh"
 
+echo "== Rust layout (rustfmt.toml)"
+"$here/check-format.sh"
 echo "== host tests"
 (cd "$repo" && cargo test --workspace --quiet)
 (cd "$repo" && cargo clippy --workspace --all-targets --quiet -- -D warnings)

@@ -38,4 +38,15 @@ if ! "$CARGO_HOME/bin/cargo-fuzz" --version >/dev/null 2>&1; then
   echo "install-deps: cargo install cargo-fuzz"
   cargo install --quiet --locked cargo-fuzz
 fi
+# rustfmt for the layout check (scripts/check-format.sh): the toolchain's own
+# component where rustup manages cargo, else Debian's build of the same rustc.
+if ! rustfmt --version >/dev/null 2>&1; then
+  if command -v rustup >/dev/null 2>&1; then
+    echo "install-deps: rustup component add rustfmt"
+    rustup component add rustfmt
+  else
+    echo "install-deps: apt: rustfmt-web"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rustfmt-web >/dev/null
+  fi
+fi
 echo "install-deps: ok"

@@ -16,9 +16,7 @@
 //! acknowledged when at least one copy is complete.
 
 use super::extent::Extent;
-use super::format::{
-    encode_entry_blocks, entry_blocks, EncodeError, FormatError, Superblock, BLOCK, FORMAT_VERSION,
-};
+use super::format::{encode_entry_blocks, entry_blocks, EncodeError, FormatError, Superblock, BLOCK, FORMAT_VERSION};
 use super::geometry::SpareLayout;
 use super::slots::{entry_sector, superblock_sector, Footprint, Slot, Slots, SLOTS};
 
@@ -73,8 +71,7 @@ pub fn write_slot<W: MetaWrite>(
     })?;
     io.flush().map_err(CopyError::Write)?;
     sb.encode(buf).map_err(CopyError::Format)?;
-    io.write_durable(superblock_sector(layout, sb.copy, sb.slot), buf)
-        .map_err(CopyError::Write)
+    io.write_durable(superblock_sector(layout, sb.copy, sb.slot), buf).map_err(CopyError::Write)
 }
 
 /// What a commit achieved in each region.
@@ -110,8 +107,7 @@ pub fn commit<W: MetaWrite>(
     let mut results = [Err(CopyError::NoSafeSlot), Err(CopyError::NoSafeSlot)];
     clear_unwritten_version_1_blocks(io, layout, slots, buf);
     for copy in slots.region_order() {
-        let Some((slot, footprint, destroyed)) =
-            slots.plan(copy, FORMAT_VERSION, count, layout.region_meta_blocks())
+        let Some((slot, footprint, destroyed)) = slots.plan(copy, FORMAT_VERSION, count, layout.region_meta_blocks())
         else {
             continue;
         };
@@ -121,19 +117,10 @@ pub fn commit<W: MetaWrite>(
                 *s = Slot::Free;
             }
         }
-        let sb = Superblock {
-            version: FORMAT_VERSION,
-            copy,
-            slot,
-            extent_count: extents.len() as u64,
-            ..*sb
-        };
+        let sb = Superblock { version: FORMAT_VERSION, copy, slot, extent_count: extents.len() as u64, ..*sb };
         let result = write_slot(io, layout, &sb, &footprint, extents, buf);
         if result.is_ok() {
-            region[usize::from(slot)] = Slot::Holds {
-                generation: sb.generation,
-                footprint,
-            };
+            region[usize::from(slot)] = Slot::Holds { generation: sb.generation, footprint };
         }
         results[usize::from(copy & 1)] = result;
     }
@@ -168,10 +155,7 @@ pub fn clear_spare_slots<W: MetaWrite>(
 ) -> Result<(), W::Error> {
     buf.fill(0);
     for slot in 1..SLOTS {
-        io.write_block(
-            superblock_sector(layout, copy, slot),
-            buf.get(..BLOCK).unwrap_or_default(),
-        )?;
+        io.write_block(superblock_sector(layout, copy, slot), buf.get(..BLOCK).unwrap_or_default())?;
     }
     Ok(())
 }
@@ -228,11 +212,7 @@ pub(crate) mod tests {
 
     impl Disk {
         pub(crate) fn new(sectors: u64) -> Self {
-            Self {
-                image: vec![0; sectors as usize * 512],
-                log: vec![],
-                failing: vec![],
-            }
+            Self { image: vec![0; sectors as usize * 512], log: vec![], failing: vec![] }
         }
 
         /// Everything written so far reaches the image.
@@ -282,12 +262,7 @@ pub(crate) mod tests {
     /// to the last flush (and every FUA write) is on disk; of the volatile
     /// writes since, `persist(i)` says how many of write i's 8 sectors made
     /// it (0 to 8: lost, torn or whole).
-    pub(crate) fn crash(
-        base: &[u8],
-        log: &[Op],
-        at: usize,
-        mut persist: impl FnMut(usize) -> usize,
-    ) -> Vec<u8> {
+    pub(crate) fn crash(base: &[u8], log: &[Op], at: usize, mut persist: impl FnMut(usize) -> usize) -> Vec<u8> {
         let mut image = base.to_vec();
         let mut volatile: Vec<(u64, &[u8])> = vec![];
         for op in &log[..at] {
@@ -308,14 +283,7 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn table(n: u64, spare_base: u32) -> Vec<Extent> {
-        (0..n)
-            .map(|i| Extent {
-                main: i * 5,
-                spare: spare_base + i as u32,
-                len: 1,
-                state: ExtentState::Ok,
-            })
-            .collect()
+        (0..n).map(|i| Extent { main: i * 5, spare: spare_base + i as u32, len: 1, state: ExtentState::Ok }).collect()
     }
 
     pub(crate) fn sb(layout: &SpareLayout, generation: u64, alloc_next: u64) -> Superblock {
@@ -338,11 +306,7 @@ pub(crate) mod tests {
     /// What loads from `image`: the generation and extents of the newest
     /// valid copy.
     pub(crate) fn load(image: Vec<u8>, layout: &SpareLayout) -> Option<(u64, Vec<Extent>)> {
-        let mut disk = Disk {
-            image,
-            log: vec![],
-            failing: vec![],
-        };
+        let mut disk = Disk { image, log: vec![], failing: vec![] };
         let mut buf = vec![0u8; BLOCK];
         let mut states = [[CopyState::Missing; 2]; 2];
         let mut tables = [[vec![], vec![]], [vec![], vec![]]];
@@ -354,9 +318,7 @@ pub(crate) mod tests {
             }
         }
         let (c, s) = newest(&states)?;
-        let CopyState::Valid(sb) = states[c as usize][s as usize] else {
-            unreachable!()
-        };
+        let CopyState::Valid(sb) = states[c as usize][s as usize] else { unreachable!() };
         Some((sb.generation, tables[c as usize][s as usize].clone()))
     }
 
@@ -368,38 +330,17 @@ pub(crate) mod tests {
 
     /// A formatted spare holding generation 7 (`table(old_n)`), the write
     /// log of the commit of generation 8 (`table(new_n)`), the layout.
-    fn scenario(
-        old_n: u64,
-        new_n: u64,
-    ) -> (Vec<u8>, Vec<Op>, SpareLayout, Vec<Extent>, Vec<Extent>) {
+    fn scenario(old_n: u64, new_n: u64) -> (Vec<u8>, Vec<Op>, SpareLayout, Vec<Extent>, Vec<Extent>) {
         let layout = layout();
         let (old, new) = (table(old_n, 0), table(new_n, 0));
         let mut disk = Disk::new(SECTORS);
         let mut buf = vec![0u8; BLOCK];
         let (mut slots, done) = format(&mut disk, &layout, &sb(&layout, 6, 0), &[], &mut buf);
         assert_eq!(done.copies_written(), 2);
-        assert_eq!(
-            commit(
-                &mut disk,
-                &layout,
-                &mut slots,
-                &sb(&layout, 7, old_n),
-                &old,
-                &mut buf
-            )
-            .copies_written(),
-            2
-        );
+        assert_eq!(commit(&mut disk, &layout, &mut slots, &sb(&layout, 7, old_n), &old, &mut buf).copies_written(), 2);
         disk.settle();
         let base = disk.image.clone();
-        commit(
-            &mut disk,
-            &layout,
-            &mut slots,
-            &sb(&layout, 8, new_n),
-            &new,
-            &mut buf,
-        );
+        commit(&mut disk, &layout, &mut slots, &sb(&layout, 8, new_n), &new, &mut buf);
         (base, disk.log, layout, old, new)
     }
 
@@ -420,14 +361,9 @@ pub(crate) mod tests {
         let b = layout.region_b_start..layout.region_b_start + layout.region_sectors;
         let in_b = |op: &Op| matches!(op, Op::Write(s, _) | Op::Durable(s, _) if b.contains(s));
         let first_b = log.iter().position(in_b).unwrap();
-        let last_a_super = log
-            .iter()
-            .rposition(|op| matches!(op, Op::Durable(s, _) if *s < layout.pool_start))
-            .unwrap();
-        assert!(
-            last_a_super < first_b,
-            "region B is written only once region A's superblock is durable"
-        );
+        let last_a_super =
+            log.iter().rposition(|op| matches!(op, Op::Durable(s, _) if *s < layout.pool_start)).unwrap();
+        assert!(last_a_super < first_b, "region B is written only once region A's superblock is durable");
     }
 
     #[test]
@@ -449,13 +385,8 @@ pub(crate) mod tests {
                             }
                         }
                     });
-                    let got = load(image, &layout)
-                        .unwrap_or_else(|| panic!("no copy loads after op {at}"));
-                    assert!(
-                        got == (7, old.clone()) || got == (8, new.clone()),
-                        "op {at} mode {mode}: gen {}",
-                        got.0
-                    );
+                    let got = load(image, &layout).unwrap_or_else(|| panic!("no copy loads after op {at}"));
+                    assert!(got == (7, old.clone()) || got == (8, new.clone()), "op {at} mode {mode}: gen {}", got.0);
                     if at == log.len() {
                         assert_eq!(got.0, 8, "a finished commit is what loads");
                     }
@@ -476,48 +407,19 @@ pub(crate) mod tests {
             let mut disk = Disk::new(SECTORS);
             let mut buf = vec![0u8; BLOCK];
             let (mut slots, _) = format(&mut disk, &layout, &sb(&layout, 6, 0), &[], &mut buf);
-            assert_eq!(
-                commit(
-                    &mut disk,
-                    &layout,
-                    &mut slots,
-                    &sb(&layout, 7, 100),
-                    &t7,
-                    &mut buf
-                )
-                .copies_written(),
-                2
-            );
+            assert_eq!(commit(&mut disk, &layout, &mut slots, &sb(&layout, 7, 100), &t7, &mut buf).copies_written(), 2);
             disk.settle();
             // Every superblock place of region B fails from now on.
             disk.failing = vec![layout.region_b_start, layout.region_b_start + 8];
-            let done = commit(
-                &mut disk,
-                &layout,
-                &mut slots,
-                &sb(&layout, 8, 101),
-                &t8,
-                &mut buf,
-            );
+            let done = commit(&mut disk, &layout, &mut slots, &sb(&layout, 8, 101), &t8, &mut buf);
             assert_eq!(done.copies_written(), 1, "generation 8 reaches copy A only");
             disk.settle();
             let base = disk.image.clone();
-            assert_eq!(
-                load(base.clone(), &layout).map(|l| l.0),
-                Some(8),
-                "generation 8 is acknowledged"
-            );
+            assert_eq!(load(base.clone(), &layout).map(|l| l.0), Some(8), "generation 8 is acknowledged");
             if !b_still_failing {
                 disk.failing.clear();
             }
-            commit(
-                &mut disk,
-                &layout,
-                &mut slots,
-                &sb(&layout, 9, 102),
-                &t9,
-                &mut buf,
-            );
+            commit(&mut disk, &layout, &mut slots, &sb(&layout, 9, 102), &t9, &mut buf);
             let log = disk.log.clone();
             for at in 0..=log.len() {
                 for mode in 0..3 {
@@ -545,11 +447,7 @@ pub(crate) mod tests {
 
     /// Writes a version-1 spare (one copy per region, region B after the
     /// pool) holding `extents` as `generation`.
-    pub(crate) fn v1_image(
-        sectors: u64,
-        generation: u64,
-        extents: &[Extent],
-    ) -> (Disk, SpareLayout) {
+    pub(crate) fn v1_image(sectors: u64, generation: u64, extents: &[Extent]) -> (Disk, SpareLayout) {
         let layout = SpareLayout::v1(sectors, 512).unwrap();
         let mut disk = Disk::new(sectors);
         let mut buf = vec![0u8; BLOCK];
@@ -560,11 +458,7 @@ pub(crate) mod tests {
                 copy,
                 extent_count: extents.len() as u64,
                 spare_sectors: sectors,
-                ..sb(
-                    &layout,
-                    generation,
-                    extents.iter().map(Extent::spare_end).max().unwrap_or(0),
-                )
+                ..sb(&layout, generation, extents.iter().map(Extent::spare_end).max().unwrap_or(0))
             };
             for (i, chunk) in extents.chunks(252).enumerate() {
                 encode_entries(&mut buf, generation, i as u32, chunk).unwrap();
@@ -580,16 +474,8 @@ pub(crate) mod tests {
     /// The generation `discover` loads from `image` (of a main device of
     /// 2^20 sectors), or `None` when it refuses or formats the spare.
     fn discovered(image: Vec<u8>, sectors: u64) -> Option<u64> {
-        let fp = Fingerprint {
-            main_sectors: 1 << 20,
-            main_logical_block_size: 512,
-            block_bytes: 512,
-        };
-        let mut disk = Disk {
-            image,
-            log: vec![],
-            failing: vec![],
-        };
+        let fp = Fingerprint { main_sectors: 1 << 20, main_logical_block_size: 512, block_bytes: 512 };
+        let mut disk = Disk { image, log: vec![], failing: vec![] };
         match discover(&mut disk, sectors, &fp, false, &mut vec![0u8; BLOCK]) {
             Discovery::Load { sb, .. } => Some(sb.generation),
             _ => None,
@@ -664,19 +550,13 @@ pub(crate) mod tests {
             let mut slots = Slots::default();
             let mut buf = vec![0u8; BLOCK];
             for copy in 0..2u8 {
-                if let CopyState::Valid(v) =
-                    read_slot(&mut disk, &layout, copy, 0, &mut buf, |_| ())
-                {
-                    slots.slots[copy as usize][0] = Slot::Holds {
-                        generation: v.generation,
-                        footprint: footprint_of(&layout, &v).unwrap(),
-                    };
+                if let CopyState::Valid(v) = read_slot(&mut disk, &layout, copy, 0, &mut buf, |_| ()) {
+                    slots.slots[copy as usize][0] =
+                        Slot::Holds { generation: v.generation, footprint: footprint_of(&layout, &v).unwrap() };
                 }
             }
             if b_failing {
-                disk.failing = (0..layout.region_sectors)
-                    .map(|s| layout.region_b_start + s)
-                    .collect();
+                disk.failing = (0..layout.region_sectors).map(|s| layout.region_b_start + s).collect();
             }
             let mut acked = (5, t.clone());
             for generation in 6..9u64 {

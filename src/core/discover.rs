@@ -75,14 +75,7 @@ pub enum Discovery {
     /// Load the copy in slot `slot` of region `copy` (its superblock is
     /// `sb`, the spare laid out as `layout`). `states` is what every slot
     /// holds, `slots` the same for the writer.
-    Load {
-        copy: u8,
-        slot: u8,
-        sb: Superblock,
-        layout: SpareLayout,
-        states: [[CopyState; 2]; 2],
-        slots: Slots,
-    },
+    Load { copy: u8, slot: u8, sb: Superblock, layout: SpareLayout, states: [[CopyState; 2]; 2], slots: Slots },
     /// Nothing to keep: format the spare as `layout`, with a generation
     /// above `highest` (the highest any superblock on the spare records).
     Format { layout: SpareLayout, highest: u64 },
@@ -118,13 +111,8 @@ fn recorded_layout(sb: &Superblock, spare_sectors: u64) -> Option<Result<SpareLa
         && l.region_sectors & (bs - 1) == 0
         && l.pool_start >= l.region_sectors
         && l.region_b_start >= l.pool_start
-        && l.region_b_start
-            .checked_add(l.region_sectors)
-            .is_some_and(|e| e <= spare_sectors)
-        && l.pool_blocks
-            .checked_mul(bs)
-            .and_then(|p| p.checked_add(l.pool_start))
-            .is_some_and(|e| e <= spare_sectors);
+        && l.region_b_start.checked_add(l.region_sectors).is_some_and(|e| e <= spare_sectors)
+        && l.pool_blocks.checked_mul(bs).and_then(|p| p.checked_add(l.pool_start)).is_some_and(|e| e <= spare_sectors);
     sane.then_some(Ok(l))
 }
 
@@ -133,9 +121,7 @@ fn recorded_layout(sb: &Superblock, spare_sectors: u64) -> Option<Result<SpareLa
 fn b_places(spare_sectors: u64, block_bytes: u32) -> impl Iterator<Item = (u64, bool)> {
     let v2 = SpareLayout::new(spare_sectors, block_bytes).map(|l| (l.region_b_start, true));
     let v1 = SpareLayout::v1(spare_sectors, block_bytes).map(|l| (l.region_b_start, true));
-    v2.into_iter()
-        .chain(v1)
-        .chain(region_b_candidates(spare_sectors).map(|b| (b, false)))
+    v2.into_iter().chain(v1).chain(region_b_candidates(spare_sectors).map(|b| (b, false)))
 }
 
 /// What the superblock positions of a spare whose layout is unknown hold.
@@ -157,15 +143,7 @@ impl Survey {
     /// `region_start`. Someone's data there counts as foreign only where a
     /// superblock must be (`fixed`), not at the places region B would have
     /// had at another size, which are pool blocks then.
-    fn look(
-        &mut self,
-        io: &mut impl MetaIo,
-        sector: u64,
-        copy: u8,
-        region_start: u64,
-        fixed: bool,
-        buf: &mut [u8],
-    ) {
+    fn look(&mut self, io: &mut impl MetaIo, sector: u64, copy: u8, region_start: u64, fixed: bool, buf: &mut [u8]) {
         if io.read_block(sector, buf).is_err() {
             return;
         }
@@ -208,14 +186,7 @@ impl Superblock {
 /// superblocks, then, only if neither gives the layout, region B's wherever
 /// it can start.
 fn survey(io: &mut impl MetaIo, spare_sectors: u64, block_sizes: &[u32], buf: &mut [u8]) -> Survey {
-    let mut survey = Survey {
-        best: None,
-        highest: 0,
-        read_any: false,
-        foreign: false,
-        ours: false,
-        newer: false,
-    };
+    let mut survey = Survey { best: None, highest: 0, read_any: false, foreign: false, ours: false, newer: false };
     for slot in 0..2u64 {
         survey.look(io, slot * META_BLOCK_SECTORS, 0, 0, true, buf);
     }
@@ -224,14 +195,7 @@ fn survey(io: &mut impl MetaIo, spare_sectors: u64, block_sizes: &[u32], buf: &m
         for &bs in block_sizes {
             for (place, fixed) in b_places(spare_sectors, bs) {
                 for slot in 0..2u64 {
-                    survey.look(
-                        io,
-                        place.saturating_add(slot * META_BLOCK_SECTORS),
-                        1,
-                        place,
-                        fixed,
-                        buf,
-                    );
+                    survey.look(io, place.saturating_add(slot * META_BLOCK_SECTORS), 1, place, fixed, buf);
                 }
             }
         }
@@ -252,15 +216,9 @@ pub enum NoLayout {
 
 /// The layout recorded on a spare of `spare_sectors` sectors (for a tool
 /// that does not know the block size: every valid one is tried).
-pub fn find_layout(
-    io: &mut impl MetaIo,
-    spare_sectors: u64,
-    buf: &mut [u8],
-) -> Result<SpareLayout, NoLayout> {
+pub fn find_layout(io: &mut impl MetaIo, spare_sectors: u64, buf: &mut [u8]) -> Result<SpareLayout, NoLayout> {
     let sizes = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536];
-    let best = survey(io, spare_sectors, &sizes, buf)
-        .best
-        .ok_or(NoLayout::NotFound)?;
+    let best = survey(io, spare_sectors, &sizes, buf).best.ok_or(NoLayout::NotFound)?;
     match recorded_layout(&best, spare_sectors) {
         Some(Ok(l)) => Ok(l),
         Some(Err(sb)) => Err(NoLayout::SpareShrank(sb)),
@@ -269,11 +227,7 @@ pub fn find_layout(
 }
 
 /// Reads (and fully checks) every slot of a spare laid out as `layout`.
-pub fn read_states(
-    io: &mut impl MetaIo,
-    layout: &SpareLayout,
-    buf: &mut [u8],
-) -> [[CopyState; 2]; 2] {
+pub fn read_states(io: &mut impl MetaIo, layout: &SpareLayout, buf: &mut [u8]) -> [[CopyState; 2]; 2] {
     let mut states = [[CopyState::Missing; 2]; 2];
     for (copy, region) in (0u8..).zip(states.iter_mut()) {
         for (slot, state) in (0u8..).zip(region.iter_mut()) {
@@ -303,10 +257,7 @@ pub fn slots_of(layout: &SpareLayout, states: &[[CopyState; 2]; 2]) -> Slots {
         for (s, state) in region.iter_mut().zip(row.iter()) {
             if let CopyState::Valid(v) = state {
                 if let Some(footprint) = footprint_of(layout, v) {
-                    *s = Slot::Holds {
-                        generation: v.generation,
-                        footprint,
-                    };
+                    *s = Slot::Holds { generation: v.generation, footprint };
                 }
             }
         }
@@ -318,17 +269,10 @@ pub fn slots_of(layout: &SpareLayout, states: &[[CopyState; 2]; 2]) -> Slots {
 /// records (a copy of that generation, or no valid superblock where a slot
 /// is free): `false` when one cannot be read or has changed, for instance
 /// because another table of the device committed meanwhile.
-pub fn slots_unchanged(
-    io: &mut impl MetaIo,
-    layout: &SpareLayout,
-    slots: &Slots,
-    buf: &mut [u8],
-) -> bool {
+pub fn slots_unchanged(io: &mut impl MetaIo, layout: &SpareLayout, slots: &Slots, buf: &mut [u8]) -> bool {
     (0..2u8).all(|copy| {
         (0..2u8).all(|slot| {
-            let sector = layout
-                .region_start(copy)
-                .saturating_add(u64::from(slot) * META_BLOCK_SECTORS);
+            let sector = layout.region_start(copy).saturating_add(u64::from(slot) * META_BLOCK_SECTORS);
             if io.read_block(sector, buf).is_err() {
                 return false;
             }
@@ -346,18 +290,11 @@ pub fn slots_unchanged(
 /// The highest generation of any superblock on the spare that decodes, at
 /// the places `layout` gives and wherever region B could be: what a new
 /// commit or format must go above.
-pub fn highest_generation(
-    io: &mut impl MetaIo,
-    layout: &SpareLayout,
-    spare_sectors: u64,
-    buf: &mut [u8],
-) -> u64 {
+pub fn highest_generation(io: &mut impl MetaIo, layout: &SpareLayout, spare_sectors: u64, buf: &mut [u8]) -> u64 {
     let mut highest = survey(io, spare_sectors, &[layout.block_bytes], buf).highest;
     for copy in 0..2u8 {
         for slot in 0..2u64 {
-            let sector = layout
-                .region_start(copy)
-                .saturating_add(slot * META_BLOCK_SECTORS);
+            let sector = layout.region_start(copy).saturating_add(slot * META_BLOCK_SECTORS);
             if io.read_block(sector, buf).is_ok() {
                 if let Ok(sb) = Superblock::decode(buf) {
                     highest = highest.max(sb.generation);
@@ -386,10 +323,7 @@ pub fn discover(
         return Discovery::Refuse(Refusal::Unreadable);
     }
     let survey = survey(io, spare_sectors, &[fp.block_bytes], buf);
-    let format = Discovery::Format {
-        layout: now,
-        highest: survey.highest,
-    };
+    let format = Discovery::Format { layout: now, highest: survey.highest };
     let refuse = |r| {
         if force_format {
             format
@@ -405,35 +339,24 @@ pub fn discover(
             (false, _, _) => refuse(Refusal::Unreadable),
             (true, false, false) => format,
             (true, false, true) => refuse(Refusal::NotMetadata),
-            (true, true, _) => refuse(Refusal::Damaged {
-                states: [[CopyState::Missing; 2]; 2],
-            }),
+            (true, true, _) => refuse(Refusal::Damaged { states: [[CopyState::Missing; 2]; 2] }),
         };
     };
     let layout = match recorded_layout(&found, spare_sectors) {
         Some(Ok(l)) => l,
         Some(Err(sb)) => return refuse(Refusal::SpareShrank(sb)),
-        None => {
-            return refuse(Refusal::Damaged {
-                states: [[CopyState::Damaged(CopyFault::Misplaced); 2]; 2],
-            })
-        }
+        None => return refuse(Refusal::Damaged { states: [[CopyState::Damaged(CopyFault::Misplaced); 2]; 2] }),
     };
     let states = read_states(io, &layout, buf);
-    if states.iter().flatten().any(|s| {
-        matches!(
-            s,
-            CopyState::Damaged(CopyFault::Superblock(FormatError::UnsupportedVersion))
-        )
-    }) {
+    if states
+        .iter()
+        .flatten()
+        .any(|s| matches!(s, CopyState::Damaged(CopyFault::Superblock(FormatError::UnsupportedVersion))))
+    {
         return refuse(Refusal::NewerVersion);
     }
     for (copy, region) in (0u8..).zip(states.iter()) {
-        if let Some(slot) = (0u8..)
-            .zip(region.iter())
-            .find(|(_, s)| **s == CopyState::Foreign)
-            .map(|(s, _)| s)
-        {
+        if let Some(slot) = (0u8..).zip(region.iter()).find(|(_, s)| **s == CopyState::Foreign).map(|(s, _)| s) {
             return refuse(Refusal::Foreign { copy, slot });
         }
     }
@@ -446,20 +369,11 @@ pub fn discover(
     if sb.block_bytes != fp.block_bytes {
         return refuse(Refusal::BlockSizeChanged(sb));
     }
-    if sb.main_sectors != fp.main_sectors
-        || sb.main_logical_block_size != fp.main_logical_block_size
-    {
+    if sb.main_sectors != fp.main_sectors || sb.main_logical_block_size != fp.main_logical_block_size {
         return refuse(Refusal::ForeignMain(sb));
     }
     let slots = slots_of(&layout, &states);
-    Discovery::Load {
-        copy,
-        slot,
-        sb,
-        layout,
-        states,
-        slots,
-    }
+    Discovery::Load { copy, slot, sb, layout, states, slots }
 }
 
 #[cfg(test)]
@@ -473,11 +387,7 @@ mod tests {
     use crate::slots::superblock_sector;
 
     const SPARE: u64 = 16384;
-    const FP: Fingerprint = Fingerprint {
-        main_sectors: 1 << 20,
-        main_logical_block_size: 512,
-        block_bytes: 512,
-    };
+    const FP: Fingerprint = Fingerprint { main_sectors: 1 << 20, main_logical_block_size: 512, block_bytes: 512 };
 
     fn sb(layout: &SpareLayout, generation: u64, spare_sectors: u64) -> Superblock {
         Superblock {
@@ -502,28 +412,10 @@ mod tests {
         let layout = SpareLayout::new(spare_sectors, 512).unwrap();
         let mut img = Disk::new(SPARE);
         let mut buf = vec![0u8; BLOCK];
-        let (mut slots, done) = format(
-            &mut img,
-            &layout,
-            &sb(&layout, generation - 1, spare_sectors),
-            &[],
-            &mut buf,
-        );
+        let (mut slots, done) = format(&mut img, &layout, &sb(&layout, generation - 1, spare_sectors), &[], &mut buf);
         assert_eq!(done.copies_written(), 2);
-        let ext = [Extent {
-            main: 9,
-            spare: 0,
-            len: 2,
-            state: ExtentState::Ok,
-        }];
-        let done = commit(
-            &mut img,
-            &layout,
-            &mut slots,
-            &sb(&layout, generation, spare_sectors),
-            &ext,
-            &mut buf,
-        );
+        let ext = [Extent { main: 9, spare: 0, len: 2, state: ExtentState::Ok }];
+        let done = commit(&mut img, &layout, &mut slots, &sb(&layout, generation, spare_sectors), &ext, &mut buf);
         assert_eq!(done.copies_written(), 2);
         img.settle();
         (img, layout)
@@ -547,10 +439,7 @@ mod tests {
     #[test]
     fn a_blank_spare_is_formatted() {
         let mut img = Disk::new(SPARE);
-        assert!(matches!(
-            run(&mut img, &FP, false),
-            Discovery::Format { highest: 0, .. }
-        ));
+        assert!(matches!(run(&mut img, &FP, false), Discovery::Format { highest: 0, .. }));
     }
 
     #[test]
@@ -562,17 +451,7 @@ mod tests {
         let a = at(&layout, 0, 1); // generation 5 went to slot 1 of each region
         img.image[a + 30] ^= 1;
         let d = run(&mut img, &FP, false);
-        assert!(
-            matches!(
-                d,
-                Discovery::Load {
-                    copy: 1,
-                    slot: 1,
-                    ..
-                }
-            ),
-            "{d:?}"
-        );
+        assert!(matches!(d, Discovery::Load { copy: 1, slot: 1, .. }), "{d:?}");
         assert!(d.needs_repair());
         // force_format never wipes metadata that loads.
         assert!(matches!(run(&mut img, &FP, true), Discovery::Load { .. }));
@@ -584,53 +463,29 @@ mod tests {
         for (c, s) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
             img.image[at(&layout, c, s) + 30] ^= 1;
         }
-        assert!(matches!(
-            run(&mut img, &FP, false),
-            Discovery::Refuse(Refusal::Damaged { .. })
-        ));
-        assert!(matches!(
-            run(&mut img, &FP, true),
-            Discovery::Format { highest: 0, .. }
-        ));
+        assert!(matches!(run(&mut img, &FP, false), Discovery::Refuse(Refusal::Damaged { .. })));
+        assert!(matches!(run(&mut img, &FP, true), Discovery::Format { highest: 0, .. }));
     }
 
     #[test]
     fn data_that_is_not_metadata_is_refused_unless_forced() {
         let mut img = Disk::new(SPARE);
         img.image[100] = 1; // a used disk: copy A's block is not zero
-        assert_eq!(
-            run(&mut img, &FP, false),
-            Discovery::Refuse(Refusal::NotMetadata)
-        );
+        assert_eq!(run(&mut img, &FP, false), Discovery::Refuse(Refusal::NotMetadata));
         assert!(matches!(run(&mut img, &FP, true), Discovery::Format { .. }));
         let mut img = Disk::new(SPARE);
         let b = SpareLayout::new(SPARE, 512).unwrap().region_b_start as usize * 512;
         img.image[b + 7] = 1; // copy A zero, region B's place holds data
-        assert_eq!(
-            run(&mut img, &FP, false),
-            Discovery::Refuse(Refusal::NotMetadata)
-        );
+        assert_eq!(run(&mut img, &FP, false), Discovery::Refuse(Refusal::NotMetadata));
     }
 
     #[test]
     fn another_main_device_is_refused() {
         let (mut img, _) = formatted(5, SPARE);
-        let other = Fingerprint {
-            main_sectors: 12345,
-            ..FP
-        };
-        assert!(matches!(
-            run(&mut img, &other, false),
-            Discovery::Refuse(Refusal::ForeignMain(_))
-        ));
-        let other = Fingerprint {
-            main_logical_block_size: 4096,
-            ..FP
-        };
-        assert!(matches!(
-            run(&mut img, &other, false),
-            Discovery::Refuse(Refusal::ForeignMain(_))
-        ));
+        let other = Fingerprint { main_sectors: 12345, ..FP };
+        assert!(matches!(run(&mut img, &other, false), Discovery::Refuse(Refusal::ForeignMain(_))));
+        let other = Fingerprint { main_logical_block_size: 4096, ..FP };
+        assert!(matches!(run(&mut img, &other, false), Discovery::Refuse(Refusal::ForeignMain(_))));
     }
 
     #[test]
@@ -642,19 +497,14 @@ mod tests {
             sb.version = FORMAT_VERSION + 1;
             sb.encode(&mut img.image[a..a + BLOCK]).unwrap();
         }
-        assert_eq!(
-            run(&mut img, &FP, false),
-            Discovery::Refuse(Refusal::NewerVersion)
-        );
+        assert_eq!(run(&mut img, &FP, false), Discovery::Refuse(Refusal::NewerVersion));
     }
 
     #[test]
     fn a_grown_spare_keeps_its_recorded_layout_and_a_shrunk_one_is_refused() {
         let (mut img, layout) = formatted(5, SPARE - 2048);
         match run(&mut img, &FP, false) {
-            Discovery::Load {
-                layout: got, slots, ..
-            } => {
+            Discovery::Load { layout: got, slots, .. } => {
                 assert_eq!(got, layout);
                 assert_eq!(slots.copies(), 2);
             }
@@ -670,10 +520,7 @@ mod tests {
     #[test]
     fn a_grown_spare_with_copy_a_damaged_or_zeroed_loads_copy_b() {
         let (mut img, layout) = formatted(5, SPARE / 2);
-        assert_ne!(
-            layout.region_b_start,
-            SpareLayout::new(SPARE, 512).unwrap().region_b_start
-        );
+        assert_ne!(layout.region_b_start, SpareLayout::new(SPARE, 512).unwrap().region_b_start);
         img.image[at(&layout, 0, 1) + 100] ^= 0xff; // copy A's newest superblock damaged
         img.image[at(&layout, 0, 0) + 100] ^= 0xff;
         let d = run(&mut img, &FP, false);
@@ -686,10 +533,7 @@ mod tests {
         for s in 0..2 {
             img.image[at(&layout, 1, s) + 100] ^= 0xff;
         }
-        assert!(matches!(
-            run(&mut img, &FP, false),
-            Discovery::Refuse(Refusal::Damaged { .. })
-        ));
+        assert!(matches!(run(&mut img, &FP, false), Discovery::Refuse(Refusal::Damaged { .. })));
     }
 
     /// Issue 13 point 6: a former spare reused for a filesystem (its first
@@ -709,59 +553,27 @@ mod tests {
         // Data written over slot 1's superblock alone is foreign too.
         let (mut img, _) = formatted(5, SPARE);
         img.image[at(&layout, 1, 1)..at(&layout, 1, 1) + 4096].fill(0x33);
-        assert!(matches!(
-            run(&mut img, &FP, false),
-            Discovery::Refuse(Refusal::Foreign { copy: 1, slot: 1 })
-        ));
+        assert!(matches!(run(&mut img, &FP, false), Discovery::Refuse(Refusal::Foreign { copy: 1, slot: 1 })));
     }
 
     #[test]
     fn a_version_1_spare_loads_whatever_lies_in_slot_1s_place() {
         let t = table(3, 0);
         let (mut img, layout) = v1_image(SPARE, 4, &t);
-        let fp = Fingerprint {
-            main_sectors: 1 << 20,
-            ..FP
-        };
+        let fp = Fingerprint { main_sectors: 1 << 20, ..FP };
         match discover(&mut img, SPARE, &fp, false, &mut vec![0u8; BLOCK]) {
-            Discovery::Load {
-                layout: got,
-                sb,
-                slots,
-                ..
-            } => {
-                assert_eq!(
-                    (got, sb.version, sb.generation, slots.copies()),
-                    (layout, FORMAT_VERSION_1, 4, 2)
-                );
+            Discovery::Load { layout: got, sb, slots, .. } => {
+                assert_eq!((got, sb.version, sb.generation, slots.copies()), (layout, FORMAT_VERSION_1, 4, 2));
             }
             d => panic!("{d:?}"),
         }
         // An empty version-1 table over old data: slot 1's place is not ours.
         let (mut img, _) = v1_image(SPARE, 4, &[]);
         img.image[4096..8192].fill(0x77);
-        assert_eq!(
-            loads(&discover(
-                &mut img,
-                SPARE,
-                &fp,
-                false,
-                &mut vec![0u8; BLOCK]
-            )),
-            Some(4)
-        );
+        assert_eq!(loads(&discover(&mut img, SPARE, &fp, false, &mut vec![0u8; BLOCK])), Some(4));
         // A version-1 spare whose copy A is zeroed still loads copy B.
         img.image[..4096].fill(0);
-        assert_eq!(
-            loads(&discover(
-                &mut img,
-                SPARE,
-                &fp,
-                false,
-                &mut vec![0u8; BLOCK]
-            )),
-            Some(4)
-        );
+        assert_eq!(loads(&discover(&mut img, SPARE, &fp, false, &mut vec![0u8; BLOCK])), Some(4));
     }
 
     #[test]
@@ -771,16 +583,9 @@ mod tests {
         let mut buf = vec![0u8; BLOCK];
         format(&mut disk, &layout, &sb(&layout, 1, SPARE), &[], &mut buf);
         for at in 0..=disk.log.len() {
-            let mut img = Disk {
-                image: crash(&disk.image, &disk.log, at, |_| 0),
-                log: vec![],
-                failing: vec![],
-            };
+            let mut img = Disk { image: crash(&disk.image, &disk.log, at, |_| 0), log: vec![], failing: vec![] };
             let d = run(&mut img, &FP, false);
-            assert!(
-                matches!(d, Discovery::Format { .. } | Discovery::Load { .. }),
-                "crash after {at}: {d:?}"
-            );
+            assert!(matches!(d, Discovery::Format { .. } | Discovery::Load { .. }), "crash after {at}: {d:?}");
         }
     }
 
@@ -791,9 +596,7 @@ mod tests {
             Refusal::Unreadable,
             Refusal::NotMetadata,
             Refusal::Foreign { copy: 0, slot: 0 },
-            Refusal::Damaged {
-                states: [[CopyState::Missing; 2]; 2],
-            },
+            Refusal::Damaged { states: [[CopyState::Missing; 2]; 2] },
             Refusal::NewerVersion,
             Refusal::ForeignMain(sb),
             Refusal::BlockSizeChanged(sb),

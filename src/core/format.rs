@@ -10,9 +10,7 @@
 
 use super::crc32c::crc32c;
 use super::extent::{Extent, ExtentState};
-use super::geometry::{
-    ENTRIES_PER_META_BLOCK, META_BLOCK_BYTES, META_BLOCK_HEADER_BYTES, META_ENTRY_BYTES,
-};
+use super::geometry::{ENTRIES_PER_META_BLOCK, META_BLOCK_BYTES, META_BLOCK_HEADER_BYTES, META_ENTRY_BYTES};
 
 /// Size of every metadata block.
 pub const BLOCK: usize = META_BLOCK_BYTES as usize;
@@ -201,12 +199,7 @@ impl Superblock {
 
 /// Writes entry block `index` of generation `generation`, holding `extents`
 /// (at most 252), into `block` (4096 bytes).
-pub fn encode_entries(
-    block: &mut [u8],
-    generation: u64,
-    index: u32,
-    extents: &[Extent],
-) -> Result<(), FormatError> {
+pub fn encode_entries(block: &mut [u8], generation: u64, index: u32, extents: &[Extent]) -> Result<(), FormatError> {
     if block.len() != BLOCK {
         return Err(FormatError::WrongSize);
     }
@@ -334,53 +327,28 @@ mod tests {
         let mut flipped = b;
         flipped[20] ^= 1;
         assert_eq!(Superblock::decode(&flipped), Err(FormatError::BadChecksum));
-        assert_eq!(
-            Superblock::decode(&[0u8; BLOCK]),
-            Err(FormatError::BadMagic)
-        );
+        assert_eq!(Superblock::decode(&[0u8; BLOCK]), Err(FormatError::BadMagic));
         assert_eq!(Superblock::decode(&b[..100]), Err(FormatError::WrongSize));
-        let newer = Superblock {
-            version: FORMAT_VERSION + 1,
-            ..sample()
-        };
+        let newer = Superblock { version: FORMAT_VERSION + 1, ..sample() };
         newer.encode(&mut b).unwrap();
         assert_eq!(Superblock::decode(&b), Err(FormatError::UnsupportedVersion));
-        let too_many = Superblock {
-            extent_count: 3825,
-            ..sample()
-        };
+        let too_many = Superblock { extent_count: 3825, ..sample() };
         too_many.encode(&mut b).unwrap();
         assert_eq!(Superblock::decode(&b), Err(FormatError::BadField));
     }
 
     #[test]
     fn entry_block_checks_generation_and_index() {
-        let ext = [Extent {
-            main: 7,
-            spare: 3,
-            len: 2,
-            state: ExtentState::Lost,
-        }];
+        let ext = [Extent { main: 7, spare: 3, len: 2, state: ExtentState::Lost }];
         let mut b = [0u8; BLOCK];
         encode_entries(&mut b, 9, 4, &ext).unwrap();
         let mut got = vec![];
         assert_eq!(decode_entries(&b, 9, 4, |e| got.push(e)), Ok(1));
         assert_eq!(got, ext);
-        assert_eq!(
-            decode_entries(&b, 8, 4, |_| ()),
-            Err(FormatError::BadField),
-            "stale generation"
-        );
-        assert_eq!(
-            decode_entries(&b, 9, 5, |_| ()),
-            Err(FormatError::BadField),
-            "misplaced block"
-        );
+        assert_eq!(decode_entries(&b, 8, 4, |_| ()), Err(FormatError::BadField), "stale generation");
+        assert_eq!(decode_entries(&b, 9, 5, |_| ()), Err(FormatError::BadField), "misplaced block");
         b[100] ^= 0x80;
-        assert_eq!(
-            decode_entries(&b, 9, 4, |_| ()),
-            Err(FormatError::BadChecksum)
-        );
+        assert_eq!(decode_entries(&b, 9, 4, |_| ()), Err(FormatError::BadChecksum));
     }
 
     proptest! {

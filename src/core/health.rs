@@ -81,7 +81,8 @@ mod tests {
 
     #[test]
     fn spare_levels() {
-        let base = HealthInputs { metadata_copies: 2, spare_total: 100, spare_warn: 80, spare_crit: 95, ..Default::default() };
+        let base =
+            HealthInputs { metadata_copies: 2, spare_total: 100, spare_warn: 80, spare_crit: 95, ..Default::default() };
         assert_eq!(Health::of(&HealthInputs { spare_used: 79, ..base }), Health::Ok);
         assert_eq!(Health::of(&HealthInputs { spare_used: 80, ..base }), Health::Degraded);
         assert_eq!(Health::of(&HealthInputs { spare_used: 95, ..base }), Health::Failing);

@@ -115,9 +115,8 @@ pub fn read_slot(
         }
         let idx = u32::try_from(index).unwrap_or(u32::MAX);
         let decoded = decode_entries(buf, sb.generation, idx, |e| {
-            let in_gap = gap.is_some_and(|(first, len)| {
-                u64::from(e.spare) < first.saturating_add(len) && e.spare_end() > first
-            });
+            let in_gap =
+                gap.is_some_and(|(first, len)| u64::from(e.spare) < first.saturating_add(len) && e.spare_end() > first);
             if e.main < prev_end || e.spare_end() > sb.alloc_next || e.main_end() == u64::MAX || in_gap {
                 bad = true;
             }
@@ -186,7 +185,10 @@ mod tests {
         // same generation is what loads.
         let entry1 = layout.region_sectors as usize * 512 - 2 * BLOCK;
         img.image[entry1 + 100] ^= 1;
-        assert!(matches!(read(&mut img, &layout, 0, 1).0, CopyState::Damaged(CopyFault::Entries { error: FormatError::BadChecksum, .. })));
+        assert!(matches!(
+            read(&mut img, &layout, 0, 1).0,
+            CopyState::Damaged(CopyFault::Entries { error: FormatError::BadChecksum, .. })
+        ));
         assert_eq!(newest(&states(&mut img, &layout)), Some((1, 1)));
 
         // Someone's data over a superblock is foreign, not damage.

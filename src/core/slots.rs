@@ -73,9 +73,7 @@ pub fn superblock_sector(layout: &SpareLayout, copy: u8, slot: u8) -> u64 {
 /// Sector of entry block `index` of a copy placed at `footprint` in region
 /// `copy`.
 pub fn entry_sector(layout: &SpareLayout, copy: u8, footprint: &Footprint, index: u64) -> u64 {
-    layout
-        .region_start(copy)
-        .saturating_add(footprint.entries.saturating_add(index).saturating_mul(META_BLOCK_SECTORS))
+    layout.region_start(copy).saturating_add(footprint.entries.saturating_add(index).saturating_mul(META_BLOCK_SECTORS))
 }
 
 /// The footprint of the copy that `sb` describes, in its slot.
@@ -167,9 +165,9 @@ impl Slots {
         }
         let newest = self.newest();
         let survives = self.slots.iter().enumerate().any(|(c, r)| {
-            r.iter().enumerate().any(|(s, slot)| {
-                slot.generation() == Some(newest) && !(c == usize::from(copy & 1) && destroyed[s])
-            })
+            r.iter()
+                .enumerate()
+                .any(|(s, slot)| slot.generation() == Some(newest) && !(c == usize::from(copy & 1) && destroyed[s]))
         });
         (newest == 0 || survives).then_some((slot, footprint, destroyed))
     }

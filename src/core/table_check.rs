@@ -47,7 +47,9 @@ pub fn check_table(
         return Err(TableFault::PastMainEnd(e.main));
     }
     if let Some((first, len)) = gap {
-        if let Some(e) = extents.iter().find(|e| u64::from(e.spare) < first.saturating_add(len) && e.spare_end() > first) {
+        if let Some(e) =
+            extents.iter().find(|e| u64::from(e.spare) < first.saturating_add(len) && e.spare_end() > first)
+        {
             return Err(TableFault::InRegionB(e.main));
         }
     }

@@ -132,9 +132,8 @@ impl DmDev {
         // SAFETY: the device is open (type invariants); `buf` is a live
         // kmalloc'ed, physically contiguous buffer of at least `len` bytes that
         // we borrow mutably for the whole (synchronous) I/O.
-        let ret = unsafe {
-            bindings::dm_remap_sync_io(self.bdev(), sector, buf.0.as_mut_ptr().cast(), len, write, fua)
-        };
+        let ret =
+            unsafe { bindings::dm_remap_sync_io(self.bdev(), sector, buf.0.as_mut_ptr().cast(), len, write, fua) };
         kernel::error::to_result(ret)
     }
 

@@ -21,11 +21,11 @@ pub(crate) mod percpu;
 pub(crate) mod rcu;
 pub(crate) mod sched;
 pub(crate) mod sysfs;
-pub(crate) mod work;
 mod target;
+pub(crate) mod work;
 
-pub(crate) use claim::Claim;
 pub(crate) use bio::{AtomicBioStack, Bio, BioOp, DeferredBio, EndBio, KeptBio, KeptBioList, MapBio, SavedIter};
+pub(crate) use claim::Claim;
 pub(crate) use device::{DmDev, IoBuffer, QueueLimits};
 pub(crate) use emit::Emitter;
 pub(crate) use target::{CtrError, EndIoOutcome, MapOutcome, Registration, StatusKind, Target, TargetOps};

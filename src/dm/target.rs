@@ -9,14 +9,14 @@ use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
+use kernel::error::VTABLE_DEFAULT_ERROR;
 use kernel::ffi::{c_char, c_int, c_uint};
 use kernel::prelude::*;
-use kernel::error::VTABLE_DEFAULT_ERROR;
 use kernel::types::Opaque;
 
+use super::bio::{Deferred, EndBio};
 use super::sysfs::SysfsSlot;
 use super::work::Worker;
-use super::bio::{Deferred, EndBio};
 use super::{bindings, Bio, DmDev, Emitter, MapBio, QueueLimits};
 
 /// What `map` did with a bio.
@@ -364,11 +364,7 @@ unsafe fn emitter<'a>(result: *mut c_char, maxlen: c_uint) -> Emitter<'a> {
 /// # Safety
 ///
 /// Called by DM only, with a target being constructed and its arguments.
-unsafe extern "C" fn ctr<T: TargetOps>(
-    ti: *mut bindings::dm_target,
-    argc: c_uint,
-    argv: *mut *mut c_char,
-) -> c_int {
+unsafe extern "C" fn ctr<T: TargetOps>(ti: *mut bindings::dm_target, argc: c_uint, argv: *mut *mut c_char) -> c_int {
     // SAFETY: DM passes a live target being constructed; no other callback
     // sees it until this returns, so the `&mut` is exclusive.
     let target = unsafe { &mut *ti.cast::<Target>() };

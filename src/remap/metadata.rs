@@ -10,8 +10,8 @@ use kernel::prelude::*;
 
 use super::spare_io::SpareIo;
 use crate::dm::percpu::now_ns;
-use crate::dm::sysfs::real_seconds;
 use crate::dm::sched::fill_random;
+use crate::dm::sysfs::real_seconds;
 use crate::dm::{CtrError, DmDev, IoBuffer};
 use crate::logic::commit::{commit, format, Committed, CopyError};
 use crate::logic::discover::{discover, highest_generation, slots_unchanged, Discovery, Fingerprint};
@@ -86,7 +86,12 @@ impl Metadata {
     /// loaded table must fit a target of `target_blocks` blocks. Writes
     /// nothing to a spare it loads: a copy that needs rewriting is
     /// rewritten by [`Self::repair`] once the table is live.
-    pub(crate) fn open(spare: &DmDev, fp: &Fingerprint, force_format: bool, target_blocks: u64) -> Result<Opened, CtrError> {
+    pub(crate) fn open(
+        spare: &DmDev,
+        fp: &Fingerprint,
+        force_format: bool,
+        target_blocks: u64,
+    ) -> Result<Opened, CtrError> {
         let mut buf = IoBuffer::new().map_err(no_buffers)?;
         let mut block = KVec::from_elem(0u8, BLOCK, GFP_KERNEL).map_err(no_buffers)?;
         let decision = discover(&mut SpareIo::new(spare, &mut buf), spare.sectors(), fp, force_format, &mut block);
@@ -97,7 +102,10 @@ impl Metadata {
             }
             Discovery::Format { layout, highest } => {
                 let Some(generation) = next_generation(highest) else {
-                    pr_err!("spare {}: a superblock is at the highest generation; not formatting over it\n", spare.name());
+                    pr_err!(
+                        "spare {}: a superblock is at the highest generation; not formatting over it\n",
+                        spare.name()
+                    );
                     return Err(ctr_err(EINVAL, c"Spare metadata generation cannot go higher"));
                 };
                 let mut sb = Superblock {
@@ -121,14 +129,35 @@ impl Metadata {
                     return Err(ctr_err(EIO, c"Cannot write metadata to the spare device"));
                 }
                 pr_info!("spare {}: formatted, generation {}\n", spare.name(), generation);
-                let meta = Self { layout, sb, slots, attempted: generation, in_step: false, latency: LatencyRing::default(), last_commit: 0, buf, block };
+                let meta = Self {
+                    layout,
+                    sb,
+                    slots,
+                    attempted: generation,
+                    in_step: false,
+                    latency: LatencyRing::default(),
+                    last_commit: 0,
+                    buf,
+                    block,
+                };
                 Ok(Opened { meta, extents: VVec::new(), copies })
             }
             Discovery::Load { copy, slot, sb, layout, slots, .. } => {
                 let extents = Self::read_table(spare, &mut buf, &mut block, &layout, copy, slot, &sb, target_blocks)?;
-                let highest = highest_generation(&mut SpareIo::new(spare, &mut buf), &layout, spare.sectors(), &mut block);
+                let highest =
+                    highest_generation(&mut SpareIo::new(spare, &mut buf), &layout, spare.sectors(), &mut block);
                 let attempted = highest.max(sb.generation);
-                let meta = Self { layout, sb, slots, attempted, in_step: false, latency: LatencyRing::default(), last_commit: 0, buf, block };
+                let meta = Self {
+                    layout,
+                    sb,
+                    slots,
+                    attempted,
+                    in_step: false,
+                    latency: LatencyRing::default(),
+                    last_commit: 0,
+                    buf,
+                    block,
+                };
                 Ok(Opened { meta, extents, copies: slots.copies() })
             }
         }
@@ -181,20 +210,22 @@ impl Metadata {
     /// still uses a higher generation than any copy that may have landed.
     pub(crate) fn commit(&mut self, spare: &DmDev, extents: &[Extent], alloc_next: u64) -> Result<u8> {
         if !self.in_step {
-            pr_warn!("spare {}: table not in step with the spare (its last resume failed); not committing\n", spare.name());
+            pr_warn!(
+                "spare {}: table not in step with the spare (its last resume failed); not committing\n",
+                spare.name()
+            );
             return Err(EAGAIN);
         }
         let Some(generation) = next_generation(self.attempted) else {
-            pr_err!("spare {}: metadata generation {} cannot go higher; not committing\n", spare.name(), self.attempted);
+            pr_err!(
+                "spare {}: metadata generation {} cannot go higher; not committing\n",
+                spare.name(),
+                self.attempted
+            );
             return Err(ERANGE);
         };
         self.attempted = generation;
-        let next = Superblock {
-            generation,
-            alloc_next,
-            extent_count: extents.len() as u64,
-            ..self.sb
-        };
+        let next = Superblock { generation, alloc_next, extent_count: extents.len() as u64, ..self.sb };
         let started = now_ns();
         let mut io = SpareIo::new(spare, &mut self.buf);
         let done = commit(&mut io, &self.layout, &mut self.slots, &next, extents, &mut self.block);

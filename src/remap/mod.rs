@@ -9,13 +9,13 @@ mod listing;
 mod manual;
 mod metadata;
 mod pending_blocks;
-mod publish;
 mod platform;
+mod publish;
 mod resend;
 mod resume;
 mod scrub;
-mod sysfs;
 mod spare_io;
+mod sysfs;
 mod table;
 mod target;
 

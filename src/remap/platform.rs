@@ -238,7 +238,10 @@ impl<'t> Platform for &'t RemapTarget {
     fn in_step(&self, writer: &Writer<Metadata, IoBuffer>) -> bool {
         let in_step = writer.meta.in_step();
         if !in_step {
-            dm_warn_limited!(self.name, "table not in step with the spare (not resumed yet, or its resume failed); writing nothing to it\n");
+            dm_warn_limited!(
+                self.name,
+                "table not in step with the spare (not resumed yet, or its resume failed); writing nothing to it\n"
+            );
         }
         in_step
     }
@@ -359,9 +362,16 @@ impl RemapTarget {
                 dm_err_limited!(self.name, "block {}: unreadable, and no memory to mark it pending\n", block)
             }
             Event::SpareWriteFailed { block, spare } => {
-                dm_warn_limited!(self.name, "spare block {} of block {} failed a write; moving the block\n", spare, block)
+                dm_warn_limited!(
+                    self.name,
+                    "spare block {} of block {} failed a write; moving the block\n",
+                    spare,
+                    block
+                )
             }
-            Event::SpareRetired { spare } => dm_warn_limited!(self.name, "spare block {} failed a write; retiring it\n", spare),
+            Event::SpareRetired { spare } => {
+                dm_warn_limited!(self.name, "spare block {} failed a write; retiring it\n", spare)
+            }
             Event::CannotMove { block } => {
                 dm_warn_limited!(self.name, "block {}: cannot move off a failing spare block\n", block)
             }

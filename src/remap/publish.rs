@@ -9,8 +9,8 @@ use kernel::prelude::*;
 
 use super::table::Table;
 use super::target::{RemapTarget, Writer};
-use crate::logic::extent;
 use crate::logic::engine::ChangeFailed;
+use crate::logic::extent;
 use crate::logic::spare_alloc::SpareAllocator;
 
 impl RemapTarget {

@@ -120,14 +120,7 @@ impl RemapTarget {
         let position = self.scan.position.load(Ordering::Relaxed);
         let total = self.geo.main_blocks().max(1);
         let percent = position.min(total).saturating_mul(100).checked_div(total).unwrap_or(0);
-        write!(
-            out,
-            "{} {} {} {}",
-            self.scan.state_name(),
-            percent,
-            position,
-            self.scan.found.load(Ordering::Relaxed)
-        )
+        write!(out, "{} {} {} {}", self.scan.state_name(), percent, position, self.scan.found.load(Ordering::Relaxed))
     }
 
     /// Reads up to `CHUNKS_PER_RUN` chunks, then requeues the worker while
@@ -175,7 +168,10 @@ impl RemapTarget {
     /// Sleeps as long as reading `bytes` takes at the scan's rate.
     fn rate_limit(&self, bytes: u64) {
         let rate = u64::from(self.scan.mib_per_s.load(Ordering::Relaxed).max(1));
-        let owed = self.scan.owed_us.load(Ordering::Relaxed)
+        let owed = self
+            .scan
+            .owed_us
+            .load(Ordering::Relaxed)
             .saturating_add(bytes.saturating_mul(1_000_000).checked_div(rate.saturating_mul(1 << 20)).unwrap_or(0));
         let ms = owed / 1000;
         self.scan.owed_us.store(owed % 1000, Ordering::Relaxed);

@@ -17,9 +17,15 @@ const BLOCK_SECTORS: u64 = (BLOCK / 512) as u64;
 enum Window {
     Empty,
     /// `len` bytes read from `start`.
-    Read { start: u64, len: usize },
+    Read {
+        start: u64,
+        len: usize,
+    },
     /// `len` bytes to be written at `start`.
-    Write { start: u64, len: usize },
+    Write {
+        start: u64,
+        len: usize,
+    },
 }
 
 /// Metadata I/O on one spare device through one buffer.
@@ -41,7 +47,8 @@ impl<'a> SpareIo<'a> {
             self.dev.write_sync(start, self.buf, len)?;
         }
         Ok(())
-    }}
+    }
+}
 
 impl MetaIo for SpareIo<'_> {
     fn read_block(&mut self, sector: u64, out: &mut [u8]) -> Result<(), ReadFailed> {

@@ -58,10 +58,7 @@ impl SysfsAttrs for RemapTarget {
     }
 
     fn store(&self, id: u32, value: &[u8]) -> Result {
-        let name = id
-            .checked_sub(FIRST_POLICY)
-            .and_then(|i| POLICIES.get(i as usize))
-            .ok_or(EACCES)?;
+        let name = id.checked_sub(FIRST_POLICY).and_then(|i| POLICIES.get(i as usize)).ok_or(EACCES)?;
         let policy = Policy::parse(name, value).map_err(|_| EINVAL)?;
         self.set_policy(policy);
         Ok(())

@@ -60,7 +60,8 @@ impl Table {
         let kept = if moved.is_empty() {
             self.extents.as_slice()
         } else {
-            let mut scratch = VVec::from_elem(Extent::default(), self.extents.len().saturating_add(moved.len()), GFP_KERNEL)?;
+            let mut scratch =
+                VVec::from_elem(Extent::default(), self.extents.len().saturating_add(moved.len()), GFP_KERNEL)?;
             let n = extent::carve(&self.extents, moved, scratch.as_mut_slice()).map_err(|_| EINVAL)?;
             carved = scratch;
             carved.as_slice().get(..n).ok_or(EINVAL)?

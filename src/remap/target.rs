@@ -15,28 +15,28 @@ use super::geometry::Geometry;
 use super::inflight::InFlight;
 use super::metadata::Metadata;
 use super::pending_blocks::PendingBlocks;
+use super::platform::op_of;
 use super::resend::LastReport;
 use super::scrub::Scan;
 use super::table::{MovingRuns, Table};
 use crate::dm::log::{dm_info_limited, dm_warn_limited, DmName};
-use crate::dm::rcu::{RcuBox, RcuReadGuard};
 use crate::dm::percpu::now_ns;
+use crate::dm::rcu::{RcuBox, RcuReadGuard};
 use crate::dm::sysfs::SysfsSlot;
 use crate::dm::work::Worker;
 use crate::dm::{
     AtomicBioStack, Bio, BioOp, Claim, CtrError, DeferredBio, DmDev, Emitter, EndBio, EndIoOutcome, IoBuffer, KeptBio,
     KeptBioList, MapBio, MapOutcome, QueueLimits, SavedIter, StatusKind, Target, TargetOps,
 };
-use super::platform::op_of;
+use crate::logic::discover::Fingerprint;
 use crate::logic::engine::route::{self, decide, Decision, Published};
 use crate::logic::error_class::{classify, ErrorClass};
-use crate::logic::extent::Route;
-use crate::logic::health::{Health, HealthInputs};
-use crate::logic::policy::{Policies, Policy};
-use crate::logic::discover::Fingerprint;
 use crate::logic::extent;
+use crate::logic::extent::Route;
 use crate::logic::geometry::{self, SpareLayout};
+use crate::logic::health::{Health, HealthInputs};
 use crate::logic::message::Message;
+use crate::logic::policy::{Policies, Policy};
 use crate::logic::spare_alloc::SpareAllocator;
 use crate::logic::table_line::{Options, TableLine};
 
@@ -378,8 +378,11 @@ impl RemapTarget {
             let t = self.table.read(&guard);
             (t.extents().len(), t.bytes())
         };
-        let _ = write!(out, "table_extents {}\ntable_bytes {}\nlatency_sample_every {}\n", extents, bytes,
-            LATENCY_SAMPLE_EVERY);
+        let _ = write!(
+            out,
+            "table_extents {}\ntable_bytes {}\nlatency_sample_every {}\n",
+            extents, bytes, LATENCY_SAMPLE_EVERY
+        );
         let _ = self.write_histograms(out);
     }
 
@@ -431,12 +434,8 @@ impl TargetOps for RemapTarget {
             return Err(invalid(c"Invalid argument count"));
         };
 
-        let main = target
-            .open_device(main_path)
-            .map_err(|e| CtrError::new(e, c"Main device lookup failed"))?;
-        let spare = target
-            .open_device(spare_path)
-            .map_err(|e| CtrError::new(e, c"Spare device lookup failed"))?;
+        let main = target.open_device(main_path).map_err(|e| CtrError::new(e, c"Main device lookup failed"))?;
+        let spare = target.open_device(spare_path).map_err(|e| CtrError::new(e, c"Spare device lookup failed"))?;
         if main.devt() == spare.devt() {
             return Err(invalid(c"Main and spare must be different devices"));
         }
@@ -472,7 +471,8 @@ impl TargetOps for RemapTarget {
         let writer =
             KBox::pin_init(new_mutex!(Writer { alloc, meta: opened.meta, buf, scratch }), GFP_KERNEL).map_err(nomem)?;
         let no_moving = KBox::pin_init(new_mutex!(None), GFP_KERNEL).map_err(nomem)?;
-        let worker = Worker::new(c_str!("dm-remap")).map_err(|_| CtrError::new(ENOMEM, c"Cannot allocate the workqueue"))?;
+        let worker =
+            Worker::new(c_str!("dm-remap")).map_err(|_| CtrError::new(ENOMEM, c"Cannot allocate the workqueue"))?;
         let pending_blocks = RcuBox::new(PendingBlocks::none().map_err(nomem)?).map_err(nomem)?;
 
         // One flush to each device; discards and write-zeroes follow the data.

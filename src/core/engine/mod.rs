@@ -151,11 +151,7 @@ pub enum Event {
     /// The pool cannot hold a `remap` message's blocks.
     PoolExhausted { free: u64, total: u64 },
     /// A `remap` message failed and changed nothing.
-    MessageFailed {
-        sector: u64,
-        sectors: u64,
-        why: ChangeFailed,
-    },
+    MessageFailed { sector: u64, sectors: u64, why: ChangeFailed },
     /// A held bio spans a run edge (cannot happen) and is failed.
     HeldAcrossEdge { block: u64 },
 }
@@ -195,25 +191,14 @@ pub trait Platform {
     /// Reads `len` bytes from main block `block` into `buf`.
     fn read_main(&self, block: u64, buf: &mut Self::Buf, len: usize) -> Result<(), IoFailed>;
     /// Writes `len` bytes of `buf` to main block `block`, durably (FUA).
-    fn write_main_durable(
-        &self,
-        block: u64,
-        buf: &mut Self::Buf,
-        len: usize,
-    ) -> Result<(), IoFailed>;
+    fn write_main_durable(&self, block: u64, buf: &mut Self::Buf, len: usize) -> Result<(), IoFailed>;
     /// Reads `len` bytes from spare-pool block `pool_block` into `buf`.
     fn read_spare(&self, pool_block: u64, buf: &mut Self::Buf, len: usize) -> Result<(), IoFailed>;
     /// Writes `len` bytes of `buf` to spare-pool block `pool_block`; it may
     /// sit in the spare's cache until the next commit's flush.
-    fn write_spare(&self, pool_block: u64, buf: &mut Self::Buf, len: usize)
-        -> Result<(), IoFailed>;
+    fn write_spare(&self, pool_block: u64, buf: &mut Self::Buf, len: usize) -> Result<(), IoFailed>;
     /// The same, durably (FUA).
-    fn write_spare_durable(
-        &self,
-        pool_block: u64,
-        buf: &mut Self::Buf,
-        len: usize,
-    ) -> Result<(), IoFailed>;
+    fn write_spare_durable(&self, pool_block: u64, buf: &mut Self::Buf, len: usize) -> Result<(), IoFailed>;
     /// Sleeps (a backoff before a retry).
     fn sleep_ms(&self, ms: u32);
 

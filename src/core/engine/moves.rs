@@ -21,11 +21,7 @@ pub struct Report<L> {
 }
 
 /// Remaps the unmapped blocks of `[first, first + blocks)`.
-pub fn remap_range<P: Platform>(
-    p: &P,
-    first: u64,
-    blocks: u64,
-) -> Result<Report<P::List<Extent>>, ChangeFailed> {
+pub fn remap_range<P: Platform>(p: &P, first: u64, blocks: u64) -> Result<Report<P::List<Extent>>, ChangeFailed> {
     let mut writer = p.lock_writer();
     if !p.in_step(&writer) {
         return Err(ChangeFailed::Commit);
@@ -33,20 +29,15 @@ pub fn remap_range<P: Platform>(
     let mut trial = writer.alloc;
     let runs = plan_runs(p, first, blocks, &mut trial)?;
     if runs.is_empty() {
-        return Ok(Report {
-            extents: Default::default(),
-            lost_blocks: 0,
-        });
+        return Ok(Report { extents: Default::default(), lost_blocks: 0 });
     }
     p.publish_moving(&runs)?;
     p.drain_writes();
     // The new table is committed before it is published, so no held bio
     // reaches the spare before the remap that sends it there is on disk.
     let w = &mut *writer;
-    let published = copy_runs(p, &mut w.buf, &mut w.scratch, &runs).and_then(|copied| {
-        p.commit_and_publish(w, trial, &[], &copied.extents)
-            .map(|()| copied)
-    });
+    let published = copy_runs(p, &mut w.buf, &mut w.scratch, &runs)
+        .and_then(|copied| p.commit_and_publish(w, trial, &[], &copied.extents).map(|()| copied));
     if let Ok(copied) = &published {
         // A pending block now remapped is no longer pending: its data (or
         // the zeros of a lost block) is on the spare.
@@ -76,15 +67,7 @@ pub fn relocate<P: Platform>(p: &P, blocks: &mut [u64]) {
             p.log(Event::CannotMove { block });
             break;
         };
-        if runs
-            .try_push(Extent {
-                main: block,
-                spare,
-                len: 1,
-                state: ExtentState::Ok,
-            })
-            .is_err()
-        {
+        if runs.try_push(Extent { main: block, spare, len: 1, state: ExtentState::Ok }).is_err() {
             break;
         }
     }
@@ -98,8 +81,7 @@ pub fn relocate<P: Platform>(p: &P, blocks: &mut [u64]) {
     let mut placed: P::List<Extent> = Default::default();
     for run in runs.iter() {
         let copied = p.spare_block_of(run.main).is_some_and(|old| {
-            p.read_spare(old, &mut w.buf, bs).is_ok()
-                && p.write_spare(u64::from(run.spare), &mut w.buf, bs).is_ok()
+            p.read_spare(old, &mut w.buf, bs).is_ok() && p.write_spare(u64::from(run.spare), &mut w.buf, bs).is_ok()
         });
         if !copied || placed.try_push(*run).is_err() {
             p.log(Event::CannotMove { block: run.main });
@@ -115,13 +97,8 @@ pub fn relocate<P: Platform>(p: &P, blocks: &mut [u64]) {
     }
     if !placed.is_empty() {
         match p.commit_and_publish(w, alloc, &moved, &placed) {
-            Ok(()) => p.log(Event::Remapped {
-                remapped: 0,
-                moved: placed.len() as u64,
-            }),
-            Err(_) => p.log(Event::RemapFailed {
-                blocks: placed.len() as u64,
-            }),
+            Ok(()) => p.log(Event::Remapped { remapped: 0, moved: placed.len() as u64 }),
+            Err(_) => p.log(Event::RemapFailed { blocks: placed.len() as u64 }),
         }
     }
     p.clear_moving();
@@ -138,9 +115,7 @@ fn plan_runs<P: Platform>(
 ) -> Result<P::List<Extent>, ChangeFailed> {
     let mut unmapped: P::List<(u64, u64)> = Default::default();
     let mut failed = false;
-    p.for_each_unmapped(first, blocks, &mut |s, l| {
-        failed |= unmapped.try_push((s, l)).is_err()
-    });
+    p.for_each_unmapped(first, blocks, &mut |s, l| failed |= unmapped.try_push((s, l)).is_err());
     if failed {
         return Err(ChangeFailed::NoMem);
     }
@@ -150,20 +125,12 @@ fn plan_runs<P: Platform>(
         while done < len {
             let want = (len - done).min(u64::from(MAX_EXTENT_LEN));
             if want > alloc.free() {
-                p.log(Event::PoolExhausted {
-                    free: alloc.free(),
-                    total: alloc.total(),
-                });
+                p.log(Event::PoolExhausted { free: alloc.free(), total: alloc.total() });
                 return Err(ChangeFailed::NoSpace);
             }
             let (spare, piece) = alloc.alloc_up_to(want).ok_or(ChangeFailed::NoSpace)?;
             // `piece` fits in a u16 (MAX_EXTENT_LEN).
-            let e = Extent {
-                main: start + done,
-                spare,
-                len: piece as u16,
-                state: ExtentState::Ok,
-            };
+            let e = Extent { main: start + done, spare, len: piece as u16, state: ExtentState::Ok };
             runs.try_push(e)?;
             done += piece;
         }
@@ -181,10 +148,7 @@ fn copy_runs<P: Platform>(
     runs: &[Extent],
 ) -> Result<Report<P::List<Extent>>, ChangeFailed> {
     let bs = p.block_bytes();
-    let mut out = Report {
-        extents: P::List::default(),
-        lost_blocks: 0,
-    };
+    let mut out = Report { extents: P::List::default(), lost_blocks: 0 };
     // At most 64 blocks per I/O, so one u64 holds the piece's lost-block mask.
     let per_io = ((IO_BYTES / bs.max(1)) as u64).clamp(1, 64);
     for run in runs {
@@ -193,16 +157,11 @@ fn copy_runs<P: Platform>(
             let n = per_io.min(u64::from(run.len) - done);
             let lost = copy_piece(p, buf, one, run.main + done, u64::from(run.spare) + done, n)?;
             for k in 0..n {
-                let state = if lost & (1u64 << k) != 0 {
-                    ExtentState::Lost
-                } else {
-                    ExtentState::Ok
-                };
+                let state = if lost & (1u64 << k) != 0 { ExtentState::Lost } else { ExtentState::Ok };
                 if state == ExtentState::Lost {
                     out.lost_blocks += 1;
                 }
-                let spare_block =
-                    u32::try_from(u64::from(run.spare) + done + k).map_err(|_| ChangeFailed::Io)?;
+                let spare_block = u32::try_from(u64::from(run.spare) + done + k).map_err(|_| ChangeFailed::Io)?;
                 push_block(&mut out.extents, run.main + done + k, spare_block, state)?;
             }
             done += n;
@@ -212,18 +171,8 @@ fn copy_runs<P: Platform>(
 }
 
 /// Appends one block to `extents`, growing the last extent when it continues.
-fn push_block<L: List<Extent>>(
-    extents: &mut L,
-    main: u64,
-    spare: u32,
-    state: ExtentState,
-) -> Result<(), ChangeFailed> {
-    let e = Extent {
-        main,
-        spare,
-        len: 1,
-        state,
-    };
+fn push_block<L: List<Extent>>(extents: &mut L, main: u64, spare: u32, state: ExtentState) -> Result<(), ChangeFailed> {
+    let e = Extent { main, spare, len: 1, state };
     if let Some(last) = extents.last_mut() {
         if last.can_absorb(&e) {
             last.len += 1;
@@ -254,10 +203,7 @@ fn copy_piece<P: Platform>(
         for k in 0..n {
             let at = (k as usize) * bs;
             let read = super::recovery::reread_main(p, main_block + k, one, true);
-            let piece = buf
-                .bytes(bytes)
-                .get_mut(at..at + bs)
-                .ok_or(ChangeFailed::Io)?;
+            let piece = buf.bytes(bytes).get_mut(at..at + bs).ok_or(ChangeFailed::Io)?;
             if read {
                 piece.copy_from_slice(one.bytes(bs));
             } else {
@@ -266,7 +212,6 @@ fn copy_piece<P: Platform>(
             }
         }
     }
-    p.write_spare(spare_block, buf, bytes)
-        .map_err(|_| ChangeFailed::Io)?;
+    p.write_spare(spare_block, buf, bytes).map_err(|_| ChangeFailed::Io)?;
     Ok(lost)
 }

@@ -50,8 +50,7 @@ pub fn recover_round<P: Platform>(
     let mut verdicts: P::List<(P::Failed, u8, bool)> = Default::default();
     let mut relocate: P::List<u64> = Default::default();
     for mut bio in failed {
-        let (status, needs_commit) =
-            recover_bio(p, &mut writer, &mut bio, &mut round, &mut relocate);
+        let (status, needs_commit) = recover_bio(p, &mut writer, &mut bio, &mut round, &mut relocate);
         // On allocation failure the bio is dropped, which fails it: never
         // a false success.
         let _ = verdicts.try_push((bio, status, needs_commit));
@@ -78,11 +77,7 @@ pub fn recover_round<P: Platform>(
         super::moves::relocate(p, &mut relocate);
     }
     for (bio, status, needs_commit) in verdicts {
-        let status = if needs_commit && !committed {
-            status::IOERR
-        } else {
-            status
-        };
+        let status = if needs_commit && !committed { status::IOERR } else { status };
         if status != status::OK {
             p.count(Counter::Unrecovered, 1);
         }
@@ -108,13 +103,7 @@ fn recover_bio<P: Platform>(
     round: &mut Round<P>,
     relocate: &mut P::List<u64>,
 ) -> (u8, bool) {
-    let BioInfo {
-        op,
-        block: first,
-        blocks,
-        status: failed_with,
-        on_spare,
-    } = bio.info();
+    let BioInfo { op, block: first, blocks, status: failed_with, on_spare } = bio.info();
     let bs = p.block_bytes();
     let transient = classify(failed_with) == ErrorClass::Transient;
     let buf = &mut writer.buf;
@@ -180,11 +169,7 @@ fn recover_bio<P: Platform>(
 /// A block that keeps failing with transient errors is given
 /// `error_threshold` attempts, then treated as a media error.
 fn rewrite_main<P: Platform>(p: &P, block: u64, buf: &mut P::Buf, transient: bool) -> bool {
-    let attempts = if transient {
-        p.policies().error_threshold.max(1)
-    } else {
-        1
-    };
+    let attempts = if transient { p.policies().error_threshold.max(1) } else { 1 };
     (0..attempts).any(|attempt| {
         if attempt > 0 {
             backoff(p, attempt);
@@ -209,12 +194,7 @@ pub fn reread_main<P: Platform>(p: &P, block: u64, buf: &mut P::Buf, transient: 
 /// planned for it, or the one it is remapped to, or (when that one fails,
 /// or it has none) a fresh one. Returns whether it now depends on this
 /// round's commit.
-fn place_block<P: Platform>(
-    p: &P,
-    block: u64,
-    buf: &mut P::Buf,
-    round: &mut Round<P>,
-) -> Result<bool, ()> {
+fn place_block<P: Platform>(p: &P, block: u64, buf: &mut P::Buf, round: &mut Round<P>) -> Result<bool, ()> {
     if round.runs.iter().any(|e| e.main == block) {
         return fresh_block(p, block, buf, round, false).map(|()| true);
     }
@@ -235,13 +215,7 @@ fn place_block<P: Platform>(
 /// spare block, or remapping it for the first time). A spare block that
 /// fails the write is retired (never handed out again) and another one
 /// tried.
-fn fresh_block<P: Platform>(
-    p: &P,
-    block: u64,
-    buf: &mut P::Buf,
-    round: &mut Round<P>,
-    moving: bool,
-) -> Result<(), ()> {
+fn fresh_block<P: Platform>(p: &P, block: u64, buf: &mut P::Buf, round: &mut Round<P>, moving: bool) -> Result<(), ()> {
     if !round.may_place {
         return Err(());
     }
@@ -261,12 +235,7 @@ fn fresh_block<P: Platform>(
                 None => {
                     round
                         .runs
-                        .try_push(Extent {
-                            main: block,
-                            spare,
-                            len: 1,
-                            state: ExtentState::Ok,
-                        })
+                        .try_push(Extent { main: block, spare, len: 1, state: ExtentState::Ok })
                         .map_err(|_| ())?;
                     if moving {
                         round.moved.try_push(block).map_err(|_| ())?;
@@ -276,9 +245,7 @@ fn fresh_block<P: Platform>(
             return Ok(());
         }
         p.count(Counter::SpareErrors, 1);
-        p.log(Event::SpareRetired {
-            spare: u64::from(spare),
-        });
+        p.log(Event::SpareRetired { spare: u64::from(spare) });
     }
     Err(())
 }
@@ -317,9 +284,7 @@ fn place_pending_write<P: Platform>(
     let bs = p.block_bytes();
     let buf = &mut writer.buf;
     let planned = round.runs.iter().any(|e| e.main == block);
-    if !planned
-        && (p.spare_block_of(block).is_some() || !p.is_pending(block) || !p.policies().auto_remap)
-    {
+    if !planned && (p.spare_block_of(block).is_some() || !p.is_pending(block) || !p.policies().auto_remap) {
         return false;
     }
     if op == Op::WriteZeroes {
@@ -332,29 +297,18 @@ fn place_pending_write<P: Platform>(
 
 /// Commits the round's remaps and publishes them; `false` if the commit
 /// failed (nothing is published then).
-fn commit_round<P: Platform>(
-    p: &P,
-    writer: &mut Writer<P::Meta, P::Buf>,
-    round: &mut Round<P>,
-) -> bool {
+fn commit_round<P: Platform>(p: &P, writer: &mut Writer<P::Meta, P::Buf>, round: &mut Round<P>) -> bool {
     heapsort_by_key(&mut round.runs, |e| e.main);
     heapsort_by_key(&mut round.moved, |b| *b);
     let (runs, moved) = (&round.runs, &round.moved);
-    if p.commit_and_publish(writer, round.alloc, moved, runs)
-        .is_err()
-    {
-        p.log(Event::RemapFailed {
-            blocks: runs.len() as u64,
-        });
+    if p.commit_and_publish(writer, round.alloc, moved, runs).is_err() {
+        p.log(Event::RemapFailed { blocks: runs.len() as u64 });
         return false;
     }
     let n = (runs.len() as u64).saturating_sub(moved.len() as u64);
     p.count(Counter::AutoRemaps, n);
     let _ = p.unmark_pending(runs);
-    p.log(Event::Remapped {
-        remapped: n,
-        moved: moved.len() as u64,
-    });
+    p.log(Event::Remapped { remapped: n, moved: moved.len() as u64 });
     true
 }
 

@@ -89,10 +89,7 @@ fn decide_from(view: &impl Published, op: Op, block: u64, blocks: u64, pending: 
         }
     }
     let route = view.route(block, limit);
-    Decision::Send {
-        spare: route.spare,
-        blocks: route.blocks,
-    }
+    Decision::Send { spare: route.spare, blocks: route.blocks }
 }
 
 /// Whether `op` writes data the worker can place on the spare: writes and

@@ -96,7 +96,6 @@ pub fn parse(text: &str) -> (Vec<Entry>, Vec<LineError>) {
     (entries, errors)
 }
 
-
 fn exists(name: &str) -> bool {
     dmsetup::run(&["info", name]).is_ok()
 }

@@ -81,7 +81,8 @@ pub fn check(path: &Path) -> Result<Outcome, String> {
 /// `dump`: the newest valid copy as JSON on stdout.
 pub fn dump(path: &Path) -> Result<Outcome, String> {
     let (_, copies) = load(path, false)?;
-    let (_, _, sb, extents) = copies.newest().ok_or_else(|| format!("{}: no valid metadata copy to dump", path.display()))?;
+    let (_, _, sb, extents) =
+        copies.newest().ok_or_else(|| format!("{}: no valid metadata copy to dump", path.display()))?;
     let json = serde_json::to_string_pretty(&Dump::new(&sb, extents)).map_err(|e| e.to_string())?;
     println!("{json}");
     Ok(Outcome::Clean)
@@ -98,13 +99,17 @@ pub fn restore(path: &Path, input: &Path) -> Result<Outcome, String> {
         Ok(layout) => {
             let copies = spare.read_copies(&layout);
             if copies.copies.iter().flatten().any(|c| c.state == CopyState::Foreign) {
-                return Err(format!("{}: someone else's data where a copy belongs; not overwriting it", path.display()));
+                return Err(format!(
+                    "{}: someone else's data where a copy belongs; not overwriting it",
+                    path.display()
+                ));
             }
             (layout, Some(copies.slots()), copies.highest_generation())
         }
         Err(_) => {
-            let layout = SpareLayout::new(spare.sectors, dump.block_bytes)
-                .ok_or_else(|| format!("spare of {} sectors cannot hold metadata for {}-byte blocks", spare.sectors, dump.block_bytes))?;
+            let layout = SpareLayout::new(spare.sectors, dump.block_bytes).ok_or_else(|| {
+                format!("spare of {} sectors cannot hold metadata for {}-byte blocks", spare.sectors, dump.block_bytes)
+            })?;
             (layout, None, 0)
         }
     };
@@ -123,7 +128,8 @@ pub fn restore(path: &Path, input: &Path) -> Result<Outcome, String> {
 /// so that both regions hold it.
 pub fn repair(path: &Path) -> Result<Outcome, String> {
     let (mut spare, copies) = load(path, true)?;
-    let (_, _, sb, extents) = copies.newest().ok_or_else(|| format!("{}: no valid copy to repair from", path.display()))?;
+    let (_, _, sb, extents) =
+        copies.newest().ok_or_else(|| format!("{}: no valid copy to repair from", path.display()))?;
     check_table(extents, &copies.layout, sb.alloc_next, main_blocks(&sb))?;
     if copies.copies.iter().flatten().any(|c| c.state == CopyState::Foreign) {
         return Err(format!("{}: someone else's data where a copy belongs; not overwriting it", path.display()));

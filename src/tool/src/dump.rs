@@ -67,7 +67,10 @@ impl Dump {
     /// devices, inside the pool (off region B) and below `alloc_next`.
     pub fn to_superblock(&self, layout: &SpareLayout, generation: u64) -> Result<(Superblock, Vec<Extent>), String> {
         if self.format_version != FORMAT_VERSION && self.format_version != FORMAT_VERSION_1 {
-            return Err(format!("format_version {} is not {FORMAT_VERSION_1} or {FORMAT_VERSION}", self.format_version));
+            return Err(format!(
+                "format_version {} is not {FORMAT_VERSION_1} or {FORMAT_VERSION}",
+                self.format_version
+            ));
         }
         if self.block_bytes != layout.block_bytes || self.pool_blocks != layout.pool_blocks {
             return Err(format!(
@@ -121,12 +124,17 @@ impl Dump {
 /// `main_blocks` blocks and a pool whose first `alloc_next` blocks are
 /// allocated (the kernel's load-time check).
 pub fn check_table(extents: &[Extent], layout: &SpareLayout, alloc_next: u64, main_blocks: u64) -> Result<(), String> {
-    table_check::check_table(extents, &mut extents.to_vec(), layout.gap(), alloc_next, main_blocks).map_err(|f| match f {
+    table_check::check_table(extents, &mut extents.to_vec(), layout.gap(), alloc_next, main_blocks).map_err(|f| match f
+    {
         TableFault::InRegionB(m) => format!("extent at main block {m} uses spare blocks of metadata region B"),
         TableFault::Unsorted(a, b) => format!("extents at main blocks {a} and {b} overlap or are unsorted"),
         TableFault::SharedSpare(a, b) => format!("extents at main blocks {a} and {b} share spare blocks"),
-        TableFault::PastAllocator(m) => format!("extent at main block {m} uses spare blocks past alloc_next {alloc_next}"),
-        TableFault::PastMainEnd(m) => format!("extent at main block {m} reaches past the main device's {main_blocks} blocks"),
+        TableFault::PastAllocator(m) => {
+            format!("extent at main block {m} uses spare blocks past alloc_next {alloc_next}")
+        }
+        TableFault::PastMainEnd(m) => {
+            format!("extent at main block {m} reaches past the main device's {main_blocks} blocks")
+        }
     })
 }
 

@@ -10,8 +10,8 @@
 
 mod activate;
 mod badblocks;
-mod dmsetup;
 mod commands;
+mod dmsetup;
 mod dump;
 mod monitor;
 mod monitoring;
@@ -260,15 +260,17 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Check { target, nagios: true } => return nagios_cmd(target.as_ref().and_then(|p| p.to_str())),
         Command::Check { target: Some(spare), nagios: false } => commands::check(spare),
-        Command::Check { target: None, nagios: false } => Err("check: name a spare device or image (or use --nagios)".into()),
+        Command::Check { target: None, nagios: false } => {
+            Err("check: name a spare device or image (or use --nagios)".into())
+        }
         Command::Dump { spare } => commands::dump(spare),
         Command::Restore { spare, input } => commands::restore(spare, input),
         Command::Repair { spare } => commands::repair(spare),
         Command::Activate { config, dry_run } => activate::activate(config, *dry_run).map(all_or_some),
         Command::Deactivate { config } => activate::deactivate(config).map(all_or_some),
-        Command::Status { device, format } => status::collect(device.as_deref())
-            .and_then(|d| status::render(&d, *format))
-            .map(|out| print_clean(&out)),
+        Command::Status { device, format } => {
+            status::collect(device.as_deref()).and_then(|d| status::render(&d, *format)).map(|out| print_clean(&out))
+        }
         Command::List { device } => status::list(device).map(|out| print_clean(&out)),
         Command::Badblocks { action } => badblocks_cmd(action),
         Command::Health { device, format } => health_cmd(device, *format),

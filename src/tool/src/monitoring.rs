@@ -41,11 +41,21 @@ pub fn nagios(devices: &[DeviceStatus]) -> (String, NagiosState) {
     let worst = devices.iter().map(state_of).max().unwrap_or(NagiosState::Unknown);
     let summary: Vec<String> = devices
         .iter()
-        .map(|d| format!("{} {} ({} remapped, {} pending, {}/{} spare)", d.name, d.health, d.remaps, d.pending, d.spare_used, d.spare_total))
+        .map(|d| {
+            format!(
+                "{} {} ({} remapped, {} pending, {}/{} spare)",
+                d.name, d.health, d.remaps, d.pending, d.spare_used, d.spare_total
+            )
+        })
         .collect();
     let perf: Vec<String> = devices
         .iter()
-        .map(|d| format!("{0}_remaps={1} {0}_pending={2} {0}_spare_used={3};;;0;{4}", d.name, d.remaps, d.pending, d.spare_used, d.spare_total))
+        .map(|d| {
+            format!(
+                "{0}_remaps={1} {0}_pending={2} {0}_spare_used={3};;;0;{4}",
+                d.name, d.remaps, d.pending, d.spare_used, d.spare_total
+            )
+        })
         .collect();
     (format!("DM-REMAP {} - {} | {}", worst.name(), summary.join(", "), perf.join(" ")), worst)
 }
@@ -78,12 +88,16 @@ mod tests {
         assert_eq!(nagios(&[dev("a", "degraded", 0), dev("b", "failing", 0)]).1, NagiosState::Critical);
         assert_eq!(nagios(&[]).1, NagiosState::Unknown);
         let (line, _) = nagios(&[dev("a", "ok", 0)]);
-        assert_eq!(line, "DM-REMAP OK - a ok (2 remapped, 0 pending, 2/100 spare) | a_remaps=2 a_pending=0 a_spare_used=2;;;0;100");
+        assert_eq!(
+            line,
+            "DM-REMAP OK - a ok (2 remapped, 0 pending, 2/100 spare) | a_remaps=2 a_pending=0 a_spare_used=2;;;0;100"
+        );
     }
 
     #[test]
     fn zabbix_lists_every_device() {
-        let v: serde_json::Value = serde_json::from_str(&zabbix_discovery(&[dev("a", "ok", 0), dev("b", "ok", 0)])).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&zabbix_discovery(&[dev("a", "ok", 0), dev("b", "ok", 0)])).unwrap();
         assert_eq!(v["data"][1]["{#DMREMAP}"], "b");
     }
 }

@@ -27,10 +27,7 @@ pub struct SmartSummary {
 pub fn summarize(device: &str, json: &str) -> Result<SmartSummary, String> {
     let v: Value = serde_json::from_str(json).map_err(|e| format!("{device}: smartctl output is not JSON: {e}"))?;
     let attr = |id: u64| {
-        v["ata_smart_attributes"]["table"]
-            .as_array()?
-            .iter()
-            .find(|a| a["id"].as_u64() == Some(id))?["raw"]["value"]
+        v["ata_smart_attributes"]["table"].as_array()?.iter().find(|a| a["id"].as_u64() == Some(id))?["raw"]["value"]
             .as_u64()
     };
     let mut s = SmartSummary {
@@ -102,7 +99,10 @@ mod tests {
     #[test]
     fn recorded_outputs_summarize() {
         let a = summarize("/dev/sda", ATA).unwrap();
-        assert_eq!((a.passed, a.reallocated_sectors, a.pending_sectors, a.uncorrectable_sectors), (Some(true), Some(12), Some(3), Some(1)));
+        assert_eq!(
+            (a.passed, a.reallocated_sectors, a.pending_sectors, a.uncorrectable_sectors),
+            (Some(true), Some(12), Some(3), Some(1))
+        );
         let n = summarize("/dev/nvme0n1", NVME).unwrap();
         assert_eq!((n.passed, n.nvme_media_errors), (Some(false), Some(7)));
         let x = summarize("/dev/loop0", NONE).unwrap();

@@ -52,21 +52,23 @@ impl Copies {
 
     /// The highest generation of any copy that decodes.
     pub fn highest_generation(&self) -> u64 {
-        self.copies.iter().flatten().filter_map(|c| match c.state {
-            CopyState::Valid(sb) => Some(sb.generation),
-            _ => None,
-        }).max().unwrap_or(0)
+        self.copies
+            .iter()
+            .flatten()
+            .filter_map(|c| match c.state {
+                CopyState::Valid(sb) => Some(sb.generation),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
     }
 }
 
 impl Spare {
     /// Opens `path` for reading, and for writing when `write` is set.
     pub fn open(path: &Path, write: bool) -> Result<Self, String> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(write)
-            .open(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut file =
+            OpenOptions::new().read(true).write(write).open(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let bytes = file.seek(SeekFrom::End(0)).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(Self { file, sectors: bytes / SECTOR_SIZE })
     }
@@ -80,7 +82,9 @@ impl Spare {
             NoLayout::SpareShrank(sb) => {
                 format!("the metadata records a spare of {} sectors; this one has {sectors}", sb.spare_sectors)
             }
-            NoLayout::Insane(sb) => format!("the newest superblock (generation {}) records an impossible layout", sb.generation),
+            NoLayout::Insane(sb) => {
+                format!("the newest superblock (generation {}) records an impossible layout", sb.generation)
+            }
         })
     }
 
@@ -105,7 +109,13 @@ impl Spare {
 
     /// Commits `extents` as a new generation (`sb.generation`) the way the
     /// kernel does; returns how many regions took it.
-    pub fn commit(&mut self, layout: &SpareLayout, slots: &mut Slots, sb: &Superblock, extents: &[Extent]) -> Result<u8, String> {
+    pub fn commit(
+        &mut self,
+        layout: &SpareLayout,
+        slots: &mut Slots,
+        sb: &Superblock,
+        extents: &[Extent],
+    ) -> Result<u8, String> {
         let mut buf = vec![0u8; BLOCK];
         let done = commit(self, layout, slots, sb, extents, &mut buf);
         Self::written(&done)

@@ -2,7 +2,6 @@
 //! `status`, `list` and `remap`: the live devices, through dmsetup. The
 //! INFO status line layout is Documentation/dm-remap.rst's (format 3).
 
-
 use serde::Serialize;
 
 use crate::dmsetup;
@@ -155,7 +154,6 @@ pub fn render(devices: &[DeviceStatus], format: Format) -> Result<String, String
         }
     }
 }
-
 
 /// The status of `device`, or of every dm-remap device.
 pub fn collect(device: Option<&str>) -> Result<Vec<DeviceStatus>, String> {

@@ -6,10 +6,10 @@
 //! plain binary search.
 #![no_main]
 
+use dm_remap_core::discover::{discover, find_layout, read_states, slots_of, Fingerprint};
 use dm_remap_core::extent::{self, Extent};
 use dm_remap_core::extent_index::{self, IndexShape};
 use dm_remap_core::format::{decode_entries, Superblock, BLOCK};
-use dm_remap_core::discover::{discover, find_layout, read_states, slots_of, Fingerprint};
 use dm_remap_core::load::{newest, read_slot, MetaIo, ReadFailed};
 use libfuzzer_sys::fuzz_target;
 

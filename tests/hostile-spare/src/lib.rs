@@ -249,7 +249,8 @@ impl Ctx<'_> {
     }
 
     fn sb_related(&self, sb: usize) -> Vec<u64> {
-        let mut r: Vec<u64> = [40, 56, 64, 72, 80, 88, 96, 104, 16].iter().map(|&o| get(&self.img, sb + o, 8)).collect();
+        let mut r: Vec<u64> =
+            [40, 56, 64, 72, 80, 88, 96, 104, 16].iter().map(|&o| get(&self.img, sb + o, 8)).collect();
         r.extend([(self.img.len() / 512) as u64, self.main_blocks, self.t.newest, self.t.newest + 1, 4096, 512, 2]);
         r
     }
@@ -260,7 +261,14 @@ impl Ctx<'_> {
         for i in 0..count {
             let e = block + 64 + 16 * i;
             let (main, spare, len) = (get(&self.img, e, 8), get(&self.img, e + 8, 4), get(&self.img, e + 12, 2));
-            r.extend([main, main.wrapping_add(len), main.wrapping_add(len).wrapping_sub(1), spare, spare + len, (spare + len).wrapping_sub(1)]);
+            r.extend([
+                main,
+                main.wrapping_add(len),
+                main.wrapping_add(len).wrapping_sub(1),
+                spare,
+                spare + len,
+                (spare + len).wrapping_sub(1),
+            ]);
         }
         let l = &self.t.layout;
         r.extend([self.main_blocks, self.main_blocks - 1, l.pool_blocks, l.pool_blocks - 1, u64::MAX, u64::MAX - 1]);
@@ -302,7 +310,9 @@ impl Ctx<'_> {
     /// The entry blocks that hold the same extents as `block` in other
     /// copies of the newest generation (so a change can be made to all).
     fn same_blocks(&self, block: usize) -> Vec<usize> {
-        let Some((i, idx)) = self.t.copies.iter().enumerate().find_map(|(i, c)| c.1.iter().position(|&b| b == block).map(|p| (i, p))) else {
+        let Some((i, idx)) =
+            self.t.copies.iter().enumerate().find_map(|(i, c)| c.1.iter().position(|&b| b == block).map(|p| (i, p)))
+        else {
             return vec![block];
         };
         let generation = self.t.copies[i].2;
@@ -491,7 +501,11 @@ pub fn mutate(base: &[u8], t: &Targets, seed: u64, main_blocks: u64) -> Mutant {
         // Raw mutants: mostly bytes and whole blocks (a field change
         // without its checksum is refused like a bit flip);
         // recomputed ones: mostly fields.
-        let w: &[u64] = if recrc { &[6, 6, 22, 10, 22, 6, 4, 3, 5, 4, 5, 4, 3, 12] } else { &[20, 15, 8, 4, 8, 3, 10, 8, 12, 2, 3, 4, 3, 12] };
+        let w: &[u64] = if recrc {
+            &[6, 6, 22, 10, 22, 6, 4, 3, 5, 4, 5, 4, 3, 12]
+        } else {
+            &[20, 15, 8, 4, 8, 3, 10, 8, 12, 2, 3, 4, 3, 12]
+        };
         let mut r = cx.rng.below(w.iter().sum());
         let mut op = 0;
         while r >= w[op] {
@@ -572,7 +586,6 @@ pub fn route(extents: &[Extent], layout: &SpareLayout, block: u64) -> Option<u64
     let pool_block = u64::from(e.spare) + (block - e.main);
     Some((layout.pool_start + pool_block * layout.block_sectors()) * 512)
 }
-
 
 #[cfg(test)]
 mod tests;

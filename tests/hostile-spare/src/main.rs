@@ -67,7 +67,15 @@ fn read_file(path: &str) -> Vec<u8> {
 }
 
 fn parse_run(args: &[String]) -> Args {
-    let mut a = Args { main: String::new(), main_file: String::new(), spares: vec![], first: 0, count: 100, seconds: u64::MAX, log: None };
+    let mut a = Args {
+        main: String::new(),
+        main_file: String::new(),
+        spares: vec![],
+        first: 0,
+        count: 100,
+        seconds: u64::MAX,
+        log: None,
+    };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let value = it.next().unwrap_or_else(|| die(&format!("{flag} needs a value")));
@@ -79,7 +87,8 @@ fn parse_run(args: &[String]) -> Args {
                 let parts: Vec<&str> = value.split(':').collect();
                 let [dev, file, base] = parts[..] else { die("--spare <dev>:<image>:<base>") };
                 let base = read_file(base);
-                let targets = targets(&base).unwrap_or_else(|| die(&format!("{dev}: the base image has no valid metadata")));
+                let targets =
+                    targets(&base).unwrap_or_else(|| die(&format!("{dev}: the base image has no valid metadata")));
                 a.spares.push(Spare { dev: dev.into(), file: file.into(), base, targets });
             }
             "--first" => a.first = num(),
@@ -131,8 +140,19 @@ impl Kmsg {
 }
 
 const SPLATS: &[&str] = &[
-    "BUG:", "WARNING:", "Oops", "Call Trace", "general protection", "KASAN", "UBSAN", "panicked", "kernel BUG",
-    "blocked for more than", "rcu_sched", "self-detected stall", "Unable to handle",
+    "BUG:",
+    "WARNING:",
+    "Oops",
+    "Call Trace",
+    "general protection",
+    "KASAN",
+    "UBSAN",
+    "panicked",
+    "kernel BUG",
+    "blocked for more than",
+    "rcu_sched",
+    "self-detected stall",
+    "Unable to handle",
 ];
 
 /// Memory aligned for O_DIRECT.
@@ -169,7 +189,10 @@ impl Watchdog {
             std::thread::sleep(Duration::from_secs(1));
             let t = s.load(Ordering::SeqCst);
             if t != 0 && now_secs().saturating_sub(t) > HANG_SECONDS {
-                println!("FAIL: seed {}: a device-mapper step has not returned in {HANG_SECONDS} s (hang)", d.load(Ordering::SeqCst));
+                println!(
+                    "FAIL: seed {}: a device-mapper step has not returned in {HANG_SECONDS} s (hang)",
+                    d.load(Ordering::SeqCst)
+                );
                 let _ = std::io::stdout().flush();
                 std::process::exit(1);
             }
@@ -240,12 +263,17 @@ impl Run {
             return Err(format!("loaded, but the shared code refuses it: {predicted:?}"));
         };
         let status = self.ctl.status(NAME).map_err(|e| format!("status: {e}"))?;
-        let remaps: u64 = status.split_whitespace().nth(4).and_then(|s| s.parse().ok()).ok_or(format!("status '{status}'"))?;
+        let remaps: u64 =
+            status.split_whitespace().nth(4).and_then(|s| s.parse().ok()).ok_or(format!("status '{status}'"))?;
         if remaps != predicted.remapped_blocks() {
-            return Err(format!("loaded {remaps} remapped blocks, the shared code {} (status '{status}')", predicted.remapped_blocks()));
+            return Err(format!(
+                "loaded {remaps} remapped blocks, the shared code {} (status '{status}')",
+                predicted.remapped_blocks()
+            ));
         }
         let path = format!("/dev/dm-{minor}");
-        let dev = File::options().read(true).custom_flags(libc::O_DIRECT).open(&path).map_err(|e| format!("{path}: {e}"))?;
+        let dev =
+            File::options().read(true).custom_flags(libc::O_DIRECT).open(&path).map_err(|e| format!("{path}: {e}"))?;
         // Blocks to read: the first of up to 3 runs, and block 0 and the
         // last block (wherever they go).
         let mut blocks = vec![0, self.main_sectors - 1];
@@ -306,17 +334,27 @@ impl Run {
             Err(e) => {
                 let reason = reason_of(&lines);
                 match (&reason, &predicted) {
-                    (None, _) => self.fail(seed, &m, format!("create failed ({e}) without a 'remap: ' reason in the kernel log: {lines:?}")),
+                    (None, _) => self.fail(
+                        seed,
+                        &m,
+                        format!("create failed ({e}) without a 'remap: ' reason in the kernel log: {lines:?}"),
+                    ),
                     (Some(r), Outcome::Refused(want)) if r != want => {
                         self.fail(seed, &m, format!("refused with '{r}', the shared code says '{want}'"))
                     }
-                    (Some(r), Outcome::Loaded { .. }) => self.fail(seed, &m, format!("refused with '{r}', the shared code loads it")),
+                    (Some(r), Outcome::Loaded { .. }) => {
+                        self.fail(seed, &m, format!("refused with '{r}', the shared code loads it"))
+                    }
                     _ => {}
                 }
                 let now = std::fs::read(&spare_file).unwrap_or_default();
                 if now != m.image {
                     let at = now.iter().zip(&m.image).position(|(a, b)| a != b).unwrap_or(0);
-                    self.fail(seed, &m, format!("refused spare was written to: first changed byte {at} (sector {})", at / 512));
+                    self.fail(
+                        seed,
+                        &m,
+                        format!("refused spare was written to: first changed byte {at} (sector {})", at / 512),
+                    );
                 }
                 format!("refused: {}", reason.unwrap_or_else(|| "(no reason)".into()))
             }
@@ -383,7 +421,8 @@ fn run(args: Args) -> ExitCode {
     let secs = started.elapsed().as_secs_f64();
     println!("mutants: {done} in {secs:.0} s ({:.0} ms each)", secs * 1000.0 / done.max(1) as f64);
     for recrc in [false, true] {
-        let half: Vec<(&String, &u64)> = r.tally.iter().filter(|((c, _), _)| *c == recrc).map(|((_, o), n)| (o, n)).collect();
+        let half: Vec<(&String, &u64)> =
+            r.tally.iter().filter(|((c, _), _)| *c == recrc).map(|((_, o), n)| (o, n)).collect();
         let loaded: u64 = half.iter().filter(|(o, _)| o.starts_with("loaded")).map(|(_, n)| **n).sum();
         let refused: u64 = half.iter().filter(|(o, _)| o.starts_with("refused")).map(|(_, n)| **n).sum();
         let name = if recrc { "checksums recomputed" } else { "raw" };
@@ -430,6 +469,8 @@ fn main() -> ExitCode {
             println!("{:?}", predict(&img, main_sectors));
             ExitCode::SUCCESS
         }
-        _ => die("usage: hostile-spare run ... | mutate <base> <seed> <main-sectors> <out> | predict <image> <main-sectors>"),
+        _ => die(
+            "usage: hostile-spare run ... | mutate <base> <seed> <main-sectors> <out> | predict <image> <main-sectors>",
+        ),
     }
 }

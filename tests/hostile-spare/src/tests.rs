@@ -72,8 +72,10 @@ fn bases_load_and_checksums_are_stable() {
             Outcome::Loaded { formatted: false, extents, .. } => assert_eq!(extents.len() as u64, n),
             other => panic!("base of {n} extents: {other:?}"),
         }
-        assert_eq!(predict(&b, MAIN_SECTORS - 8), Outcome::Refused(
-            "Spare metadata belongs to another main device (its size or block size differs)".into()));
+        assert_eq!(
+            predict(&b, MAIN_SECTORS - 8),
+            Outcome::Refused("Spare metadata belongs to another main device (its size or block size differs)".into())
+        );
         let t = targets(&b).unwrap();
         assert_eq!(t.copies.len(), if n == 0 { 2 } else { 4 });
     }
@@ -104,7 +106,13 @@ fn mutants_are_deterministic_and_reach_the_checks_past_the_checksum() {
     for half in counts {
         assert!(half[0] > 100 && half[1] > 100, "both halves have loads and refusals: {counts:?}");
     }
-    for want in ["inconsistent remap table", "damaged in every copy", "another main device", "someone else's data", "newer dm-remap"] {
+    for want in [
+        "inconsistent remap table",
+        "damaged in every copy",
+        "another main device",
+        "someone else's data",
+        "newer dm-remap",
+    ] {
         assert!(reasons.keys().any(|r| r.contains(want)), "no recomputed mutant refused with '{want}': {reasons:?}");
     }
 }
@@ -123,6 +131,8 @@ fn mutants_of_a_grown_spare() {
     let b = base_on(5, 3 << 20);
     let t = targets(&b).unwrap();
     assert!(matches!(predict(&b, MAIN_SECTORS), Outcome::Loaded { formatted: false, .. }));
-    let loaded = (0..1000u64).filter(|&s| matches!(predict(&mutate(&b, &t, s, MAIN_SECTORS).image, MAIN_SECTORS), Outcome::Loaded { .. })).count();
+    let loaded = (0..1000u64)
+        .filter(|&s| matches!(predict(&mutate(&b, &t, s, MAIN_SECTORS).image, MAIN_SECTORS), Outcome::Loaded { .. }))
+        .count();
     assert!((100..900).contains(&loaded), "{loaded} of 1000 loaded");
 }

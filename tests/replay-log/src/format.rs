@@ -44,11 +44,18 @@ pub enum FormatError {
     BadMagic(u64),
     BadVersion(u64),
     BadSectorSize(u32),
-    UnknownFlags { entry: u64, flags: u64 },
+    UnknownFlags {
+        entry: u64,
+        flags: u64,
+    },
     /// A mark must carry no sectors and a name that fits its header sector.
-    BadMark { entry: u64 },
+    BadMark {
+        entry: u64,
+    },
     /// Only marks carry inline data in the kernel's format.
-    InlineData { entry: u64 },
+    InlineData {
+        entry: u64,
+    },
 }
 
 impl fmt::Display for FormatError {

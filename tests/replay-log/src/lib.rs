@@ -14,13 +14,20 @@ use std::io;
 /// Why a log cannot be listed or replayed.
 #[derive(Debug)]
 pub enum Error {
-    Io { what: String, err: io::Error },
+    Io {
+        what: String,
+        err: io::Error,
+    },
     Format(format::FormatError),
     /// The log ends inside entry `entry` (its header or data).
-    Truncated { entry: u64 },
+    Truncated {
+        entry: u64,
+    },
     MarkNotFound(String),
     /// Entry `entry` writes past the end of the replay target.
-    PastEnd { entry: u64 },
+    PastEnd {
+        entry: u64,
+    },
     /// An entry range the log does not hold.
     Range(String),
 }

@@ -65,9 +65,7 @@ impl Log {
             return Err(Error::Truncated { entry: number });
         }
         let mut b = vec![0u8; ss as usize];
-        self.file
-            .read_exact_at(&mut b, offset)
-            .map_err(io_err(format!("{}: read entry {number}", self.name)))?;
+        self.file.read_exact_at(&mut b, offset).map_err(io_err(format!("{}: read entry {number}", self.name)))?;
         let header = Header::decode(&b, number)?;
         let data_offset = offset + ss;
         let data_end = header.data_sectors().checked_mul(ss).and_then(|n| n.checked_add(data_offset));
@@ -118,7 +116,10 @@ mod tests {
         let got: Vec<Entry> = log.entries().map(Result::unwrap).collect();
         let summary: Vec<(u64, u64, u64, u64)> =
             got.iter().map(|e| (e.number, e.header.sector, e.header.nr_sectors, e.header.flags)).collect();
-        assert_eq!(summary, [(1, 10, 2, 0), (2, 0, 0, FLUSH), (3, 0, 0, MARK), (4, 3, 1, FUA), (5, 40, 8, 4), (6, 0, 1, 0)]);
+        assert_eq!(
+            summary,
+            [(1, 10, 2, 0), (2, 0, 0, FLUSH), (3, 0, 0, MARK), (4, 3, 1, FUA), (5, 40, 8, 4), (6, 0, 1, 0)]
+        );
         assert_eq!(got[2].header.mark.as_deref(), Some("m1"));
         // Super, header 1, 2 data sectors, flush, mark, header 4 + 1 sector, discard (no data), header 6.
         let offsets: Vec<u64> = got.iter().map(|e| e.data_offset / 512).collect();

@@ -41,7 +41,8 @@ struct Args {
 }
 
 fn parse(mut argv: impl Iterator<Item = String>) -> std::result::Result<Args, String> {
-    let (mut log, mut action, mut start, mut limit, mut end_mark, mut discard) = (None, None, 1, None, None, Discard::Zero);
+    let (mut log, mut action, mut start, mut limit, mut end_mark, mut discard) =
+        (None, None, 1, None, None, Discard::Zero);
     let number = |v: String, flag: &str| v.parse::<u64>().map_err(|_| format!("{flag}: '{v}' is not a number"));
     while let Some(flag) = argv.next() {
         let mut value = || argv.next().ok_or(format!("{flag} needs a value"));

@@ -233,7 +233,10 @@ mod tests {
         let log = Log::open(lf.path()).unwrap();
         let t = file_with(&states[0]);
         for (first, last) in [(0, 3), (1, 12), (5, 3)] {
-            assert!(matches!(replay(&log, t.as_file(), first, last, Discard::Zero), Err(Error::Range(_))), "{first}..={last}");
+            assert!(
+                matches!(replay(&log, t.as_file(), first, last, Discard::Zero), Err(Error::Range(_))),
+                "{first}..={last}"
+            );
         }
         assert_eq!(std::fs::read(t.path()).unwrap(), states[0], "a refused range writes nothing");
     }

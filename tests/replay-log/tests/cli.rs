@@ -43,7 +43,10 @@ fn list_prints_one_line_per_entry_then_the_counts() {
 fn marks_and_find_give_entry_numbers() {
     let log = sample_log();
     let path = log.path().to_str().unwrap();
-    assert_eq!(stdout(&run(&["--log", path, "--marks", "--start", "4"])), "6 step-2\nentries 4-6, 3 entries: 1 writes, 1 discards, 0 flushes, 1 fua, 1 marks\n");
+    assert_eq!(
+        stdout(&run(&["--log", path, "--marks", "--start", "4"])),
+        "6 step-2\nentries 4-6, 3 entries: 1 writes, 1 discards, 0 flushes, 1 fua, 1 marks\n"
+    );
     assert_eq!(stdout(&run(&["--log", path, "--find", "--end-mark", "step-2"])), "6\n");
     let missing = run(&["--log", path, "--find", "--end-mark", "nope"]);
     assert_eq!(missing.status.code(), Some(1));
@@ -64,7 +67,11 @@ fn replay_to_a_mark_then_on_from_it_gives_each_state() {
     assert_eq!(std::fs::read(t).unwrap()[..512], [0xbb; 512]);
     stdout(&run(&["--log", path, "--replay", t, "--start", "5", "--end-mark", "step-2", "--discard", "punch"]));
     let img = std::fs::read(t).unwrap();
-    assert_eq!((&img[512..1024], &img[1024..1536]), (&[0u8; 512][..], &[0xaa; 512][..]), "the discard zeroed sector 1 only");
+    assert_eq!(
+        (&img[512..1024], &img[1024..1536]),
+        (&[0u8; 512][..], &[0xaa; 512][..]),
+        "the discard zeroed sector 1 only"
+    );
 }
 
 #[test]

@@ -152,7 +152,10 @@ fn submitter(t: &Target, oracle: &Mutex<Oracle>, cfg: &Config, bios: &AtomicU64)
                         }
                     }
                 } else if !(0..n).any(|k| o.read_end(block + k, &tickets[k as usize], Err(())).is_ok()) {
-                    panic!("invariant: read of blocks {block}..{} failed (status {st}) though every block must read", block + n);
+                    panic!(
+                        "invariant: read of blocks {block}..{} failed (status {st}) though every block must read",
+                        block + n
+                    );
                 }
             }
             _ => {
@@ -288,7 +291,11 @@ fn check_crash(cfg: &Config, mut crash: target::Crash) {
             Ok(tag) => allowed.contains(&tag) || (*unreadable && tag == 0),
             Err(_) => *unreadable,
         };
-        assert!(ok, "invariant: after the crash, block {block} reads {got:?}; want one of {allowed:?} (generation {})", sb.generation);
+        assert!(
+            ok,
+            "invariant: after the crash, block {block} reads {got:?}; want one of {allowed:?} (generation {})",
+            sb.generation
+        );
     }
 }
 
@@ -331,7 +338,11 @@ pub fn simulate(cfg: &Config) -> Stats {
         }
     }
     assert!(t.held.lock().unwrap_or_else(|e| e.into_inner()).is_empty(), "invariant: bios left held");
-    assert!(t.pending_writes.lock().unwrap_or_else(|e| e.into_inner()).is_empty() && t.failed.lock().unwrap_or_else(|e| e.into_inner()).is_empty(), "invariant: bios left queued");
+    assert!(
+        t.pending_writes.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+            && t.failed.lock().unwrap_or_else(|e| e.into_inner()).is_empty(),
+        "invariant: bios left queued"
+    );
     let table = t.table_now();
     for &b in t.pending_now().iter() {
         assert!(extent::route(&table, b, 1).spare.is_none(), "invariant: block {b} is remapped and still pending");

@@ -60,7 +60,14 @@ pub struct Oracle {
 impl Oracle {
     pub fn new(blocks: u64) -> Self {
         let zero = Val { tag: 0, write: 0, start: 0, end: Some(0) };
-        let b = Block { history: vec![], possible: vec![zero], durable: vec![zero], guaranteed: true, faults: 0, fault_time: 0 };
+        let b = Block {
+            history: vec![],
+            possible: vec![zero],
+            durable: vec![zero],
+            guaranteed: true,
+            faults: 0,
+            fault_time: 0,
+        };
         Self { clock: 1, blocks: vec![b; blocks as usize], next_tag: 1 }
     }
 

@@ -152,7 +152,19 @@ pub struct Bio {
 
 impl Bio {
     pub fn new(op: Op, block: u64, blocks: u64, fua: bool, data: Vec<u64>) -> Self {
-        Self { op, block, blocks, fua, data, done: Arc::default(), counted: None, to_spare: false, deferred: false, status: 0, worker: None }
+        Self {
+            op,
+            block,
+            blocks,
+            fua,
+            data,
+            done: Arc::default(),
+            counted: None,
+            to_spare: false,
+            deferred: false,
+            status: 0,
+            worker: None,
+        }
     }
 
     fn complete(mut self, st: u8) {
@@ -653,7 +665,8 @@ impl<'a> Target<'a> {
                     Op::Read => {
                         let r = self.dev(dev).lock().unwrap_or_else(|e| e.into_inner()).read(sector, &mut buf);
                         if r.is_ok() {
-                            bio.data = (0..n).map(|k| decode(bio.block + k as u64, &buf[k * BS..(k + 1) * BS])).collect();
+                            bio.data =
+                                (0..n).map(|k| decode(bio.block + k as u64, &buf[k * BS..(k + 1) * BS])).collect();
                         }
                         r.err().unwrap_or(0)
                     }
@@ -663,7 +676,12 @@ impl<'a> Target<'a> {
                             encode(bio.block + k as u64, tag, &mut buf[k * BS..(k + 1) * BS]);
                         }
                         self.maybe_crash();
-                        self.dev(dev).lock().unwrap_or_else(|e| e.into_inner()).write(sector, &buf, bio.fua).err().unwrap_or(0)
+                        self.dev(dev)
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .write(sector, &buf, bio.fua)
+                            .err()
+                            .unwrap_or(0)
                     }
                 };
                 self.end_io(bio, st);
@@ -698,7 +716,10 @@ impl<'a> Target<'a> {
         *self.worker_thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(thread::current().id());
         loop {
             if !self.work.swap(false, Ordering::SeqCst) {
-                if stop.load(Ordering::SeqCst) && self.failed.lock().unwrap_or_else(|e| e.into_inner()).is_empty() && self.pending_writes.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+                if stop.load(Ordering::SeqCst)
+                    && self.failed.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+                    && self.pending_writes.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+                {
                     return;
                 }
                 thread::yield_now();
@@ -711,7 +732,8 @@ impl<'a> Target<'a> {
     pub fn recover_all(&self) {
         loop {
             let mut failed: Vec<Bio> = std::mem::take(&mut *self.failed.lock().unwrap_or_else(|e| e.into_inner()));
-            let mut writes: Vec<Bio> = std::mem::take(&mut *self.pending_writes.lock().unwrap_or_else(|e| e.into_inner()));
+            let mut writes: Vec<Bio> =
+                std::mem::take(&mut *self.pending_writes.lock().unwrap_or_else(|e| e.into_inner()));
             if failed.is_empty() && writes.is_empty() {
                 return;
             }
@@ -862,8 +884,13 @@ impl Platform for Target<'_> {
         Ok(())
     }
     fn unmark_pending(&self, runs: &[Extent]) -> Result<(), NoMem> {
-        let v: Vec<u64> =
-            self.pending.read().iter().copied().filter(|&b| !runs.iter().any(|e| e.main <= b && b < e.main_end())).collect();
+        let v: Vec<u64> = self
+            .pending
+            .read()
+            .iter()
+            .copied()
+            .filter(|&b| !runs.iter().any(|e| e.main <= b && b < e.main_end()))
+            .collect();
         self.pending.update(self.rcu, v);
         Ok(())
     }
@@ -896,7 +923,10 @@ impl Platform for Target<'_> {
                 // stays whole: the kernel fails such a bio (HeldAcrossEdge),
                 // which would be a write lost for no fault.
                 self.rcu.exit(section);
-                panic!("invariant: a held bio at block {} over {} blocks spans a run edge when released", bio.block, bio.blocks);
+                panic!(
+                    "invariant: a held bio at block {} over {} blocks spans a run edge when released",
+                    bio.block, bio.blocks
+                );
             }
             Decision::Hold { .. } | Decision::Pending => {
                 self.held.lock().unwrap_or_else(|e| e.into_inner()).push(bio);
@@ -951,7 +981,12 @@ impl Platform for Target<'_> {
         }
         let meta = &mut writer.meta;
         meta.attempted += 1;
-        let sb = Superblock { generation: meta.attempted, alloc_next: alloc.cursor(), extent_count: next.len() as u64, ..meta.sb };
+        let sb = Superblock {
+            generation: meta.attempted,
+            alloc_next: alloc.cursor(),
+            extent_count: next.len() as u64,
+            ..meta.sb
+        };
         let mut buf = vec![0u8; BLOCK];
         let layout = meta.layout;
         let done = commit(&mut LiveSpare(self), &layout, &mut meta.slots, &sb, &next, &mut buf);

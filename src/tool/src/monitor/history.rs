@@ -83,8 +83,18 @@ impl History {
         self.conn
             .execute(
                 "INSERT INTO samples VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![s.time, s.name, s.health, n(s.remaps), n(s.pending), n(s.spare_used), n(s.spare_total),
-                        n(s.errors), n(s.unrecovered_errors), n(s.auto_remaps)],
+                params![
+                    s.time,
+                    s.name,
+                    s.health,
+                    n(s.remaps),
+                    n(s.pending),
+                    n(s.spare_used),
+                    n(s.spare_total),
+                    n(s.errors),
+                    n(s.unrecovered_errors),
+                    n(s.auto_remaps)
+                ],
             )
             .map_err(db_err)?;
         Ok(())

@@ -131,7 +131,9 @@ pub fn answer(h: &History, method: &Method, url: &str) -> (u16, &'static str, St
         ["", "api", "v1", "devices", name, "history"] => match since.transpose() {
             Err(e) => (400, "application/json", json!({ "error": e }).to_string()),
             Ok(since) => match h.samples(name, since.unwrap_or(i64::MIN)) {
-                Ok(s) if s.is_empty() && h.latest(name).ok().flatten().is_none() => not_found(&format!("device '{name}'")),
+                Ok(s) if s.is_empty() && h.latest(name).ok().flatten().is_none() => {
+                    not_found(&format!("device '{name}'"))
+                }
                 r => json_or_500(r.map(|s| json!(s))),
             },
         },

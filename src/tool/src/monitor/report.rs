@@ -57,7 +57,8 @@ pub fn render(h: &History) -> Result<String, String> {
         let samples = h.samples(&name, i64::MIN)?;
         let t = trend(&name, &samples);
         let last = samples.last();
-        html += &format!("<h2>{}</h2><table><tr><th>health</th><th>remapped</th><th>pending</th><th>spare used</th>\
+        html += &format!(
+            "<h2>{}</h2><table><tr><th>health</th><th>remapped</th><th>pending</th><th>spare used</th>\
              <th>errors/day</th><th>remaps/day</th><th>spare runway</th></tr><tr><td>{}</td><td>{}</td><td>{}</td>\
              <td>{} / {}</td><td>{:.2}</td><td>{:.2}</td><td>{}</td></tr></table>",
             escape(&name),
@@ -70,8 +71,16 @@ pub fn render(h: &History) -> Result<String, String> {
             t.remaps_per_day,
             t.spare_runway_days.map_or("no remaps lately".into(), |d| format!("{d:.0} days")),
         );
-        html += &chart(&samples, "Errors", &[("errors", |s| s.errors, RED), ("unrecovered", |s| s.unrecovered_errors, BLACK)])?;
-        html += &chart(&samples, "Spare use", &[("spare used", |s| s.spare_used, BLUE), ("pending", |s| s.pending, MAGENTA)])?;
+        html += &chart(
+            &samples,
+            "Errors",
+            &[("errors", |s| s.errors, RED), ("unrecovered", |s| s.unrecovered_errors, BLACK)],
+        )?;
+        html += &chart(
+            &samples,
+            "Spare use",
+            &[("spare used", |s| s.spare_used, BLUE), ("pending", |s| s.pending, MAGENTA)],
+        )?;
     }
     html += "</body></html>\n";
     Ok(html)

@@ -27,13 +27,18 @@ pub fn trend(name: &str, samples: &[Sample]) -> Trend {
     let (first, last) = match (samples.first(), samples.last()) {
         (Some(f), Some(l)) if l.time > f.time => (f, l),
         _ => {
-            return Trend { name: name.into(), window_days: 0.0, errors_per_day: 0.0, remaps_per_day: 0.0, spare_runway_days: None }
+            return Trend {
+                name: name.into(),
+                window_days: 0.0,
+                errors_per_day: 0.0,
+                remaps_per_day: 0.0,
+                spare_runway_days: None,
+            }
         }
     };
     let days = (last.time - first.time) as f64 / DAY;
-    let growth = |get: fn(&Sample) -> u64| -> u64 {
-        samples.windows(2).map(|w| get(&w[1]).saturating_sub(get(&w[0]))).sum()
-    };
+    let growth =
+        |get: fn(&Sample) -> u64| -> u64 { samples.windows(2).map(|w| get(&w[1]).saturating_sub(get(&w[0]))).sum() };
     let errors_per_day = growth(|s| s.errors) as f64 / days;
     let remaps_per_day = growth(|s| s.remaps) as f64 / days;
     let free = last.spare_total.saturating_sub(last.spare_used) as f64;
