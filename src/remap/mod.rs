@@ -5,12 +5,14 @@
 mod counters;
 mod geometry;
 mod inflight;
+mod io;
 mod listing;
 mod manual;
 mod metadata;
 mod pending_blocks;
 mod platform;
 mod publish;
+mod reporting;
 mod resend;
 mod resume;
 mod scrub;

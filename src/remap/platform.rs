@@ -10,15 +10,15 @@ use kernel::sync::lock::{mutex::MutexBackend, Guard};
 
 use super::counters::RecoveryCounters;
 use super::inflight::InFlight;
+use super::io::PerBio;
 use super::metadata::Metadata;
 use super::table::{MovingRuns, Table};
-use super::target::{PerBio, RemapTarget, View};
+use super::target::RemapTarget;
 use crate::dm::log::{dm_err_limited, dm_info_limited, dm_warn_limited};
 use crate::dm::rcu::{self, RcuReadGuard};
 use crate::dm::sched::{sleep_ms, NoIoScope};
 use crate::dm::{BioOp, DeferredBio, IoBuffer, KeptBio, SavedIter};
 use crate::logic::engine::drain::{drain, EpochCounts};
-use crate::logic::engine::route::{decide_held, Decision};
 use crate::logic::engine::{
     BioInfo, ChangeFailed, Counter, Event, IoBuf, IoFailed, List, NoMem, Op, Platform, WorkBio, Writer,
 };
@@ -177,42 +177,6 @@ impl RemapTarget {
                 core::iter::from_fn(|| failed.pop().map(|bio| FailedBio { target: self, bio })),
                 core::iter::from_fn(|| writes.pop().map(|bio| HeldBio { target: self, bio })),
             );
-        }
-    }
-
-    /// Sends a bio the worker gives back where `map` would send it now,
-    /// holding it if its run is being moved; counted in flight inside the
-    /// read section that routed it, as map counts.
-    fn route_held(&self, mut kept: KeptBio) {
-        let (offset, block, blocks) = self.placement(kept.bio());
-        let op = kept.bio().op();
-        let guard = RcuReadGuard::new();
-        let view = View::new(self, &guard);
-        match decide_held(&view, op_of(op), block, blocks) {
-            Decision::Hold { blocks: n } | Decision::Send { blocks: n, .. } if n < blocks => {
-                // map split held bios at run edges, so this cannot happen;
-                // fail the bio rather than send part of it astray.
-                drop(guard);
-                self.log(Event::HeldAcrossEdge { block });
-            }
-            Decision::Hold { .. } | Decision::Pending => {
-                // Inside the section that saw the run (see `map`).
-                self.held.lock().push(kept);
-                drop(guard);
-            }
-            Decision::Send { spare, .. } => {
-                let epoch = (op != BioOp::Read).then(|| self.inflight.enter());
-                drop(guard);
-                let iter = kept.bio().save_iter();
-                self.send(kept.bio(), offset, spare);
-                let per_bio = kept.per_bio::<PerBio>();
-                per_bio.iter = iter;
-                per_bio.to_spare = spare.is_some();
-                if let Some(e) = epoch {
-                    per_bio.count_in(e);
-                }
-                kept.submit();
-            }
         }
     }
 

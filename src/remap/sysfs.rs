@@ -9,7 +9,8 @@ use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 
 use super::counters::RecoveryCounters;
-use super::target::{Hex, RemapTarget};
+use super::reporting::Hex;
+use super::target::RemapTarget;
 use crate::dm::rcu::RcuReadGuard;
 use crate::dm::sysfs::SysfsAttrs;
 use crate::dm::Emitter;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The `remap` target type: constructor checks, bio routing and status.
+//! The `remap` target type: its state, and its callbacks in `target_type`
+//! order (constructor, destructor, map, end_io, status, message,
+//! iterate_devices, io_hints, suspend and resume). The I/O path is in
+//! `io.rs`, the reports in `reporting.rs`.
 
-use core::fmt::Write;
 use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 use kernel::c_str;
@@ -10,41 +12,31 @@ use kernel::prelude::*;
 use kernel::sync::{Mutex, SpinLock};
 use kernel::{new_mutex, new_spinlock};
 
-use super::counters::{IoCounters, LatencyHistograms, RecoveryCounters, LATENCY_BUCKETS, LATENCY_SAMPLE_EVERY};
+use super::counters::{IoCounters, LatencyHistograms, RecoveryCounters};
 use super::geometry::Geometry;
 use super::inflight::InFlight;
+use super::io::PerBio;
 use super::metadata::Metadata;
 use super::pending_blocks::PendingBlocks;
-use super::platform::op_of;
 use super::resend::LastReport;
 use super::scrub::Scan;
 use super::table::{MovingRuns, Table};
 use crate::dm::log::{dm_info_limited, dm_warn_limited, DmName};
-use crate::dm::percpu::now_ns;
-use crate::dm::rcu::{RcuBox, RcuReadGuard};
+use crate::dm::rcu::RcuBox;
 use crate::dm::sysfs::SysfsSlot;
 use crate::dm::work::Worker;
 use crate::dm::{
-    AtomicBioStack, Bio, BioOp, Claim, CtrError, DeferredBio, DmDev, Emitter, EndBio, EndIoOutcome, IoBuffer, KeptBio,
-    KeptBioList, MapBio, MapOutcome, QueueLimits, SavedIter, StatusKind, Target, TargetOps,
+    AtomicBioStack, Claim, CtrError, DeferredBio, DmDev, Emitter, EndBio, EndIoOutcome, IoBuffer, KeptBio, KeptBioList,
+    MapBio, MapOutcome, QueueLimits, StatusKind, Target, TargetOps,
 };
 use crate::logic::discover::Fingerprint;
-use crate::logic::engine::route::{self, decide, Decision, Published};
-use crate::logic::error_class::{classify, ErrorClass};
 use crate::logic::extent;
-use crate::logic::extent::Route;
 use crate::logic::geometry::{self, SpareLayout};
 use crate::logic::health::{Health, HealthInputs};
 use crate::logic::message::Message;
 use crate::logic::policy::{Policies, Policy};
 use crate::logic::spare_alloc::SpareAllocator;
-use crate::logic::table_line::{Options, TableLine};
-
-/// Version of the INFO status line layout (Documentation/dm-remap.rst).
-const STATUS_FORMAT_VERSION: u32 = 3;
-
-/// Index of the flush copy that goes to the spare (`num_flush_bios` is 2).
-const SPARE_FLUSH_BIO: u32 = 1;
+use crate::logic::table_line::TableLine;
 
 /// One `remap` target: a main device, a spare device, and the remap table.
 pub(crate) struct RemapTarget {
@@ -118,72 +110,6 @@ pub(crate) struct RemapTarget {
 /// pressure never fails for want of one).
 pub(super) type Writer = crate::logic::engine::Writer<Metadata, IoBuffer>;
 
-/// What `map` reads under RCU, for the engine's routing.
-pub(super) struct View<'g> {
-    moving: &'g MovingRuns,
-    pending: &'g PendingBlocks,
-    table: &'g Table,
-}
-
-impl<'g> View<'g> {
-    #[inline(always)]
-    pub(super) fn new(t: &RemapTarget, guard: &'g RcuReadGuard) -> Self {
-        Self { moving: t.moving.read(guard), pending: t.pending_blocks.read(guard), table: t.table.read(guard) }
-    }
-}
-
-impl Published for View<'_> {
-    #[inline(always)]
-    fn moving(&self, block: u64, blocks: u64) -> Option<Route> {
-        self.moving.route(block, blocks)
-    }
-    #[inline(always)]
-    fn first_pending_in(&self, block: u64, blocks: u64) -> Option<u64> {
-        self.pending.first_in(block, blocks)
-    }
-    #[inline(always)]
-    fn route(&self, block: u64, blocks: u64) -> Route {
-        self.table.route(block, blocks)
-    }
-}
-
-/// The UUID as 32 hex digits.
-pub(super) struct Hex<'a>(pub(super) &'a [u8]);
-
-impl core::fmt::Display for Hex<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
-    }
-}
-
-/// What DM keeps beside each bio for us.
-#[derive(Default)]
-pub(crate) struct PerBio {
-    /// Where the bio's data is and where it was addressed in the target
-    /// (saved in map; zero bytes for bios map did not route).
-    pub(super) iter: SavedIter,
-    /// Whether `inflight` counted the bio, and in which epoch.
-    counted: bool,
-    epoch: u8,
-    /// Whether map sent the bio to the spare.
-    pub(super) to_spare: bool,
-    /// Whether end_io handed the bio to the worker, or the worker gives its
-    /// verdict (the next completion passes as it is).
-    pub(super) deferred: bool,
-    /// The status the bio first failed with.
-    pub(super) status: u8,
-    /// When map() sent the bio (local clock, ns; 0 for bios not timed).
-    start_ns: u64,
-}
-
-impl PerBio {
-    /// Records that `inflight` counted the bio in `epoch`.
-    pub(super) fn count_in(&mut self, epoch: u8) {
-        self.counted = true;
-        self.epoch = epoch;
-    }
-}
-
 fn invalid(message: &'static core::ffi::CStr) -> CtrError {
     CtrError::new(EINVAL, message)
 }
@@ -237,174 +163,6 @@ impl RemapTarget {
         }
     }
 
-    /// Sends a data bio (or the part of it that goes to one place) where the
-    /// engine's routing says, or holds it: a bio to a run being moved goes
-    /// on `held`, a write to a pending block to the worker, both inside the
-    /// read section that saw the run or the pending block (a remap clears
-    /// its runs, waits for a grace period, then releases `held`).
-    #[inline(always)]
-    fn route_data(&self, target: &Target, mut bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
-        let (offset, block, blocks) = self.placement(&bio);
-        let op = bio.op();
-        let guard = RcuReadGuard::new();
-        let (spare, n) = match decide(&View::new(self, &guard), op_of(op), block, blocks) {
-            Decision::Hold { blocks: n } => {
-                bio.accept_partial(self.sectors_u32(n));
-                self.held.lock().push(bio.keep());
-                drop(guard);
-                return MapOutcome::Submitted;
-            }
-            Decision::Pending => {
-                bio.accept_partial(self.sectors_u32(1));
-                per_bio.iter = bio.save_iter();
-                self.pending_writes.push(bio.keep());
-                drop(guard);
-                target.queue_work::<Self>();
-                return MapOutcome::Submitted;
-            }
-            Decision::Send { spare, blocks } => (spare, blocks),
-        };
-        if n < blocks {
-            bio.accept_partial(self.sectors_u32(n));
-        }
-        if op != BioOp::Read {
-            // Only bios that change data need draining before a remap
-            // copies blocks (see `InFlight`).
-            per_bio.count_in(self.inflight.enter());
-        }
-        drop(guard);
-        per_bio.iter = bio.save_iter();
-        per_bio.to_spare = spare.is_some();
-        let nth = match op {
-            BioOp::Read => self.counters.count_io(false, per_bio.to_spare),
-            BioOp::Write => self.counters.count_io(true, per_bio.to_spare),
-            _ => 0,
-        };
-        if LatencyHistograms::samples(nth) {
-            per_bio.start_ns = now_ns();
-        }
-        self.send(&mut bio, offset, spare);
-        MapOutcome::Remapped
-    }
-
-    /// Whether the worker should try to recover a failed completion; counts
-    /// the failures it will not see.
-    fn recoverable(&self, op: BioOp, per_bio: &PerBio, status: u8) -> bool {
-        let data = per_bio.iter.bytes() > 0;
-        let class = classify(status);
-        if data && per_bio.to_spare {
-            RecoveryCounters::add(&self.recovery.spare_errors, 1);
-        } else if class == ErrorClass::Device {
-            RecoveryCounters::add(&self.recovery.device_errors, 1);
-        }
-        // Media and transient failures are retried, on main or on the spare
-        // (where a failing spare block is replaced by a fresh one).
-        let recoverable = route::recoverable(op_of(op), data, status);
-        if !recoverable {
-            RecoveryCounters::add(&self.recovery.unrecovered, 1);
-        }
-        recoverable
-    }
-
-    /// A failed completion: counted, and taken over for the worker to
-    /// recover when it can be.
-    #[cold]
-    #[inline(never)]
-    fn failed(&self, target: &Target, bio: EndBio<'_>, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
-        let op = bio.op();
-        self.counters.count_error(op == BioOp::Read);
-        if !self.recoverable(op, per_bio, status) {
-            // Health may have changed; the worker reports it.
-            target.queue_work::<Self>();
-            return EndIoOutcome::Done;
-        }
-        per_bio.deferred = true;
-        per_bio.status = status;
-        let (deferred, proof) = bio.defer();
-        self.failed.push(deferred);
-        target.queue_work::<Self>();
-        EndIoOutcome::Incomplete(proof)
-    }
-
-    /// The spare-pool block `block` is remapped to, if it is.
-    pub(super) fn spare_block_of(&self, block: u64) -> Option<u64> {
-        self.table.read(&RcuReadGuard::new()).route(block, 1).spare
-    }
-
-    /// Where `bio` lies in the target: its sector offset, first block and
-    /// number of blocks (at least 1).
-    #[inline]
-    pub(super) fn placement(&self, bio: &Bio) -> (u64, u64, u64) {
-        let offset = bio.sector().wrapping_sub(self.begin);
-        let blocks = self.geo.blocks_in(u64::from(bio.size_bytes() >> 9)).max(1);
-        (offset, self.geo.block_of(offset), blocks)
-    }
-
-    /// Points `bio`, at target offset `offset`, at its spare-pool block, or
-    /// at the main device when `spare` is `None`.
-    #[inline]
-    pub(super) fn send(&self, bio: &mut Bio, offset: u64, spare: Option<u64>) {
-        match spare {
-            Some(pool_block) => {
-                let sector = self.geo.spare_sector(pool_block).wrapping_add(self.geo.offset_in_block(offset));
-                bio.redirect(&self.spare, sector);
-            }
-            None => bio.redirect(&self.main, offset),
-        }
-    }
-
-    /// `stats`: `<name> <value>` lines.
-    fn stats_message(&self, out: &mut Emitter<'_>) {
-        let c = self.counters.snapshot();
-        let lat = *self.writer.lock().meta.latency();
-        let _ = write!(
-            out,
-            "reads {}\nwrites {}\nremapped_reads {}\nremapped_writes {}\nerrors {}\nread_errors {}\nwrite_errors {}\n\
-             commits {}\ncommit_p50_us {}\ncommit_p99_us {}\ncommit_max_us {}\n",
-            c.reads,
-            c.writes,
-            c.remapped_reads,
-            c.remapped_writes,
-            c.errors,
-            c.read_errors,
-            c.write_errors,
-            lat.count(),
-            lat.percentile(50),
-            lat.percentile(99),
-            lat.max(),
-        );
-        let (extents, bytes) = {
-            let guard = RcuReadGuard::new();
-            let t = self.table.read(&guard);
-            (t.extents().len(), t.bytes())
-        };
-        let _ = write!(
-            out,
-            "table_extents {}\ntable_bytes {}\nlatency_sample_every {}\n",
-            extents, bytes, LATENCY_SAMPLE_EVERY
-        );
-        let _ = self.write_histograms(out);
-    }
-
-    /// `latency_us_log2 main|spare <32 counts>` lines (bucket i: latencies
-    /// in [2^(i-1), 2^i) us).
-    pub(super) fn write_histograms(&self, out: &mut Emitter<'_>) -> core::fmt::Result {
-        for (name, remapped) in [("main", false), ("spare", true)] {
-            if remapped {
-                writeln!(out)?;
-            }
-            write!(out, "latency_us_log2 {name}")?;
-            let h: [u64; LATENCY_BUCKETS] = self.latency.snapshot(remapped);
-            h.iter().try_for_each(|c| write!(out, " {c}"))?;
-        }
-        Ok(())
-    }
-
-    /// The policies as optional table arguments.
-    fn options(&self) -> Options {
-        Options { force_format: false, policies: self.policies() }
-    }
-
     /// Changes one policy.
     pub(super) fn set_policy(&self, policy: Policy) {
         self.policies.lock().apply(policy);
@@ -413,10 +171,6 @@ impl RemapTarget {
     /// The current policies.
     pub(super) fn policies(&self) -> Policies {
         *self.policies.lock()
-    }
-
-    pub(super) fn sectors_u32(&self, blocks: u64) -> u32 {
-        u32::try_from(self.geo.sectors_of(blocks)).unwrap_or(u32::MAX)
     }
 }
 
@@ -517,78 +271,7 @@ impl TargetOps for RemapTarget {
         Ok(this)
     }
 
-    #[inline]
-    fn map(&self, target: &Target, mut bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
-        if bio.is_preflush() {
-            // An empty flush (DM strips PREFLUSH from bios with data); copy
-            // `SPARE_FLUSH_BIO` flushes the spare, the other one the main device.
-            let dev = if bio.target_bio_nr() == SPARE_FLUSH_BIO { &self.spare } else { &self.main };
-            let sector = bio.sector();
-            bio.redirect(dev, sector);
-            return MapOutcome::Remapped;
-        }
-        self.route_data(target, bio, per_bio)
-    }
-
-    #[inline]
-    fn end_io(&self, target: &Target, bio: EndBio<'_>, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
-        if per_bio.counted {
-            self.inflight.exit(per_bio.epoch);
-            per_bio.counted = false;
-        }
-        if per_bio.start_ns != 0 {
-            self.latency.record(per_bio.to_spare, now_ns().saturating_sub(per_bio.start_ns));
-            per_bio.start_ns = 0;
-        }
-        if status == 0 || per_bio.deferred {
-            // Success, or the worker's verdict on a bio it took over.
-            return EndIoOutcome::Done;
-        }
-        self.failed(target, bio, per_bio, status)
-    }
-
-    fn worker(&self) -> Option<&Worker<Self>> {
-        Some(&self.worker)
-    }
-
-    fn run_work(&self, target: &Target) {
-        self.recover_all();
-        self.scan_step(target);
-        self.check_health(target);
-    }
-
-    fn sysfs_slot(&self) -> Option<&SysfsSlot> {
-        Some(&self.sysfs)
-    }
-
-    fn resume(&self, target: &Target) {
-        self.scan.unblock();
-        // Published while the device is active; a reloaded table's
-        // directory replaces the old one's (removed at its postsuspend).
-        if let Err(e) = target.publish_sysfs::<Self>() {
-            dm_warn_limited!(self.name, "no sysfs directory: {:?}\n", e);
-        }
-    }
-
-    fn postsuspend(&self, _target: &Target) {
-        // Every bio has completed, and the worker commits nothing after the
-        // bios of its round (a reloaded table must find the spare settled):
-        // let whatever it still runs finish before the table can be swapped.
-        self.worker.flush();
-        self.sysfs.remove();
-    }
-
-    fn presuspend(&self, _target: &Target) {
-        if self.scan.block() {
-            dm_info_limited!(self.name, "patrol read stopped by suspend\n");
-        }
-        self.worker.flush();
-    }
-
-    fn presuspend_undo(&self, _target: &Target) {
-        self.scan.unblock();
-    }
-
+    /// The destructor's first step (see `TargetOps::stop_work`).
     fn stop_work(&self) {
         // A device removed while suspended skips presuspend; whatever
         // started the scan, the destructor must not wait for all of it.
@@ -597,55 +280,18 @@ impl TargetOps for RemapTarget {
         }
     }
 
+    #[inline]
+    fn map(&self, target: &Target, bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
+        self.map_bio(target, bio, per_bio)
+    }
+
+    #[inline]
+    fn end_io(&self, target: &Target, bio: EndBio<'_>, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
+        self.end_bio(target, bio, per_bio, status)
+    }
+
     fn status(&self, _target: &Target, kind: StatusKind, out: &mut Emitter<'_>) {
-        // A result cut short by a full buffer is what DMEMIT does too.
-        let _ = match kind {
-            StatusKind::Info => {
-                let c = self.counters.snapshot();
-                write!(
-                    out,
-                    "{} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {}",
-                    STATUS_FORMAT_VERSION,
-                    self.main.name(),
-                    self.spare.name(),
-                    self.layout.block_bytes,
-                    self.remapped_blocks.load(Ordering::Relaxed),
-                    self.spare_total,
-                    self.spare_used.load(Ordering::Relaxed),
-                    c.reads,
-                    c.writes,
-                    c.remapped_reads,
-                    c.remapped_writes,
-                    c.errors,
-                    self.health().name(),
-                    self.generation.load(Ordering::Relaxed),
-                    Hex(&self.uuid),
-                    self.meta_copies.load(Ordering::Relaxed),
-                    self.pending_blocks.read(&RcuReadGuard::new()).len(),
-                    RecoveryCounters::get(&self.recovery.auto_remaps),
-                    RecoveryCounters::get(&self.recovery.soft_read_errors),
-                    RecoveryCounters::get(&self.recovery.unrecovered),
-                )
-                .and_then(|()| out.write_char(' '))
-                .and_then(|()| self.policies().emit_all(out))
-                .and_then(|()| out.write_char(' '))
-                .and_then(|()| self.scan_progress(out))
-            }
-            StatusKind::Table => write!(out, "{} {}", self.main.name(), self.spare.name())
-                .and_then(|()| self.options().emit(out)),
-            StatusKind::Ima => write!(
-                out,
-                "target_name={},target_version={}.{}.{},main_device_name={},spare_device_name={},block_size={},spare_uuid={};",
-                Self::NAME,
-                Self::VERSION[0],
-                Self::VERSION[1],
-                Self::VERSION[2],
-                self.main.name(),
-                self.spare.name(),
-                self.layout.block_bytes,
-                Hex(&self.uuid),
-            ),
-        };
+        self.write_status(kind, out);
     }
 
     fn message(&self, target: &Target, args: &[&CStr], out: &mut Emitter<'_>) -> Result<bool> {
@@ -694,11 +340,55 @@ impl TargetOps for RemapTarget {
         }
     }
 
+    fn io_hints(&self, limits: &mut QueueLimits) {
+        limits.raise_logical_block_size(self.layout.block_bytes);
+    }
+
+    fn presuspend(&self, _target: &Target) {
+        if self.scan.block() {
+            dm_info_limited!(self.name, "patrol read stopped by suspend\n");
+        }
+        self.worker.flush();
+    }
+
+    fn postsuspend(&self, _target: &Target) {
+        // Every bio has completed, and the worker commits nothing after the
+        // bios of its round (a reloaded table must find the spare settled):
+        // let whatever it still runs finish before the table can be swapped.
+        self.worker.flush();
+        self.sysfs.remove();
+    }
+
+    fn presuspend_undo(&self, _target: &Target) {
+        self.scan.unblock();
+    }
+
     fn preresume(&self, _target: &Target) -> Result {
         self.catch_up()
     }
 
-    fn io_hints(&self, limits: &mut QueueLimits) {
-        limits.raise_logical_block_size(self.layout.block_bytes);
+    fn resume(&self, target: &Target) {
+        self.scan.unblock();
+        // Published while the device is active; a reloaded table's
+        // directory replaces the old one's (removed at its postsuspend).
+        if let Err(e) = target.publish_sysfs::<Self>() {
+            dm_warn_limited!(self.name, "no sysfs directory: {:?}\n", e);
+        }
+    }
+
+    // Not `target_type` callbacks: the worker and the sysfs directory.
+
+    fn worker(&self) -> Option<&Worker<Self>> {
+        Some(&self.worker)
+    }
+
+    fn run_work(&self, target: &Target) {
+        self.recover_all();
+        self.scan_step(target);
+        self.check_health(target);
+    }
+
+    fn sysfs_slot(&self) -> Option<&SysfsSlot> {
+        Some(&self.sysfs)
     }
 }

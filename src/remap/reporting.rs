@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0
+//! What the target reports: its status (INFO, TABLE and IMA), the `stats`
+//! message and the latency histograms.
+
+use core::fmt::Write;
+use core::sync::atomic::Ordering;
+
+use super::counters::{RecoveryCounters, LATENCY_BUCKETS, LATENCY_SAMPLE_EVERY};
+use super::target::RemapTarget;
+use crate::dm::rcu::RcuReadGuard;
+use crate::dm::{Emitter, StatusKind, TargetOps};
+use crate::logic::table_line::Options;
+
+/// Version of the INFO status line layout (Documentation/dm-remap.rst).
+const STATUS_FORMAT_VERSION: u32 = 3;
+
+/// The UUID as 32 hex digits.
+pub(super) struct Hex<'a>(pub(super) &'a [u8]);
+
+impl core::fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl RemapTarget {
+    /// The INFO, TABLE or IMA status.
+    pub(super) fn write_status(&self, kind: StatusKind, out: &mut Emitter<'_>) {
+        // A result cut short by a full buffer is what DMEMIT does too.
+        let _ = match kind {
+            StatusKind::Info => {
+                let c = self.counters.snapshot();
+                write!(
+                    out,
+                    "{} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {}",
+                    STATUS_FORMAT_VERSION,
+                    self.main.name(),
+                    self.spare.name(),
+                    self.layout.block_bytes,
+                    self.remapped_blocks.load(Ordering::Relaxed),
+                    self.spare_total,
+                    self.spare_used.load(Ordering::Relaxed),
+                    c.reads,
+                    c.writes,
+                    c.remapped_reads,
+                    c.remapped_writes,
+                    c.errors,
+                    self.health().name(),
+                    self.generation.load(Ordering::Relaxed),
+                    Hex(&self.uuid),
+                    self.meta_copies.load(Ordering::Relaxed),
+                    self.pending_blocks.read(&RcuReadGuard::new()).len(),
+                    RecoveryCounters::get(&self.recovery.auto_remaps),
+                    RecoveryCounters::get(&self.recovery.soft_read_errors),
+                    RecoveryCounters::get(&self.recovery.unrecovered),
+                )
+                .and_then(|()| out.write_char(' '))
+                .and_then(|()| self.policies().emit_all(out))
+                .and_then(|()| out.write_char(' '))
+                .and_then(|()| self.scan_progress(out))
+            }
+            StatusKind::Table => write!(out, "{} {}", self.main.name(), self.spare.name())
+                .and_then(|()| self.options().emit(out)),
+            StatusKind::Ima => write!(
+                out,
+                "target_name={},target_version={}.{}.{},main_device_name={},spare_device_name={},block_size={},spare_uuid={};",
+                Self::NAME,
+                Self::VERSION[0],
+                Self::VERSION[1],
+                Self::VERSION[2],
+                self.main.name(),
+                self.spare.name(),
+                self.layout.block_bytes,
+                Hex(&self.uuid),
+            ),
+        };
+    }
+
+    /// The policies as optional table arguments.
+    fn options(&self) -> Options {
+        Options { force_format: false, policies: self.policies() }
+    }
+
+    /// `stats`: `<name> <value>` lines.
+    pub(super) fn stats_message(&self, out: &mut Emitter<'_>) {
+        let c = self.counters.snapshot();
+        let lat = *self.writer.lock().meta.latency();
+        let _ = write!(
+            out,
+            "reads {}\nwrites {}\nremapped_reads {}\nremapped_writes {}\nerrors {}\nread_errors {}\nwrite_errors {}\n\
+             commits {}\ncommit_p50_us {}\ncommit_p99_us {}\ncommit_max_us {}\n",
+            c.reads,
+            c.writes,
+            c.remapped_reads,
+            c.remapped_writes,
+            c.errors,
+            c.read_errors,
+            c.write_errors,
+            lat.count(),
+            lat.percentile(50),
+            lat.percentile(99),
+            lat.max(),
+        );
+        let (extents, bytes) = {
+            let guard = RcuReadGuard::new();
+            let t = self.table.read(&guard);
+            (t.extents().len(), t.bytes())
+        };
+        let _ = write!(
+            out,
+            "table_extents {}\ntable_bytes {}\nlatency_sample_every {}\n",
+            extents, bytes, LATENCY_SAMPLE_EVERY
+        );
+        let _ = self.write_histograms(out);
+    }
+
+    /// `latency_us_log2 main|spare <32 counts>` lines (bucket i: latencies
+    /// in [2^(i-1), 2^i) us).
+    pub(super) fn write_histograms(&self, out: &mut Emitter<'_>) -> core::fmt::Result {
+        for (name, remapped) in [("main", false), ("spare", true)] {
+            if remapped {
+                writeln!(out)?;
+            }
+            write!(out, "latency_us_log2 {name}")?;
+            let h: [u64; LATENCY_BUCKETS] = self.latency.snapshot(remapped);
+            h.iter().try_for_each(|c| write!(out, " {c}"))?;
+        }
+        Ok(())
+    }
+}
