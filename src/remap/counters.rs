@@ -73,30 +73,36 @@ impl IoCounters {
     }
 }
 
-/// Counts of what error recovery did.
-#[derive(Default)]
-pub(crate) struct RecoveryCounters {
+/// What error recovery counts.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Recovery {
     /// Blocks remapped automatically after a write error.
-    pub(crate) auto_remaps: AtomicU64,
+    AutoRemaps,
     /// Reads that failed but succeeded on a retry.
-    pub(crate) soft_read_errors: AtomicU64,
+    SoftReadErrors,
     /// Failed I/O whose error was returned to the caller.
-    pub(crate) unrecovered: AtomicU64,
+    Unrecovered,
     /// Device- or transport-class errors from the main device.
-    pub(crate) device_errors: AtomicU64,
+    DeviceErrors,
     /// Errors on the spare device.
-    pub(crate) spare_errors: AtomicU64,
+    SpareErrors,
 }
 
+/// Counts of what error recovery did, by [`Recovery`].
+#[derive(Default)]
+pub(crate) struct RecoveryCounters([AtomicU64; 5]);
+
 impl RecoveryCounters {
-    /// Adds `n` to `counter`.
-    pub(crate) fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+    /// Adds `n` to the count of `what`.
+    pub(crate) fn add(&self, what: Recovery, n: u64) {
+        if let Some(c) = self.0.get(what as usize) {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
     }
 
-    /// Reads `counter`.
-    pub(crate) fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
+    /// The count of `what`.
+    pub(crate) fn get(&self, what: Recovery) -> u64 {
+        self.0.get(what as usize).map_or(0, |c| c.load(Ordering::Relaxed))
     }
 }
 

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Block arithmetic of one target: sectors to blocks, blocks to the sectors
-//! of the main device and of the spare pool.
+//! Where one target lies: its place in the mapped device, the spare's
+//! layout, and the block arithmetic from sectors to blocks and from blocks
+//! to the sectors of the main device and of the spare pool.
 
 use crate::logic::geometry::SpareLayout;
 
-/// Block size as a shift, and where the spare pool starts.
+/// The target's place, the spare's layout, and the block size as a shift.
 ///
 /// The arithmetic runs in `map()`, so it cannot panic: `shift` is below 64
 /// (a block is at most a page), which makes the wrapping shifts exact, and
@@ -17,15 +18,43 @@ pub(crate) struct Geometry {
     pool_start: u64,
     /// Blocks in the target (rounded up).
     main_blocks: u64,
+    /// First sector and length of the target (`ti->begin`, `ti->len`).
+    begin: u64,
+    sectors: u64,
+    /// The spare's layout.
+    layout: SpareLayout,
 }
 
 impl Geometry {
-    /// The geometry of a target of `target_sectors` over `layout`.
-    pub(crate) fn new(layout: &SpareLayout, target_sectors: u64) -> Self {
+    /// The geometry of a target of `target_sectors` from sector `begin` of
+    /// the mapped device, over `layout`.
+    pub(crate) fn new(layout: &SpareLayout, begin: u64, target_sectors: u64) -> Self {
         let shift = layout.block_sectors().trailing_zeros();
-        let mut g = Self { shift, pool_start: layout.pool_start, main_blocks: 0 };
+        let mut g = Self {
+            shift,
+            pool_start: layout.pool_start,
+            main_blocks: 0,
+            begin,
+            sectors: target_sectors,
+            layout: *layout,
+        };
         g.main_blocks = g.blocks_in(target_sectors);
         g
+    }
+
+    /// First sector of the target in the mapped device.
+    pub(crate) fn begin(&self) -> u64 {
+        self.begin
+    }
+
+    /// Sectors in the target.
+    pub(crate) fn sectors(&self) -> u64 {
+        self.sectors
+    }
+
+    /// The spare's layout.
+    pub(crate) fn layout(&self) -> &SpareLayout {
+        &self.layout
     }
 
     /// Block size in bytes.

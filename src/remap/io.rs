@@ -3,18 +3,18 @@
 //! worker's resubmission of bios it held. Nothing here sleeps or panics
 //! (`scripts/check-io-path.py`).
 
-use super::counters::{LatencyHistograms, RecoveryCounters};
-use super::pending_blocks::PendingBlocks;
+use super::counters::{LatencyHistograms, Recovery};
 use super::platform::op_of;
-use super::table::{MovingRuns, Table};
 use super::target::RemapTarget;
 use crate::dm::percpu::now_ns;
 use crate::dm::rcu::RcuReadGuard;
-use crate::dm::{Bio, BioOp, EndBio, EndIoOutcome, KeptBio, MapBio, MapOutcome, SavedIter, Target};
-use crate::logic::engine::route::{self, decide, decide_held, Decision, Published};
+use crate::dm::{
+    AtomicBioStack, Bio, BioList, BioOp, DeferredBio, EndBio, EndIoOutcome, KeptBio, MapBio, MapOutcome, SavedIter,
+    Target,
+};
+use crate::logic::engine::route::{self, decide, decide_held, Decision};
 use crate::logic::engine::Event;
 use crate::logic::error_class::{classify, ErrorClass};
-use crate::logic::extent::Route;
 
 /// Index of the flush copy that goes to the spare (`num_flush_bios` is 2).
 const SPARE_FLUSH_BIO: u32 = 1;
@@ -47,32 +47,23 @@ impl PerBio {
     }
 }
 
-/// What `map` reads under RCU, for the engine's routing.
-pub(super) struct View<'g> {
-    moving: &'g MovingRuns,
-    pending: &'g PendingBlocks,
-    table: &'g Table,
+/// Bios `map` and `end_io` hand to the worker (lock-free stacks: the I/O
+/// path pushes, the worker takes all).
+pub(crate) struct ToWorker {
+    /// Failed bios taken over by `end_io`.
+    failed: AtomicBioStack<DeferredBio<PerBio>>,
+    /// Writes to pending blocks, held by `map`.
+    pending_writes: AtomicBioStack<KeptBio>,
 }
 
-impl<'g> View<'g> {
-    #[inline(always)]
-    pub(super) fn new(t: &RemapTarget, guard: &'g RcuReadGuard) -> Self {
-        Self { moving: t.moving.read(guard), pending: t.pending_blocks.read(guard), table: t.table.read(guard) }
+impl ToWorker {
+    pub(crate) fn new() -> Self {
+        Self { failed: AtomicBioStack::new(), pending_writes: AtomicBioStack::new() }
     }
-}
 
-impl Published for View<'_> {
-    #[inline(always)]
-    fn moving(&self, block: u64, blocks: u64) -> Option<Route> {
-        self.moving.route(block, blocks)
-    }
-    #[inline(always)]
-    fn first_pending_in(&self, block: u64, blocks: u64) -> Option<u64> {
-        self.pending.first_in(block, blocks)
-    }
-    #[inline(always)]
-    fn route(&self, block: u64, blocks: u64) -> Route {
-        self.table.route(block, blocks)
+    /// The failed bios and the pending writes handed over so far.
+    pub(crate) fn take_all(&self) -> (BioList<DeferredBio<PerBio>>, BioList<KeptBio>) {
+        (self.failed.take_all(), self.pending_writes.take_all())
     }
 }
 
@@ -84,7 +75,7 @@ impl RemapTarget {
         if bio.is_preflush() {
             // An empty flush (DM strips PREFLUSH from bios with data); copy
             // `SPARE_FLUSH_BIO` flushes the spare, the other one the main device.
-            let dev = if bio.target_bio_nr() == SPARE_FLUSH_BIO { &self.spare } else { &self.main };
+            let dev = if bio.target_bio_nr() == SPARE_FLUSH_BIO { self.devices.spare() } else { self.devices.main() };
             let sector = bio.sector();
             bio.redirect(dev, sector);
             return MapOutcome::Remapped;
@@ -120,17 +111,17 @@ impl RemapTarget {
         let (offset, block, blocks) = self.placement(&bio);
         let op = bio.op();
         let guard = RcuReadGuard::new();
-        let (spare, n) = match decide(&View::new(self, &guard), op_of(op), block, blocks) {
+        let (spare, n) = match decide(&self.mapping.view(&guard), op_of(op), block, blocks) {
             Decision::Hold { blocks: n } => {
                 bio.accept_partial(self.sectors_u32(n));
-                self.held.lock().push(bio.keep());
+                self.mapping.hold(bio.keep());
                 drop(guard);
                 return MapOutcome::Submitted;
             }
             Decision::Pending => {
                 bio.accept_partial(self.sectors_u32(1));
                 per_bio.iter = bio.save_iter();
-                self.pending_writes.push(bio.keep());
+                self.to_worker.pending_writes.push(bio.keep());
                 drop(guard);
                 target.queue_work::<Self>();
                 return MapOutcome::Submitted;
@@ -167,8 +158,7 @@ impl RemapTarget {
         let (offset, block, blocks) = self.placement(kept.bio());
         let op = kept.bio().op();
         let guard = RcuReadGuard::new();
-        let view = View::new(self, &guard);
-        match decide_held(&view, op_of(op), block, blocks) {
+        match decide_held(&self.mapping.view(&guard), op_of(op), block, blocks) {
             Decision::Hold { blocks: n } | Decision::Send { blocks: n, .. } if n < blocks => {
                 // map split held bios at run edges, so this cannot happen;
                 // fail the bio rather than send part of it astray.
@@ -177,7 +167,7 @@ impl RemapTarget {
             }
             Decision::Hold { .. } | Decision::Pending => {
                 // Inside the section that saw the run (see `map`).
-                self.held.lock().push(kept);
+                self.mapping.hold(kept);
                 drop(guard);
             }
             Decision::Send { spare, .. } => {
@@ -202,15 +192,15 @@ impl RemapTarget {
         let data = per_bio.iter.bytes() > 0;
         let class = classify(status);
         if data && per_bio.to_spare {
-            RecoveryCounters::add(&self.recovery.spare_errors, 1);
+            self.recovery.add(Recovery::SpareErrors, 1);
         } else if class == ErrorClass::Device {
-            RecoveryCounters::add(&self.recovery.device_errors, 1);
+            self.recovery.add(Recovery::DeviceErrors, 1);
         }
         // Media and transient failures are retried, on main or on the spare
         // (where a failing spare block is replaced by a fresh one).
         let recoverable = route::recoverable(op_of(op), data, status);
         if !recoverable {
-            RecoveryCounters::add(&self.recovery.unrecovered, 1);
+            self.recovery.add(Recovery::Unrecovered, 1);
         }
         recoverable
     }
@@ -230,21 +220,16 @@ impl RemapTarget {
         per_bio.deferred = true;
         per_bio.status = status;
         let (deferred, proof) = bio.defer();
-        self.failed.push(deferred);
+        self.to_worker.failed.push(deferred);
         target.queue_work::<Self>();
         EndIoOutcome::Incomplete(proof)
-    }
-
-    /// The spare-pool block `block` is remapped to, if it is.
-    pub(super) fn spare_block_of(&self, block: u64) -> Option<u64> {
-        self.table.read(&RcuReadGuard::new()).route(block, 1).spare
     }
 
     /// Where `bio` lies in the target: its sector offset, first block and
     /// number of blocks (at least 1).
     #[inline]
     pub(super) fn placement(&self, bio: &Bio) -> (u64, u64, u64) {
-        let offset = bio.sector().wrapping_sub(self.begin);
+        let offset = bio.sector().wrapping_sub(self.geo.begin());
         let blocks = self.geo.blocks_in(u64::from(bio.size_bytes() >> 9)).max(1);
         (offset, self.geo.block_of(offset), blocks)
     }
@@ -256,9 +241,9 @@ impl RemapTarget {
         match spare {
             Some(pool_block) => {
                 let sector = self.geo.spare_sector(pool_block).wrapping_add(self.geo.offset_in_block(offset));
-                bio.redirect(&self.spare, sector);
+                bio.redirect(self.devices.spare(), sector);
             }
-            None => bio.redirect(&self.main, offset),
+            None => bio.redirect(self.devices.main(), offset),
         }
     }
 

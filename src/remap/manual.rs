@@ -18,13 +18,13 @@ use crate::logic::extent::{self, ExtentState};
 
 impl RemapTarget {
     pub(super) fn remap_message(&self, sector: u64, sectors: u64, out: &mut Emitter<'_>) -> Result<bool> {
-        let end = sector.checked_add(sectors).filter(|&e| e <= self.len).ok_or_else(|| {
+        let end = sector.checked_add(sectors).filter(|&e| e <= self.geo.sectors()).ok_or_else(|| {
             dm_warn_limited!(
                 self.name,
                 "remap {} {}: range past the end of the device ({} sectors)\n",
                 sector,
                 sectors,
-                self.len
+                self.geo.sectors()
             );
             EINVAL
         })?;

@@ -3,11 +3,13 @@
 //! messages that change and list it.
 
 mod counters;
+mod devices;
 mod geometry;
 mod inflight;
 mod io;
 mod listing;
 mod manual;
+mod mapping;
 mod metadata;
 mod pending_blocks;
 mod platform;
@@ -17,6 +19,7 @@ mod resend;
 mod resume;
 mod scrub;
 mod spare_io;
+mod spare_state;
 mod sysfs;
 mod table;
 mod target;

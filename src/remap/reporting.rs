@@ -2,14 +2,12 @@
 //! What the target reports: its status (INFO, TABLE and IMA), the `stats`
 //! message and the latency histograms.
 
-use core::fmt::Write;
-use core::sync::atomic::Ordering;
-
-use super::counters::{RecoveryCounters, LATENCY_BUCKETS, LATENCY_SAMPLE_EVERY};
+use super::counters::{Recovery, LATENCY_BUCKETS, LATENCY_SAMPLE_EVERY};
 use super::target::RemapTarget;
 use crate::dm::rcu::RcuReadGuard;
 use crate::dm::{Emitter, StatusKind, TargetOps};
 use crate::logic::table_line::Options;
+use core::fmt::Write;
 
 /// Version of the INFO status line layout (Documentation/dm-remap.rst).
 const STATUS_FORMAT_VERSION: u32 = 3;
@@ -34,32 +32,32 @@ impl RemapTarget {
                     out,
                     "{} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {}",
                     STATUS_FORMAT_VERSION,
-                    self.main.name(),
-                    self.spare.name(),
-                    self.layout.block_bytes,
-                    self.remapped_blocks.load(Ordering::Relaxed),
-                    self.spare_total,
-                    self.spare_used.load(Ordering::Relaxed),
+                    self.devices.main().name(),
+                    self.devices.spare().name(),
+                    self.geo.layout().block_bytes,
+                    self.spare_state.remapped_blocks(),
+                    self.spare_state.spare_total(),
+                    self.spare_state.spare_used(),
                     c.reads,
                     c.writes,
                     c.remapped_reads,
                     c.remapped_writes,
                     c.errors,
                     self.health().name(),
-                    self.generation.load(Ordering::Relaxed),
-                    Hex(&self.uuid),
-                    self.meta_copies.load(Ordering::Relaxed),
-                    self.pending_blocks.read(&RcuReadGuard::new()).len(),
-                    RecoveryCounters::get(&self.recovery.auto_remaps),
-                    RecoveryCounters::get(&self.recovery.soft_read_errors),
-                    RecoveryCounters::get(&self.recovery.unrecovered),
+                    self.spare_state.generation(),
+                    Hex(self.spare_state.uuid()),
+                    self.spare_state.metadata_copies(),
+                    self.mapping.pending_count(),
+                    self.recovery.get(Recovery::AutoRemaps),
+                    self.recovery.get(Recovery::SoftReadErrors),
+                    self.recovery.get(Recovery::Unrecovered),
                 )
                 .and_then(|()| out.write_char(' '))
                 .and_then(|()| self.policies().emit_all(out))
                 .and_then(|()| out.write_char(' '))
                 .and_then(|()| self.scan_progress(out))
             }
-            StatusKind::Table => write!(out, "{} {}", self.main.name(), self.spare.name())
+            StatusKind::Table => write!(out, "{} {}", self.devices.main().name(), self.devices.spare().name())
                 .and_then(|()| self.options().emit(out)),
             StatusKind::Ima => write!(
                 out,
@@ -68,10 +66,10 @@ impl RemapTarget {
                 Self::VERSION[0],
                 Self::VERSION[1],
                 Self::VERSION[2],
-                self.main.name(),
-                self.spare.name(),
-                self.layout.block_bytes,
-                Hex(&self.uuid),
+                self.devices.main().name(),
+                self.devices.spare().name(),
+                self.geo.layout().block_bytes,
+                Hex(self.spare_state.uuid()),
             ),
         };
     }
@@ -84,7 +82,7 @@ impl RemapTarget {
     /// `stats`: `<name> <value>` lines.
     pub(super) fn stats_message(&self, out: &mut Emitter<'_>) {
         let c = self.counters.snapshot();
-        let lat = *self.writer.lock().meta.latency();
+        let lat = *self.writer().meta.latency();
         let _ = write!(
             out,
             "reads {}\nwrites {}\nremapped_reads {}\nremapped_writes {}\nerrors {}\nread_errors {}\nwrite_errors {}\n\
@@ -103,7 +101,7 @@ impl RemapTarget {
         );
         let (extents, bytes) = {
             let guard = RcuReadGuard::new();
-            let t = self.table.read(&guard);
+            let t = self.mapping.table(&guard);
             (t.extents().len(), t.bytes())
         };
         let _ = write!(

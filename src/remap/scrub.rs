@@ -154,7 +154,7 @@ impl RemapTarget {
             let n = chunk.min(total - pos);
             // At most the buffer's 64 KiB.
             let len = self.geo.bytes_of(n);
-            if self.main.read_sync(self.geo.main_sector(pos), &mut buf, len).is_err() {
+            if self.devices.main().read_sync(self.geo.main_sector(pos), &mut buf, len).is_err() {
                 let found = crate::logic::engine::recovery::scan_blocks(&self, pos, n);
                 self.scan.found.fetch_add(found, Ordering::Relaxed);
             }

@@ -4,14 +4,12 @@
 //! policies, writable by root. Documentation/dm-remap.rst lists them.
 
 use core::fmt::Write;
-use core::sync::atomic::Ordering;
 
 use kernel::prelude::*;
 
-use super::counters::RecoveryCounters;
+use super::counters::Recovery;
 use super::reporting::Hex;
 use super::target::RemapTarget;
-use crate::dm::rcu::RcuReadGuard;
 use crate::dm::sysfs::SysfsAttrs;
 use crate::dm::Emitter;
 use crate::logic::policy::Policy;
@@ -26,25 +24,25 @@ impl SysfsAttrs for RemapTarget {
         let rec = &self.recovery;
         let p = self.policies();
         let _ = match id {
-            0 => write!(out, "{}", self.remapped_blocks.load(Ordering::Relaxed)),
-            1 => write!(out, "{}", self.pending_blocks.read(&RcuReadGuard::new()).len()),
-            2 => write!(out, "{}", self.spare_total),
-            3 => write!(out, "{}", self.spare_used.load(Ordering::Relaxed)),
+            0 => write!(out, "{}", self.spare_state.remapped_blocks()),
+            1 => write!(out, "{}", self.mapping.pending_count()),
+            2 => write!(out, "{}", self.spare_state.spare_total()),
+            3 => write!(out, "{}", self.spare_state.spare_used()),
             4 => write!(out, "{}", self.health().name()),
-            5 => write!(out, "{}", self.generation.load(Ordering::Relaxed)),
-            6 => write!(out, "{}", Hex(&self.uuid)),
-            7 => write!(out, "{}", self.meta_copies.load(Ordering::Relaxed)),
+            5 => write!(out, "{}", self.spare_state.generation()),
+            6 => write!(out, "{}", Hex(self.spare_state.uuid())),
+            7 => write!(out, "{}", self.spare_state.metadata_copies()),
             8 => write!(out, "{}", c().reads),
             9 => write!(out, "{}", c().writes),
             10 => write!(out, "{}", c().remapped_reads),
             11 => write!(out, "{}", c().remapped_writes),
             12 => write!(out, "{}", c().errors),
-            13 => write!(out, "{}", RecoveryCounters::get(&rec.auto_remaps)),
-            14 => write!(out, "{}", RecoveryCounters::get(&rec.soft_read_errors)),
-            15 => write!(out, "{}", RecoveryCounters::get(&rec.unrecovered)),
-            16 => write!(out, "{}", self.writer.lock().meta.latency().percentile(50)),
-            17 => write!(out, "{}", self.writer.lock().meta.latency().percentile(99)),
-            18 => write!(out, "{}", self.writer.lock().meta.last_commit_time()),
+            13 => write!(out, "{}", rec.get(Recovery::AutoRemaps)),
+            14 => write!(out, "{}", rec.get(Recovery::SoftReadErrors)),
+            15 => write!(out, "{}", rec.get(Recovery::Unrecovered)),
+            16 => write!(out, "{}", self.writer().meta.latency().percentile(50)),
+            17 => write!(out, "{}", self.writer().meta.latency().percentile(99)),
+            18 => write!(out, "{}", self.writer().meta.last_commit_time()),
             19 => write!(out, "{}", if p.auto_remap { "on" } else { "off" }),
             20 => write!(out, "{}", p.read_retries),
             21 => write!(out, "{}", p.error_threshold),
