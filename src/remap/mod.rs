@@ -17,7 +17,7 @@ mod publish;
 mod reporting;
 mod resend;
 mod resume;
-mod scrub;
+mod scan;
 mod spare_io;
 mod spare_state;
 mod sysfs;

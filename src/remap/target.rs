@@ -21,7 +21,7 @@ use super::io::{PerBio, ToWorker};
 use super::mapping::Mapping;
 use super::metadata::Metadata;
 use super::resend::LastReport;
-use super::scrub::Scan;
+use super::scan::Scan;
 use super::spare_state::SpareState;
 use super::table::Table;
 use crate::dm::log::{dm_info_limited, dm_warn_limited, DmName};
@@ -46,7 +46,7 @@ use crate::logic::table_line::TableLine;
 /// files of this module use those, so the fields they need are
 /// `pub(super)` (each keeps its own data private).
 pub(crate) struct RemapTarget {
-    /// Runs error recovery and the patrol read. The destructor stops the
+    /// Runs error recovery and the scan. The destructor stops the
     /// scan and shuts the worker down before the instance drops: from then
     /// on no run touches the target (see `crate::dm::work`), so the order in
     /// which these fields drop is safe whatever it is.
@@ -76,7 +76,7 @@ pub(crate) struct RemapTarget {
     /// log2 latency histograms of bios served by main and by the spare.
     pub(super) latency: LatencyHistograms,
     pub(super) recovery: RecoveryCounters,
-    /// The background patrol read.
+    /// The background scan of the main device.
     pub(super) scan: Scan,
     /// The last `remap` report, for libdevmapper's re-send of the message.
     pub(super) last_report: LastReport,

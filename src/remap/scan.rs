@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Background patrol read (`scan start [<MiB/s>] | stop | status`): the
-//! worker reads the main device in 64 KiB chunks within a rate limit, and a
-//! block of a failing chunk that fails every read retry is marked pending,
-//! as a failed read through the target would mark it. Remapped blocks are
-//! not read from main. Suspend and remove stop a scan, and a suspended
-//! target (or one not resumed yet) refuses to start one: nothing would stop
-//! it before the destructor.
+//! The scan (`scan start [<MiB/s>] | stop | status`), a background patrol
+//! read: the worker reads the main device in 64 KiB chunks within a rate
+//! limit, and a block of a failing chunk that fails every read retry is
+//! marked pending, as a failed read through the target would mark it.
+//! Remapped blocks are not read from main. Suspend and remove stop a scan,
+//! and a suspended target (or one not resumed yet) refuses to start one:
+//! nothing would stop it before the destructor.
 
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
