@@ -3,7 +3,7 @@
 //! layout, and the block arithmetic from sectors to blocks and from blocks
 //! to the sectors of the main device and of the spare pool.
 
-use crate::logic::geometry::SpareLayout;
+use crate::dm_remap_core::geometry::SpareLayout;
 
 /// The target's place, the spare's layout, and the block size as a shift.
 ///

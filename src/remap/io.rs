@@ -12,9 +12,9 @@ use crate::dm::{
     AtomicBioStack, Bio, BioList, BioOp, DeferredBio, EndBio, EndIoOutcome, KeptBio, MapBio, MapOutcome, SavedIter,
     Target,
 };
-use crate::logic::engine::route::{self, decide, decide_held, Decision};
-use crate::logic::engine::Event;
-use crate::logic::error_class::{classify, ErrorClass};
+use crate::dm_remap_core::engine::route::{self, decide, decide_held, Decision};
+use crate::dm_remap_core::engine::Event;
+use crate::dm_remap_core::error_class::{classify, ErrorClass};
 
 /// Index of the flush copy that goes to the spare (`num_flush_bios` is 2).
 const SPARE_FLUSH_BIO: u32 = 1;

@@ -8,7 +8,7 @@ use kernel::prelude::*;
 use super::target::RemapTarget;
 use crate::dm::rcu::RcuReadGuard;
 use crate::dm::Emitter;
-use crate::logic::extent;
+use crate::dm_remap_core::extent;
 
 impl RemapTarget {
     /// Writes `main_block spare_block length state` per extent, from the

@@ -11,8 +11,8 @@ use super::pending_blocks::PendingBlocks;
 use super::table::{MovingRuns, Table};
 use crate::dm::rcu::{RcuBox, RcuReadGuard};
 use crate::dm::{KeptBio, KeptBioList};
-use crate::logic::engine::route::Published;
-use crate::logic::extent::{Extent, Route};
+use crate::dm_remap_core::engine::route::Published;
+use crate::dm_remap_core::extent::{Extent, Route};
 
 /// The published versions, and the bios a move holds back.
 pub(crate) struct Mapping {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The engine's platform in the kernel: what `crate::logic::engine` decides
+//! The engine's platform in the kernel: what `crate::dm_remap_core::engine` decides
 //! about failed bios, pending writes and moves is carried out here with the
 //! target's devices, its RCU-published table, moving runs and pending set,
 //! its held bios and its in-flight counts. The host simulator mirrors each
@@ -18,13 +18,13 @@ use crate::dm::log::{dm_err_limited, dm_info_limited, dm_warn_limited};
 use crate::dm::rcu;
 use crate::dm::sched::{sleep_ms, NoIoScope};
 use crate::dm::{BioOp, DeferredBio, IoBuffer, KeptBio, SavedIter};
-use crate::logic::engine::drain::{drain, EpochCounts};
-use crate::logic::engine::{
+use crate::dm_remap_core::engine::drain::{drain, EpochCounts};
+use crate::dm_remap_core::engine::{
     BioInfo, ChangeFailed, Counter, Event, IoBuf, IoFailed, List, NoMem, Op, Platform, WorkBio, Writer,
 };
-use crate::logic::extent::{self, Extent};
-use crate::logic::policy::Policies;
-use crate::logic::spare_alloc::SpareAllocator;
+use crate::dm_remap_core::extent::{self, Extent};
+use crate::dm_remap_core::policy::Policies;
+use crate::dm_remap_core::spare_alloc::SpareAllocator;
 
 /// A list for the engine: a `KVec` whose growth can fail.
 pub(crate) struct KList<T>(KVec<T>);
@@ -171,7 +171,7 @@ impl RemapTarget {
             if failed.is_empty() && writes.is_empty() {
                 return;
             }
-            crate::logic::engine::recovery::recover_round(
+            crate::dm_remap_core::engine::recovery::recover_round(
                 &self,
                 core::iter::from_fn(|| failed.pop().map(|bio| FailedBio { target: self, bio })),
                 core::iter::from_fn(|| writes.pop().map(|bio| HeldBio { target: self, bio })),

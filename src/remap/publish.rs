@@ -7,9 +7,9 @@ use kernel::prelude::*;
 
 use super::table::Table;
 use super::target::{RemapTarget, Writer};
-use crate::logic::engine::ChangeFailed;
-use crate::logic::extent;
-use crate::logic::spare_alloc::SpareAllocator;
+use crate::dm_remap_core::engine::ChangeFailed;
+use crate::dm_remap_core::extent;
+use crate::dm_remap_core::spare_alloc::SpareAllocator;
 
 impl RemapTarget {
     /// Builds the next table with `next` from the current one, commits it

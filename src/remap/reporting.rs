@@ -6,7 +6,7 @@ use super::counters::{Recovery, LATENCY_BUCKETS, LATENCY_SAMPLE_EVERY};
 use super::target::RemapTarget;
 use crate::dm::rcu::RcuReadGuard;
 use crate::dm::{Emitter, StatusKind, TargetOps};
-use crate::logic::table_line::Options;
+use crate::dm_remap_core::table_line::Options;
 use core::fmt::Write;
 
 /// Version of the INFO status line layout (Documentation/dm-remap.rst).

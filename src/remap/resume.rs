@@ -17,8 +17,8 @@ use kernel::prelude::*;
 use super::metadata::Metadata;
 use super::table::Table;
 use super::target::{fingerprint, RemapTarget, Writer};
-use crate::logic::extent;
-use crate::logic::spare_alloc::SpareAllocator;
+use crate::dm_remap_core::extent;
+use crate::dm_remap_core::spare_alloc::SpareAllocator;
 
 impl RemapTarget {
     /// Reloads the table from the spare if a newer generation was committed

@@ -155,7 +155,7 @@ impl RemapTarget {
             // At most the buffer's 64 KiB.
             let len = self.geo.bytes_of(n);
             if self.devices.main().read_sync(self.geo.main_sector(pos), &mut buf, len).is_err() {
-                let found = crate::logic::engine::recovery::scan_blocks(&self, pos, n);
+                let found = crate::dm_remap_core::engine::recovery::scan_blocks(&self, pos, n);
                 self.scan.found.fetch_add(found, Ordering::Relaxed);
             }
             self.scan.position.store(pos.saturating_add(n), Ordering::Relaxed);

@@ -11,7 +11,7 @@ use super::counters::Recovery;
 use super::reporting::Hex;
 use super::target::RemapTarget;
 use crate::dm::sysfs::{SysfsAttr, SysfsAttrs};
-use crate::logic::policy::Policy;
+use crate::dm_remap_core::policy::Policy;
 
 /// A read-only attribute that shows `$value` (of the target `$t`).
 macro_rules! shows {

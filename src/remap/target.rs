@@ -31,14 +31,14 @@ use crate::dm::{
     Claim, CtrError, DmDev, Emitter, EndBio, EndIoOutcome, IoBuffer, MapBio, MapOutcome, QueueLimits, StatusKind,
     Target, TargetOps,
 };
-use crate::logic::discover::Fingerprint;
-use crate::logic::extent;
-use crate::logic::geometry::{self, SpareLayout};
-use crate::logic::health::{Health, HealthInputs};
-use crate::logic::message::Message;
-use crate::logic::policy::{Policies, Policy};
-use crate::logic::spare_alloc::SpareAllocator;
-use crate::logic::table_line::TableLine;
+use crate::dm_remap_core::discover::Fingerprint;
+use crate::dm_remap_core::extent;
+use crate::dm_remap_core::geometry::{self, SpareLayout};
+use crate::dm_remap_core::health::{Health, HealthInputs};
+use crate::dm_remap_core::message::Message;
+use crate::dm_remap_core::policy::{Policies, Policy};
+use crate::dm_remap_core::spare_alloc::SpareAllocator;
+use crate::dm_remap_core::table_line::TableLine;
 
 /// One `remap` target: a main device, a spare device, and the remap table.
 ///
@@ -85,7 +85,7 @@ pub(crate) struct RemapTarget {
 /// What the table writer owns: the allocator, the metadata, and the I/O
 /// buffers of recovery and moves (preallocated: a table change under memory
 /// pressure never fails for want of one).
-pub(super) type Writer = crate::logic::engine::Writer<Metadata, IoBuffer>;
+pub(super) type Writer = crate::dm_remap_core::engine::Writer<Metadata, IoBuffer>;
 
 fn invalid(message: &'static core::ffi::CStr) -> CtrError {
     CtrError::new(EINVAL, message)
