@@ -40,11 +40,28 @@ pub(crate) struct PerBio {
 }
 
 impl PerBio {
-    /// Records that `inflight` counted the bio in `epoch`.
-    pub(super) fn count_in(&mut self, epoch: u8) {
-        self.counted = true;
-        self.epoch = epoch;
+    /// Records where the bio was sent: its saved iterator, whether to the
+    /// spare, and the epoch `inflight` counted it in, if it did.
+    fn sent(&mut self, iter: SavedIter, spare: Option<u64>, epoch: Option<u8>) {
+        self.iter = iter;
+        self.to_spare = spare.is_some();
+        if let Some(e) = epoch {
+            self.counted = true;
+            self.epoch = e;
+        }
     }
+}
+
+/// A routing decision for a bio, made inside the read section `guard`,
+/// which stays open until the bio is held back or sent.
+struct Routed {
+    guard: RcuReadGuard,
+    decision: Decision,
+    op: BioOp,
+    /// Where the bio lies in the target (see `placement`).
+    offset: u64,
+    block: u64,
+    blocks: u64,
 }
 
 /// Bios `map` and `end_io` hand to the worker (lock-free stacks: the I/O
@@ -101,44 +118,71 @@ impl RemapTarget {
         self.failed(target, bio, per_bio, status)
     }
 
-    /// Sends a data bio (or the part of it that goes to one place) where the
-    /// engine's routing says, or holds it: a bio to a run being moved goes
-    /// on `held`, a write to a pending block to the worker, both inside the
-    /// read section that saw the run or the pending block (a remap clears
-    /// its runs, waits for a grace period, then releases `held`).
+    /// Where a data bio goes: the one routing of `map` and of the bios the
+    /// worker gives back. Decides from what is published, inside a read
+    /// section that the result keeps open: the caller holds the bio back,
+    /// hands it to the worker, or sends it (`send_routed`) inside that same
+    /// section (a remap clears its runs, waits for a grace period, then
+    /// releases the bios held back).
     #[inline(always)]
-    fn route_data(&self, target: &Target, mut bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
-        let (offset, block, blocks) = self.placement(&bio);
+    fn route(&self, bio: &Bio, from_worker: bool) -> Routed {
+        let (offset, block, blocks) = self.placement(bio);
         let op = bio.op();
         let guard = RcuReadGuard::new();
-        let (spare, n) = match decide(&self.mapping.view(&guard), op_of(op), block, blocks) {
+        let view = self.mapping.view(&guard);
+        let decision = if from_worker {
+            decide_held(&view, op_of(op), block, blocks)
+        } else {
+            decide(&view, op_of(op), block, blocks)
+        };
+        Routed { guard, decision, op, offset, block, blocks }
+    }
+
+    /// Sends a bio `route` decided to send (its first `blocks` blocks, the
+    /// caller having split it there) to spare-pool block `spare`, or to main
+    /// for `None`. A bio that changes data is counted in flight inside the
+    /// read section that routed it (see `InFlight`); returns the bio's saved
+    /// iterator and its in-flight epoch, for its `PerBio`.
+    #[inline(always)]
+    fn send_routed(&self, bio: &mut Bio, routed: Routed, spare: Option<u64>) -> (SavedIter, Option<u8>) {
+        // Only bios that change data need draining before a remap copies
+        // blocks.
+        let epoch = (routed.op != BioOp::Read).then(|| self.inflight.enter());
+        drop(routed.guard);
+        let iter = bio.save_iter();
+        self.send(bio, routed.offset, spare);
+        (iter, epoch)
+    }
+
+    /// `map` of a data bio (or of the part of it that goes to one place): a
+    /// bio to a run being moved is held back, a write to a pending block
+    /// goes to the worker, any other is sent, counted and sampled.
+    #[inline(always)]
+    fn route_data(&self, target: &Target, mut bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
+        let routed = self.route(&bio, false);
+        let (spare, n) = match routed.decision {
             Decision::Hold { blocks: n } => {
                 bio.accept_partial(self.sectors_u32(n));
                 self.mapping.hold(bio.keep());
-                drop(guard);
+                drop(routed);
                 return MapOutcome::Submitted;
             }
             Decision::Pending => {
                 bio.accept_partial(self.sectors_u32(1));
                 per_bio.iter = bio.save_iter();
                 self.to_worker.pending_writes.push(bio.keep());
-                drop(guard);
+                drop(routed);
                 target.queue_work::<Self>();
                 return MapOutcome::Submitted;
             }
             Decision::Send { spare, blocks } => (spare, blocks),
         };
-        if n < blocks {
+        if n < routed.blocks {
             bio.accept_partial(self.sectors_u32(n));
         }
-        if op != BioOp::Read {
-            // Only bios that change data need draining before a remap
-            // copies blocks (see `InFlight`).
-            per_bio.count_in(self.inflight.enter());
-        }
-        drop(guard);
-        per_bio.iter = bio.save_iter();
-        per_bio.to_spare = spare.is_some();
+        let op = routed.op;
+        let (iter, epoch) = self.send_routed(&mut bio, routed, spare);
+        per_bio.sent(iter, spare, epoch);
         let nth = match op {
             BioOp::Read => self.counters.count_io(false, per_bio.to_spare),
             BioOp::Write => self.counters.count_io(true, per_bio.to_spare),
@@ -147,40 +191,29 @@ impl RemapTarget {
         if LatencyHistograms::samples(nth) {
             per_bio.start_ns = now_ns();
         }
-        self.send(&mut bio, offset, spare);
         MapOutcome::Remapped
     }
 
     /// Sends a bio the worker gives back where `map` would send it now,
-    /// holding it if its run is being moved; counted in flight inside the
-    /// read section that routed it, as map counts.
+    /// holding it back if its run is being moved.
     pub(super) fn route_held(&self, mut kept: KeptBio) {
-        let (offset, block, blocks) = self.placement(kept.bio());
-        let op = kept.bio().op();
-        let guard = RcuReadGuard::new();
-        match decide_held(&self.mapping.view(&guard), op_of(op), block, blocks) {
-            Decision::Hold { blocks: n } | Decision::Send { blocks: n, .. } if n < blocks => {
+        let routed = self.route(kept.bio(), true);
+        match routed.decision {
+            Decision::Hold { blocks: n } | Decision::Send { blocks: n, .. } if n < routed.blocks => {
                 // map split held bios at run edges, so this cannot happen;
                 // fail the bio rather than send part of it astray.
-                drop(guard);
+                let block = routed.block;
+                drop(routed);
                 self.log(Event::HeldAcrossEdge { block });
             }
             Decision::Hold { .. } | Decision::Pending => {
-                // Inside the section that saw the run (see `map`).
+                // Inside the section that saw the run (see `route`).
                 self.mapping.hold(kept);
-                drop(guard);
+                drop(routed);
             }
             Decision::Send { spare, .. } => {
-                let epoch = (op != BioOp::Read).then(|| self.inflight.enter());
-                drop(guard);
-                let iter = kept.bio().save_iter();
-                self.send(kept.bio(), offset, spare);
-                let per_bio = kept.per_bio::<PerBio>();
-                per_bio.iter = iter;
-                per_bio.to_spare = spare.is_some();
-                if let Some(e) = epoch {
-                    per_bio.count_in(e);
-                }
+                let (iter, epoch) = self.send_routed(kept.bio(), routed, spare);
+                kept.per_bio::<PerBio>().sent(iter, spare, epoch);
                 kept.submit();
             }
         }
