@@ -3,7 +3,7 @@
 //! worker's resubmission of bios it held. Nothing here sleeps or panics
 //! (`scripts/check-io-path.py`).
 
-use super::counters::{LatencyHistograms, Recovery};
+use super::counters::Recovery;
 use super::platform::op_of;
 use super::target::RemapTarget;
 use crate::dm::percpu::now_ns;
@@ -108,7 +108,7 @@ impl RemapTarget {
             per_bio.counted = false;
         }
         if per_bio.start_ns != 0 {
-            self.latency.record(per_bio.to_spare, now_ns().saturating_sub(per_bio.start_ns));
+            self.stats.record_latency(per_bio.to_spare, now_ns().saturating_sub(per_bio.start_ns));
             per_bio.start_ns = 0;
         }
         if status == 0 || per_bio.deferred {
@@ -183,12 +183,12 @@ impl RemapTarget {
         let op = routed.op;
         let (iter, epoch) = self.send_routed(&mut bio, routed, spare);
         per_bio.sent(iter, spare, epoch);
-        let nth = match op {
-            BioOp::Read => self.counters.count_io(false, per_bio.to_spare),
-            BioOp::Write => self.counters.count_io(true, per_bio.to_spare),
-            _ => 0,
+        let timed = match op {
+            BioOp::Read => self.stats.count_io(false, per_bio.to_spare),
+            BioOp::Write => self.stats.count_io(true, per_bio.to_spare),
+            _ => false,
         };
-        if LatencyHistograms::samples(nth) {
+        if timed {
             per_bio.start_ns = now_ns();
         }
         MapOutcome::Remapped
@@ -244,7 +244,7 @@ impl RemapTarget {
     #[inline(never)]
     fn failed(&self, target: &Target, bio: EndBio<'_>, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
         let op = bio.op();
-        self.counters.count_error(op == BioOp::Read);
+        self.stats.count_error(op == BioOp::Read);
         if !self.recoverable(op, per_bio, status) {
             // Health may have changed; the worker reports it.
             target.queue_work::<Self>();

@@ -27,7 +27,7 @@ impl RemapTarget {
         // A result cut short by a full buffer is what DMEMIT does too.
         let _ = match kind {
             StatusKind::Info => {
-                let c = self.counters.snapshot();
+                let c = self.stats.counts();
                 write!(
                     out,
                     "{} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {}",
@@ -81,7 +81,7 @@ impl RemapTarget {
 
     /// `stats`: `<name> <value>` lines.
     pub(super) fn stats_message(&self, out: &mut Emitter<'_>) {
-        let c = self.counters.snapshot();
+        let c = self.stats.counts();
         let lat = *self.writer().meta.latency();
         let _ = write!(
             out,
@@ -120,7 +120,7 @@ impl RemapTarget {
                 writeln!(out)?;
             }
             write!(out, "latency_us_log2 {name}")?;
-            let h: [u64; LATENCY_BUCKETS] = self.latency.snapshot(remapped);
+            let h: [u64; LATENCY_BUCKETS] = self.stats.histogram(remapped);
             h.iter().try_for_each(|c| write!(out, " {c}"))?;
         }
         Ok(())

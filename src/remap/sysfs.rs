@@ -50,11 +50,11 @@ impl SysfsAttrs for RemapTarget {
         shows!("generation", |t| t.spare_state.generation()),
         shows!("uuid", |t| Hex(t.spare_state.uuid())),
         shows!("metadata_copies", |t| t.spare_state.metadata_copies()),
-        shows!("reads", |t| t.counters.snapshot().reads),
-        shows!("writes", |t| t.counters.snapshot().writes),
-        shows!("remapped_reads", |t| t.counters.snapshot().remapped_reads),
-        shows!("remapped_writes", |t| t.counters.snapshot().remapped_writes),
-        shows!("errors", |t| t.counters.snapshot().errors),
+        shows!("reads", |t| t.stats.counts().reads),
+        shows!("writes", |t| t.stats.counts().writes),
+        shows!("remapped_reads", |t| t.stats.counts().remapped_reads),
+        shows!("remapped_writes", |t| t.stats.counts().remapped_writes),
+        shows!("errors", |t| t.stats.counts().errors),
         shows!("auto_remaps", |t| t.recovery.get(Recovery::AutoRemaps)),
         shows!("soft_read_errors", |t| t.recovery.get(Recovery::SoftReadErrors)),
         shows!("unrecovered_errors", |t| t.recovery.get(Recovery::Unrecovered)),
@@ -68,7 +68,7 @@ impl SysfsAttrs for RemapTarget {
         policy!("spare_crit", |p| p.spare_crit),
         // Two lines; the trailing newline comes from the caller.
         SysfsAttr::read_only(kernel::c_str!("latency_histogram"), |t, out| t.write_histograms(out)),
-        shows!("read_errors", |t| t.counters.snapshot().read_errors),
-        shows!("write_errors", |t| t.counters.snapshot().write_errors),
+        shows!("read_errors", |t| t.stats.counts().read_errors),
+        shows!("write_errors", |t| t.stats.counts().write_errors),
     ];
 }

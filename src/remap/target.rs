@@ -13,7 +13,7 @@ use kernel::sync::lock::{mutex::MutexBackend, Guard};
 use kernel::sync::{Mutex, SpinLock};
 use kernel::{new_mutex, new_spinlock};
 
-use super::counters::{IoCounters, LatencyHistograms, Recovery, RecoveryCounters};
+use super::counters::{IoStats, Recovery, RecoveryCounters};
 use super::devices::Devices;
 use super::geometry::Geometry;
 use super::inflight::InFlight;
@@ -72,9 +72,8 @@ pub(crate) struct RemapTarget {
     policies: Pin<KBox<SpinLock<Policies>>>,
     /// The health last reported, to raise an event when it changes.
     last_health: AtomicU8,
-    pub(super) counters: IoCounters,
-    /// log2 latency histograms of bios served by main and by the spare.
-    pub(super) latency: LatencyHistograms,
+    /// I/O counters and latency histograms.
+    pub(super) stats: IoStats,
     pub(super) recovery: RecoveryCounters,
     /// The background scan of the main device.
     pub(super) scan: Scan,
@@ -225,8 +224,7 @@ impl TargetOps for RemapTarget {
             spare_state,
             policies,
             last_health: AtomicU8::new(Health::Ok as u8),
-            counters: IoCounters::new().map_err(nomem)?,
-            latency: LatencyHistograms::new().map_err(nomem)?,
+            stats: IoStats::new().map_err(nomem)?,
             recovery: RecoveryCounters::default(),
             scan: Scan::default(),
             last_report: LastReport::new().map_err(nomem)?,
@@ -288,8 +286,7 @@ impl TargetOps for RemapTarget {
                 Ok(true)
             }
             Message::ClearStats => {
-                self.counters.clear();
-                self.latency.clear();
+                self.stats.clear();
                 self.writer().meta.latency().clear();
                 Ok(false)
             }
