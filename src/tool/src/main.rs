@@ -62,6 +62,9 @@ enum Command {
         /// Check the file and print the tables, create nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Wait up to this many seconds in all for listed disks to appear.
+        #[arg(long, default_value = "0")]
+        wait: u64,
     },
     /// Show the status of one dm-remap device, or of all of them.
     Status {
@@ -266,7 +269,7 @@ fn main() -> ExitCode {
         Command::Dump { spare } => commands::dump(spare),
         Command::Restore { spare, input } => commands::restore(spare, input),
         Command::Repair { spare } => commands::repair(spare),
-        Command::Activate { config, dry_run } => activate::activate(config, *dry_run).map(all_or_some),
+        Command::Activate { config, dry_run, wait } => activate::activate(config, *dry_run, *wait).map(all_or_some),
         Command::Deactivate { config } => activate::deactivate(config).map(all_or_some),
         Command::Status { device, format } => {
             status::collect(device.as_deref()).and_then(|d| status::render(&d, *format)).map(|out| print_clean(&out))
