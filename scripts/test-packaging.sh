@@ -36,7 +36,7 @@ make -s -C "$repo" install KDIR="$kdir" INSTALL_MOD_PATH="$scratch/root" > "$scr
 find "$scratch/root/lib/modules/$kver" -name 'dm-remap.ko*' | grep -q . \
     || { echo "packaging: make install put no module under INSTALL_MOD_PATH" >&2; exit 1; }
 make -s -C "$repo" install-tools DESTDIR="$scratch/root" >/dev/null
-for f in usr/sbin/dm-remap lib/systemd/system/dm-remap-activate.service lib/udev/rules.d/60-dm-remap.rules \
+for f in usr/sbin/dm-remap lib/systemd/system/dm-remap-activate.service lib/udev/rules.d/61-dm-remap.rules \
          etc/dm-remap/devices.conf.example usr/share/doc/dm-remap/dm-remap.rst; do
     [ -e "$scratch/root/$f" ] || { echo "packaging: make install-tools did not install /$f" >&2; exit 1; }
 done
