@@ -18,6 +18,7 @@ mod monitor;
 mod monitoring;
 mod smart;
 mod spare;
+mod spare_file;
 mod status;
 
 use std::path::PathBuf;
