@@ -27,3 +27,12 @@ assert_eq "$(dmsetup status r | cut -d' ' -f3)" remap "the live device after the
 dmsetup remove r
 dm-remap repair "$spare" > /tmp/work/out 2>&1 || fail "repair of the released spare: $(cat /tmp/work/out)"
 dm-remap check "$spare" | tail -1 | grep -q '^clean' || fail "check after the repair: $(dm-remap check "$spare")"
+
+# O_DIRECT on a spare with 4 KiB logical blocks: every transfer is aligned.
+main4=$(mkloop main4 32 4096); spare4=$(mkloop spare4 8 4096)
+remap_create r4 "$main4" "$spare4" > /dev/null
+dm-remap remap r4 800 8 > /dev/null
+dmsetup remove r4
+dm-remap dump "$spare4" | grep -q '"main_block": *100' || fail "dump of a 4K spare: $(dm-remap dump "$spare4" 2>&1 | head -c 300)"
+dm-remap repair "$spare4" > /tmp/work/out 2>&1 || fail "repair of a 4K spare: $(cat /tmp/work/out)"
+dm-remap check "$spare4" | tail -1 | grep -q '^clean' || fail "check of a 4K spare: $(dm-remap check "$spare4")"
