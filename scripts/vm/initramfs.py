@@ -18,7 +18,7 @@ HOST_TOOLS = [
 ]
 # Host udev rules the guest's `udevadm test` runs (no udev daemon runs
 # there), and the project's boot files (rule, unit, example config).
-HOST_UDEV_RULES = ["50-udev-default.rules", "60-persistent-storage.rules", "69-lvm.rules", "99-systemd.rules"]
+HOST_UDEV_RULES = ["50-udev-default.rules", "55-dm.rules", "60-persistent-storage.rules", "69-lvm.rules", "99-systemd.rules"]
 BOOT_FILES = Path(__file__).resolve().parents[2] / "scripts" / "boot"
 TOOL_ALIASES = {"mkfs.ext4": "mke2fs", "fsck.ext4": "e2fsck"}
 

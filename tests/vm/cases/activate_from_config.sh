@@ -40,6 +40,21 @@ assert_eq "$(dmsetup table second | cut -d' ' -f6-)" "4 read_retries 5 spare_war
 assert_eq "$(dmsetup info -c --noheadings -o uuid first)" "DMREMAP-first" "uuid of 'first'"
 assert_eq "$(status_field first 13)" ok "'first' is healthy"
 
+# 61-dm-remap.rules gives a device with the uuid DMREMAP-<name> the link
+# disk/by-remap/<name>, and adds nothing while the device-mapper rules set
+# DM_UDEV_DISABLE_OTHER_RULES_FLAG (as they do while it is suspended).
+cp /usr/share/dm-remap/boot/61-dm-remap.rules /lib/udev/rules.d/
+trap 'rm -f /lib/udev/rules.d/61-dm-remap.rules' EXIT
+sys=/sys/class/block/$(dmsetup info -c --noheadings -o blkdevname first)
+udevadm test --action=change "$sys" > /tmp/work/udev 2>&1 || true
+grep -q "^DEVLINKS=.*/dev/disk/by-remap/first" /tmp/work/udev || { cat /tmp/work/udev; fail "no by-remap link"; }
+dmsetup suspend first
+udevadm test --action=change "$sys" > /tmp/work/udev 2>&1 || true
+dmsetup resume first
+grep -q "^DM_UDEV_DISABLE_OTHER_RULES_FLAG=1" /tmp/work/udev || { cat /tmp/work/udev; fail "the flag is not set while suspended"; }
+! grep -q "^DEVLINKS=.*by-remap" /tmp/work/udev || fail "a by-remap link despite DM_UDEV_DISABLE_OTHER_RULES_FLAG"
+rm -f /lib/udev/rules.d/61-dm-remap.rules
+
 # Again: nothing changes, the active devices are skipped.
 set +e; dm-remap activate --config /tmp/work/devices.conf > /tmp/work/out2 2>/dev/null; set -e
 grep -q "first: already active" /tmp/work/out2 || fail "active device not skipped"
