@@ -17,7 +17,8 @@ use crate::activate::Entry;
 /// the symlinks udev gives it in this event (`links`, relative to /dev as
 /// udev's `$links` has them), or by the device number of the config's path.
 pub fn main_of<'a>(entries: &'a [Entry], devnode: &Path, links: &[String]) -> Option<&'a Entry> {
-    let rdev = |p: &Path| std::fs::metadata(p).ok().map(|m| m.rdev());
+    // 0: not a device node.
+    let rdev = |p: &Path| std::fs::metadata(p).ok().map(|m| m.rdev()).filter(|&r| r != 0);
     let own = rdev(devnode);
     entries.iter().find(|e| {
         e.main == devnode
