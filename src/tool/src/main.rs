@@ -13,10 +13,12 @@ mod badblocks;
 mod commands;
 mod dmsetup;
 mod dump;
+mod main_disks;
 mod monitor;
 mod monitoring;
 mod smart;
 mod spare;
+mod spare_file;
 mod status;
 
 use std::path::PathBuf;
@@ -62,6 +64,9 @@ enum Command {
         /// Check the file and print the tables, create nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Wait up to this many seconds in all for listed disks to appear.
+        #[arg(long, default_value = "0")]
+        wait: u64,
     },
     /// Show the status of one dm-remap device, or of all of them.
     Status {
@@ -127,6 +132,20 @@ enum Command {
     },
     /// Remove the devices listed in a config file, last first.
     Deactivate {
+        #[arg(short, long, default_value = activate::DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// For the udev rule: print DM_REMAP_MAIN=1 if DEVNODE (one of its udev
+    /// LINKS, or its whole disk) is the main disk of a config line, with the
+    /// links it keeps; always exits 0.
+    UdevCheck {
+        devnode: PathBuf,
+        links: Vec<String>,
+        #[arg(short, long, default_value = activate::DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Print the lvm.conf global_filter that keeps LVM off the main disks.
+    LvmFilter {
         #[arg(short, long, default_value = activate::DEFAULT_CONFIG)]
         config: PathBuf,
     },
@@ -266,8 +285,18 @@ fn main() -> ExitCode {
         Command::Dump { spare } => commands::dump(spare),
         Command::Restore { spare, input } => commands::restore(spare, input),
         Command::Repair { spare } => commands::repair(spare),
-        Command::Activate { config, dry_run } => activate::activate(config, *dry_run).map(all_or_some),
+        Command::Activate { config, dry_run, wait } => activate::activate(config, *dry_run, *wait).map(all_or_some),
         Command::Deactivate { config } => activate::deactivate(config).map(all_or_some),
+        Command::UdevCheck { devnode, links, config } => {
+            // Never fails: udev goes on with the device as an ordinary one.
+            if let Ok((entries, _)) = activate::read_config(config) {
+                print!("{}", main_disks::udev_check(&entries, devnode, links));
+            }
+            return ExitCode::SUCCESS;
+        }
+        Command::LvmFilter { config } => {
+            activate::read_config(config).map(|(entries, _)| print_clean(&main_disks::lvm_filter(config, &entries)))
+        }
         Command::Status { device, format } => {
             status::collect(device.as_deref()).and_then(|d| status::render(&d, *format)).map(|out| print_clean(&out))
         }
