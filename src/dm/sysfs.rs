@@ -15,7 +15,7 @@ use kernel::prelude::*;
 use kernel::sync::Mutex;
 
 use super::bindings;
-use super::target::{instance, Target, TargetOps};
+use super::target::{Target, TargetOps};
 use super::Emitter;
 
 /// What a target's sysfs attributes show and accept, by the ids of
@@ -104,14 +104,14 @@ unsafe extern "C" fn store<T: SysfsAttrs>(ctx: *mut c_void, id: c_uint, buf: *co
     }
 }
 
-impl Target {
+impl<T: TargetOps + SysfsAttrs> Target<T> {
     /// Publishes the target's sysfs directory, named after its device,
-    /// unless it is published already. Process context.
-    pub(crate) fn publish_sysfs<T: TargetOps + SysfsAttrs>(&self) -> Result {
-        // SAFETY: every callback that hands out a `Target` runs between a
-        // successful constructor and the destructor, so `private` is a live
-        // `T`; the destructor empties the slot before dropping it.
-        let this = unsafe { instance::<T>(self.raw()) };
+    /// unless it is published already (or the target has no slot, or is
+    /// inside its constructor). Process context.
+    pub(crate) fn publish_sysfs(&self) -> Result {
+        let Some(this) = self.instance() else {
+            return Ok(());
+        };
         let Some(slot) = this.sysfs_slot() else {
             return Ok(());
         };
@@ -120,8 +120,9 @@ impl Target {
             return Ok(());
         }
         let ctx = core::ptr::from_ref(this).cast_mut().cast::<c_void>();
-        // SAFETY: the target is live; `ctx` is the instance, which outlives the
-        // directory (the slot is emptied before the instance is dropped).
+        // SAFETY: the target is live (type invariants); `ctx` is its instance,
+        // which outlives the directory: the destructor empties the slot before
+        // it drops the instance.
         let kobj = unsafe { bindings::dm_remap_sysfs_add(self.raw(), ctx, Some(show::<T>), Some(store::<T>)) };
         *dir = Some(SysfsDir { kobj: NonNull::new(kobj).ok_or(ENOMEM)? });
         Ok(())

@@ -80,7 +80,7 @@ impl RemapTarget {
     /// `map`: an empty flush goes to both devices (one copy each), a data
     /// bio where the table says.
     #[inline]
-    pub(super) fn map_bio(&self, target: &Target, mut bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
+    pub(super) fn map_bio(&self, target: &Target<Self>, mut bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
         if bio.is_preflush() {
             // An empty flush (DM strips PREFLUSH from bios with data); copy
             // `SPARE_FLUSH_BIO` flushes the spare, the other one the main device.
@@ -94,7 +94,13 @@ impl RemapTarget {
 
     /// `end_io`: uncounts and times the bio; a failure goes to `failed`.
     #[inline]
-    pub(super) fn end_bio(&self, target: &Target, bio: EndBio<'_>, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
+    pub(super) fn end_bio(
+        &self,
+        target: &Target<Self>,
+        bio: EndBio<'_>,
+        per_bio: &mut PerBio,
+        status: u8,
+    ) -> EndIoOutcome {
         if per_bio.counted {
             self.inflight.exit(per_bio.epoch);
             per_bio.counted = false;
@@ -116,7 +122,7 @@ impl RemapTarget {
     /// read section that saw the run or the pending block (a remap clears
     /// its runs, waits for a grace period, then releases `held`).
     #[inline(always)]
-    fn route_data(&self, target: &Target, mut bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
+    fn route_data(&self, target: &Target<Self>, mut bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
         let (offset, block, blocks) = self.placement(&bio);
         let op = bio.op();
         let guard = RcuReadGuard::new();
@@ -132,7 +138,7 @@ impl RemapTarget {
                 per_bio.iter = bio.save_iter();
                 self.pending_writes.push(bio.keep());
                 drop(guard);
-                target.queue_work::<Self>();
+                target.queue_work();
                 return MapOutcome::Submitted;
             }
             Decision::Send { spare, blocks } => (spare, blocks),
@@ -219,19 +225,19 @@ impl RemapTarget {
     /// recover when it can be.
     #[cold]
     #[inline(never)]
-    fn failed(&self, target: &Target, bio: EndBio<'_>, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
+    fn failed(&self, target: &Target<Self>, bio: EndBio<'_>, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
         let op = bio.op();
         self.counters.count_error(op == BioOp::Read);
         if !self.recoverable(op, per_bio, status) {
             // Health may have changed; the worker reports it.
-            target.queue_work::<Self>();
+            target.queue_work();
             return EndIoOutcome::Done;
         }
         per_bio.deferred = true;
         per_bio.status = status;
         let (deferred, proof) = bio.defer();
         self.failed.push(deferred);
-        target.queue_work::<Self>();
+        target.queue_work();
         EndIoOutcome::Incomplete(proof)
     }
 

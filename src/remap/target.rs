@@ -130,7 +130,7 @@ pub(super) fn fingerprint(main: &DmDev, block_bytes: u32) -> Fingerprint {
 
 /// Claims `dev` for `target`; `taken` is the refusal when another dm-remap
 /// device holds it.
-fn claim(target: &mut Target, dev: &DmDev, taken: &'static core::ffi::CStr) -> Result<Claim, CtrError> {
+fn claim(target: &mut Target<RemapTarget>, dev: &DmDev, taken: &'static core::ffi::CStr) -> Result<Claim, CtrError> {
     target.claim(dev).map_err(|e| if e == EBUSY { CtrError::new(EBUSY, taken) } else { nomem(e) })
 }
 
@@ -154,7 +154,7 @@ impl RemapTarget {
 
     /// Raises a device-mapper event when health changed since the last
     /// check. Process context (dm_table_event sleeps).
-    pub(super) fn check_health(&self, target: &Target) {
+    pub(super) fn check_health(&self, target: &Target<Self>) {
         let now = self.health();
         let before = self.last_health.swap(now as u8, Ordering::Relaxed);
         if before != now as u8 {
@@ -180,7 +180,7 @@ impl TargetOps for RemapTarget {
     const VERSION: [u32; 3] = [0, 3, 0];
     type PerBio = PerBio;
 
-    fn ctr(target: &mut Target, args: &[&CStr]) -> Result<Self, CtrError> {
+    fn ctr(target: &mut Target<Self>, args: &[&CStr]) -> Result<Self, CtrError> {
         let words = words(args).map_err(nomem)?;
         let line = TableLine::parse(&words).map_err(|e| invalid(e.message()))?;
         // `parse` succeeded, so the first two arguments are the devices.
@@ -281,20 +281,20 @@ impl TargetOps for RemapTarget {
     }
 
     #[inline]
-    fn map(&self, target: &Target, bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
+    fn map(&self, target: &Target<Self>, bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
         self.map_bio(target, bio, per_bio)
     }
 
     #[inline]
-    fn end_io(&self, target: &Target, bio: EndBio<'_>, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
+    fn end_io(&self, target: &Target<Self>, bio: EndBio<'_>, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
         self.end_bio(target, bio, per_bio, status)
     }
 
-    fn status(&self, _target: &Target, kind: StatusKind, out: &mut Emitter<'_>) {
+    fn status(&self, _target: &Target<Self>, kind: StatusKind, out: &mut Emitter<'_>) {
         self.write_status(kind, out);
     }
 
-    fn message(&self, target: &Target, args: &[&CStr], out: &mut Emitter<'_>) -> Result<bool> {
+    fn message(&self, target: &Target<Self>, args: &[&CStr], out: &mut Emitter<'_>) -> Result<bool> {
         let words = words(args)?;
         let command = kernel::str::BStr::from_bytes(words.first().copied().unwrap_or_default());
         let message = Message::parse(&words).map_err(|e| {
@@ -344,14 +344,14 @@ impl TargetOps for RemapTarget {
         limits.raise_logical_block_size(self.layout.block_bytes);
     }
 
-    fn presuspend(&self, _target: &Target) {
+    fn presuspend(&self, _target: &Target<Self>) {
         if self.scan.block() {
             dm_info_limited!(self.name, "patrol read stopped by suspend\n");
         }
         self.worker.flush();
     }
 
-    fn postsuspend(&self, _target: &Target) {
+    fn postsuspend(&self, _target: &Target<Self>) {
         // Every bio has completed, and the worker commits nothing after the
         // bios of its round (a reloaded table must find the spare settled):
         // let whatever it still runs finish before the table can be swapped.
@@ -359,19 +359,19 @@ impl TargetOps for RemapTarget {
         self.sysfs.remove();
     }
 
-    fn presuspend_undo(&self, _target: &Target) {
+    fn presuspend_undo(&self, _target: &Target<Self>) {
         self.scan.unblock();
     }
 
-    fn preresume(&self, _target: &Target) -> Result {
+    fn preresume(&self, _target: &Target<Self>) -> Result {
         self.catch_up()
     }
 
-    fn resume(&self, target: &Target) {
+    fn resume(&self, target: &Target<Self>) {
         self.scan.unblock();
         // Published while the device is active; a reloaded table's
         // directory replaces the old one's (removed at its postsuspend).
-        if let Err(e) = target.publish_sysfs::<Self>() {
+        if let Err(e) = target.publish_sysfs() {
             dm_warn_limited!(self.name, "no sysfs directory: {:?}\n", e);
         }
     }
@@ -382,7 +382,7 @@ impl TargetOps for RemapTarget {
         Some(&self.worker)
     }
 
-    fn run_work(&self, target: &Target) {
+    fn run_work(&self, target: &Target<Self>) {
         self.recover_all();
         self.scan_step(target);
         self.check_health(target);
