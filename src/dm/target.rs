@@ -200,14 +200,14 @@ pub(crate) trait TargetOps: Sized + Send + Sync {
     fn ctr(target: &mut Target<Self>, args: &[&CStr]) -> Result<Self, CtrError>;
 
     /// Routes one bio. Runs in the I/O path: must not sleep.
-    fn map(&self, target: &Target<Self>, bio: MapBio<'_>, per_bio: &mut Self::PerBio) -> MapOutcome;
+    fn map(&self, target: &Target<Self>, bio: MapBio<'_, Self>, per_bio: &mut Self::PerBio) -> MapOutcome;
 
     /// Sees every completion of a bio that `map` remapped; `status` is the
     /// block-layer status (0 for success).
     fn end_io(
         &self,
         _target: &Target<Self>,
-        _bio: EndBio<'_>,
+        _bio: EndBio<'_, Self>,
         _per_bio: &mut Self::PerBio,
         _status: u8,
     ) -> EndIoOutcome {
@@ -442,7 +442,7 @@ unsafe extern "C" fn dtr<T: TargetOps>(ti: *mut bindings::dm_target) {
 }
 
 /// Checks, at compile time, that DM can place `T::PerBio` before each bio.
-struct PerBioLayout<T>(PhantomData<T>);
+pub(super) struct PerBioLayout<T>(PhantomData<T>);
 
 impl<T: TargetOps> PerBioLayout<T> {
     const SIZE: c_uint = {
@@ -456,7 +456,7 @@ impl<T: TargetOps> PerBioLayout<T> {
     /// # Safety
     ///
     /// `bio` must be a live bio that DM cloned for a target of type `T`.
-    unsafe fn get(bio: *mut bindings::bio) -> *mut T::PerBio {
+    pub(super) unsafe fn get(bio: *mut bindings::bio) -> *mut T::PerBio {
         // SAFETY: DM reserved `SIZE` bytes, 8-aligned, before each clone of a
         // `T` target (`per_io_data_size`, set in `ctr`); the caller's contract.
         unsafe { bindings::dm_per_bio_data(bio, Self::SIZE as usize).cast::<T::PerBio>() }
@@ -475,7 +475,9 @@ unsafe extern "C" fn map<T: TargetOps>(ti: *mut bindings::dm_target, bio: *mut b
         per_bio.write(T::PerBio::default());
         (instance::<T>(ti), Target::<T>::from_raw(ti), Bio::from_raw(bio), &mut *per_bio)
     };
-    this.map(target, MapBio::new(bio), per_bio).into_c()
+    // SAFETY: a clone for this `T` target, its per-bio data initialised above.
+    let bio = unsafe { MapBio::new(bio) };
+    this.map(target, bio, per_bio).into_c()
 }
 
 /// # Safety
@@ -494,7 +496,9 @@ unsafe extern "C" fn end_io<T: TargetOps>(
         let per_bio = &mut *PerBioLayout::<T>::get(bio);
         (instance::<T>(ti), Target::<T>::from_raw(ti), per_bio, Bio::from_raw(bio), *error)
     };
-    this.end_io(target, EndBio::new(bio), per_bio, status).into_c()
+    // SAFETY: a clone for this `T` target, which `map` saw.
+    let bio = unsafe { EndBio::new(bio) };
+    this.end_io(target, bio, per_bio, status).into_c()
 }
 
 /// # Safety

@@ -80,7 +80,7 @@ impl RemapTarget {
     /// `map`: an empty flush goes to both devices (one copy each), a data
     /// bio where the table says.
     #[inline]
-    pub(super) fn map_bio(&self, target: &Target<Self>, mut bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
+    pub(super) fn map_bio(&self, target: &Target<Self>, mut bio: MapBio<'_, Self>, per_bio: &mut PerBio) -> MapOutcome {
         if bio.is_preflush() {
             // An empty flush (DM strips PREFLUSH from bios with data); copy
             // `SPARE_FLUSH_BIO` flushes the spare, the other one the main device.
@@ -97,7 +97,7 @@ impl RemapTarget {
     pub(super) fn end_bio(
         &self,
         target: &Target<Self>,
-        bio: EndBio<'_>,
+        bio: EndBio<'_, Self>,
         per_bio: &mut PerBio,
         status: u8,
     ) -> EndIoOutcome {
@@ -122,7 +122,7 @@ impl RemapTarget {
     /// read section that saw the run or the pending block (a remap clears
     /// its runs, waits for a grace period, then releases `held`).
     #[inline(always)]
-    fn route_data(&self, target: &Target<Self>, mut bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
+    fn route_data(&self, target: &Target<Self>, mut bio: MapBio<'_, Self>, per_bio: &mut PerBio) -> MapOutcome {
         let (offset, block, blocks) = self.placement(&bio);
         let op = bio.op();
         let guard = RcuReadGuard::new();
@@ -169,7 +169,7 @@ impl RemapTarget {
     /// Sends a bio the worker gives back where `map` would send it now,
     /// holding it if its run is being moved; counted in flight inside the
     /// read section that routed it, as map counts.
-    pub(super) fn route_held(&self, mut kept: KeptBio) {
+    pub(super) fn route_held(&self, mut kept: KeptBio<Self>) {
         let (offset, block, blocks) = self.placement(kept.bio());
         let op = kept.bio().op();
         let guard = RcuReadGuard::new();
@@ -191,7 +191,7 @@ impl RemapTarget {
                 drop(guard);
                 let iter = kept.bio().save_iter();
                 self.send(kept.bio(), offset, spare);
-                let per_bio = kept.per_bio::<PerBio>();
+                let per_bio = kept.per_bio();
                 per_bio.iter = iter;
                 per_bio.to_spare = spare.is_some();
                 if let Some(e) = epoch {
@@ -225,7 +225,7 @@ impl RemapTarget {
     /// recover when it can be.
     #[cold]
     #[inline(never)]
-    fn failed(&self, target: &Target<Self>, bio: EndBio<'_>, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
+    fn failed(&self, target: &Target<Self>, bio: EndBio<'_, Self>, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
         let op = bio.op();
         self.counters.count_error(op == BioOp::Read);
         if !self.recoverable(op, per_bio, status) {

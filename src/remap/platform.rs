@@ -106,7 +106,7 @@ fn copy_in(bio: &mut crate::dm::Bio, iter: &SavedIter, at: usize, buf: &[u8]) ->
 /// A failed bio the worker took over, with the target it belongs to.
 pub(crate) struct FailedBio<'t> {
     target: &'t RemapTarget,
-    bio: DeferredBio<PerBio>,
+    bio: DeferredBio<RemapTarget>,
 }
 
 impl WorkBio for FailedBio<'_> {
@@ -127,20 +127,20 @@ impl WorkBio for FailedBio<'_> {
 /// A bio `map` held for the worker, with the target it belongs to.
 pub(crate) struct HeldBio<'t> {
     target: &'t RemapTarget,
-    bio: KeptBio,
+    bio: KeptBio<RemapTarget>,
 }
 
 impl WorkBio for HeldBio<'_> {
     fn info(&mut self) -> BioInfo {
         let op = self.bio.bio().op();
-        info_of(self.target, op, self.bio.per_bio::<PerBio>())
+        info_of(self.target, op, self.bio.per_bio())
     }
     fn copy_out(&mut self, at: usize, buf: &mut [u8]) -> Result<(), IoFailed> {
-        let iter = self.bio.per_bio::<PerBio>().iter;
+        let iter = self.bio.per_bio().iter;
         copy_out(self.bio.bio(), &iter, at, buf)
     }
     fn copy_in(&mut self, at: usize, buf: &[u8]) -> Result<(), IoFailed> {
-        let iter = self.bio.per_bio::<PerBio>().iter;
+        let iter = self.bio.per_bio().iter;
         copy_in(self.bio.bio(), &iter, at, buf)
     }
 }
@@ -287,7 +287,7 @@ impl<'t> Platform for &'t RemapTarget {
     }
     fn complete_held(&self, mut bio: HeldBio<'t>, status: u8) {
         // The worker's verdict: end_io lets it through as it is.
-        bio.bio.per_bio::<PerBio>().deferred = true;
+        bio.bio.per_bio().deferred = true;
         bio.bio.complete(status);
     }
     fn commit_and_publish(

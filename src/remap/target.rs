@@ -49,9 +49,9 @@ pub(crate) struct RemapTarget {
     /// destructor removes it first.
     sysfs: SysfsSlot,
     /// Failed bios taken over by `end_io`, for the worker.
-    pub(super) failed: AtomicBioStack<DeferredBio<PerBio>>,
+    pub(super) failed: AtomicBioStack<DeferredBio<Self>>,
     /// Writes to pending blocks, held by `map` for the worker.
-    pub(super) pending_writes: AtomicBioStack<KeptBio>,
+    pub(super) pending_writes: AtomicBioStack<KeptBio<Self>>,
     /// Blocks that failed every read retry.
     pub(super) pending_blocks: RcuBox<PendingBlocks>,
     /// Error-handling policies (table arguments, `set` messages).
@@ -78,7 +78,7 @@ pub(crate) struct RemapTarget {
     /// moving run also sees the table that includes it.
     pub(super) moving: RcuBox<MovingRuns>,
     /// Bios held back by `moving`, resubmitted once their run is mapped.
-    pub(super) held: Pin<KBox<SpinLock<KeptBioList>>>,
+    pub(super) held: Pin<KBox<SpinLock<KeptBioList<Self>>>>,
     /// Serialises table changes; owns the spare allocator and metadata.
     pub(super) writer: Pin<KBox<Mutex<Writer>>>,
     /// The empty moving-runs version a move publishes when it ends,
@@ -281,12 +281,12 @@ impl TargetOps for RemapTarget {
     }
 
     #[inline]
-    fn map(&self, target: &Target<Self>, bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
+    fn map(&self, target: &Target<Self>, bio: MapBio<'_, Self>, per_bio: &mut PerBio) -> MapOutcome {
         self.map_bio(target, bio, per_bio)
     }
 
     #[inline]
-    fn end_io(&self, target: &Target<Self>, bio: EndBio<'_>, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
+    fn end_io(&self, target: &Target<Self>, bio: EndBio<'_, Self>, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
         self.end_bio(target, bio, per_bio, status)
     }
 
