@@ -56,7 +56,7 @@ pub(super) struct View<'g> {
 
 impl<'g> View<'g> {
     #[inline(always)]
-    pub(super) fn new(t: &RemapTarget, guard: &'g RcuReadGuard) -> Self {
+    pub(super) fn new(t: &'g RemapTarget, guard: &'g RcuReadGuard) -> Self {
         Self { moving: t.moving.read(guard), pending: t.pending_blocks.read(guard), table: t.table.read(guard) }
     }
 }
