@@ -9,7 +9,7 @@ use kernel::prelude::*;
 use kernel::types::Opaque;
 
 use super::bindings;
-use super::target::{PerBioLayout, TargetOps};
+use super::target::{EndIoOutcome, MapOutcome, PerBioLayout, TargetOps};
 use super::DmDev;
 
 /// The operation a bio carries, without its flags.
@@ -150,13 +150,19 @@ impl<'a, T: TargetOps> MapBio<'a, T> {
         unsafe { bindings::dm_accept_partial_bio(self.bio.raw(), sectors) };
     }
 
-    /// Takes ownership of the bio: `map` then returns `Submitted`, and the
-    /// target submits or fails it later through the returned handle.
-    pub(crate) fn keep(self) -> KeptBio<T> {
+    /// Lets DM submit the bio where it now points: `map` returns this.
+    pub(crate) fn remapped(self) -> MapOutcome<'a> {
+        MapOutcome::Remapped(Readdressed(PhantomData))
+    }
+
+    /// Takes ownership of the bio: `map` then returns `Submitted` with the
+    /// proof, and the target submits or completes it later through the
+    /// returned handle.
+    pub(crate) fn keep(self) -> (KeptBio<T>, Kept<'a>) {
         // INVARIANT: the bio is live, a clone for a `T` target with initialised
         // per-bio data (type invariants) and, once `map` returns `Submitted`,
         // ours.
-        KeptBio { bio: NonNull::from(&self.bio.0).cast(), _target: PhantomData }
+        (KeptBio { bio: NonNull::from(&self.bio.0).cast(), _target: PhantomData }, Kept(PhantomData))
     }
 }
 
@@ -172,6 +178,14 @@ impl<T: TargetOps> core::ops::DerefMut for MapBio<'_, T> {
         self.bio
     }
 }
+
+/// Proof that `map` kept the bio it was given for `'a` (see
+/// [`MapBio::keep`]); `map` returns `Submitted` only with it.
+pub(crate) struct Kept<'a>(PhantomData<&'a mut Bio>);
+
+/// Proof that `map` left the bio it was given for `'a` to DM (see
+/// [`MapBio::remapped`]).
+pub(crate) struct Readdressed<'a>(PhantomData<&'a mut Bio>);
 
 /// A bio the `map` of target type `T` kept for later (it returned
 /// `Submitted`).
@@ -388,8 +402,13 @@ pub(crate) struct EndBio<'a, T: TargetOps> {
     _target: PhantomData<T>,
 }
 
-/// Proof that `end_io` took its bio over (see [`EndBio::defer`]).
-pub(crate) struct Deferred(());
+/// Proof that `end_io` took the bio it was given for `'a` over (see
+/// [`EndBio::defer`]); `end_io` returns `Incomplete` only with it.
+pub(crate) struct Deferred<'a>(PhantomData<&'a mut Bio>);
+
+/// Proof that `end_io` left the bio it was given for `'a` to complete (see
+/// [`EndBio::done`]).
+pub(crate) struct Passed<'a>(PhantomData<&'a mut Bio>);
 
 impl<'a, T: TargetOps> EndBio<'a, T> {
     /// # Safety
@@ -401,12 +420,17 @@ impl<'a, T: TargetOps> EndBio<'a, T> {
         Self { bio, _target: PhantomData }
     }
 
+    /// Lets the completion through: `end_io` returns this.
+    pub(crate) fn done(self) -> EndIoOutcome<'a> {
+        EndIoOutcome::Done(Passed(PhantomData))
+    }
+
     /// Takes the bio over: `end_io` returns `Incomplete` with the proof, and
     /// the target completes the bio later through the handle.
-    pub(crate) fn defer(self) -> (DeferredBio<T>, Deferred) {
+    pub(crate) fn defer(self) -> (DeferredBio<T>, Deferred<'a>) {
         // INVARIANT: a live clone for a `T` target with initialised per-bio
         // data (type invariants), ours once `end_io` returns `Incomplete`.
-        (DeferredBio { bio: NonNull::from(&self.bio.0).cast(), _target: PhantomData }, Deferred(()))
+        (DeferredBio { bio: NonNull::from(&self.bio.0).cast(), _target: PhantomData }, Deferred(PhantomData))
     }
 }
 

@@ -14,44 +14,47 @@ use kernel::ffi::{c_char, c_int, c_uint};
 use kernel::prelude::*;
 use kernel::types::Opaque;
 
-use super::bio::{Deferred, EndBio};
+use super::bio::{Deferred, EndBio, Kept, Passed, Readdressed};
 use super::sysfs::SysfsSlot;
 use super::work::Worker;
 use super::{bindings, Bio, DmDev, Emitter, MapBio, QueueLimits};
 
-/// What `map` did with a bio.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum MapOutcome {
+/// What `map` did with the bio it was given for `'a`. Each variant holds a
+/// proof that only that bio gives, once: [`MapBio::remapped`] or
+/// [`MapBio::keep`], both of which consume it.
+pub(crate) enum MapOutcome<'a> {
     /// The bio was readdressed; DM submits it.
-    Remapped,
-    /// The target kept the bio (see [`MapBio::keep`]) and submits it later.
-    Submitted,
+    Remapped(Readdressed<'a>),
+    /// The target kept the bio and submits or completes it later.
+    Submitted(Kept<'a>),
 }
 
-impl MapOutcome {
+impl MapOutcome<'_> {
     fn into_c(self) -> c_int {
         let v = match self {
-            Self::Remapped => bindings::DM_MAPIO_REMAPPED,
-            Self::Submitted => bindings::DM_MAPIO_SUBMITTED,
+            Self::Remapped(_) => bindings::DM_MAPIO_REMAPPED,
+            Self::Submitted(_) => bindings::DM_MAPIO_SUBMITTED,
         };
         // The DM_MAPIO_* values are small constants.
         v as c_int
     }
 }
 
-/// What `end_io` decided about a completion.
-pub(crate) enum EndIoOutcome {
+/// What `end_io` decided about the completion it was given for `'a`. Each
+/// variant holds a proof that only that bio gives, once: [`EndBio::done`]
+/// or [`EndBio::defer`], both of which consume it.
+pub(crate) enum EndIoOutcome<'a> {
     /// Let the completion through as it is.
-    Done,
-    /// The target took the bio over ([`EndBio::defer`]) and completes it
-    /// later; `end_io` then runs again for that completion.
-    Incomplete(Deferred),
+    Done(Passed<'a>),
+    /// The target took the bio over and completes it later; `end_io` then
+    /// runs again for that completion.
+    Incomplete(Deferred<'a>),
 }
 
-impl EndIoOutcome {
+impl EndIoOutcome<'_> {
     fn into_c(self) -> c_int {
         let v = match self {
-            Self::Done => bindings::DM_ENDIO_DONE,
+            Self::Done(_) => bindings::DM_ENDIO_DONE,
             Self::Incomplete(_) => bindings::DM_ENDIO_INCOMPLETE,
         };
         // The DM_ENDIO_* values are small constants.
@@ -200,17 +203,17 @@ pub(crate) trait TargetOps: Sized + Send + Sync {
     fn ctr(target: &mut Target<Self>, args: &[&CStr]) -> Result<Self, CtrError>;
 
     /// Routes one bio. Runs in the I/O path: must not sleep.
-    fn map(&self, target: &Target<Self>, bio: MapBio<'_, Self>, per_bio: &mut Self::PerBio) -> MapOutcome;
+    fn map<'a>(&self, target: &Target<Self>, bio: MapBio<'a, Self>, per_bio: &mut Self::PerBio) -> MapOutcome<'a>;
 
     /// Sees every completion of a bio that `map` remapped; `status` is the
     /// block-layer status (0 for success).
-    fn end_io(
+    fn end_io<'a>(
         &self,
         _target: &Target<Self>,
-        _bio: EndBio<'_, Self>,
+        _bio: EndBio<'a, Self>,
         _per_bio: &mut Self::PerBio,
         _status: u8,
-    ) -> EndIoOutcome {
+    ) -> EndIoOutcome<'a> {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
 

@@ -80,27 +80,32 @@ impl RemapTarget {
     /// `map`: an empty flush goes to both devices (one copy each), a data
     /// bio where the table says.
     #[inline]
-    pub(super) fn map_bio(&self, target: &Target<Self>, mut bio: MapBio<'_, Self>, per_bio: &mut PerBio) -> MapOutcome {
+    pub(super) fn map_bio<'a>(
+        &self,
+        target: &Target<Self>,
+        mut bio: MapBio<'a, Self>,
+        per_bio: &mut PerBio,
+    ) -> MapOutcome<'a> {
         if bio.is_preflush() {
             // An empty flush (DM strips PREFLUSH from bios with data); copy
             // `SPARE_FLUSH_BIO` flushes the spare, the other one the main device.
             let dev = if bio.target_bio_nr() == SPARE_FLUSH_BIO { &self.spare } else { &self.main };
             let sector = bio.sector();
             bio.redirect(dev, sector);
-            return MapOutcome::Remapped;
+            return bio.remapped();
         }
         self.route_data(target, bio, per_bio)
     }
 
     /// `end_io`: uncounts and times the bio; a failure goes to `failed`.
     #[inline]
-    pub(super) fn end_bio(
+    pub(super) fn end_bio<'a>(
         &self,
         target: &Target<Self>,
-        bio: EndBio<'_, Self>,
+        bio: EndBio<'a, Self>,
         per_bio: &mut PerBio,
         status: u8,
-    ) -> EndIoOutcome {
+    ) -> EndIoOutcome<'a> {
         if per_bio.counted {
             self.inflight.exit(per_bio.epoch);
             per_bio.counted = false;
@@ -111,7 +116,7 @@ impl RemapTarget {
         }
         if status == 0 || per_bio.deferred {
             // Success, or the worker's verdict on a bio it took over.
-            return EndIoOutcome::Done;
+            return bio.done();
         }
         self.failed(target, bio, per_bio, status)
     }
@@ -122,24 +127,26 @@ impl RemapTarget {
     /// read section that saw the run or the pending block (a remap clears
     /// its runs, waits for a grace period, then releases `held`).
     #[inline(always)]
-    fn route_data(&self, target: &Target<Self>, mut bio: MapBio<'_, Self>, per_bio: &mut PerBio) -> MapOutcome {
+    fn route_data<'a>(&self, target: &Target<Self>, mut bio: MapBio<'a, Self>, per_bio: &mut PerBio) -> MapOutcome<'a> {
         let (offset, block, blocks) = self.placement(&bio);
         let op = bio.op();
         let guard = RcuReadGuard::new();
         let (spare, n) = match decide(&View::new(self, &guard), op_of(op), block, blocks) {
             Decision::Hold { blocks: n } => {
                 bio.accept_partial(self.sectors_u32(n));
-                self.held.lock().push(bio.keep());
+                let (kept, proof) = bio.keep();
+                self.held.lock().push(kept);
                 drop(guard);
-                return MapOutcome::Submitted;
+                return MapOutcome::Submitted(proof);
             }
             Decision::Pending => {
                 bio.accept_partial(self.sectors_u32(1));
                 per_bio.iter = bio.save_iter();
-                self.pending_writes.push(bio.keep());
+                let (kept, proof) = bio.keep();
+                self.pending_writes.push(kept);
                 drop(guard);
                 target.queue_work();
-                return MapOutcome::Submitted;
+                return MapOutcome::Submitted(proof);
             }
             Decision::Send { spare, blocks } => (spare, blocks),
         };
@@ -163,7 +170,7 @@ impl RemapTarget {
             per_bio.start_ns = now_ns();
         }
         self.send(&mut bio, offset, spare);
-        MapOutcome::Remapped
+        bio.remapped()
     }
 
     /// Sends a bio the worker gives back where `map` would send it now,
@@ -225,13 +232,19 @@ impl RemapTarget {
     /// recover when it can be.
     #[cold]
     #[inline(never)]
-    fn failed(&self, target: &Target<Self>, bio: EndBio<'_, Self>, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
+    fn failed<'a>(
+        &self,
+        target: &Target<Self>,
+        bio: EndBio<'a, Self>,
+        per_bio: &mut PerBio,
+        status: u8,
+    ) -> EndIoOutcome<'a> {
         let op = bio.op();
         self.counters.count_error(op == BioOp::Read);
         if !self.recoverable(op, per_bio, status) {
             // Health may have changed; the worker reports it.
             target.queue_work();
-            return EndIoOutcome::Done;
+            return bio.done();
         }
         per_bio.deferred = true;
         per_bio.status = status;

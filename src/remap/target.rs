@@ -281,12 +281,18 @@ impl TargetOps for RemapTarget {
     }
 
     #[inline]
-    fn map(&self, target: &Target<Self>, bio: MapBio<'_, Self>, per_bio: &mut PerBio) -> MapOutcome {
+    fn map<'a>(&self, target: &Target<Self>, bio: MapBio<'a, Self>, per_bio: &mut PerBio) -> MapOutcome<'a> {
         self.map_bio(target, bio, per_bio)
     }
 
     #[inline]
-    fn end_io(&self, target: &Target<Self>, bio: EndBio<'_, Self>, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
+    fn end_io<'a>(
+        &self,
+        target: &Target<Self>,
+        bio: EndBio<'a, Self>,
+        per_bio: &mut PerBio,
+        status: u8,
+    ) -> EndIoOutcome<'a> {
         self.end_bio(target, bio, per_bio, status)
     }
 
