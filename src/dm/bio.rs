@@ -10,7 +10,7 @@ use kernel::types::Opaque;
 
 use super::bindings;
 use super::target::{EndIoOutcome, MapOutcome, PerBioLayout, TargetOps};
-use super::DmDev;
+use super::{BlkStatus, DmDev};
 
 /// The operation a bio carries, without its flags.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,14 +217,14 @@ impl<T: TargetOps> KeptBio<T> {
         unsafe { &mut *PerBioLayout::<T>::get(self.bio.as_ptr()) }
     }
 
-    /// Completes the bio with `status` (0 for success) instead of
-    /// submitting it: the target placed its data itself.
-    pub(crate) fn complete(self, status: u8) {
+    /// Completes the bio with `status` instead of submitting it: the target
+    /// placed its data itself.
+    pub(crate) fn complete(self, status: BlkStatus) {
         let bio = self.bio.as_ptr();
         core::mem::forget(self);
         // SAFETY: we owned the live bio (type invariants) and complete it
         // once; `forget` keeps `drop` from completing it again.
-        unsafe { bindings::dm_remap_bio_complete(bio, status) };
+        unsafe { bindings::dm_remap_bio_complete(bio, status.raw()) };
     }
 
     /// Submits the bio where it now points.
@@ -470,19 +470,19 @@ impl<T: TargetOps> DeferredBio<T> {
         unsafe { &mut *PerBioLayout::<T>::get(self.bio.as_ptr()) }
     }
 
-    /// Completes the bio with `status` (0 for success).
-    pub(crate) fn complete(self, status: u8) {
+    /// Completes the bio with `status`.
+    pub(crate) fn complete(self, status: BlkStatus) {
         let bio = self.bio.as_ptr();
         core::mem::forget(self);
         // SAFETY: owned and live (type invariants); completed exactly once.
-        unsafe { bindings::dm_remap_bio_complete(bio, status) };
+        unsafe { bindings::dm_remap_bio_complete(bio, status.raw()) };
     }
 }
 
 impl<T: TargetOps> Drop for DeferredBio<T> {
     fn drop(&mut self) {
         // SAFETY: owned and live (type invariants); completed exactly once.
-        unsafe { bindings::dm_remap_bio_complete(self.bio.as_ptr(), crate::logic::error_class::status::IOERR) };
+        unsafe { bindings::dm_remap_bio_complete(self.bio.as_ptr(), BlkStatus::IOERR.raw()) };
     }
 }
 

@@ -13,6 +13,7 @@
 
 pub(crate) mod bindings;
 mod bio;
+mod blk_status;
 mod claim;
 mod device;
 mod emit;
@@ -25,6 +26,7 @@ mod target;
 pub(crate) mod work;
 
 pub(crate) use bio::{AtomicBioStack, Bio, BioOp, DeferredBio, EndBio, KeptBio, KeptBioList, MapBio, SavedIter};
+pub(crate) use blk_status::BlkStatus;
 pub(crate) use claim::Claim;
 pub(crate) use device::{DmDev, IoBuffer, QueueLimits};
 pub(crate) use emit::Emitter;

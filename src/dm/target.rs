@@ -17,7 +17,7 @@ use kernel::types::Opaque;
 use super::bio::{Deferred, EndBio, Kept, Passed, Readdressed};
 use super::sysfs::SysfsSlot;
 use super::work::Worker;
-use super::{bindings, Bio, DmDev, Emitter, MapBio, QueueLimits};
+use super::{bindings, Bio, BlkStatus, DmDev, Emitter, MapBio, QueueLimits};
 
 /// What `map` did with the bio it was given for `'a`. Each variant holds a
 /// proof that only that bio gives, once: [`MapBio::remapped`] or
@@ -205,14 +205,13 @@ pub(crate) trait TargetOps: Sized + Send + Sync {
     /// Routes one bio. Runs in the I/O path: must not sleep.
     fn map<'a>(&self, target: &Target<Self>, bio: MapBio<'a, Self>, per_bio: &mut Self::PerBio) -> MapOutcome<'a>;
 
-    /// Sees every completion of a bio that `map` remapped; `status` is the
-    /// block-layer status (0 for success).
+    /// Sees every completion of a bio that `map` remapped, with its status.
     fn end_io<'a>(
         &self,
         _target: &Target<Self>,
         _bio: EndBio<'a, Self>,
         _per_bio: &mut Self::PerBio,
-        _status: u8,
+        _status: BlkStatus,
     ) -> EndIoOutcome<'a> {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
@@ -497,7 +496,7 @@ unsafe extern "C" fn end_io<T: TargetOps>(
     // pointer to its status.
     let (this, target, per_bio, bio, status) = unsafe {
         let per_bio = &mut *PerBioLayout::<T>::get(bio);
-        (instance::<T>(ti), Target::<T>::from_raw(ti), per_bio, Bio::from_raw(bio), *error)
+        (instance::<T>(ti), Target::<T>::from_raw(ti), per_bio, Bio::from_raw(bio), BlkStatus::from_raw(*error))
     };
     // SAFETY: a clone for this `T` target, which `map` saw.
     let bio = unsafe { EndBio::new(bio) };

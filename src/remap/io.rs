@@ -10,10 +10,10 @@ use super::table::{MovingRuns, Table};
 use super::target::RemapTarget;
 use crate::dm::percpu::now_ns;
 use crate::dm::rcu::RcuReadGuard;
-use crate::dm::{Bio, BioOp, EndBio, EndIoOutcome, KeptBio, MapBio, MapOutcome, SavedIter, Target};
+use crate::dm::{Bio, BioOp, BlkStatus, EndBio, EndIoOutcome, KeptBio, MapBio, MapOutcome, SavedIter, Target};
 use crate::logic::engine::route::{self, decide, decide_held, Decision, Published};
 use crate::logic::engine::Event;
-use crate::logic::error_class::{classify, ErrorClass};
+use crate::logic::error_class::ErrorClass;
 use crate::logic::extent::Route;
 
 /// Index of the flush copy that goes to the spare (`num_flush_bios` is 2).
@@ -34,7 +34,7 @@ pub(crate) struct PerBio {
     /// verdict (the next completion passes as it is).
     pub(super) deferred: bool,
     /// The status the bio first failed with.
-    pub(super) status: u8,
+    pub(super) status: BlkStatus,
     /// When map() sent the bio (local clock, ns; 0 for bios not timed).
     start_ns: u64,
 }
@@ -104,7 +104,7 @@ impl RemapTarget {
         target: &Target<Self>,
         bio: EndBio<'a, Self>,
         per_bio: &mut PerBio,
-        status: u8,
+        status: BlkStatus,
     ) -> EndIoOutcome<'a> {
         if per_bio.counted {
             self.inflight.exit(per_bio.epoch);
@@ -114,7 +114,7 @@ impl RemapTarget {
             self.latency.record(per_bio.to_spare, now_ns().saturating_sub(per_bio.start_ns));
             per_bio.start_ns = 0;
         }
-        if status == 0 || per_bio.deferred {
+        if status.is_ok() || per_bio.deferred {
             // Success, or the worker's verdict on a bio it took over.
             return bio.done();
         }
@@ -211,9 +211,11 @@ impl RemapTarget {
 
     /// Whether the worker should try to recover a failed completion; counts
     /// the failures it will not see.
-    fn recoverable(&self, op: BioOp, per_bio: &PerBio, status: u8) -> bool {
+    fn recoverable(&self, op: BioOp, per_bio: &PerBio, status: BlkStatus) -> bool {
         let data = per_bio.iter.bytes() > 0;
-        let class = classify(status);
+        // Unknown statuses are the device's problem; `end_io` passes
+        // successes before it asks.
+        let class = status.class().unwrap_or(ErrorClass::Device);
         if data && per_bio.to_spare {
             RecoveryCounters::add(&self.recovery.spare_errors, 1);
         } else if class == ErrorClass::Device {
@@ -221,7 +223,7 @@ impl RemapTarget {
         }
         // Media and transient failures are retried, on main or on the spare
         // (where a failing spare block is replaced by a fresh one).
-        let recoverable = route::recoverable(op_of(op), data, status);
+        let recoverable = route::recoverable(op_of(op), data, class);
         if !recoverable {
             RecoveryCounters::add(&self.recovery.unrecovered, 1);
         }
@@ -237,7 +239,7 @@ impl RemapTarget {
         target: &Target<Self>,
         bio: EndBio<'a, Self>,
         per_bio: &mut PerBio,
-        status: u8,
+        status: BlkStatus,
     ) -> EndIoOutcome<'a> {
         let op = bio.op();
         self.counters.count_error(op == BioOp::Read);

@@ -17,10 +17,10 @@ use super::target::RemapTarget;
 use crate::dm::log::{dm_err_limited, dm_info_limited, dm_warn_limited};
 use crate::dm::rcu::{self, RcuReadGuard};
 use crate::dm::sched::{sleep_ms, NoIoScope};
-use crate::dm::{BioOp, DeferredBio, IoBuffer, KeptBio, SavedIter};
+use crate::dm::{BioOp, BlkStatus, DeferredBio, IoBuffer, KeptBio, SavedIter};
 use crate::logic::engine::drain::{drain, EpochCounts};
 use crate::logic::engine::{
-    BioInfo, ChangeFailed, Counter, Event, IoBuf, IoFailed, List, NoMem, Op, Platform, WorkBio, Writer,
+    BioInfo, ChangeFailed, Completion, Counter, Event, IoBuf, IoFailed, List, NoMem, Op, Platform, WorkBio, Writer,
 };
 use crate::logic::extent::{self, Extent};
 use crate::logic::policy::Policies;
@@ -88,8 +88,17 @@ fn info_of(target: &RemapTarget, op: BioOp, per_bio: &PerBio) -> BioInfo {
         op: op_of(op),
         block: target.geo.block_of(iter.sector().wrapping_sub(target.begin)),
         blocks: target.geo.blocks_of_bytes(iter.bytes() as usize),
-        status: per_bio.status,
+        class: per_bio.status.class(),
         on_spare: per_bio.to_spare,
+    }
+}
+
+/// The status the worker's verdict `how` completes a bio with.
+fn status_of(how: Completion, per_bio: &PerBio) -> BlkStatus {
+    match how {
+        Completion::Ok => BlkStatus::OK,
+        Completion::AsFailed => per_bio.status,
+        Completion::IoError => BlkStatus::IOERR,
     }
 }
 
@@ -281,13 +290,17 @@ impl<'t> Platform for &'t RemapTarget {
     fn resubmit(&self, bio: HeldBio<'t>) {
         self.route_held(bio.bio);
     }
-    fn complete(&self, mut bio: FailedBio<'t>, status: u8) {
-        bio.bio.per_bio().deferred = true;
+    fn complete(&self, mut bio: FailedBio<'t>, how: Completion) {
+        let per_bio = bio.bio.per_bio();
+        per_bio.deferred = true;
+        let status = status_of(how, per_bio);
         bio.bio.complete(status);
     }
-    fn complete_held(&self, mut bio: HeldBio<'t>, status: u8) {
+    fn complete_held(&self, mut bio: HeldBio<'t>, how: Completion) {
         // The worker's verdict: end_io lets it through as it is.
-        bio.bio.per_bio().deferred = true;
+        let per_bio = bio.bio.per_bio();
+        per_bio.deferred = true;
+        let status = status_of(how, per_bio);
         bio.bio.complete(status);
     }
     fn commit_and_publish(

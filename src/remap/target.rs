@@ -26,8 +26,8 @@ use crate::dm::rcu::RcuBox;
 use crate::dm::sysfs::SysfsSlot;
 use crate::dm::work::Worker;
 use crate::dm::{
-    AtomicBioStack, Claim, CtrError, DeferredBio, DmDev, Emitter, EndBio, EndIoOutcome, IoBuffer, KeptBio, KeptBioList,
-    MapBio, MapOutcome, QueueLimits, StatusKind, Target, TargetOps,
+    AtomicBioStack, BlkStatus, Claim, CtrError, DeferredBio, DmDev, Emitter, EndBio, EndIoOutcome, IoBuffer, KeptBio,
+    KeptBioList, MapBio, MapOutcome, QueueLimits, StatusKind, Target, TargetOps,
 };
 use crate::logic::discover::Fingerprint;
 use crate::logic::extent;
@@ -291,7 +291,7 @@ impl TargetOps for RemapTarget {
         target: &Target<Self>,
         bio: EndBio<'a, Self>,
         per_bio: &mut PerBio,
-        status: u8,
+        status: BlkStatus,
     ) -> EndIoOutcome<'a> {
         self.end_bio(target, bio, per_bio, status)
     }
