@@ -30,4 +30,4 @@ pub(crate) use blk_status::BlkStatus;
 pub(crate) use claim::Claim;
 pub(crate) use device::{DmDev, IoBuffer, QueueLimits};
 pub(crate) use emit::Emitter;
-pub(crate) use target::{CtrError, EndIoOutcome, MapOutcome, Registration, StatusKind, Target, TargetOps};
+pub(crate) use target::{CtrError, EndIoOutcome, IterStop, MapOutcome, Registration, StatusKind, Target, TargetOps};

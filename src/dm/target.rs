@@ -7,6 +7,7 @@
 
 use core::ffi::c_void;
 use core::marker::PhantomData;
+use core::num::NonZeroI32;
 use core::ptr::NonNull;
 
 use kernel::error::VTABLE_DEFAULT_ERROR;
@@ -61,6 +62,12 @@ impl EndIoOutcome<'_> {
         v as c_int
     }
 }
+
+/// Why an `iterate_devices` walk stopped early: the non-zero result of DM's
+/// callout (an errno, or a yes/no answer of one of DM's device tests), which
+/// the target passes back unchanged and cannot make up.
+#[derive(Debug)]
+pub(crate) struct IterStop(NonZeroI32);
 
 /// Which status DM asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -227,8 +234,11 @@ pub(crate) trait TargetOps: Sized + Send + Sync {
     }
 
     /// Calls `visit(device, start, len)` for each underlying device range,
-    /// stopping at (and returning) the first non-zero result.
-    fn iterate_devices(&self, _visit: &mut dyn FnMut(&DmDev, u64, u64) -> c_int) -> c_int {
+    /// stopping at (and returning, with `?`) the first `Err`.
+    fn iterate_devices(
+        &self,
+        _visit: &mut dyn FnMut(&DmDev, u64, u64) -> Result<(), IterStop>,
+    ) -> Result<(), IterStop> {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
 
@@ -561,11 +571,18 @@ unsafe extern "C" fn iterate_devices<T: TargetOps>(
     let Some(callout) = callout else { return 0 };
     // SAFETY: DM passes a live, constructed target.
     let this = unsafe { instance::<T>(ti) };
-    this.iterate_devices(&mut |dev, start, len| {
+    let walk = this.iterate_devices(&mut |dev, start, len| {
         // SAFETY: `callout` and `data` come from DM for this call, `ti` is live
-        // and `dev` is one of the target's open devices.
-        unsafe { callout(ti, dev.as_raw(), start, len, data) }
-    })
+        // and `dev` is an open device (the `DmDev` invariants).
+        match NonZeroI32::new(unsafe { callout(ti, dev.as_raw(), start, len, data) }) {
+            None => Ok(()),
+            Some(stop) => Err(IterStop(stop)),
+        }
+    });
+    match walk {
+        Ok(()) => 0,
+        Err(IterStop(stop)) => stop.get(),
+    }
 }
 
 /// # Safety

@@ -7,7 +7,6 @@
 use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 use kernel::c_str;
-use kernel::ffi::c_int;
 use kernel::prelude::*;
 use kernel::sync::{Mutex, SpinLock};
 use kernel::{new_mutex, new_spinlock};
@@ -26,8 +25,8 @@ use crate::dm::rcu::RcuBox;
 use crate::dm::sysfs::SysfsSlot;
 use crate::dm::work::Worker;
 use crate::dm::{
-    AtomicBioStack, BlkStatus, Claim, CtrError, DeferredBio, DmDev, Emitter, EndBio, EndIoOutcome, IoBuffer, KeptBio,
-    KeptBioList, MapBio, MapOutcome, QueueLimits, StatusKind, Target, TargetOps,
+    AtomicBioStack, BlkStatus, Claim, CtrError, DeferredBio, DmDev, Emitter, EndBio, EndIoOutcome, IoBuffer, IterStop,
+    KeptBio, KeptBioList, MapBio, MapOutcome, QueueLimits, StatusKind, Target, TargetOps,
 };
 use crate::logic::discover::Fingerprint;
 use crate::logic::extent;
@@ -339,11 +338,9 @@ impl TargetOps for RemapTarget {
         result
     }
 
-    fn iterate_devices(&self, visit: &mut dyn FnMut(&DmDev, u64, u64) -> c_int) -> c_int {
-        match visit(&self.main, 0, self.len) {
-            0 => visit(&self.spare, 0, self.spare.sectors()),
-            r => r,
-        }
+    fn iterate_devices(&self, visit: &mut dyn FnMut(&DmDev, u64, u64) -> Result<(), IterStop>) -> Result<(), IterStop> {
+        visit(&self.main, 0, self.len)?;
+        visit(&self.spare, 0, self.spare.sectors())
     }
 
     fn io_hints(&self, limits: &mut QueueLimits) {
