@@ -11,7 +11,7 @@
 //! Every `unsafe` block of the module lives below this directory; the remap
 //! logic above it is safe Rust.
 
-pub(crate) mod bindings;
+mod bindings;
 mod bio;
 mod blk_status;
 mod claim;
