@@ -7,6 +7,7 @@
 //! attribute, with `--cfg MODULE`).
 //! Nothing here allocates, panics on any input, or touches the kernel.
 #![cfg_attr(not(any(MODULE, test)), no_std)]
+#![forbid(unsafe_code)]
 // In the kernel this is a private module of which each user takes a part.
 #![cfg_attr(MODULE, allow(unreachable_pub, dead_code))]
 

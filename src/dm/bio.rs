@@ -9,7 +9,8 @@ use kernel::prelude::*;
 use kernel::types::Opaque;
 
 use super::bindings;
-use super::DmDev;
+use super::target::{EndIoOutcome, MapOutcome, PerBioLayout, TargetOps};
+use super::{BlkStatus, DmDev};
 
 /// The operation a bio carries, without its flags.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,14 +114,26 @@ impl Bio {
     }
 }
 
-/// The bio `map` is routing, with what only `map` may do to it.
-pub(crate) struct MapBio<'a> {
+/// The bio `map` of target type `T` is routing, with what only `map` may
+/// do to it.
+///
+/// # Invariants
+///
+/// Only the map trampoline of `T` builds one, for a clone that DM made for a
+/// target of type `T`, whose per-bio data that trampoline initialised.
+pub(crate) struct MapBio<'a, T: TargetOps> {
     bio: &'a mut Bio,
+    _target: PhantomData<T>,
 }
 
-impl<'a> MapBio<'a> {
-    pub(super) fn new(bio: &'a mut Bio) -> Self {
-        Self { bio }
+impl<'a, T: TargetOps> MapBio<'a, T> {
+    /// # Safety
+    ///
+    /// `bio` must be a clone DM passed to `map` of a target of type `T`, with
+    /// its per-bio data initialised.
+    pub(super) unsafe fn new(bio: &'a mut Bio) -> Self {
+        // INVARIANT: the caller's contract.
+        Self { bio, _target: PhantomData }
     }
 
     /// Keeps only the first `sectors` sectors in this bio; DM sends the rest
@@ -137,62 +150,81 @@ impl<'a> MapBio<'a> {
         unsafe { bindings::dm_accept_partial_bio(self.bio.raw(), sectors) };
     }
 
-    /// Takes ownership of the bio: `map` then returns `Submitted`, and the
-    /// target submits or fails it later through the returned handle.
-    pub(crate) fn keep(self) -> KeptBio {
-        // INVARIANT: the bio is live and, once `map` returns `Submitted`, ours.
-        KeptBio { bio: NonNull::from(&self.bio.0).cast() }
+    /// Lets DM submit the bio where it now points: `map` returns this.
+    pub(crate) fn remapped(self) -> MapOutcome<'a> {
+        MapOutcome::Remapped(Readdressed(PhantomData))
+    }
+
+    /// Takes ownership of the bio: `map` then returns `Submitted` with the
+    /// proof, and the target submits or completes it later through the
+    /// returned handle.
+    pub(crate) fn keep(self) -> (KeptBio<T>, Kept<'a>) {
+        // INVARIANT: the bio is live, a clone for a `T` target with initialised
+        // per-bio data (type invariants) and, once `map` returns `Submitted`,
+        // ours.
+        (KeptBio { bio: NonNull::from(&self.bio.0).cast(), _target: PhantomData }, Kept(PhantomData))
     }
 }
 
-impl core::ops::Deref for MapBio<'_> {
+impl<T: TargetOps> core::ops::Deref for MapBio<'_, T> {
     type Target = Bio;
     fn deref(&self) -> &Bio {
         self.bio
     }
 }
 
-impl core::ops::DerefMut for MapBio<'_> {
+impl<T: TargetOps> core::ops::DerefMut for MapBio<'_, T> {
     fn deref_mut(&mut self) -> &mut Bio {
         self.bio
     }
 }
 
-/// A bio `map` kept for later (it returned `Submitted`).
+/// Proof that `map` kept the bio it was given for `'a` (see
+/// [`MapBio::keep`]); `map` returns `Submitted` only with it.
+pub(crate) struct Kept<'a>(PhantomData<&'a mut Bio>);
+
+/// Proof that `map` left the bio it was given for `'a` to DM (see
+/// [`MapBio::remapped`]).
+pub(crate) struct Readdressed<'a>(PhantomData<&'a mut Bio>);
+
+/// A bio the `map` of target type `T` kept for later (it returned
+/// `Submitted`).
 ///
 /// # Invariants
 ///
-/// `bio` is a live DM clone that this handle alone owns; it is either
-/// submitted (`submit`) or failed (`drop`), exactly once.
-pub(crate) struct KeptBio {
+/// `bio` is a live DM clone for a target of type `T`, with initialised
+/// per-bio data, that this handle alone owns; it is either submitted
+/// (`submit`) or completed (`complete`, `drop`), exactly once.
+pub(crate) struct KeptBio<T: TargetOps> {
     bio: NonNull<bindings::bio>,
+    _target: PhantomData<T>,
 }
 
 // SAFETY: a bio may be submitted or completed from any thread.
-unsafe impl Send for KeptBio {}
+unsafe impl<T: TargetOps> Send for KeptBio<T> {}
 
-impl KeptBio {
+impl<T: TargetOps> KeptBio<T> {
     /// The bio, to readdress it.
     pub(crate) fn bio(&mut self) -> &mut Bio {
         // SAFETY: we own the live bio (type invariants).
         unsafe { Bio::from_raw(self.bio.as_ptr()) }
     }
 
-    /// The target's per-bio data, of type `P` (the target's `PerBio`).
-    pub(crate) fn per_bio<P>(&mut self) -> &mut P {
-        // SAFETY: the clone belongs to a target whose per-bio data is a `P`
-        // (kept by that target's `map`), and we own it exclusively.
-        unsafe { &mut *bindings::dm_per_bio_data(self.bio.as_ptr(), core::mem::size_of::<P>()).cast::<P>() }
+    /// The target's per-bio data.
+    pub(crate) fn per_bio(&mut self) -> &mut T::PerBio {
+        // SAFETY: the clone was made for a `T` target and its per-bio data
+        // initialised (type invariants); we own it exclusively.
+        unsafe { &mut *PerBioLayout::<T>::get(self.bio.as_ptr()) }
     }
 
-    /// Completes the bio with `status` (0 for success) instead of
-    /// submitting it: the target placed its data itself.
-    pub(crate) fn complete(self, status: u8) {
+    /// Completes the bio with `status` instead of submitting it: the target
+    /// placed its data itself.
+    pub(crate) fn complete(self, status: BlkStatus) {
         let bio = self.bio.as_ptr();
         core::mem::forget(self);
         // SAFETY: we owned the live bio (type invariants) and complete it
         // once; `forget` keeps `drop` from completing it again.
-        unsafe { bindings::dm_remap_bio_complete(bio, status) };
+        unsafe { bindings::dm_remap_bio_complete(bio, status.raw()) };
     }
 
     /// Submits the bio where it now points.
@@ -205,7 +237,7 @@ impl KeptBio {
     }
 }
 
-impl Drop for KeptBio {
+impl<T: TargetOps> Drop for KeptBio<T> {
     fn drop(&mut self) {
         // SAFETY: we own the bio (type invariants); completing it is the one
         // way it leaves us here.
@@ -229,14 +261,14 @@ pub(crate) unsafe trait OwnedBio {
 
 // SAFETY: `into_raw` forgets the handle, whose invariants say it alone owns
 // the clone; `from_raw` rebuilds exactly such a handle.
-unsafe impl OwnedBio for KeptBio {
+unsafe impl<T: TargetOps> OwnedBio for KeptBio<T> {
     fn into_raw(self) -> NonNull<bindings::bio> {
         let bio = self.bio;
         core::mem::forget(self);
         bio
     }
     unsafe fn from_raw(bio: NonNull<bindings::bio>) -> Self {
-        Self { bio }
+        Self { bio, _target: PhantomData }
     }
 }
 
@@ -252,8 +284,8 @@ pub(crate) struct BioList<H: OwnedBio> {
     _owns: PhantomData<H>,
 }
 
-/// Bios held back by `map`.
-pub(crate) type KeptBioList = BioList<KeptBio>;
+/// Bios held back by the `map` of target type `T`.
+pub(crate) type KeptBioList<T> = BioList<KeptBio<T>>;
 
 // SAFETY: the list owns its bios; clones may be completed from any thread.
 unsafe impl<H: OwnedBio> Send for BioList<H> {}
@@ -357,50 +389,74 @@ impl Bio {
     }
 }
 
-/// A completing bio in `end_io`, which the target may take over.
-pub(crate) struct EndBio<'a> {
+/// A completing bio in the `end_io` of target type `T`, which the target
+/// may take over.
+///
+/// # Invariants
+///
+/// Only the end_io trampoline of `T` builds one, for a clone that DM made
+/// for a target of type `T` and that its `map` saw (so its per-bio data is
+/// initialised).
+pub(crate) struct EndBio<'a, T: TargetOps> {
     bio: &'a mut Bio,
+    _target: PhantomData<T>,
 }
 
-/// Proof that `end_io` took its bio over (see [`EndBio::defer`]).
-pub(crate) struct Deferred(());
+/// Proof that `end_io` took the bio it was given for `'a` over (see
+/// [`EndBio::defer`]); `end_io` returns `Incomplete` only with it.
+pub(crate) struct Deferred<'a>(PhantomData<&'a mut Bio>);
 
-impl<'a> EndBio<'a> {
-    pub(super) fn new(bio: &'a mut Bio) -> Self {
-        Self { bio }
+/// Proof that `end_io` left the bio it was given for `'a` to complete (see
+/// [`EndBio::done`]).
+pub(crate) struct Passed<'a>(PhantomData<&'a mut Bio>);
+
+impl<'a, T: TargetOps> EndBio<'a, T> {
+    /// # Safety
+    ///
+    /// `bio` must be a clone DM passed to `end_io` of a target of type `T`,
+    /// after that target's `map`.
+    pub(super) unsafe fn new(bio: &'a mut Bio) -> Self {
+        // INVARIANT: the caller's contract.
+        Self { bio, _target: PhantomData }
+    }
+
+    /// Lets the completion through: `end_io` returns this.
+    pub(crate) fn done(self) -> EndIoOutcome<'a> {
+        EndIoOutcome::Done(Passed(PhantomData))
     }
 
     /// Takes the bio over: `end_io` returns `Incomplete` with the proof, and
     /// the target completes the bio later through the handle.
-    pub(crate) fn defer<P>(self) -> (DeferredBio<P>, Deferred) {
-        (DeferredBio { bio: NonNull::from(&self.bio.0).cast(), _per_bio: PhantomData }, Deferred(()))
+    pub(crate) fn defer(self) -> (DeferredBio<T>, Deferred<'a>) {
+        // INVARIANT: a live clone for a `T` target with initialised per-bio
+        // data (type invariants), ours once `end_io` returns `Incomplete`.
+        (DeferredBio { bio: NonNull::from(&self.bio.0).cast(), _target: PhantomData }, Deferred(PhantomData))
     }
 }
 
-impl core::ops::Deref for EndBio<'_> {
+impl<T: TargetOps> core::ops::Deref for EndBio<'_, T> {
     type Target = Bio;
     fn deref(&self) -> &Bio {
         self.bio
     }
 }
 
-/// A bio whose completion the target took over in `end_io`; `P` is the
-/// target's per-bio data type.
+/// A bio whose completion the target of type `T` took over in `end_io`.
 ///
 /// # Invariants
 ///
-/// `bio` is a live DM clone that this handle alone owns; it is completed
-/// exactly once, by `complete` or (with an I/O error) by `drop`, which runs
-/// `end_io` again.
-pub(crate) struct DeferredBio<P> {
+/// `bio` is a live DM clone for a target of type `T`, with initialised
+/// per-bio data, that this handle alone owns; it is completed exactly once,
+/// by `complete` or (with an I/O error) by `drop`, which runs `end_io` again.
+pub(crate) struct DeferredBio<T: TargetOps> {
     bio: NonNull<bindings::bio>,
-    _per_bio: PhantomData<P>,
+    _target: PhantomData<T>,
 }
 
 // SAFETY: a clone may be completed from any thread.
-unsafe impl<P> Send for DeferredBio<P> {}
+unsafe impl<T: TargetOps> Send for DeferredBio<T> {}
 
-impl<P> DeferredBio<P> {
+impl<T: TargetOps> DeferredBio<T> {
     /// The bio.
     pub(crate) fn bio(&mut self) -> &mut Bio {
         // SAFETY: owned and live (type invariants).
@@ -408,38 +464,37 @@ impl<P> DeferredBio<P> {
     }
 
     /// The target's per-bio data.
-    pub(crate) fn per_bio(&mut self) -> &mut P {
-        let size = core::mem::size_of::<P>();
-        // SAFETY: the clone belongs to a target whose per-bio data is a `P`
-        // (the type `end_io` was called with), and we own it exclusively.
-        unsafe { &mut *bindings::dm_per_bio_data(self.bio.as_ptr(), size).cast::<P>() }
+    pub(crate) fn per_bio(&mut self) -> &mut T::PerBio {
+        // SAFETY: the clone was made for a `T` target and its per-bio data
+        // initialised (type invariants); we own it exclusively.
+        unsafe { &mut *PerBioLayout::<T>::get(self.bio.as_ptr()) }
     }
 
-    /// Completes the bio with `status` (0 for success).
-    pub(crate) fn complete(self, status: u8) {
+    /// Completes the bio with `status`.
+    pub(crate) fn complete(self, status: BlkStatus) {
         let bio = self.bio.as_ptr();
         core::mem::forget(self);
         // SAFETY: owned and live (type invariants); completed exactly once.
-        unsafe { bindings::dm_remap_bio_complete(bio, status) };
+        unsafe { bindings::dm_remap_bio_complete(bio, status.raw()) };
     }
 }
 
-impl<P> Drop for DeferredBio<P> {
+impl<T: TargetOps> Drop for DeferredBio<T> {
     fn drop(&mut self) {
         // SAFETY: owned and live (type invariants); completed exactly once.
-        unsafe { bindings::dm_remap_bio_complete(self.bio.as_ptr(), crate::dm_remap_core::error_class::status::IOERR) };
+        unsafe { bindings::dm_remap_bio_complete(self.bio.as_ptr(), BlkStatus::IOERR.raw()) };
     }
 }
 
 // SAFETY: as for `KeptBio`.
-unsafe impl<P> OwnedBio for DeferredBio<P> {
+unsafe impl<T: TargetOps> OwnedBio for DeferredBio<T> {
     fn into_raw(self) -> NonNull<bindings::bio> {
         let bio = self.bio;
         core::mem::forget(self);
         bio
     }
     unsafe fn from_raw(bio: NonNull<bindings::bio>) -> Self {
-        Self { bio, _per_bio: PhantomData }
+        Self { bio, _target: PhantomData }
     }
 }
 

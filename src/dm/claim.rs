@@ -17,7 +17,7 @@ use core::cell::UnsafeCell;
 use kernel::prelude::*;
 
 use super::bindings;
-use super::target::Target;
+use super::target::{Target, TargetOps};
 use super::DmDev;
 
 /// One claimed device: its number, the mapped device and the table that
@@ -60,7 +60,7 @@ pub(crate) struct Claim {
     table: usize,
 }
 
-impl Target {
+impl<T: TargetOps> Target<T> {
     /// Claims `dev` for this target: `EBUSY` when a target of another
     /// mapped device, or another target of this table, holds it (a reload's
     /// old table does not count). Process context.

@@ -23,11 +23,19 @@ pub(crate) struct DmDev {
     ti: NonNull<bindings::dm_target>,
 }
 
-// SAFETY: a `dm_dev` may be used and put from any thread; DM serialises table
-// changes itself.
+// SAFETY: `dm_put_device` (the one thing `drop` does) may run on any thread
+// in process context, which is where targets drop their devices (the
+// constructor and destructor); DM serialises it with its own table lock.
 unsafe impl Send for DmDev {}
-// SAFETY: the accessors only read fields that stay fixed while the device is
-// held open.
+// SAFETY: nothing through `&DmDev` writes to the `dm_dev` or the block device.
+// Each `&self` method either reads what DM and the block layer keep fixed
+// while the device is held (`dev->bdev`, `dev->name`, the device number),
+// reads what the block layer lets any thread read without its locks (the
+// size and the logical block size, which it updates with one word store),
+// or submits I/O (synchronous bios, cache flushes), which the block layer
+// takes from any number of threads at once, each with its own bio and buffer
+// (`&mut IoBuffer`). The raw pointer `as_raw` gives DM's callouts is only
+// read by them.
 unsafe impl Sync for DmDev {}
 
 impl DmDev {

@@ -20,7 +20,7 @@ use core::fmt;
 use core::mem::MaybeUninit;
 
 use super::bindings;
-use super::target::Target;
+use super::target::{Target, TargetOps};
 
 /// One call site's rate limit; the macros below keep one in a `static`.
 ///
@@ -75,7 +75,7 @@ impl fmt::Display for DmName {
     }
 }
 
-impl Target {
+impl<T: TargetOps> Target<T> {
     /// The name of the mapped device this target belongs to.
     pub(crate) fn dm_name(&self) -> DmName {
         // SAFETY: the target is live (type invariants), and so are its table

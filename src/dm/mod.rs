@@ -11,8 +11,9 @@
 //! Every `unsafe` block of the module lives below this directory; the remap
 //! logic above it is safe Rust.
 
-pub(crate) mod bindings;
+mod bindings;
 mod bio;
+mod blk_status;
 mod claim;
 mod device;
 mod emit;
@@ -27,7 +28,8 @@ pub(crate) mod work;
 pub(crate) use bio::{
     AtomicBioStack, Bio, BioList, BioOp, DeferredBio, EndBio, KeptBio, KeptBioList, MapBio, SavedIter,
 };
+pub(crate) use blk_status::BlkStatus;
 pub(crate) use claim::Claim;
 pub(crate) use device::{DmDev, IoBuffer, QueueLimits};
 pub(crate) use emit::Emitter;
-pub(crate) use target::{CtrError, EndIoOutcome, MapOutcome, Registration, StatusKind, Target, TargetOps};
+pub(crate) use target::{CtrError, EndIoOutcome, IterStop, MapOutcome, Registration, StatusKind, Target, TargetOps};

@@ -68,14 +68,15 @@ impl<T> RcuBox<T> {
         Ok(Self { ptr: AtomicPtr::new(KBox::into_raw(value)), writer })
     }
 
-    /// The current version, valid while `guard` lives.
+    /// The current version, valid while both `guard` and this box live.
     #[inline]
-    pub(crate) fn read<'g>(&self, _guard: &'g RcuReadGuard) -> &'g T {
+    pub(crate) fn read<'a>(&'a self, _guard: &'a RcuReadGuard) -> &'a T {
         // Acquire pairs with the Release in `update` (rcu_dereference).
         let p = self.ptr.load(Ordering::Acquire);
         // SAFETY: `p` is a live box (type invariants): a replaced version is
         // freed only after a grace period, which cannot end while `_guard`
-        // holds this read-side critical section open.
+        // holds this read-side critical section open, and the current one
+        // only when the box drops, which the borrow of `self` rules out.
         unsafe { &*p }
     }
 

@@ -15,7 +15,7 @@ use kernel::prelude::*;
 use kernel::sync::Mutex;
 
 use super::bindings;
-use super::target::{instance, Target, TargetOps};
+use super::target::{Target, TargetOps};
 use super::Emitter;
 
 /// One attribute of a target's directory: its name, its mode, and what it
@@ -142,14 +142,14 @@ unsafe extern "C" fn store<T: SysfsAttrs>(ctx: *mut c_void, id: c_uint, buf: *co
     }
 }
 
-impl Target {
+impl<T: TargetOps + SysfsAttrs> Target<T> {
     /// Publishes the target's sysfs directory, named after its device,
-    /// unless it is published already. Process context.
-    pub(crate) fn publish_sysfs<T: TargetOps + SysfsAttrs>(&self) -> Result {
-        // SAFETY: every callback that hands out a `Target` runs between a
-        // successful constructor and the destructor, so `private` is a live
-        // `T`; the destructor empties the slot before dropping it.
-        let this = unsafe { instance::<T>(self.raw()) };
+    /// unless it is published already (or the target has no slot, or is
+    /// inside its constructor). Process context.
+    pub(crate) fn publish_sysfs(&self) -> Result {
+        let Some(this) = self.instance() else {
+            return Ok(());
+        };
         let Some(slot) = this.sysfs_slot() else {
             return Ok(());
         };
@@ -163,10 +163,10 @@ impl Target {
         }
         let nr_attrs = c_uint::try_from(attrs.len()).map_err(|_| EINVAL)?;
         let ctx = core::ptr::from_ref(this).cast_mut().cast::<c_void>();
-        // SAFETY: the target is live; `ctx` is the instance, which outlives the
-        // directory (the slot is emptied before the instance is dropped);
-        // `attrs` holds `nr_attrs` entries for the call, and the names they
-        // point to are `'static`, so they outlive the directory.
+        // SAFETY: the target is live (type invariants); `ctx` is its instance,
+        // which outlives the directory: the destructor empties the slot before
+        // it drops the instance. `attrs` holds `nr_attrs` entries for the call,
+        // and the names they point to are `'static`, so they outlive the directory.
         let kobj = unsafe {
             bindings::dm_remap_sysfs_add(self.raw(), ctx, Some(show::<T>), Some(store::<T>), attrs.as_ptr(), nr_attrs)
         };

@@ -7,6 +7,7 @@
 
 use core::ffi::c_void;
 use core::marker::PhantomData;
+use core::num::NonZeroI32;
 use core::ptr::NonNull;
 
 use kernel::error::VTABLE_DEFAULT_ERROR;
@@ -14,50 +15,59 @@ use kernel::ffi::{c_char, c_int, c_uint};
 use kernel::prelude::*;
 use kernel::types::Opaque;
 
-use super::bio::{Deferred, EndBio};
+use super::bio::{Deferred, EndBio, Kept, Passed, Readdressed};
 use super::sysfs::SysfsSlot;
 use super::work::Worker;
-use super::{bindings, Bio, DmDev, Emitter, MapBio, QueueLimits};
+use super::{bindings, Bio, BlkStatus, DmDev, Emitter, MapBio, QueueLimits};
 
-/// What `map` did with a bio.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum MapOutcome {
+/// What `map` did with the bio it was given for `'a`. Each variant holds a
+/// proof that only that bio gives, once: [`MapBio::remapped`] or
+/// [`MapBio::keep`], both of which consume it.
+pub(crate) enum MapOutcome<'a> {
     /// The bio was readdressed; DM submits it.
-    Remapped,
-    /// The target kept the bio (see [`MapBio::keep`]) and submits it later.
-    Submitted,
+    Remapped(Readdressed<'a>),
+    /// The target kept the bio and submits or completes it later.
+    Submitted(Kept<'a>),
 }
 
-impl MapOutcome {
+impl MapOutcome<'_> {
     fn into_c(self) -> c_int {
         let v = match self {
-            Self::Remapped => bindings::DM_MAPIO_REMAPPED,
-            Self::Submitted => bindings::DM_MAPIO_SUBMITTED,
+            Self::Remapped(_) => bindings::DM_MAPIO_REMAPPED,
+            Self::Submitted(_) => bindings::DM_MAPIO_SUBMITTED,
         };
         // The DM_MAPIO_* values are small constants.
         v as c_int
     }
 }
 
-/// What `end_io` decided about a completion.
-pub(crate) enum EndIoOutcome {
+/// What `end_io` decided about the completion it was given for `'a`. Each
+/// variant holds a proof that only that bio gives, once: [`EndBio::done`]
+/// or [`EndBio::defer`], both of which consume it.
+pub(crate) enum EndIoOutcome<'a> {
     /// Let the completion through as it is.
-    Done,
-    /// The target took the bio over ([`EndBio::defer`]) and completes it
-    /// later; `end_io` then runs again for that completion.
-    Incomplete(Deferred),
+    Done(Passed<'a>),
+    /// The target took the bio over and completes it later; `end_io` then
+    /// runs again for that completion.
+    Incomplete(Deferred<'a>),
 }
 
-impl EndIoOutcome {
+impl EndIoOutcome<'_> {
     fn into_c(self) -> c_int {
         let v = match self {
-            Self::Done => bindings::DM_ENDIO_DONE,
+            Self::Done(_) => bindings::DM_ENDIO_DONE,
             Self::Incomplete(_) => bindings::DM_ENDIO_INCOMPLETE,
         };
         // The DM_ENDIO_* values are small constants.
         v as c_int
     }
 }
+
+/// Why an `iterate_devices` walk stopped early: the non-zero result of DM's
+/// callout (an errno, or a yes/no answer of one of DM's device tests), which
+/// the target passes back unchanged and cannot make up.
+#[derive(Debug)]
+pub(crate) struct IterStop(NonZeroI32);
 
 /// Which status DM asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,29 +94,46 @@ impl CtrError {
     }
 }
 
-/// One instance of a target type (a `struct dm_target`).
+/// One instance of the target type `T` (a `struct dm_target`).
 ///
 /// # Invariants
 ///
-/// Wraps a live `dm_target` that DM passed to one of the target's callbacks;
-/// borrows last no longer than that callback. A `&mut Target` is only handed
-/// out by the constructor trampoline, before DM shares the target with other
+/// Wraps a live `dm_target` of the type that `Registration<T>` registered,
+/// which DM passed to one of that type's callbacks (or the worker's run);
+/// borrows last no longer than that callback. Its `private` is null inside
+/// the constructor, and from the constructor's success until the destructor
+/// frees it, the `KBox<T>` the constructor returned; the destructor runs
+/// after every other callback has returned, and ends the worker's runs and
+/// the sysfs directory's reads first. A `&mut Target<T>` is only handed out
+/// by the constructor trampoline, before DM shares the target with other
 /// callbacks.
 #[repr(transparent)]
-pub(crate) struct Target(Opaque<bindings::dm_target>);
+pub(crate) struct Target<T: TargetOps>(Opaque<bindings::dm_target>, PhantomData<T>);
 
-impl Target {
+impl<T: TargetOps> Target<T> {
     /// # Safety
     ///
-    /// `ptr` must point to a live `dm_target` for `'a`.
+    /// `ptr` must point to a live `dm_target` of the type `Registration<T>`
+    /// registered, inside one of its callbacks (or a run of its worker)
+    /// that lasts for `'a`.
     pub(super) unsafe fn from_raw<'a>(ptr: *mut bindings::dm_target) -> &'a Self {
-        // SAFETY: `repr(transparent)` over the C struct; validity for `'a` is
-        // the caller's contract.
+        // SAFETY: `repr(transparent)` over the C struct (the `PhantomData` has
+        // no size); validity for `'a` is the caller's contract.
         unsafe { &*ptr.cast::<Self>() }
     }
 
     pub(super) fn raw(&self) -> *mut bindings::dm_target {
         self.0.get()
+    }
+
+    /// The constructed instance, or `None` inside the constructor.
+    pub(super) fn instance(&self) -> Option<&T> {
+        // SAFETY: the target is live (type invariants); only the constructor
+        // trampoline, which holds the one `&mut Target<T>`, writes `private`.
+        let private = unsafe { (*self.raw()).private };
+        // SAFETY: a non-null `private` is the constructed `T` (type
+        // invariants), which lives until the destructor, after this borrow.
+        unsafe { private.cast::<T>().cast_const().as_ref() }
     }
 
     /// First sector of the target in the mapped device.
@@ -131,18 +158,14 @@ impl Target {
         unsafe { DmDev::open(ti, path) }
     }
 
-    /// How many copies of each flush, discard and write-zeroes bio DM sends
-    /// to `map` (told apart by [`Bio::target_bio_nr`]).
     /// Runs the target's worker ([`TargetOps::run_work`]) soon, unless it
-    /// is queued already. Any context.
-    pub(crate) fn queue_work<T: TargetOps>(&self) {
-        // SAFETY: every callback that hands out a `Target` runs between a
-        // successful constructor and the destructor, so `private` holds a live
-        // `T`; the destructor shuts the worker down before dropping it.
-        let this = unsafe { instance::<T>(self.raw()) };
+    /// is queued already. Any context; does nothing inside the constructor.
+    pub(crate) fn queue_work(&self) {
+        let Some(this) = self.instance() else { return };
         if let Some(worker) = this.worker() {
-            // SAFETY: `this` is the instance of this target, and both live
-            // until the destructor, which shuts the worker down first.
+            // SAFETY: `this` is the instance of this target (type invariants),
+            // and both live until the destructor, which shuts the worker down
+            // before it drops the instance.
             unsafe { worker.queue(self.raw(), this) };
         }
     }
@@ -153,6 +176,8 @@ impl Target {
         unsafe { bindings::dm_remap_table_event(self.raw()) };
     }
 
+    /// How many copies of each flush, discard and write-zeroes bio DM sends
+    /// to `map` (told apart by [`Bio::target_bio_nr`]).
     pub(crate) fn set_special_bio_counts(&mut self, flush: u32, discard: u32, write_zeroes: u32) {
         // SAFETY: we are inside the constructor (type invariants), so nothing
         // else reads these fields yet.
@@ -182,30 +207,38 @@ pub(crate) trait TargetOps: Sized + Send + Sync {
     type PerBio: Default;
 
     /// Builds an instance from the table line's arguments.
-    fn ctr(target: &mut Target, args: &[&CStr]) -> Result<Self, CtrError>;
+    fn ctr(target: &mut Target<Self>, args: &[&CStr]) -> Result<Self, CtrError>;
 
     /// Routes one bio. Runs in the I/O path: must not sleep.
-    fn map(&self, target: &Target, bio: MapBio<'_>, per_bio: &mut Self::PerBio) -> MapOutcome;
+    fn map<'a>(&self, target: &Target<Self>, bio: MapBio<'a, Self>, per_bio: &mut Self::PerBio) -> MapOutcome<'a>;
 
-    /// Sees every completion of a bio that `map` remapped; `status` is the
-    /// block-layer status (0 for success).
-    fn end_io(&self, _target: &Target, _bio: EndBio<'_>, _per_bio: &mut Self::PerBio, _status: u8) -> EndIoOutcome {
+    /// Sees every completion of a bio that `map` remapped, with its status.
+    fn end_io<'a>(
+        &self,
+        _target: &Target<Self>,
+        _bio: EndBio<'a, Self>,
+        _per_bio: &mut Self::PerBio,
+        _status: BlkStatus,
+    ) -> EndIoOutcome<'a> {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
 
     /// Writes the INFO, TABLE or IMA status.
-    fn status(&self, _target: &Target, _kind: StatusKind, _out: &mut Emitter<'_>) {
+    fn status(&self, _target: &Target<Self>, _kind: StatusKind, _out: &mut Emitter<'_>) {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
 
     /// Handles `dmsetup message`; `Ok(true)` means `out` holds a result.
-    fn message(&self, _target: &Target, _args: &[&CStr], _out: &mut Emitter<'_>) -> Result<bool> {
+    fn message(&self, _target: &Target<Self>, _args: &[&CStr], _out: &mut Emitter<'_>) -> Result<bool> {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
 
     /// Calls `visit(device, start, len)` for each underlying device range,
-    /// stopping at (and returning) the first non-zero result.
-    fn iterate_devices(&self, _visit: &mut dyn FnMut(&DmDev, u64, u64) -> c_int) -> c_int {
+    /// stopping at (and returning, with `?`) the first `Err`.
+    fn iterate_devices(
+        &self,
+        _visit: &mut dyn FnMut(&DmDev, u64, u64) -> Result<(), IterStop>,
+    ) -> Result<(), IterStop> {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
 
@@ -215,18 +248,18 @@ pub(crate) trait TargetOps: Sized + Send + Sync {
     }
 
     /// Called before the device suspends (I/O may still be in flight).
-    fn presuspend(&self, _target: &Target) {
+    fn presuspend(&self, _target: &Target<Self>) {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
 
     /// Called once the device is suspended and idle.
-    fn postsuspend(&self, _target: &Target) {
+    fn postsuspend(&self, _target: &Target<Self>) {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
 
     /// Called when a suspend fails after `presuspend`: the device stays
     /// active.
-    fn presuspend_undo(&self, _target: &Target) {
+    fn presuspend_undo(&self, _target: &Target<Self>) {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
 
@@ -249,16 +282,16 @@ pub(crate) trait TargetOps: Sized + Send + Sync {
     }
 
     /// What the worker runs (process context, may sleep).
-    fn run_work(&self, _target: &Target) {}
+    fn run_work(&self, _target: &Target<Self>) {}
 
     /// Called before the device resumes (after a table swap, before the new
     /// table's first I/O); an error fails the resume.
-    fn preresume(&self, _target: &Target) -> Result {
+    fn preresume(&self, _target: &Target<Self>) -> Result {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
 
     /// Called when the device resumes.
-    fn resume(&self, _target: &Target) {
+    fn resume(&self, _target: &Target<Self>) {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
 }
@@ -325,7 +358,7 @@ impl<T: TargetOps> Drop for Registration<T> {
 ///
 /// `ti` must be live, and its constructor must have succeeded (so `private`
 /// holds a `KBox<T>` that `dtr` has not yet freed) for `'a`.
-pub(super) unsafe fn instance<'a, T>(ti: *mut bindings::dm_target) -> &'a T {
+unsafe fn instance<'a, T>(ti: *mut bindings::dm_target) -> &'a T {
     // SAFETY: the caller's contract; `ctr` stored a `KBox<T>` there.
     unsafe { &*(*ti).private.cast::<T>() }
 }
@@ -367,7 +400,7 @@ unsafe fn emitter<'a>(result: *mut c_char, maxlen: c_uint) -> Emitter<'a> {
 unsafe extern "C" fn ctr<T: TargetOps>(ti: *mut bindings::dm_target, argc: c_uint, argv: *mut *mut c_char) -> c_int {
     // SAFETY: DM passes a live target being constructed; no other callback
     // sees it until this returns, so the `&mut` is exclusive.
-    let target = unsafe { &mut *ti.cast::<Target>() };
+    let target = unsafe { &mut *ti.cast::<Target<T>>() };
     // SAFETY: DM passes `argc` argument strings that outlive the constructor.
     let args = match unsafe { collect_args(argc, argv) } {
         Ok(args) => args,
@@ -415,12 +448,13 @@ unsafe extern "C" fn dtr<T: TargetOps>(ti: *mut bindings::dm_target) {
     }
     // SAFETY: `ctr` stored a `KBox<T>` from `KBox::into_raw` in `private`, and
     // DM calls the destructor once, after every other callback has finished;
-    // the worker is shut down.
-    drop(unsafe { KBox::from_raw((*ti).private.cast::<T>()) });
+    // the worker is shut down and the sysfs directory removed. `private` is
+    // cleared first, so nothing finds the instance while it drops.
+    drop(unsafe { KBox::from_raw(core::mem::replace(&mut (*ti).private, core::ptr::null_mut()).cast::<T>()) });
 }
 
 /// Checks, at compile time, that DM can place `T::PerBio` before each bio.
-struct PerBioLayout<T>(PhantomData<T>);
+pub(super) struct PerBioLayout<T>(PhantomData<T>);
 
 impl<T: TargetOps> PerBioLayout<T> {
     const SIZE: c_uint = {
@@ -434,7 +468,7 @@ impl<T: TargetOps> PerBioLayout<T> {
     /// # Safety
     ///
     /// `bio` must be a live bio that DM cloned for a target of type `T`.
-    unsafe fn get(bio: *mut bindings::bio) -> *mut T::PerBio {
+    pub(super) unsafe fn get(bio: *mut bindings::bio) -> *mut T::PerBio {
         // SAFETY: DM reserved `SIZE` bytes, 8-aligned, before each clone of a
         // `T` target (`per_io_data_size`, set in `ctr`); the caller's contract.
         unsafe { bindings::dm_per_bio_data(bio, Self::SIZE as usize).cast::<T::PerBio>() }
@@ -451,9 +485,11 @@ unsafe extern "C" fn map<T: TargetOps>(ti: *mut bindings::dm_target, bio: *mut b
     let (this, target, bio, per_bio) = unsafe {
         let per_bio = PerBioLayout::<T>::get(bio);
         per_bio.write(T::PerBio::default());
-        (instance::<T>(ti), Target::from_raw(ti), Bio::from_raw(bio), &mut *per_bio)
+        (instance::<T>(ti), Target::<T>::from_raw(ti), Bio::from_raw(bio), &mut *per_bio)
     };
-    this.map(target, MapBio::new(bio), per_bio).into_c()
+    // SAFETY: a clone for this `T` target, its per-bio data initialised above.
+    let bio = unsafe { MapBio::new(bio) };
+    this.map(target, bio, per_bio).into_c()
 }
 
 /// # Safety
@@ -470,9 +506,11 @@ unsafe extern "C" fn end_io<T: TargetOps>(
     // pointer to its status.
     let (this, target, per_bio, bio, status) = unsafe {
         let per_bio = &mut *PerBioLayout::<T>::get(bio);
-        (instance::<T>(ti), Target::from_raw(ti), per_bio, Bio::from_raw(bio), *error)
+        (instance::<T>(ti), Target::<T>::from_raw(ti), per_bio, Bio::from_raw(bio), BlkStatus::from_raw(*error))
     };
-    this.end_io(target, EndBio::new(bio), per_bio, status).into_c()
+    // SAFETY: a clone for this `T` target, which `map` saw.
+    let bio = unsafe { EndBio::new(bio) };
+    this.end_io(target, bio, per_bio, status).into_c()
 }
 
 /// # Safety
@@ -492,7 +530,7 @@ unsafe extern "C" fn status<T: TargetOps>(
     };
     // SAFETY: DM passes a live, constructed target and a buffer of `maxlen`
     // bytes for the duration of the call.
-    let (this, target, mut out) = unsafe { (instance::<T>(ti), Target::from_raw(ti), emitter(result, maxlen)) };
+    let (this, target, mut out) = unsafe { (instance::<T>(ti), Target::<T>::from_raw(ti), emitter(result, maxlen)) };
     this.status(target, kind, &mut out);
 }
 
@@ -509,7 +547,7 @@ unsafe extern "C" fn message<T: TargetOps>(
 ) -> c_int {
     // SAFETY: DM passes a live, constructed target, `argc` strings and a
     // buffer of `maxlen` bytes, all valid for the duration of the call.
-    let (this, target, mut out) = unsafe { (instance::<T>(ti), Target::from_raw(ti), emitter(result, maxlen)) };
+    let (this, target, mut out) = unsafe { (instance::<T>(ti), Target::<T>::from_raw(ti), emitter(result, maxlen)) };
     // SAFETY: as above.
     let args = match unsafe { collect_args(argc, argv) } {
         Ok(args) => args,
@@ -533,11 +571,18 @@ unsafe extern "C" fn iterate_devices<T: TargetOps>(
     let Some(callout) = callout else { return 0 };
     // SAFETY: DM passes a live, constructed target.
     let this = unsafe { instance::<T>(ti) };
-    this.iterate_devices(&mut |dev, start, len| {
+    let walk = this.iterate_devices(&mut |dev, start, len| {
         // SAFETY: `callout` and `data` come from DM for this call, `ti` is live
-        // and `dev` is one of the target's open devices.
-        unsafe { callout(ti, dev.as_raw(), start, len, data) }
-    })
+        // and `dev` is an open device (the `DmDev` invariants).
+        match NonZeroI32::new(unsafe { callout(ti, dev.as_raw(), start, len, data) }) {
+            None => Ok(()),
+            Some(stop) => Err(IterStop(stop)),
+        }
+    });
+    match walk {
+        Ok(()) => 0,
+        Err(IterStop(stop)) => stop.get(),
+    }
 }
 
 /// # Safety
@@ -557,7 +602,7 @@ macro_rules! lifecycle_trampoline {
         /// Called by DM only, with a constructed target.
         unsafe extern "C" fn $name<T: TargetOps>(ti: *mut bindings::dm_target) {
             // SAFETY: DM passes a live, constructed target.
-            let (this, target) = unsafe { (instance::<T>(ti), Target::from_raw(ti)) };
+            let (this, target) = unsafe { (instance::<T>(ti), Target::<T>::from_raw(ti)) };
             this.$name(target);
         }
     };
@@ -567,7 +612,7 @@ macro_rules! lifecycle_trampoline {
 /// Called by DM only, with a constructed target.
 unsafe extern "C" fn preresume<T: TargetOps>(ti: *mut bindings::dm_target) -> c_int {
     // SAFETY: DM passes a live, constructed target.
-    let (this, target) = unsafe { (instance::<T>(ti), Target::from_raw(ti)) };
+    let (this, target) = unsafe { (instance::<T>(ti), Target::<T>::from_raw(ti)) };
     match this.preresume(target) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),

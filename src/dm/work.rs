@@ -64,7 +64,7 @@ unsafe extern "C" fn run<T: TargetOps>(work: *mut bindings::work_struct) {
         // SAFETY: not shut down when this run began, so `queue`'s contract
         // keeps the instance and its target alive until it ends: `shutdown`
         // waits for a run in progress.
-        unsafe { (*owner).run_work(Target::from_raw(ti)) };
+        unsafe { (*owner).run_work(Target::<T>::from_raw(ti)) };
     }
 }
 

@@ -9,12 +9,12 @@ use super::target::RemapTarget;
 use crate::dm::percpu::now_ns;
 use crate::dm::rcu::RcuReadGuard;
 use crate::dm::{
-    AtomicBioStack, Bio, BioList, BioOp, DeferredBio, EndBio, EndIoOutcome, KeptBio, MapBio, MapOutcome, SavedIter,
-    Target,
+    AtomicBioStack, Bio, BioList, BioOp, BlkStatus, DeferredBio, EndBio, EndIoOutcome, KeptBio, MapBio, MapOutcome,
+    SavedIter, Target,
 };
 use crate::dm_remap_core::engine::route::{self, decide, decide_held, Decision};
 use crate::dm_remap_core::engine::Event;
-use crate::dm_remap_core::error_class::{classify, ErrorClass};
+use crate::dm_remap_core::error_class::ErrorClass;
 
 /// Index of the flush copy that goes to the spare (`num_flush_bios` is 2).
 const SPARE_FLUSH_BIO: u32 = 1;
@@ -34,7 +34,7 @@ pub(crate) struct PerBio {
     /// verdict (the next completion passes as it is).
     pub(super) deferred: bool,
     /// The status the bio first failed with.
-    pub(super) status: u8,
+    pub(super) status: BlkStatus,
     /// When map() sent the bio (local clock, ns; 0 for bios not timed).
     start_ns: u64,
 }
@@ -68,9 +68,9 @@ struct Routed {
 /// path pushes, the worker takes all).
 pub(crate) struct ToWorker {
     /// Failed bios taken over by `end_io`.
-    failed: AtomicBioStack<DeferredBio<PerBio>>,
+    failed: AtomicBioStack<DeferredBio<RemapTarget>>,
     /// Writes to pending blocks, held by `map`.
-    pending_writes: AtomicBioStack<KeptBio>,
+    pending_writes: AtomicBioStack<KeptBio<RemapTarget>>,
 }
 
 impl ToWorker {
@@ -79,7 +79,7 @@ impl ToWorker {
     }
 
     /// The failed bios and the pending writes handed over so far.
-    pub(crate) fn take_all(&self) -> (BioList<DeferredBio<PerBio>>, BioList<KeptBio>) {
+    pub(crate) fn take_all(&self) -> (BioList<DeferredBio<RemapTarget>>, BioList<KeptBio<RemapTarget>>) {
         (self.failed.take_all(), self.pending_writes.take_all())
     }
 }
@@ -88,21 +88,32 @@ impl RemapTarget {
     /// `map`: an empty flush goes to both devices (one copy each), a data
     /// bio where the table says.
     #[inline]
-    pub(super) fn map_bio(&self, target: &Target, mut bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
+    pub(super) fn map_bio<'a>(
+        &self,
+        target: &Target<Self>,
+        mut bio: MapBio<'a, Self>,
+        per_bio: &mut PerBio,
+    ) -> MapOutcome<'a> {
         if bio.is_preflush() {
             // An empty flush (DM strips PREFLUSH from bios with data); copy
             // `SPARE_FLUSH_BIO` flushes the spare, the other one the main device.
             let dev = if bio.target_bio_nr() == SPARE_FLUSH_BIO { self.devices.spare() } else { self.devices.main() };
             let sector = bio.sector();
             bio.redirect(dev, sector);
-            return MapOutcome::Remapped;
+            return bio.remapped();
         }
         self.route_data(target, bio, per_bio)
     }
 
     /// `end_io`: uncounts and times the bio; a failure goes to `failed`.
     #[inline]
-    pub(super) fn end_bio(&self, target: &Target, bio: EndBio<'_>, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
+    pub(super) fn end_bio<'a>(
+        &self,
+        target: &Target<Self>,
+        bio: EndBio<'a, Self>,
+        per_bio: &mut PerBio,
+        status: BlkStatus,
+    ) -> EndIoOutcome<'a> {
         if per_bio.counted {
             self.inflight.exit(per_bio.epoch);
             per_bio.counted = false;
@@ -111,9 +122,9 @@ impl RemapTarget {
             self.stats.record_latency(per_bio.to_spare, now_ns().saturating_sub(per_bio.start_ns));
             per_bio.start_ns = 0;
         }
-        if status == 0 || per_bio.deferred {
+        if status.is_ok() || per_bio.deferred {
             // Success, or the worker's verdict on a bio it took over.
-            return EndIoOutcome::Done;
+            return bio.done();
         }
         self.failed(target, bio, per_bio, status)
     }
@@ -158,22 +169,24 @@ impl RemapTarget {
     /// bio to a run being moved is held back, a write to a pending block
     /// goes to the worker, any other is sent, counted and sampled.
     #[inline(always)]
-    fn route_data(&self, target: &Target, mut bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
+    fn route_data<'a>(&self, target: &Target<Self>, mut bio: MapBio<'a, Self>, per_bio: &mut PerBio) -> MapOutcome<'a> {
         let routed = self.route(&bio, false);
         let (spare, n) = match routed.decision {
             Decision::Hold { blocks: n } => {
                 bio.accept_partial(self.sectors_u32(n));
-                self.mapping.hold(bio.keep());
+                let (kept, proof) = bio.keep();
+                self.mapping.hold(kept);
                 drop(routed);
-                return MapOutcome::Submitted;
+                return MapOutcome::Submitted(proof);
             }
             Decision::Pending => {
                 bio.accept_partial(self.sectors_u32(1));
                 per_bio.iter = bio.save_iter();
-                self.to_worker.pending_writes.push(bio.keep());
+                let (kept, proof) = bio.keep();
+                self.to_worker.pending_writes.push(kept);
                 drop(routed);
-                target.queue_work::<Self>();
-                return MapOutcome::Submitted;
+                target.queue_work();
+                return MapOutcome::Submitted(proof);
             }
             Decision::Send { spare, blocks } => (spare, blocks),
         };
@@ -191,12 +204,12 @@ impl RemapTarget {
         if timed {
             per_bio.start_ns = now_ns();
         }
-        MapOutcome::Remapped
+        bio.remapped()
     }
 
     /// Sends a bio the worker gives back where `map` would send it now,
     /// holding it back if its run is being moved.
-    pub(super) fn route_held(&self, mut kept: KeptBio) {
+    pub(super) fn route_held(&self, mut kept: KeptBio<Self>) {
         let routed = self.route(kept.bio(), true);
         match routed.decision {
             Decision::Hold { blocks: n } | Decision::Send { blocks: n, .. } if n < routed.blocks => {
@@ -213,7 +226,7 @@ impl RemapTarget {
             }
             Decision::Send { spare, .. } => {
                 let (iter, epoch) = self.send_routed(kept.bio(), routed, spare);
-                kept.per_bio::<PerBio>().sent(iter, spare, epoch);
+                kept.per_bio().sent(iter, spare, epoch);
                 kept.submit();
             }
         }
@@ -221,9 +234,11 @@ impl RemapTarget {
 
     /// Whether the worker should try to recover a failed completion; counts
     /// the failures it will not see.
-    fn recoverable(&self, op: BioOp, per_bio: &PerBio, status: u8) -> bool {
+    fn recoverable(&self, op: BioOp, per_bio: &PerBio, status: BlkStatus) -> bool {
         let data = per_bio.iter.bytes() > 0;
-        let class = classify(status);
+        // Unknown statuses are the device's problem; `end_io` passes
+        // successes before it asks.
+        let class = status.class().unwrap_or(ErrorClass::Device);
         if data && per_bio.to_spare {
             self.recovery.add(Recovery::SpareErrors, 1);
         } else if class == ErrorClass::Device {
@@ -231,7 +246,7 @@ impl RemapTarget {
         }
         // Media and transient failures are retried, on main or on the spare
         // (where a failing spare block is replaced by a fresh one).
-        let recoverable = route::recoverable(op_of(op), data, status);
+        let recoverable = route::recoverable(op_of(op), data, class);
         if !recoverable {
             self.recovery.add(Recovery::Unrecovered, 1);
         }
@@ -242,19 +257,25 @@ impl RemapTarget {
     /// recover when it can be.
     #[cold]
     #[inline(never)]
-    fn failed(&self, target: &Target, bio: EndBio<'_>, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
+    fn failed<'a>(
+        &self,
+        target: &Target<Self>,
+        bio: EndBio<'a, Self>,
+        per_bio: &mut PerBio,
+        status: BlkStatus,
+    ) -> EndIoOutcome<'a> {
         let op = bio.op();
         self.stats.count_error(op == BioOp::Read);
         if !self.recoverable(op, per_bio, status) {
             // Health may have changed; the worker reports it.
-            target.queue_work::<Self>();
-            return EndIoOutcome::Done;
+            target.queue_work();
+            return bio.done();
         }
         per_bio.deferred = true;
         per_bio.status = status;
         let (deferred, proof) = bio.defer();
         self.to_worker.failed.push(deferred);
-        target.queue_work::<Self>();
+        target.queue_work();
         EndIoOutcome::Incomplete(proof)
     }
 

@@ -9,6 +9,7 @@ use kernel::sync::SpinLock;
 
 use super::pending_blocks::PendingBlocks;
 use super::table::{MovingRuns, Table};
+use super::target::RemapTarget;
 use crate::dm::rcu::{RcuBox, RcuReadGuard};
 use crate::dm::{KeptBio, KeptBioList};
 use crate::dm_remap_core::engine::route::Published;
@@ -26,7 +27,7 @@ pub(crate) struct Mapping {
     /// allocated before it holds anything back.
     no_moving: Pin<KBox<kernel::sync::Mutex<Option<KBox<MovingRuns>>>>>,
     /// Bios held back by `moving`, resubmitted once their run is mapped.
-    held: Pin<KBox<SpinLock<KeptBioList>>>,
+    held: Pin<KBox<SpinLock<KeptBioList<RemapTarget>>>>,
     /// Blocks that failed every read retry.
     pending: RcuBox<PendingBlocks>,
 }
@@ -45,12 +46,12 @@ impl Mapping {
 
     /// What `map` routes by, as seen inside `guard`'s read section.
     #[inline(always)]
-    pub(crate) fn view<'g>(&self, guard: &'g RcuReadGuard) -> View<'g> {
+    pub(crate) fn view<'g>(&'g self, guard: &'g RcuReadGuard) -> View<'g> {
         View { moving: self.moving.read(guard), pending: self.pending.read(guard), table: self.table.read(guard) }
     }
 
     /// The table, as seen inside `guard`'s read section.
-    pub(crate) fn table<'g>(&self, guard: &'g RcuReadGuard) -> &'g Table {
+    pub(crate) fn table<'g>(&'g self, guard: &'g RcuReadGuard) -> &'g Table {
         self.table.read(guard)
     }
 
@@ -71,7 +72,7 @@ impl Mapping {
     }
 
     /// The pending blocks, as seen inside `guard`'s read section.
-    pub(crate) fn pending<'g>(&self, guard: &'g RcuReadGuard) -> &'g PendingBlocks {
+    pub(crate) fn pending<'g>(&'g self, guard: &'g RcuReadGuard) -> &'g PendingBlocks {
         self.pending.read(guard)
     }
 
@@ -114,12 +115,12 @@ impl Mapping {
 
     /// Holds `bio` back until its run is mapped; called inside the read
     /// section that saw the run.
-    pub(crate) fn hold(&self, bio: KeptBio) {
+    pub(crate) fn hold(&self, bio: KeptBio<RemapTarget>) {
         self.held.lock().push(bio);
     }
 
     /// The bios held back so far.
-    pub(crate) fn take_held(&self) -> KeptBioList {
+    pub(crate) fn take_held(&self) -> KeptBioList<RemapTarget> {
         self.held.lock().take()
     }
 }

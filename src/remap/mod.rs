@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The `remap` target: table line, I/O routing, the remap table and the
 //! messages that change and list it.
+//!
+//! Safe Rust only: raw pointers and C calls stay in `crate::dm`, whose
+//! bindings are private to it.
+#![forbid(unsafe_code)]
 
 mod counters;
 mod devices;

@@ -17,10 +17,10 @@ use super::target::RemapTarget;
 use crate::dm::log::{dm_err_limited, dm_info_limited, dm_warn_limited};
 use crate::dm::rcu;
 use crate::dm::sched::{sleep_ms, NoIoScope};
-use crate::dm::{BioOp, DeferredBio, IoBuffer, KeptBio, SavedIter};
+use crate::dm::{BioOp, BlkStatus, DeferredBio, IoBuffer, KeptBio, SavedIter};
 use crate::dm_remap_core::engine::drain::{drain, EpochCounts};
 use crate::dm_remap_core::engine::{
-    BioInfo, ChangeFailed, Counter, Event, IoBuf, IoFailed, List, NoMem, Op, Platform, WorkBio, Writer,
+    BioInfo, ChangeFailed, Completion, Counter, Event, IoBuf, IoFailed, List, NoMem, Op, Platform, WorkBio, Writer,
 };
 use crate::dm_remap_core::extent::{self, Extent};
 use crate::dm_remap_core::policy::Policies;
@@ -88,8 +88,17 @@ fn info_of(target: &RemapTarget, op: BioOp, per_bio: &PerBio) -> BioInfo {
         op: op_of(op),
         block: target.geo.block_of(iter.sector().wrapping_sub(target.geo.begin())),
         blocks: target.geo.blocks_of_bytes(iter.bytes() as usize),
-        status: per_bio.status,
+        class: per_bio.status.class(),
         on_spare: per_bio.to_spare,
+    }
+}
+
+/// The status the worker's verdict `how` completes a bio with.
+fn status_of(how: Completion, per_bio: &PerBio) -> BlkStatus {
+    match how {
+        Completion::Ok => BlkStatus::OK,
+        Completion::AsFailed => per_bio.status,
+        Completion::IoError => BlkStatus::IOERR,
     }
 }
 
@@ -106,7 +115,7 @@ fn copy_in(bio: &mut crate::dm::Bio, iter: &SavedIter, at: usize, buf: &[u8]) ->
 /// A failed bio the worker took over, with the target it belongs to.
 pub(crate) struct FailedBio<'t> {
     target: &'t RemapTarget,
-    bio: DeferredBio<PerBio>,
+    bio: DeferredBio<RemapTarget>,
 }
 
 impl WorkBio for FailedBio<'_> {
@@ -127,20 +136,20 @@ impl WorkBio for FailedBio<'_> {
 /// A bio `map` held for the worker, with the target it belongs to.
 pub(crate) struct HeldBio<'t> {
     target: &'t RemapTarget,
-    bio: KeptBio,
+    bio: KeptBio<RemapTarget>,
 }
 
 impl WorkBio for HeldBio<'_> {
     fn info(&mut self) -> BioInfo {
         let op = self.bio.bio().op();
-        info_of(self.target, op, self.bio.per_bio::<PerBio>())
+        info_of(self.target, op, self.bio.per_bio())
     }
     fn copy_out(&mut self, at: usize, buf: &mut [u8]) -> Result<(), IoFailed> {
-        let iter = self.bio.per_bio::<PerBio>().iter;
+        let iter = self.bio.per_bio().iter;
         copy_out(self.bio.bio(), &iter, at, buf)
     }
     fn copy_in(&mut self, at: usize, buf: &[u8]) -> Result<(), IoFailed> {
-        let iter = self.bio.per_bio::<PerBio>().iter;
+        let iter = self.bio.per_bio().iter;
         copy_in(self.bio.bio(), &iter, at, buf)
     }
 }
@@ -271,13 +280,17 @@ impl<'t> Platform for &'t RemapTarget {
     fn resubmit(&self, bio: HeldBio<'t>) {
         self.route_held(bio.bio);
     }
-    fn complete(&self, mut bio: FailedBio<'t>, status: u8) {
-        bio.bio.per_bio().deferred = true;
+    fn complete(&self, mut bio: FailedBio<'t>, how: Completion) {
+        let per_bio = bio.bio.per_bio();
+        per_bio.deferred = true;
+        let status = status_of(how, per_bio);
         bio.bio.complete(status);
     }
-    fn complete_held(&self, mut bio: HeldBio<'t>, status: u8) {
+    fn complete_held(&self, mut bio: HeldBio<'t>, how: Completion) {
         // The worker's verdict: end_io lets it through as it is.
-        bio.bio.per_bio::<PerBio>().deferred = true;
+        let per_bio = bio.bio.per_bio();
+        per_bio.deferred = true;
+        let status = status_of(how, per_bio);
         bio.bio.complete(status);
     }
     fn commit_and_publish(

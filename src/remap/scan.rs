@@ -91,7 +91,7 @@ impl Scan {
 impl RemapTarget {
     /// `scan start`: restarts the scan from block 0; `EBUSY` while the
     /// device is suspended.
-    pub(super) fn scan_start(&self, target: &Target, mib_per_s: u32) -> Result {
+    pub(super) fn scan_start(&self, target: &Target<Self>, mib_per_s: u32) -> Result {
         let refuse = || {
             dm_warn_limited!(self.name, "scan start refused: the device is suspended\n");
             Err(EBUSY)
@@ -111,7 +111,7 @@ impl RemapTarget {
             return refuse();
         }
         dm_info_limited!(self.name, "patrol read started at {} MiB/s\n", mib_per_s);
-        target.queue_work::<Self>();
+        target.queue_work();
         Ok(())
     }
 
@@ -125,13 +125,13 @@ impl RemapTarget {
 
     /// Reads up to `CHUNKS_PER_RUN` chunks, then requeues the worker while
     /// the scan runs.
-    pub(super) fn scan_step(&self, target: &Target) {
+    pub(super) fn scan_step(&self, target: &Target<Self>) {
         if !self.scan.running() {
             return;
         }
         let _noio = NoIoScope::enter();
         let Ok(mut buf) = IoBuffer::new() else {
-            target.queue_work::<Self>();
+            target.queue_work();
             return;
         };
         let chunk = self.geo.blocks_of_bytes(IoBuffer::BYTES).max(1);
@@ -162,7 +162,7 @@ impl RemapTarget {
             self.recover_all();
             self.rate_limit(len as u64);
         }
-        target.queue_work::<Self>();
+        target.queue_work();
     }
 
     /// Sleeps as long as reading `bytes` takes at the scan's rate.

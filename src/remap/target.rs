@@ -7,7 +7,6 @@
 use core::sync::atomic::{AtomicU8, Ordering};
 
 use kernel::c_str;
-use kernel::ffi::c_int;
 use kernel::prelude::*;
 use kernel::sync::lock::{mutex::MutexBackend, Guard};
 use kernel::sync::{Mutex, SpinLock};
@@ -28,8 +27,8 @@ use crate::dm::log::{dm_info_limited, dm_warn_limited, DmName};
 use crate::dm::sysfs::SysfsSlot;
 use crate::dm::work::Worker;
 use crate::dm::{
-    Claim, CtrError, DmDev, Emitter, EndBio, EndIoOutcome, IoBuffer, MapBio, MapOutcome, QueueLimits, StatusKind,
-    Target, TargetOps,
+    BlkStatus, Claim, CtrError, DmDev, Emitter, EndBio, EndIoOutcome, IoBuffer, IterStop, MapBio, MapOutcome,
+    QueueLimits, StatusKind, Target, TargetOps,
 };
 use crate::dm_remap_core::discover::Fingerprint;
 use crate::dm_remap_core::extent;
@@ -106,7 +105,7 @@ pub(super) fn fingerprint(main: &DmDev, block_bytes: u32) -> Fingerprint {
 
 /// Claims `dev` for `target`; `taken` is the refusal when another dm-remap
 /// device holds it.
-fn claim(target: &mut Target, dev: &DmDev, taken: &'static core::ffi::CStr) -> Result<Claim, CtrError> {
+fn claim(target: &mut Target<RemapTarget>, dev: &DmDev, taken: &'static core::ffi::CStr) -> Result<Claim, CtrError> {
     target.claim(dev).map_err(|e| if e == EBUSY { CtrError::new(EBUSY, taken) } else { nomem(e) })
 }
 
@@ -130,7 +129,7 @@ impl RemapTarget {
 
     /// Raises a device-mapper event when health changed since the last
     /// check. Process context (dm_table_event sleeps).
-    pub(super) fn check_health(&self, target: &Target) {
+    pub(super) fn check_health(&self, target: &Target<Self>) {
         let now = self.health();
         let before = self.last_health.swap(now as u8, Ordering::Relaxed);
         if before != now as u8 {
@@ -161,7 +160,7 @@ impl TargetOps for RemapTarget {
     const VERSION: [u32; 3] = [0, 3, 0];
     type PerBio = PerBio;
 
-    fn ctr(target: &mut Target, args: &[&CStr]) -> Result<Self, CtrError> {
+    fn ctr(target: &mut Target<Self>, args: &[&CStr]) -> Result<Self, CtrError> {
         let words = words(args).map_err(nomem)?;
         let line = TableLine::parse(&words).map_err(|e| invalid(e.message()))?;
         // `parse` succeeded, so the first two arguments are the devices.
@@ -244,20 +243,26 @@ impl TargetOps for RemapTarget {
     }
 
     #[inline]
-    fn map(&self, target: &Target, bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
+    fn map<'a>(&self, target: &Target<Self>, bio: MapBio<'a, Self>, per_bio: &mut PerBio) -> MapOutcome<'a> {
         self.map_bio(target, bio, per_bio)
     }
 
     #[inline]
-    fn end_io(&self, target: &Target, bio: EndBio<'_>, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
+    fn end_io<'a>(
+        &self,
+        target: &Target<Self>,
+        bio: EndBio<'a, Self>,
+        per_bio: &mut PerBio,
+        status: BlkStatus,
+    ) -> EndIoOutcome<'a> {
         self.end_bio(target, bio, per_bio, status)
     }
 
-    fn status(&self, _target: &Target, kind: StatusKind, out: &mut Emitter<'_>) {
+    fn status(&self, _target: &Target<Self>, kind: StatusKind, out: &mut Emitter<'_>) {
         self.write_status(kind, out);
     }
 
-    fn message(&self, target: &Target, args: &[&CStr], out: &mut Emitter<'_>) -> Result<bool> {
+    fn message(&self, target: &Target<Self>, args: &[&CStr], out: &mut Emitter<'_>) -> Result<bool> {
         let words = words(args)?;
         let command = kernel::str::BStr::from_bytes(words.first().copied().unwrap_or_default());
         let message = Message::parse(&words).map_err(|e| {
@@ -295,26 +300,24 @@ impl TargetOps for RemapTarget {
         result
     }
 
-    fn iterate_devices(&self, visit: &mut dyn FnMut(&DmDev, u64, u64) -> c_int) -> c_int {
+    fn iterate_devices(&self, visit: &mut dyn FnMut(&DmDev, u64, u64) -> Result<(), IterStop>) -> Result<(), IterStop> {
         let (main, spare) = (self.devices.main(), self.devices.spare());
-        match visit(main, 0, self.geo.sectors()) {
-            0 => visit(spare, 0, spare.sectors()),
-            r => r,
-        }
+        visit(main, 0, self.geo.sectors())?;
+        visit(spare, 0, spare.sectors())
     }
 
     fn io_hints(&self, limits: &mut QueueLimits) {
         limits.raise_logical_block_size(self.geo.layout().block_bytes);
     }
 
-    fn presuspend(&self, _target: &Target) {
+    fn presuspend(&self, _target: &Target<Self>) {
         if self.scan.block() {
             dm_info_limited!(self.name, "patrol read stopped by suspend\n");
         }
         self.worker.flush();
     }
 
-    fn postsuspend(&self, _target: &Target) {
+    fn postsuspend(&self, _target: &Target<Self>) {
         // Every bio has completed, and the worker commits nothing after the
         // bios of its round (a reloaded table must find the spare settled):
         // let whatever it still runs finish before the table can be swapped.
@@ -322,19 +325,19 @@ impl TargetOps for RemapTarget {
         self.sysfs.remove();
     }
 
-    fn presuspend_undo(&self, _target: &Target) {
+    fn presuspend_undo(&self, _target: &Target<Self>) {
         self.scan.unblock();
     }
 
-    fn preresume(&self, _target: &Target) -> Result {
+    fn preresume(&self, _target: &Target<Self>) -> Result {
         self.catch_up()
     }
 
-    fn resume(&self, target: &Target) {
+    fn resume(&self, target: &Target<Self>) {
         self.scan.unblock();
         // Published while the device is active; a reloaded table's
         // directory replaces the old one's (removed at its postsuspend).
-        if let Err(e) = target.publish_sysfs::<Self>() {
+        if let Err(e) = target.publish_sysfs() {
             dm_warn_limited!(self.name, "no sysfs directory: {:?}\n", e);
         }
     }
@@ -345,7 +348,7 @@ impl TargetOps for RemapTarget {
         Some(&self.worker)
     }
 
-    fn run_work(&self, target: &Target) {
+    fn run_work(&self, target: &Target<Self>) {
         self.recover_all();
         self.scan_step(target);
         self.check_health(target);

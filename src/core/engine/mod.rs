@@ -22,6 +22,7 @@ pub mod route;
 
 use core::ops::{Deref, DerefMut};
 
+use super::error_class::ErrorClass;
 use super::extent::Extent;
 use super::policy::Policies;
 use super::spare_alloc::SpareAllocator;
@@ -88,10 +89,23 @@ pub struct BioInfo {
     pub block: u64,
     /// Blocks it covers.
     pub blocks: u64,
-    /// The status it failed with (0 for a held bio that did not fail).
-    pub status: u8,
+    /// The class of the status it failed with (`None` for a held bio that
+    /// did not fail).
+    pub class: Option<ErrorClass>,
     /// Whether map sent it to the spare.
     pub on_spare: bool,
+}
+
+/// How the worker completes a bio it holds; the platform turns it into its
+/// own status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Completion {
+    /// Success.
+    Ok,
+    /// With the status it failed with (for a failed bio).
+    AsFailed,
+    /// With a generic I/O error.
+    IoError,
 }
 
 /// A bio the worker holds: failed and taken over by `end_io`, or held by
@@ -225,10 +239,10 @@ pub trait Platform {
     fn release_held(&self);
     /// Sends a held bio where the table now says.
     fn resubmit(&self, bio: Self::Held);
-    /// Completes a failed bio with `status`.
-    fn complete(&self, bio: Self::Failed, status: u8);
-    /// Completes a held bio with `status` (the worker placed its data).
-    fn complete_held(&self, bio: Self::Held, status: u8);
+    /// Completes a failed bio as `how` says.
+    fn complete(&self, bio: Self::Failed, how: Completion);
+    /// Completes a held bio as `how` says (the worker placed its data).
+    fn complete_held(&self, bio: Self::Held, how: Completion);
     /// Builds the next table (this one without the blocks in `moved`, plus
     /// `new`), commits it with `alloc`'s cursor and publishes it; then
     /// `alloc` becomes the writer's allocator. Nothing changes on failure.

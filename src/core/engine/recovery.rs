@@ -6,11 +6,11 @@
 //! first. All new remaps of a round are committed together (one metadata
 //! commit for many errors), before any bio that depends on them completes.
 
-use super::super::error_class::{classify, status, ErrorClass};
+use super::super::error_class::ErrorClass;
 use super::super::extent::{Extent, ExtentState};
 use super::super::sort::heapsort_by_key;
 use super::super::spare_alloc::SpareAllocator;
-use super::{BioInfo, Counter, Event, IoBuf, List, Op, Platform, WorkBio, Writer};
+use super::{BioInfo, Completion, Counter, Event, IoBuf, List, Op, Platform, WorkBio, Writer};
 
 /// Spare blocks tried for one remapped block before giving up on it.
 const SPARE_ATTEMPTS: u32 = 3;
@@ -47,13 +47,13 @@ pub fn recover_round<P: Platform>(
         runs: Default::default(),
         moved: Default::default(),
     };
-    let mut verdicts: P::List<(P::Failed, u8, bool)> = Default::default();
+    let mut verdicts: P::List<(P::Failed, Completion, bool)> = Default::default();
     let mut relocate: P::List<u64> = Default::default();
     for mut bio in failed {
-        let (status, needs_commit) = recover_bio(p, &mut writer, &mut bio, &mut round, &mut relocate);
+        let (how, needs_commit) = recover_bio(p, &mut writer, &mut bio, &mut round, &mut relocate);
         // On allocation failure the bio is dropped, which fails it: never
         // a false success.
-        let _ = verdicts.try_push((bio, status, needs_commit));
+        let _ = verdicts.try_push((bio, how, needs_commit));
     }
     let mut placed: P::List<P::Held> = Default::default();
     let mut resubmit: P::List<P::Held> = Default::default();
@@ -76,36 +76,36 @@ pub fn recover_round<P: Platform>(
     if !relocate.is_empty() {
         super::moves::relocate(p, &mut relocate);
     }
-    for (bio, status, needs_commit) in verdicts {
-        let status = if needs_commit && !committed { status::IOERR } else { status };
-        if status != status::OK {
+    for (bio, how, needs_commit) in verdicts {
+        let how = if needs_commit && !committed { Completion::IoError } else { how };
+        if how != Completion::Ok {
             p.count(Counter::Unrecovered, 1);
         }
-        p.complete(bio, status);
+        p.complete(bio, how);
     }
     for kept in placed {
         if !committed {
             p.count(Counter::Unrecovered, 1);
         }
-        p.complete_held(kept, if committed { status::OK } else { status::IOERR });
+        p.complete_held(kept, if committed { Completion::Ok } else { Completion::IoError });
     }
     for kept in resubmit {
         p.resubmit(kept);
     }
 }
 
-/// Retries a failed bio block by block; returns its final status and
-/// whether that status depends on this round's commit.
+/// Retries a failed bio block by block; returns how to complete it and
+/// whether that depends on this round's commit.
 fn recover_bio<P: Platform>(
     p: &P,
     writer: &mut Writer<P::Meta, P::Buf>,
     bio: &mut P::Failed,
     round: &mut Round<P>,
     relocate: &mut P::List<u64>,
-) -> (u8, bool) {
-    let BioInfo { op, block: first, blocks, status: failed_with, on_spare } = bio.info();
+) -> (Completion, bool) {
+    let BioInfo { op, block: first, blocks, class, on_spare } = bio.info();
     let bs = p.block_bytes();
-    let transient = classify(failed_with) == ErrorClass::Transient;
+    let transient = class == Some(ErrorClass::Transient);
     let buf = &mut writer.buf;
     let mut needs_commit = false;
     let mut lost = false;
@@ -117,7 +117,7 @@ fn recover_bio<P: Platform>(
                 if op == Op::WriteZeroes {
                     buf.bytes(bs).fill(0);
                 } else if bio.copy_out(at, buf.bytes(bs)).is_err() {
-                    return (failed_with, false);
+                    return (Completion::AsFailed, false);
                 }
                 // A block remapped since the bio was mapped (a remap
                 // message ran in between) is written where it now lives.
@@ -126,11 +126,11 @@ fn recover_bio<P: Platform>(
                     continue;
                 }
                 if on_main && !p.policies().auto_remap {
-                    return (failed_with, false);
+                    return (Completion::AsFailed, false);
                 }
                 match place_block(p, block, buf, round) {
                     Ok(commit) => needs_commit |= commit,
-                    Err(()) => return (failed_with, false),
+                    Err(()) => return (Completion::AsFailed, false),
                 }
             }
             // On the spare: where the bio failed, or remapped since it was
@@ -153,16 +153,16 @@ fn recover_bio<P: Platform>(
                 lost = true;
                 mark_pending(p, block);
             }
-            _ => return (failed_with, false),
+            _ => return (Completion::AsFailed, false),
         }
     }
     if lost {
-        return (failed_with, false);
+        return (Completion::AsFailed, false);
     }
     if op == Op::Read {
         p.count(Counter::SoftReadErrors, 1);
     }
-    (status::OK, needs_commit)
+    (Completion::Ok, needs_commit)
 }
 
 /// Writes the block in `buf` to main again, durably; `true` if it took.

@@ -4,7 +4,7 @@
 //! section that sees those versions; the caller holds, queues or sends the
 //! bio (and counts it in flight) inside that same section.
 
-use super::super::error_class::{classify, ErrorClass};
+use super::super::error_class::ErrorClass;
 use super::super::extent::{Extent, Route};
 use super::Op;
 
@@ -99,12 +99,12 @@ pub fn changes_data(op: Op) -> bool {
 }
 
 /// Whether the worker takes over a failed completion of a bio of `op`
-/// that covers data (`has_data`): reads, writes and write-zeroes that
-/// failed with a media or transient error are retried and, for writes,
-/// remapped.
-pub fn recoverable(op: Op, has_data: bool, status: u8) -> bool {
+/// that covers data (`has_data`) and failed with an error of `class`:
+/// reads, writes and write-zeroes that failed with a media or transient
+/// error are retried and, for writes, remapped.
+pub fn recoverable(op: Op, has_data: bool, class: ErrorClass) -> bool {
     let data = has_data && (op == Op::Read || changes_data(op));
-    data && matches!(classify(status), ErrorClass::Media | ErrorClass::Transient)
+    data && matches!(class, ErrorClass::Media | ErrorClass::Transient)
 }
 
 #[cfg(test)]

@@ -5,7 +5,27 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use dm_remap_core::error_class::status;
+use dm_remap_core::error_class::ErrorClass;
+
+/// The simulated block layer's completion statuses (named, and numbered,
+/// after the kernel's `BLK_STS_*` that the faults stand for); 0 is success.
+pub mod status {
+    pub const OK: u8 = 0;
+    pub const TRANSPORT: u8 = 4;
+    pub const IOERR: u8 = 10;
+    pub const AGAIN: u8 = 12;
+}
+
+/// The class of a failed status, as the kernel glue classifies the
+/// `BLK_STS_*` it stands for; `None` for success.
+pub fn class(st: u8) -> Option<ErrorClass> {
+    match st {
+        status::OK => None,
+        status::IOERR => Some(ErrorClass::Media),
+        status::AGAIN => Some(ErrorClass::Transient),
+        _ => Some(ErrorClass::Device),
+    }
+}
 
 /// One sector's bytes.
 pub type Sector = Box<[u8; 512]>;

@@ -12,13 +12,14 @@ use shuttle::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Order
 use shuttle::sync::{Mutex, MutexGuard};
 use shuttle::thread;
 
+use crate::disk::{class, status};
 use dm_remap_core::commit::{commit, format, MetaWrite};
 use dm_remap_core::engine::drain::{drain, EpochCounts};
 use dm_remap_core::engine::route::{self, decide, decide_held, recoverable, Decision, Published};
 use dm_remap_core::engine::{
-    BioInfo, ChangeFailed, Counter, Event, IoBuf, IoFailed, List, NoMem, Op, Platform, WorkBio, Writer, IO_BYTES,
+    BioInfo, ChangeFailed, Completion, Counter, Event, IoBuf, IoFailed, List, NoMem, Op, Platform, WorkBio, Writer,
+    IO_BYTES,
 };
-use dm_remap_core::error_class::status;
 use dm_remap_core::extent::{self, Extent, Route};
 use dm_remap_core::format::{Superblock, BLOCK, FORMAT_VERSION};
 use dm_remap_core::geometry::SpareLayout;
@@ -172,6 +173,15 @@ impl Bio {
         *self.done.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((st, self.data));
     }
 
+    /// The status the worker's verdict `how` completes this bio with.
+    fn status_for(&self, how: Completion) -> u8 {
+        match how {
+            Completion::Ok => status::OK,
+            Completion::AsFailed => self.status,
+            Completion::IoError => status::IOERR,
+        }
+    }
+
     fn leave_worker(&mut self) {
         if let Some(n) = self.worker.take() {
             n.fetch_sub(1, Ordering::SeqCst);
@@ -205,7 +215,7 @@ impl Drop for Owned {
 impl WorkBio for Owned {
     fn info(&mut self) -> BioInfo {
         let b = self.0.as_ref().unwrap();
-        BioInfo { op: b.op, block: b.block, blocks: b.blocks, status: b.status, on_spare: b.to_spare }
+        BioInfo { op: b.op, block: b.block, blocks: b.blocks, class: class(b.status), on_spare: b.to_spare }
     }
     fn copy_out(&mut self, at: usize, buf: &mut [u8]) -> Result<(), IoFailed> {
         let b = self.0.as_ref().unwrap();
@@ -699,7 +709,7 @@ impl<'a> Target<'a> {
             bio.complete(st);
             return;
         }
-        if !recoverable(bio.op, bio.blocks > 0, st) {
+        if !class(st).is_some_and(|c| recoverable(bio.op, bio.blocks > 0, c)) {
             bio.complete(st);
             self.queue_work();
             return;
@@ -941,13 +951,15 @@ impl Platform for Target<'_> {
             }
         }
     }
-    fn complete(&self, mut bio: Owned, st: u8) {
+    fn complete(&self, mut bio: Owned, how: Completion) {
         if let Some(b) = bio.0.take() {
+            let st = b.status_for(how);
             b.complete(st);
         }
     }
-    fn complete_held(&self, mut bio: Owned, st: u8) {
+    fn complete_held(&self, mut bio: Owned, how: Completion) {
         if let Some(b) = bio.0.take() {
+            let st = b.status_for(how);
             b.complete(st);
         }
     }
