@@ -56,7 +56,7 @@ impl Dump {
                     main_block: e.main,
                     spare_pool_block: e.spare,
                     length: e.len,
-                    state: e.state.name().to_string(),
+                    state: e.state.to_string(),
                 })
                 .collect(),
         }
@@ -87,11 +87,10 @@ impl Dump {
         }
         let mut extents = Vec::with_capacity(self.extents.len());
         for d in &self.extents {
-            let state = match d.state.as_str() {
-                "ok" => ExtentState::Ok,
-                "lost" => ExtentState::Lost,
-                s => return Err(format!("extent at main block {}: unknown state '{s}'", d.main_block)),
-            };
+            let state: ExtentState = d
+                .state
+                .parse()
+                .map_err(|_| format!("extent at main block {}: unknown state '{}'", d.main_block, d.state))?;
             if d.length == 0 {
                 return Err(format!("extent at main block {}: length 0", d.main_block));
             }

@@ -68,6 +68,10 @@ enum Command {
         device: Option<String>,
         #[arg(short, long, value_enum, default_value = "table")]
         format: status::Format,
+        /// Print only this status field (its name in the documentation's
+        /// table, e.g. health, remaps, scan_state), as the target shows it.
+        #[arg(long, conflicts_with = "format")]
+        field: Option<String>,
     },
     /// List a device's remaps (main_block spare_block length state).
     List { device: String },
@@ -268,7 +272,10 @@ fn main() -> ExitCode {
         Command::Repair { spare } => commands::repair(spare),
         Command::Activate { config, dry_run } => activate::activate(config, *dry_run).map(all_or_some),
         Command::Deactivate { config } => activate::deactivate(config).map(all_or_some),
-        Command::Status { device, format } => {
+        Command::Status { device, field: Some(f), .. } => {
+            status::field(device.as_deref(), f).map(|out| print_clean(&out))
+        }
+        Command::Status { device, format, field: None } => {
             status::collect(device.as_deref()).and_then(|d| status::render(&d, *format)).map(|out| print_clean(&out))
         }
         Command::List { device } => status::list(device).map(|out| print_clean(&out)),

@@ -4,6 +4,8 @@
 
 use serde_json::json;
 
+use dm_remap_core::health::Health;
+
 use crate::status::DeviceStatus;
 
 /// Nagios plugin states and exit codes.
@@ -24,12 +26,12 @@ impl NagiosState {
 /// The state of one device: CRITICAL when failing or out of spare, WARNING
 /// when degraded or with pending blocks or unrecovered errors.
 fn state_of(d: &DeviceStatus) -> NagiosState {
-    match d.health.as_str() {
-        "failing" | "spare_exhausted" => NagiosState::Critical,
-        "degraded" => NagiosState::Warning,
-        "ok" if d.pending > 0 || d.unrecovered_errors > 0 => NagiosState::Warning,
-        "ok" => NagiosState::Ok,
-        _ => NagiosState::Unknown,
+    match d.health.parse() {
+        Ok(Health::Failing | Health::SpareExhausted) => NagiosState::Critical,
+        Ok(Health::Degraded) => NagiosState::Warning,
+        Ok(Health::Ok) if d.pending > 0 || d.unrecovered_errors > 0 => NagiosState::Warning,
+        Ok(Health::Ok) => NagiosState::Ok,
+        Err(_) => NagiosState::Unknown,
     }
 }
 
