@@ -23,7 +23,7 @@ grep -q "devices.conf:6: Unknown optional argument" /tmp/work/err || fail "line 
 [ -b /dev/mapper/first ] && [ -b /dev/mapper/second ] || fail "the good devices are not up"
 assert_eq "$(dmsetup table second | cut -d' ' -f6-)" "4 read_retries 5 spare_warn 50" "policies of 'second'"
 assert_eq "$(dmsetup info -c --noheadings -o uuid first)" "DMREMAP-first" "uuid of 'first'"
-assert_eq "$(status_field first 13)" ok "'first' is healthy"
+assert_eq "$(info_field first health)" ok "'first' is healthy"
 
 # Again: nothing changes, the active devices are skipped.
 set +e; dm-remap activate --config /tmp/work/devices.conf > /tmp/work/out2 2>/dev/null; set -e
