@@ -137,3 +137,29 @@ fn bad_input_gets_a_clear_error_and_status_2() {
     );
     assert_eq!(tool(&["check", img.to_str().unwrap()]).0, 2, "refused restores wrote nothing");
 }
+
+#[test]
+fn a_remap_of_the_partial_last_main_block_is_kept_as_the_kernel_keeps_it() {
+    // 4 KiB blocks over a main device of 100 blocks and 4 sectors: the
+    // kernel's target has 101 blocks, the last one partial, and loads a
+    // table that remaps it.
+    let dir = tempfile::tempdir().unwrap();
+    let img = image(dir.path());
+    let l = dm_remap_core::geometry::SpareLayout::new(SPARE_BYTES / 512, 4096).unwrap();
+    let json = dir.path().join("in.json");
+    std::fs::write(
+        &json,
+        format!(
+            r#"{{"format_version":2,"generation":3,"uuid":"00112233445566778899aabbccddeeff",
+                "main_sectors":804,"main_logical_block_size":512,"block_bytes":4096,
+                "spare_sectors":16384,"pool_blocks":{},"alloc_next":1,
+                "extents":[{{"main_block":100,"spare_pool_block":0,"length":1,"state":"ok"}}]}}"#,
+            l.pool_blocks
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = tool(&["restore", img.to_str().unwrap(), "--input", json.to_str().unwrap()]);
+    assert_eq!(code, 0, "restore of a remap of the partial last block: {out}{err}");
+    let (code, out, err) = tool(&["check", img.to_str().unwrap()]);
+    assert_eq!(code, 0, "check: {out}{err}");
+}
