@@ -61,7 +61,7 @@ pub fn check(path: &Path) -> Result<Outcome, String> {
         println!("no valid copy: the target would refuse this spare");
         return Ok(Outcome::Unusable);
     };
-    if let Err(e) = check_table(extents, &copies.layout, sb.alloc_next, main_blocks(&sb)) {
+    if let Err(e) = check_table(extents, &copies.layout, sb.alloc_next, main_blocks(&sb, &copies.layout)) {
         println!("newest copy's table is inconsistent: {e}");
         return Ok(Outcome::Unusable);
     }
@@ -130,7 +130,7 @@ pub fn repair(path: &Path) -> Result<Outcome, String> {
     let (mut spare, copies) = load(path, true)?;
     let (_, _, sb, extents) =
         copies.newest().ok_or_else(|| format!("{}: no valid copy to repair from", path.display()))?;
-    check_table(extents, &copies.layout, sb.alloc_next, main_blocks(&sb))?;
+    check_table(extents, &copies.layout, sb.alloc_next, main_blocks(&sb, &copies.layout))?;
     if copies.copies.iter().flatten().any(|c| c.state == CopyState::Foreign) {
         return Err(format!("{}: someone else's data where a copy belongs; not overwriting it", path.display()));
     }

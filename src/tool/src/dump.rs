@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use dm_remap_core::extent::{Extent, ExtentState};
 use dm_remap_core::format::{Superblock, FORMAT_VERSION, FORMAT_VERSION_1};
-use dm_remap_core::geometry::SpareLayout;
+use dm_remap_core::geometry::{Geometry, SpareLayout};
 use dm_remap_core::table_check::{self, TableFault};
 
 /// One remapped run.
@@ -114,7 +114,7 @@ impl Dump {
             copy: 0,
             slot: 0,
         };
-        check_table(&extents, layout, self.alloc_next.min(layout.pool_blocks), main_blocks(&sb))?;
+        check_table(&extents, layout, self.alloc_next.min(layout.pool_blocks), main_blocks(&sb, layout))?;
         Ok((sb, extents))
     }
 }
@@ -137,7 +137,8 @@ pub fn check_table(extents: &[Extent], layout: &SpareLayout, alloc_next: u64, ma
     })
 }
 
-/// Blocks of the main device a superblock describes.
-pub fn main_blocks(sb: &Superblock) -> u64 {
-    sb.main_sectors / (u64::from(sb.block_bytes) / 512).max(1)
+/// Blocks of the main device a superblock describes, counted as the kernel
+/// counts its target's (a partial last block is a block).
+pub fn main_blocks(sb: &Superblock, layout: &SpareLayout) -> u64 {
+    Geometry::new(layout, sb.main_sectors).main_blocks()
 }
