@@ -126,20 +126,6 @@ impl Policies {
     pub fn emit_changed(&self, out: &mut impl fmt::Write) -> fmt::Result {
         self.changed().try_for_each(|p| write!(out, " {p}"))
     }
-
-    /// Writes all settings as `<on|off> <read_retries> <error_threshold>
-    /// <spare_warn> <spare_crit>` (status fields).
-    pub fn emit_all(&self, out: &mut impl fmt::Write) -> fmt::Result {
-        write!(
-            out,
-            "{} {} {} {} {}",
-            if self.auto_remap { "on" } else { "off" },
-            self.read_retries,
-            self.error_threshold,
-            self.spare_warn,
-            self.spare_crit
-        )
-    }
 }
 
 impl fmt::Display for Policy {

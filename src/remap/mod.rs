@@ -3,7 +3,6 @@
 //! messages that change and list it.
 
 mod counters;
-mod geometry;
 mod inflight;
 mod io;
 mod listing;

@@ -9,10 +9,8 @@ use super::counters::{RecoveryCounters, LATENCY_BUCKETS, LATENCY_SAMPLE_EVERY};
 use super::target::RemapTarget;
 use crate::dm::rcu::RcuReadGuard;
 use crate::dm::{Emitter, StatusKind, TargetOps};
+use crate::logic::status_line::{StatusLine, STATUS_FORMAT_VERSION};
 use crate::logic::table_line::Options;
-
-/// Version of the INFO status line layout (Documentation/dm-remap.rst).
-const STATUS_FORMAT_VERSION: u32 = 3;
 
 /// The UUID as 32 hex digits.
 pub(super) struct Hex<'a>(pub(super) &'a [u8]);
@@ -30,34 +28,32 @@ impl RemapTarget {
         let _ = match kind {
             StatusKind::Info => {
                 let c = self.counters.snapshot();
-                write!(
-                    out,
-                    "{} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {}",
-                    STATUS_FORMAT_VERSION,
-                    self.main.name(),
-                    self.spare.name(),
-                    self.layout.block_bytes,
-                    self.remapped_blocks.load(Ordering::Relaxed),
-                    self.spare_total,
-                    self.spare_used.load(Ordering::Relaxed),
-                    c.reads,
-                    c.writes,
-                    c.remapped_reads,
-                    c.remapped_writes,
-                    c.errors,
-                    self.health().name(),
-                    self.generation.load(Ordering::Relaxed),
-                    Hex(&self.uuid),
-                    self.meta_copies.load(Ordering::Relaxed),
-                    self.pending_blocks.read(&RcuReadGuard::new()).len(),
-                    RecoveryCounters::get(&self.recovery.auto_remaps),
-                    RecoveryCounters::get(&self.recovery.soft_read_errors),
-                    RecoveryCounters::get(&self.recovery.unrecovered),
-                )
-                .and_then(|()| out.write_char(' '))
-                .and_then(|()| self.policies().emit_all(out))
-                .and_then(|()| out.write_char(' '))
-                .and_then(|()| self.scan_progress(out))
+                StatusLine {
+                    format_version: STATUS_FORMAT_VERSION,
+                    // `major:minor`, always ASCII.
+                    main_dev: self.main.name().to_str().unwrap_or("?"),
+                    spare_dev: self.spare.name().to_str().unwrap_or("?"),
+                    block_bytes: self.layout.block_bytes,
+                    remaps: self.remapped_blocks.load(Ordering::Relaxed),
+                    spare_total: self.spare_total,
+                    spare_used: self.spare_used.load(Ordering::Relaxed),
+                    reads: c.reads,
+                    writes: c.writes,
+                    remapped_reads: c.remapped_reads,
+                    remapped_writes: c.remapped_writes,
+                    errors: c.errors,
+                    health: self.health(),
+                    generation: self.generation.load(Ordering::Relaxed),
+                    uuid: self.uuid,
+                    metadata_copies: self.meta_copies.load(Ordering::Relaxed),
+                    pending: self.pending_blocks.read(&RcuReadGuard::new()).len() as u64,
+                    auto_remaps: RecoveryCounters::get(&self.recovery.auto_remaps),
+                    soft_read_errors: RecoveryCounters::get(&self.recovery.soft_read_errors),
+                    unrecovered: RecoveryCounters::get(&self.recovery.unrecovered),
+                    policies: self.policies(),
+                    scan: self.scan_progress(),
+                }
+                .emit(out)
             }
             StatusKind::Table => write!(out, "{} {}", self.main.name(), self.spare.name())
                 .and_then(|()| self.options().emit(out)),

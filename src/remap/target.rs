@@ -13,7 +13,6 @@ use kernel::sync::{Mutex, SpinLock};
 use kernel::{new_mutex, new_spinlock};
 
 use super::counters::{IoCounters, LatencyHistograms, RecoveryCounters};
-use super::geometry::Geometry;
 use super::inflight::InFlight;
 use super::io::PerBio;
 use super::metadata::Metadata;
@@ -31,7 +30,7 @@ use crate::dm::{
 };
 use crate::logic::discover::Fingerprint;
 use crate::logic::extent;
-use crate::logic::geometry::{self, SpareLayout};
+use crate::logic::geometry::{self, Geometry, SpareLayout};
 use crate::logic::health::{Health, HealthInputs};
 use crate::logic::message::Message;
 use crate::logic::policy::{Policies, Policy};
@@ -315,7 +314,7 @@ impl TargetOps for RemapTarget {
                 Ok(false)
             }
             Message::ScanStatus => {
-                let _ = self.scan_progress(out);
+                let _ = self.scan_progress().emit(out);
                 Ok(true)
             }
             Message::Stats => {
