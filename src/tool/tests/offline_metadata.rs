@@ -163,3 +163,31 @@ fn a_remap_of_the_partial_last_main_block_is_kept_as_the_kernel_keeps_it() {
     let (code, out, err) = tool(&["check", img.to_str().unwrap()]);
     assert_eq!(code, 0, "check: {out}{err}");
 }
+
+#[test]
+fn a_grown_spare_without_region_a_is_read_from_region_b_where_it_was_formatted() {
+    // As the kernel's discovery finds it: region B stays at the power of two
+    // the spare's first size gave (sector 8192 for 8 MiB), not where the
+    // grown size would put it.
+    let dir = tempfile::tempdir().unwrap();
+    let img = restored(dir.path());
+    let before = dm_remap_core::geometry::SpareLayout::new(SPARE_BYTES / 512, 512).unwrap();
+    assert_eq!(before.region_b_start, 8192);
+    let grown = dm_remap_core::geometry::SpareLayout::new(2 * SPARE_BYTES / 512, 512).unwrap();
+    assert_ne!(grown.region_b_start, before.region_b_start, "the grown size would put region B elsewhere");
+    let f = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
+    f.set_len(2 * SPARE_BYTES).unwrap();
+    drop(f);
+    let mut data = std::fs::read(&img).unwrap();
+    data[..(before.region_sectors * 512) as usize].fill(0);
+    std::fs::write(&img, data).unwrap();
+    let (code, out, err) = tool(&["check", img.to_str().unwrap()]);
+    assert_eq!(code, 1, "region A lost: needs repair: {out}{err}");
+    assert!(out.contains("at sectors 0 and 8192"), "{out}");
+    assert!(out.contains("copy B slot 0: valid, generation 4, 2 extents"), "{out}");
+    let (code, out, err) = tool(&["repair", img.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = tool(&["check", img.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("at sectors 0 and 8192"), "{out}");
+}
