@@ -191,3 +191,26 @@ fn a_grown_spare_without_region_a_is_read_from_region_b_where_it_was_formatted()
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("at sectors 0 and 8192"), "{out}");
 }
+
+#[test]
+fn restore_over_metadata_it_cannot_lay_out_goes_above_its_generation() {
+    // Metadata of a larger spare (here: the image shrank) gives no layout;
+    // restore lays the spare out anew, and like the kernel's format it goes
+    // above every superblock on the spare, not only above the dump's.
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("spare.img");
+    std::fs::File::create(&img).unwrap().set_len(2 * SPARE_BYTES).unwrap();
+    let json = dir.path().join("in.json");
+    let big = dump_json(EXTENTS).replace(r#""generation":3"#, r#""generation":9"#);
+    let big =
+        big.replace(r#""spare_sectors":16384,"pool_blocks":15312"#, r#""spare_sectors":32768,"pool_blocks":30656"#);
+    std::fs::write(&json, big).unwrap();
+    let (code, out, err) = tool(&["restore", img.to_str().unwrap(), "--input", json.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("as generation 10"), "{out}");
+    std::fs::OpenOptions::new().write(true).open(&img).unwrap().set_len(SPARE_BYTES).unwrap();
+    std::fs::write(&json, dump_json(EXTENTS)).unwrap();
+    let (code, out, err) = tool(&["restore", img.to_str().unwrap(), "--input", json.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("as generation 11"), "restore must go above generation 10 still on the spare: {out}");
+}
