@@ -104,13 +104,15 @@ pub fn restore(path: &Path, input: &Path) -> Result<Outcome, String> {
                     path.display()
                 ));
             }
-            (layout, Some(copies.slots()), copies.highest_generation())
+            let highest = copies.highest_generation().max(spare.highest_generation(&layout));
+            (layout, Some(copies.slots()), highest)
         }
         Err(_) => {
             let layout = SpareLayout::new(spare.sectors, dump.block_bytes).ok_or_else(|| {
                 format!("spare of {} sectors cannot hold metadata for {}-byte blocks", spare.sectors, dump.block_bytes)
             })?;
-            (layout, None, 0)
+            let highest = spare.highest_generation(&layout);
+            (layout, None, highest)
         }
     };
     let generation = next_generation(highest.max(dump.generation))
@@ -140,8 +142,9 @@ pub fn repair(path: &Path) -> Result<Outcome, String> {
         return Ok(Outcome::Clean);
     }
     let extents = extents.to_vec();
-    let generation = next_generation(copies.highest_generation())
-        .ok_or_else(|| format!("{}: generation {} cannot go higher", path.display(), copies.highest_generation()))?;
+    let highest = copies.highest_generation().max(spare.highest_generation(&copies.layout));
+    let generation =
+        next_generation(highest).ok_or_else(|| format!("{}: generation {highest} cannot go higher", path.display()))?;
     let next = Superblock { generation, version: FORMAT_VERSION, ..sb };
     let n = spare.commit(&copies.layout, &mut slots, &next, &extents)?;
     println!("rewrote generation {} as generation {generation} ({n} of 2 copies)", sb.generation);
