@@ -13,11 +13,11 @@ use prometheus_client::registry::Registry;
 use serde_json::json;
 use tiny_http::{Header, Method, Response};
 
-use super::history::{Field, History, Sample};
-use super::trend::trend;
+use crate::history::{Field, History, Sample};
+use crate::trend::trend;
 
 /// The OpenAPI description of the REST API.
-pub const OPENAPI: &str = include_str!("../../../../Documentation/dm-remap-api.yaml");
+pub const OPENAPI: &str = include_str!("../../../Documentation/dm-remap-api.yaml");
 
 /// A running server.
 pub struct Server {

@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: GPL-2.0
+//! `status`: the INFO status of one dm-remap device, or of all of them, as
+//! a table, JSON, CSV or XML.
+
+use anyhow::Context;
+
+use dm_remap_tool::status::{self, Format};
+
+use super::{print_clean, Lift, Outcome};
+
+pub fn run(device: Option<&str>, format: Format) -> anyhow::Result<Outcome> {
+    // A named device's errors start with its name.
+    let devices = match device {
+        Some(_) => status::collect(device).lift()?,
+        None => status::collect(None).lift().context("reading the status of every dm-remap device")?,
+    };
+    let out = status::render(&devices, format).lift().with_context(|| format!("writing the status as {format:?}"))?;
+    Ok(print_clean(&out))
+}
