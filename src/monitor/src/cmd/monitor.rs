@@ -25,7 +25,7 @@ pub fn run(db: &Path, interval: u64, listen: &str, samples: Option<u64>) -> anyh
     let store = history::History::open(db).lift().with_context(|| format!("opening history {}", db.display()))?;
     let server = if listen.is_empty() { None } else { Some(http::Server::start(listen, db).lift()?) };
     if let Some(s) = &server {
-        eprintln!("dm-remap monitor: serving http://{}/metrics and /api/v1/devices", s.addr());
+        eprintln!("dm-remap-monitor: serving http://{}/metrics and /api/v1/devices", s.addr());
     }
     let mut n = 0u64;
     loop {
@@ -33,7 +33,7 @@ pub fn run(db: &Path, interval: u64, listen: &str, samples: Option<u64>) -> anyh
             Ok(devices) => {
                 store.record(now(), &devices).lift().with_context(|| format!("writing history {}", db.display()))?
             }
-            Err(e) => eprintln!("dm-remap monitor: {e}"),
+            Err(e) => eprintln!("dm-remap-monitor: {e}"),
         }
         n += 1;
         if samples.is_some_and(|s| n >= s) {
