@@ -65,11 +65,11 @@ impl Copies {
 }
 
 impl Spare {
-    /// Opens `path` for reading, and for writing when `write` is set.
+    /// Opens `path` for reading, and for writing when `write` is set (the
+    /// caller names `path` in the error).
     pub fn open(path: &Path, write: bool) -> Result<Self, String> {
-        let mut file =
-            OpenOptions::new().read(true).write(write).open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let bytes = file.seek(SeekFrom::End(0)).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut file = OpenOptions::new().read(true).write(write).open(path).map_err(|e| e.to_string())?;
+        let bytes = file.seek(SeekFrom::End(0)).map_err(|e| format!("finding its size: {e}"))?;
         Ok(Self { file, sectors: bytes / SECTOR_SIZE })
     }
 

@@ -153,14 +153,7 @@ pub fn render(devices: &[DeviceStatus], format: Format) -> Result<String, String
             }
             String::from_utf8(w.into_inner().map_err(|e| e.to_string())?).map_err(|e| e.to_string())
         }
-        Format::Xml => {
-            #[derive(Serialize)]
-            #[serde(rename = "dm-remap")]
-            struct Doc<'a> {
-                device: &'a [DeviceStatus],
-            }
-            quick_xml::se::to_string(&Doc { device: devices }).map_err(|e| e.to_string())
-        }
+        Format::Xml => crate::xml::render("dm-remap", "device", devices),
         Format::Table => {
             let mut out = format!(
                 "{:<16} {:<15} {:>10} {:>8} {:>8} {:>6} {:>8} {:>10}\n",

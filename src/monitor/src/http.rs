@@ -15,11 +15,11 @@ use tiny_http::{Header, Method, Response};
 
 use dm_remap_core::health::Health;
 
-use super::history::{Field, History, Sample};
-use super::trend::trend;
+use crate::history::{Field, History, Sample};
+use crate::trend::trend;
 
 /// The OpenAPI description of the REST API.
-pub const OPENAPI: &str = include_str!("../../../../Documentation/dm-remap-api.yaml");
+pub const OPENAPI: &str = include_str!("../../../Documentation/dm-remap-api.yaml");
 
 /// A running server.
 pub struct Server {

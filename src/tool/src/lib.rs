@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: GPL-2.0
+//! What the `dm-remap` tool and `dm-remap-monitor` share: running dmsetup,
+//! the live devices' status, and the spare's metadata (reading, writing and
+//! its JSON form). The commands themselves are the binaries' `cmd` modules.
+
+pub mod activate;
+pub mod badblocks;
+pub mod cli;
+pub mod dmsetup;
+pub mod dump;
+pub mod spare;
+pub mod status;
+pub mod xml;
