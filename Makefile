@@ -46,7 +46,8 @@ install-tools:
 	install -D -m 0755 target/release/dm-remap $(DESTDIR)$(SBINDIR)/dm-remap
 	install -D -m 0755 target/release/dm-remap-monitor $(DESTDIR)$(SBINDIR)/dm-remap-monitor
 	install -D -m 0644 scripts/boot/dm-remap-activate.service $(DESTDIR)$(UNITDIR)/dm-remap-activate.service
-	install -D -m 0644 scripts/boot/60-dm-remap.rules $(DESTDIR)$(UDEVDIR)/rules.d/60-dm-remap.rules
+	install -D -m 0644 scripts/boot/61-dm-remap.rules $(DESTDIR)$(UDEVDIR)/rules.d/61-dm-remap.rules
+	rm -f $(DESTDIR)$(UDEVDIR)/rules.d/60-dm-remap.rules
 	install -D -m 0644 scripts/boot/devices.conf.example $(DESTDIR)/etc/dm-remap/devices.conf.example
 	install -d $(DESTDIR)$(DOCDIR)
 	install -m 0644 Documentation/*.rst Documentation/*.yaml $(DESTDIR)$(DOCDIR)/

@@ -101,16 +101,24 @@ void dm_remap_percpu_zero(u64 *counters, unsigned int i);
 u64 dm_remap_now_ns(void);
 /*
  * sysfs (src/dm/sysfs.c): /sys/kernel/dm_remap, and one directory per
- * device whose attribute reads and writes call @show and @store with @ctx.
+ * device with the attributes @attrs names (the names must outlive it), whose
+ * reads and writes call @show and @store with @ctx and the attribute's index
+ * in @attrs.
  */
 struct dm_remap_kobj;
+struct dm_remap_sysfs_attr {
+	const char *name;
+	umode_t mode;
+};
 typedef ssize_t (*dm_remap_sysfs_show_fn)(void *ctx, unsigned int id, char *buf, size_t size);
 typedef ssize_t (*dm_remap_sysfs_store_fn)(void *ctx, unsigned int id, const char *buf, size_t len);
 int dm_remap_sysfs_init(void);
 void dm_remap_sysfs_exit(void);
 struct dm_remap_kobj *dm_remap_sysfs_add(struct dm_target *ti, void *ctx,
 					 dm_remap_sysfs_show_fn show,
-					 dm_remap_sysfs_store_fn store);
+					 dm_remap_sysfs_store_fn store,
+					 const struct dm_remap_sysfs_attr *attrs,
+					 unsigned int nr_attrs);
 void dm_remap_sysfs_remove(struct dm_remap_kobj *d);
 /* Wall-clock time, seconds since the epoch. */
 s64 dm_remap_real_seconds(void);

@@ -11,6 +11,8 @@ APT_PACKAGES=(
   rustc-web cargo-web rust-web-src rust-web-clippy clang lld llvm libclang-dev
   # VM and guest userspace
   qemu-system-x86 busybox-static dmsetup fio e2fsprogs util-linux coreutils stress-ng dkms
+  # boot files: systemd-analyze verify of the unit; udev rules and LVM for main-disk hiding
+  systemd udev lvm2
 )
 
 need_apt=()

@@ -38,7 +38,7 @@ find "$scratch/root/lib/modules/$kver" -name 'dm-remap.ko*' | grep -q . \
     || { echo "packaging: make install put no module under INSTALL_MOD_PATH" >&2; exit 1; }
 make -s -C "$repo" install-tools DESTDIR="$scratch/root" >/dev/null
 for f in usr/sbin/dm-remap usr/sbin/dm-remap-monitor lib/systemd/system/dm-remap-activate.service \
-         lib/udev/rules.d/60-dm-remap.rules etc/dm-remap/devices.conf.example usr/share/doc/dm-remap/dm-remap.rst; do
+         lib/udev/rules.d/61-dm-remap.rules etc/dm-remap/devices.conf.example usr/share/doc/dm-remap/dm-remap.rst; do
     [ -e "$scratch/root/$f" ] || { echo "packaging: make install-tools did not install /$f" >&2; exit 1; }
 done
 # The boot unit's binary is lean: none of the monitoring side's libraries
@@ -53,8 +53,15 @@ for lib in "SQLite format 3" tiny_http prometheus_client plotters quick_xml; do
 done
 "$scratch/root/usr/sbin/dm-remap-monitor" --help >/dev/null
 "$scratch/root/usr/sbin/dm-remap" activate --dry-run --config "$scratch/root/etc/dm-remap/devices.conf.example" >/dev/null
-if command -v systemd-analyze >/dev/null; then
-    systemd-analyze verify "$scratch/root/lib/systemd/system/dm-remap-activate.service" 2>&1 \
-        | grep -v "Command /usr/sbin/dm-remap\|/sbin/modprobe" || true
-fi
+# The unit, as systemd reads it inside the scratch root (modprobe stands in
+# as an empty executable): any warning fails, and enabling it must hook it
+# into sysinit.target (a WantedBy=local-fs-pre.target is never pulled in).
+unit=lib/systemd/system/dm-remap-activate.service
+install -D -m 0755 /dev/null "$scratch/root/sbin/modprobe"
+verify=$(systemd-analyze verify --man=no --root="$scratch/root" "$scratch/root/$unit" 2>&1) \
+    || { echo "$verify"; echo "packaging: systemd-analyze verify failed for /$unit" >&2; exit 1; }
+[ -z "$verify" ] || { echo "$verify"; echo "packaging: systemd-analyze verify warns about /$unit" >&2; exit 1; }
+systemctl --root="$scratch/root" enable dm-remap-activate.service >/dev/null 2>&1
+[ -L "$scratch/root/etc/systemd/system/sysinit.target.wants/dm-remap-activate.service" ] \
+    || { echo "packaging: enabling dm-remap-activate.service does not hook it into sysinit.target" >&2; exit 1; }
 echo "packaging: make install and make install-tools ok"

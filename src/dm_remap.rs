@@ -4,8 +4,11 @@
 //!
 //! Layers, each depending only on the ones below it:
 //! - [`remap`]: the `remap` target itself, in safe Rust;
-//! - [`logic`]: pure `no_std` logic (table line, spare geometry), shared with
-//!   the userspace tool and tested on the host;
+//! - [`dm_remap_core`]: pure `no_std` logic (table line, spare geometry,
+//!   metadata format, the engine), the crate `dm-remap-core` in `src/core`,
+//!   shared with the userspace tool and tested on the host; built into the
+//!   module as a module of the same name, so that a path reads the same in
+//!   the kernel (`crate::dm_remap_core::...`) and in userspace;
 //! - [`dm`]: the safe device-mapper abstraction over generated bindings and
 //!   C helpers, where every `unsafe` block lives.
 
@@ -13,7 +16,7 @@ use kernel::prelude::*;
 
 mod dm;
 #[path = "core/mod.rs"]
-mod logic;
+mod dm_remap_core;
 mod remap;
 
 module! {

@@ -14,7 +14,12 @@ HOST_TOOLS = [
     "bash", "dmsetup", "fio", "mke2fs", "e2fsck", "dd", "cmp", "blockdev",
     "losetup", "timeout", "truncate", "sha256sum", "od", "stat", "head", "tail",
     "dmesg", "join", "sort", "blkdiscard", "stress-ng", "filefrag", "fallocate", "grep",
+    "lvm", "udevadm", "blkid",
 ]
+# Host udev rules the guest's `udevadm test` runs (no udev daemon runs
+# there), and the project's boot files (rule, unit, example config).
+HOST_UDEV_RULES = ["50-udev-default.rules", "55-dm.rules", "60-persistent-storage.rules", "69-lvm.rules", "99-systemd.rules"]
+BOOT_FILES = Path(__file__).resolve().parents[2] / "scripts" / "boot"
 TOOL_ALIASES = {"mkfs.ext4": "mke2fs", "fsck.ext4": "e2fsck"}
 
 
@@ -63,6 +68,9 @@ def build(root: Path, out: Path, module: Path, guest_dir: Path, config: dict[str
         (root / "usr/bin" / alias).symlink_to(name)
     for lib in libs:
         _copy(lib, root)
+    for rule in HOST_UDEV_RULES:
+        _copy("/lib/udev/rules.d/" + rule, root)
+    shutil.copytree(BOOT_FILES, root / "usr/share/dm-remap/boot")
     shutil.copy2(module, root / "lib/modules/dm-remap.ko")
     shutil.copytree(guest_dir, root / "tests", ignore=shutil.ignore_patterns("cases", "selftest"))
     shutil.copytree(cases, root / "tests" / "cases")

@@ -188,7 +188,8 @@ impl SpareLayout {
     }
 }
 
-/// Block arithmetic of one target: sectors to blocks, blocks to the
+/// Where one target lies (its place in the mapped device, the spare's
+/// layout) and its block arithmetic: sectors to blocks, blocks to the
 /// sectors of the main device and of the spare pool. The kernel's I/O path
 /// and the tool count blocks with it, so both round the same way (a
 /// partial last block of the target is a block).
@@ -204,15 +205,43 @@ pub struct Geometry {
     pool_start: u64,
     /// Blocks in the target (rounded up).
     main_blocks: u64,
+    /// First sector and length of the target (`ti->begin`, `ti->len`).
+    begin: u64,
+    sectors: u64,
+    /// The spare's layout.
+    layout: SpareLayout,
 }
 
 impl Geometry {
-    /// The geometry of a target of `target_sectors` over `layout`.
-    pub fn new(layout: &SpareLayout, target_sectors: u64) -> Self {
+    /// The geometry of a target of `target_sectors` from sector `begin` of
+    /// the mapped device, over `layout` (the tool's targets start at 0).
+    pub fn new(layout: &SpareLayout, begin: u64, target_sectors: u64) -> Self {
         let shift = layout.block_sectors().trailing_zeros() & 63;
-        let mut g = Self { shift, pool_start: layout.pool_start, main_blocks: 0 };
+        let mut g = Self {
+            shift,
+            pool_start: layout.pool_start,
+            main_blocks: 0,
+            begin,
+            sectors: target_sectors,
+            layout: *layout,
+        };
         g.main_blocks = g.blocks_in(target_sectors);
         g
+    }
+
+    /// First sector of the target in the mapped device.
+    pub fn begin(&self) -> u64 {
+        self.begin
+    }
+
+    /// Sectors in the target.
+    pub fn sectors(&self) -> u64 {
+        self.sectors
+    }
+
+    /// The spare's layout.
+    pub fn layout(&self) -> &SpareLayout {
+        &self.layout
     }
 
     /// Block size in bytes.
@@ -314,9 +343,12 @@ mod tests {
     #[test]
     fn a_partial_last_block_is_a_block() {
         let l = SpareLayout::new(32768, 4096).unwrap();
-        let g = Geometry::new(&l, 8 * 100 + 4);
+        let g = Geometry::new(&l, 0, 8 * 100 + 4);
         assert_eq!(g.main_blocks(), 101);
-        assert_eq!(Geometry::new(&l, 800).main_blocks(), 100);
+        assert_eq!(Geometry::new(&l, 0, 800).main_blocks(), 100);
+        let placed = Geometry::new(&l, 2048, 804);
+        assert_eq!((placed.begin(), placed.sectors(), *placed.layout()), (2048, 804, l));
+        assert_eq!(placed.main_blocks(), g.main_blocks());
         assert_eq!((g.block_of(805), g.offset_in_block(805), g.blocks_in(9)), (100, 5, 2));
         assert_eq!(g.spare_sector(1), l.pool_start + 8);
         assert_eq!(g.spare_device_block(0), l.pool_start / 8);

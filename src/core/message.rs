@@ -15,7 +15,7 @@ pub enum Message {
     ListRemaps { start_block: u64, max: Option<u64> },
     /// `set <policy> <value>`.
     Set(Policy),
-    /// `scan start [<MiB/s>]`: start a background patrol read.
+    /// `scan start [<MiB/s>]`: start a background scan (patrol read).
     ScanStart { mib_per_s: u32 },
     /// `scan stop`.
     ScanStop,
@@ -27,9 +27,9 @@ pub enum Message {
     ClearStats,
 }
 
-/// Default patrol-read rate, MiB/s.
+/// Default scan rate, MiB/s.
 pub const DEFAULT_SCAN_RATE: u32 = 32;
-/// Highest patrol-read rate accepted, MiB/s.
+/// Highest scan rate accepted, MiB/s.
 pub const MAX_SCAN_RATE: u32 = 100_000;
 
 /// Why a message was refused.

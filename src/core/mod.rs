@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 //! dm-remap's pure logic, in `core` only.
 //!
-//! The kernel module compiles these files as its `logic` module (through a
-//! `#[path]` attribute, with `--cfg MODULE`); the host builds them as the
-//! `dm_remap_core` crate for the userspace tool and for `cargo test`.
+//! The host builds these files as the `dm_remap_core` crate for the
+//! userspace tool and for `cargo test`; the kernel module compiles them as
+//! its module of the same name, `crate::dm_remap_core` (through a `#[path]`
+//! attribute, with `--cfg MODULE`).
 //! Nothing here allocates, panics on any input, or touches the kernel.
 #![cfg_attr(not(any(MODULE, test)), no_std)]
 // In the kernel this is a private module of which each user takes a part.

@@ -427,7 +427,7 @@ impl<P> DeferredBio<P> {
 impl<P> Drop for DeferredBio<P> {
     fn drop(&mut self) {
         // SAFETY: owned and live (type invariants); completed exactly once.
-        unsafe { bindings::dm_remap_bio_complete(self.bio.as_ptr(), crate::logic::error_class::status::IOERR) };
+        unsafe { bindings::dm_remap_bio_complete(self.bio.as_ptr(), crate::dm_remap_core::error_class::status::IOERR) };
     }
 }
 

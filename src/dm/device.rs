@@ -129,11 +129,11 @@ impl DmDev {
         if len == 0 || len as usize > IoBuffer::BYTES {
             return Err(EINVAL);
         }
-        // SAFETY: the device is open (type invariants); `buf` is a live
-        // kmalloc'ed, physically contiguous buffer of at least `len` bytes that
-        // we borrow mutably for the whole (synchronous) I/O.
-        let ret =
-            unsafe { bindings::dm_remap_sync_io(self.bdev(), sector, buf.0.as_mut_ptr().cast(), len, write, fua) };
+        let data = buf.0.as_mut_ptr().cast();
+        // SAFETY: the device is open (type invariants); `data` points into a
+        // live kmalloc'ed, physically contiguous buffer of at least `len` bytes
+        // that we borrow mutably for the whole (synchronous) I/O.
+        let ret = unsafe { bindings::dm_remap_sync_io(self.bdev(), sector, data, len, write, fua) };
         kernel::error::to_result(ret)
     }
 

@@ -114,9 +114,6 @@ macro_rules! dm_log_limited {
 
 /// `dm_err_limited!(dev, "fmt\n", args...)`: a rate-limited error line
 /// naming `dev`.
-// For the worker's error lines (recovery, metadata commits); nothing in the
-// target's own files logs at error level.
-#[allow(unused_macros)]
 macro_rules! dm_err_limited {
     ($dev:expr, $($arg:tt)+) => { $crate::dm::log::dm_log_limited!(pr_err, $dev, $($arg)+) };
 }
@@ -133,6 +130,4 @@ macro_rules! dm_info_limited {
     ($dev:expr, $($arg:tt)+) => { $crate::dm::log::dm_log_limited!(pr_info, $dev, $($arg)+) };
 }
 
-#[allow(unused_imports)]
-pub(crate) use dm_err_limited;
-pub(crate) use {dm_info_limited, dm_log_limited, dm_warn_limited};
+pub(crate) use {dm_err_limited, dm_info_limited, dm_log_limited, dm_warn_limited};

@@ -24,7 +24,9 @@ pub(crate) mod sysfs;
 mod target;
 pub(crate) mod work;
 
-pub(crate) use bio::{AtomicBioStack, Bio, BioOp, DeferredBio, EndBio, KeptBio, KeptBioList, MapBio, SavedIter};
+pub(crate) use bio::{
+    AtomicBioStack, Bio, BioList, BioOp, DeferredBio, EndBio, KeptBio, KeptBioList, MapBio, SavedIter,
+};
 pub(crate) use claim::Claim;
 pub(crate) use device::{DmDev, IoBuffer, QueueLimits};
 pub(crate) use emit::Emitter;

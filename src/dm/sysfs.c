@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * /sys/kernel/dm_remap/<dm name>/: one kobject per active dm-remap device.
- * The attribute names and modes live here; what they show and accept is the
- * target's (show and store callbacks passed in by src/dm/sysfs.rs).
+ * /sys/kernel/dm_remap/<dm name>/: one kobject per active dm-remap device,
+ * with the attributes its caller names (names, modes), whose reads and
+ * writes call the caller's show and store with the attribute's index
+ * (src/dm/sysfs.rs passes them in).
  */
 #include "../../include/dm_remap_bindings.h"
 
@@ -11,31 +12,18 @@ struct dm_remap_attr {
 	unsigned int id;
 };
 
+/* One directory; its attributes are the caller's, in the caller's order. */
 struct dm_remap_kobj {
 	struct kobject kobj;
 	void *ctx;
 	dm_remap_sysfs_show_fn show;
 	dm_remap_sysfs_store_fn store;
+	struct attribute_group group;
+	/* NULL-terminated, for @group. */
+	struct attribute **attr_list;
+	unsigned int nr_attrs;
+	struct dm_remap_attr attrs[] __counted_by(nr_attrs);
 };
-
-#define RO(n, i) { .attr = { .name = n, .mode = 0444 }, .id = i }
-#define RW(n, i) { .attr = { .name = n, .mode = 0644 }, .id = i }
-
-/* Ids are the index in this table; src/remap/sysfs.rs names the same ones. */
-static struct dm_remap_attr dm_remap_attrs[] = {
-	RO("remaps", 0), RO("pending", 1), RO("spare_total", 2), RO("spare_used", 3),
-	RO("health", 4), RO("generation", 5), RO("uuid", 6), RO("metadata_copies", 7),
-	RO("reads", 8), RO("writes", 9), RO("remapped_reads", 10), RO("remapped_writes", 11),
-	RO("errors", 12), RO("auto_remaps", 13), RO("soft_read_errors", 14),
-	RO("unrecovered_errors", 15), RO("commit_p50_us", 16), RO("commit_p99_us", 17),
-	RO("last_commit_time", 18),
-	RW("auto_remap", 19), RW("read_retries", 20), RW("error_threshold", 21),
-	RW("spare_warn", 22), RW("spare_crit", 23),
-	RO("latency_histogram", 24), RO("read_errors", 25), RO("write_errors", 26),
-};
-
-static struct attribute *dm_remap_attr_attrs[ARRAY_SIZE(dm_remap_attrs) + 1];
-ATTRIBUTE_GROUPS(dm_remap_attr);
 
 static struct kobject *dm_remap_root;
 
@@ -65,21 +53,19 @@ static const struct sysfs_ops dm_remap_sysfs_ops = {
 
 static void dm_remap_kobj_release(struct kobject *kobj)
 {
-	kfree(container_of(kobj, struct dm_remap_kobj, kobj));
+	struct dm_remap_kobj *d = container_of(kobj, struct dm_remap_kobj, kobj);
+
+	kfree(d->attr_list);
+	kfree(d);
 }
 
 static const struct kobj_type dm_remap_ktype = {
 	.sysfs_ops = &dm_remap_sysfs_ops,
 	.release = dm_remap_kobj_release,
-	.default_groups = dm_remap_attr_groups,
 };
 
 int dm_remap_sysfs_init(void)
 {
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(dm_remap_attrs); i++)
-		dm_remap_attr_attrs[i] = &dm_remap_attrs[i].attr;
 	dm_remap_root = kobject_create_and_add("dm_remap", kernel_kobj);
 	return dm_remap_root ? 0 : -ENOMEM;
 }
@@ -91,21 +77,44 @@ void dm_remap_sysfs_exit(void)
 
 struct dm_remap_kobj *dm_remap_sysfs_add(struct dm_target *ti, void *ctx,
 					 dm_remap_sysfs_show_fn show,
-					 dm_remap_sysfs_store_fn store)
+					 dm_remap_sysfs_store_fn store,
+					 const struct dm_remap_sysfs_attr *attrs,
+					 unsigned int nr_attrs)
 {
 	char name[DM_NAME_LEN];
 	struct dm_remap_kobj *d;
+	unsigned int i;
 
 	/* The name userspace gave the device (dm_device_name is major:minor). */
 	if (dm_copy_name_and_uuid(dm_table_get_md(ti->table), name, NULL))
 		return NULL;
-	d = kzalloc(sizeof(*d), GFP_KERNEL);
+	d = kzalloc(struct_size(d, attrs, nr_attrs), GFP_KERNEL);
 	if (!d)
 		return NULL;
+	d->nr_attrs = nr_attrs;
+	d->attr_list = kcalloc(nr_attrs + 1, sizeof(*d->attr_list), GFP_KERNEL);
+	if (!d->attr_list) {
+		kfree(d);
+		return NULL;
+	}
+	for (i = 0; i < nr_attrs; i++) {
+		/* Allocated attributes need a lockdep class. */
+		sysfs_attr_init(&d->attrs[i].attr);
+		d->attrs[i].attr.name = attrs[i].name;
+		d->attrs[i].attr.mode = attrs[i].mode;
+		d->attrs[i].id = i;
+		d->attr_list[i] = &d->attrs[i].attr;
+	}
+	d->group.attrs = d->attr_list;
 	d->ctx = ctx;
 	d->show = show;
 	d->store = store;
 	if (kobject_init_and_add(&d->kobj, &dm_remap_ktype, dm_remap_root, "%s", name)) {
+		kobject_put(&d->kobj);
+		return NULL;
+	}
+	if (sysfs_create_group(&d->kobj, &d->group)) {
+		kobject_del(&d->kobj);
 		kobject_put(&d->kobj);
 		return NULL;
 	}
@@ -114,6 +123,7 @@ struct dm_remap_kobj *dm_remap_sysfs_add(struct dm_target *ti, void *ctx,
 
 void dm_remap_sysfs_remove(struct dm_remap_kobj *d)
 {
+	sysfs_remove_group(&d->kobj, &d->group);
 	/* kobject_del waits for running show/store calls to finish. */
 	kobject_del(&d->kobj);
 	kobject_put(&d->kobj);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! A target's directory in sysfs, `/sys/kernel/dm_remap/<dm name>/`. The
-//! kobject plumbing and the attribute names are C (`sysfs.c`); what the
-//! attributes show and accept is the target's ([`SysfsAttrs`]).
+//! kobject plumbing is C (`sysfs.c`); the attributes, their names and modes
+//! and what they show and accept, are the target's ([`SysfsAttrs`]).
 //!
 //! A target publishes its directory through [`Target::publish_sysfs`] and
 //! keeps it in a [`SysfsSlot`]; the destructor trampoline empties the slot
@@ -18,13 +18,38 @@ use super::bindings;
 use super::target::{instance, Target, TargetOps};
 use super::Emitter;
 
-/// What a target's sysfs attributes show and accept, by the ids of
-/// `sysfs.c`'s attribute table.
-pub(crate) trait SysfsAttrs: Sync {
-    /// Writes attribute `id`'s value (a trailing newline is added).
-    fn show(&self, id: u32, out: &mut Emitter<'_>);
-    /// Sets writable attribute `id` from `value` (trimmed).
-    fn store(&self, id: u32, value: &[u8]) -> Result;
+/// One attribute of a target's directory: its name, its mode, and what it
+/// shows and accepts.
+pub(crate) struct SysfsAttr<T> {
+    name: &'static CStr,
+    mode: u16,
+    /// Writes the value (a trailing newline is added).
+    show: fn(&T, &mut Emitter<'_>) -> core::fmt::Result,
+    /// Sets the value from the bytes written (trimmed); `None` for a
+    /// read-only attribute.
+    store: Option<fn(&T, &[u8]) -> Result>,
+}
+
+impl<T> SysfsAttr<T> {
+    /// A read-only attribute (mode 0444).
+    pub(crate) const fn read_only(name: &'static CStr, show: fn(&T, &mut Emitter<'_>) -> core::fmt::Result) -> Self {
+        Self { name, mode: 0o444, show, store: None }
+    }
+
+    /// An attribute root can write (mode 0644).
+    pub(crate) const fn read_write(
+        name: &'static CStr,
+        show: fn(&T, &mut Emitter<'_>) -> core::fmt::Result,
+        store: fn(&T, &[u8]) -> Result,
+    ) -> Self {
+        Self { name, mode: 0o644, show, store: Some(store) }
+    }
+}
+
+/// A target's sysfs attributes.
+pub(crate) trait SysfsAttrs: Sync + Sized + 'static {
+    /// The attributes of its directory.
+    const ATTRS: &'static [SysfsAttr<Self>];
 }
 
 /// Creates `/sys/kernel/dm_remap`; module init calls it once.
@@ -74,6 +99,11 @@ impl SysfsSlot {
     }
 }
 
+/// The attribute `T::ATTRS[id]`, if there is one.
+fn attr<T: SysfsAttrs>(id: c_uint) -> Option<&'static SysfsAttr<T>> {
+    T::ATTRS.get(usize::try_from(id).ok()?)
+}
+
 /// # Safety
 ///
 /// Called by sysfs only, with the `ctx` given to `dm_remap_sysfs_add` (a
@@ -83,7 +113,10 @@ unsafe extern "C" fn show<T: SysfsAttrs>(ctx: *mut c_void, id: c_uint, buf: *mut
     // contract, kept by `SysfsSlot`); sysfs lends `buf` for the call.
     let (this, buf) = unsafe { (&*ctx.cast::<T>(), core::slice::from_raw_parts_mut(buf.cast::<u8>(), size)) };
     let mut out = Emitter::new(buf);
-    this.show(id, &mut out);
+    if let Some(a) = attr::<T>(id) {
+        // A value cut short by the page's end is what sysfs_emit does too.
+        let _ = (a.show)(this, &mut out);
+    }
     let _ = core::fmt::Write::write_char(&mut out, '\n');
     out.len() as isize
 }
@@ -98,7 +131,12 @@ unsafe extern "C" fn store<T: SysfsAttrs>(ctx: *mut c_void, id: c_uint, buf: *co
     let end = value.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(0, |i| i + 1);
     let start = value.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(end);
     let value = value.get(start..end).unwrap_or_default();
-    match this.store(id, value) {
+    // sysfs calls store for read-only attributes too (root may open them
+    // for writing).
+    let Some(store) = attr::<T>(id).and_then(|a| a.store) else {
+        return EACCES.to_errno() as isize;
+    };
+    match store(this, value) {
         Ok(()) => isize::try_from(len).unwrap_or(isize::MAX),
         Err(e) => e.to_errno() as isize,
     }
@@ -119,10 +157,19 @@ impl Target {
         if dir.is_some() {
             return Ok(());
         }
+        let mut attrs = KVec::with_capacity(T::ATTRS.len(), GFP_KERNEL)?;
+        for a in T::ATTRS {
+            attrs.push(bindings::dm_remap_sysfs_attr { name: a.name.as_char_ptr(), mode: a.mode }, GFP_KERNEL)?;
+        }
+        let nr_attrs = c_uint::try_from(attrs.len()).map_err(|_| EINVAL)?;
         let ctx = core::ptr::from_ref(this).cast_mut().cast::<c_void>();
         // SAFETY: the target is live; `ctx` is the instance, which outlives the
-        // directory (the slot is emptied before the instance is dropped).
-        let kobj = unsafe { bindings::dm_remap_sysfs_add(self.raw(), ctx, Some(show::<T>), Some(store::<T>)) };
+        // directory (the slot is emptied before the instance is dropped);
+        // `attrs` holds `nr_attrs` entries for the call, and the names they
+        // point to are `'static`, so they outlive the directory.
+        let kobj = unsafe {
+            bindings::dm_remap_sysfs_add(self.raw(), ctx, Some(show::<T>), Some(store::<T>), attrs.as_ptr(), nr_attrs)
+        };
         *dir = Some(SysfsDir { kobj: NonNull::new(kobj).ok_or(ENOMEM)? });
         Ok(())
     }

@@ -5,7 +5,7 @@
 //! [`Target::queue_work`]. The destructor shuts it down before the instance
 //! goes: it waits for the run in progress, and every run after that does
 //! nothing, so no run sees the instance once it starts to drop, whatever
-//! the order of its fields (a run that requeues itself, like the patrol
+//! the order of its fields (a run that requeues itself, like the scan
 //! read, cannot keep it alive either). Queueing an already queued item
 //! does nothing, so `run_work` must drain whatever it is told about, not
 //! one thing per queue.

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-//! I/O counters shown in the INFO status.
+//! What the target counts: the bios it routes and the completions that
+//! failed, latency histograms of a sample of them (together, [`IoStats`]),
+//! and what error recovery did ([`RecoveryCounters`]).
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -9,7 +11,7 @@ use crate::dm::percpu::PerCpuCounters;
 
 /// Counts of bios the target routed and of completions that failed,
 /// per-cpu so the I/O path touches no shared cache line.
-pub(crate) struct IoCounters(PerCpuCounters<6>);
+struct IoCounters(PerCpuCounters<6>);
 
 const READS: usize = 0;
 const WRITES: usize = 1;
@@ -73,30 +75,36 @@ impl IoCounters {
     }
 }
 
-/// Counts of what error recovery did.
-#[derive(Default)]
-pub(crate) struct RecoveryCounters {
+/// What error recovery counts.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Recovery {
     /// Blocks remapped automatically after a write error.
-    pub(crate) auto_remaps: AtomicU64,
+    AutoRemaps,
     /// Reads that failed but succeeded on a retry.
-    pub(crate) soft_read_errors: AtomicU64,
+    SoftReadErrors,
     /// Failed I/O whose error was returned to the caller.
-    pub(crate) unrecovered: AtomicU64,
+    Unrecovered,
     /// Device- or transport-class errors from the main device.
-    pub(crate) device_errors: AtomicU64,
+    DeviceErrors,
     /// Errors on the spare device.
-    pub(crate) spare_errors: AtomicU64,
+    SpareErrors,
 }
 
+/// Counts of what error recovery did, by [`Recovery`].
+#[derive(Default)]
+pub(crate) struct RecoveryCounters([AtomicU64; 5]);
+
 impl RecoveryCounters {
-    /// Adds `n` to `counter`.
-    pub(crate) fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+    /// Adds `n` to the count of `what`.
+    pub(crate) fn add(&self, what: Recovery, n: u64) {
+        if let Some(c) = self.0.get(what as usize) {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
     }
 
-    /// Reads `counter`.
-    pub(crate) fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
+    /// The count of `what`.
+    pub(crate) fn get(&self, what: Recovery) -> u64 {
+        self.0.get(what as usize).map_or(0, |c| c.load(Ordering::Relaxed))
     }
 }
 
@@ -114,7 +122,7 @@ pub(crate) const LATENCY_SAMPLE_EVERY: i64 = 32;
 /// log2 latency histograms of a sample of data bios (see
 /// [`LATENCY_SAMPLE_EVERY`]), for those served by the main device and those
 /// sent to the spare; per-cpu like the I/O counters.
-pub(crate) struct LatencyHistograms(PerCpuCounters<{ 2 * LATENCY_BUCKETS }>);
+struct LatencyHistograms(PerCpuCounters<{ 2 * LATENCY_BUCKETS }>);
 
 impl LatencyHistograms {
     pub(crate) fn new() -> Result<Self> {
@@ -146,5 +154,53 @@ impl LatencyHistograms {
     /// Zeroes both histograms.
     pub(crate) fn clear(&self) {
         (0..2 * LATENCY_BUCKETS).for_each(|i| self.0.zero(i));
+    }
+}
+
+/// The I/O counters and the latency histograms, which `clear_stats` zeroes
+/// together.
+pub(crate) struct IoStats {
+    counters: IoCounters,
+    /// log2 latency histograms of bios served by main and by the spare.
+    latency: LatencyHistograms,
+}
+
+impl IoStats {
+    pub(crate) fn new() -> Result<Self> {
+        Ok(Self { counters: IoCounters::new()?, latency: LatencyHistograms::new()? })
+    }
+
+    /// Counts one data bio (see [`IoCounters::count_io`]); `true` when it
+    /// is one of the bios timed (see [`LATENCY_SAMPLE_EVERY`]).
+    #[inline(always)]
+    pub(crate) fn count_io(&self, write: bool, remapped: bool) -> bool {
+        LatencyHistograms::samples(self.counters.count_io(write, remapped))
+    }
+
+    /// Counts one failed completion, of a read or not.
+    pub(crate) fn count_error(&self, read: bool) {
+        self.counters.count_error(read);
+    }
+
+    /// Counts one timed bio that took `ns` nanoseconds.
+    pub(crate) fn record_latency(&self, remapped: bool, ns: u64) {
+        self.latency.record(remapped, ns);
+    }
+
+    /// Reads all counters.
+    pub(crate) fn counts(&self) -> IoCounts {
+        self.counters.snapshot()
+    }
+
+    /// The latency histogram of the main device (`remapped` false) or the
+    /// spare.
+    pub(crate) fn histogram(&self, remapped: bool) -> [u64; LATENCY_BUCKETS] {
+        self.latency.snapshot(remapped)
+    }
+
+    /// Zeroes the counters and the histograms (`clear_stats`).
+    pub(crate) fn clear(&self) {
+        self.counters.clear();
+        self.latency.clear();
     }
 }

@@ -39,7 +39,7 @@ impl InFlight {
     }
 
     /// Makes new bios count in the other epoch; returns the old one (see
-    /// `crate::logic::engine::drain`, which waits for it to empty).
+    /// `crate::dm_remap_core::engine::drain`, which waits for it to empty).
     pub(crate) fn flip_epoch(&self) -> usize {
         self.epoch.fetch_add(1, Ordering::AcqRel) & 1
     }

@@ -3,18 +3,18 @@
 //! worker's resubmission of bios it held. Nothing here sleeps or panics
 //! (`scripts/check-io-path.py`).
 
-use super::counters::{LatencyHistograms, RecoveryCounters};
-use super::pending_blocks::PendingBlocks;
+use super::counters::Recovery;
 use super::platform::op_of;
-use super::table::{MovingRuns, Table};
 use super::target::RemapTarget;
 use crate::dm::percpu::now_ns;
 use crate::dm::rcu::RcuReadGuard;
-use crate::dm::{Bio, BioOp, EndBio, EndIoOutcome, KeptBio, MapBio, MapOutcome, SavedIter, Target};
-use crate::logic::engine::route::{self, decide, decide_held, Decision, Published};
-use crate::logic::engine::Event;
-use crate::logic::error_class::{classify, ErrorClass};
-use crate::logic::extent::Route;
+use crate::dm::{
+    AtomicBioStack, Bio, BioList, BioOp, DeferredBio, EndBio, EndIoOutcome, KeptBio, MapBio, MapOutcome, SavedIter,
+    Target,
+};
+use crate::dm_remap_core::engine::route::{self, decide, decide_held, Decision};
+use crate::dm_remap_core::engine::Event;
+use crate::dm_remap_core::error_class::{classify, ErrorClass};
 
 /// Index of the flush copy that goes to the spare (`num_flush_bios` is 2).
 const SPARE_FLUSH_BIO: u32 = 1;
@@ -40,39 +40,47 @@ pub(crate) struct PerBio {
 }
 
 impl PerBio {
-    /// Records that `inflight` counted the bio in `epoch`.
-    pub(super) fn count_in(&mut self, epoch: u8) {
-        self.counted = true;
-        self.epoch = epoch;
+    /// Records where the bio was sent: its saved iterator, whether to the
+    /// spare, and the epoch `inflight` counted it in, if it did.
+    fn sent(&mut self, iter: SavedIter, spare: Option<u64>, epoch: Option<u8>) {
+        self.iter = iter;
+        self.to_spare = spare.is_some();
+        if let Some(e) = epoch {
+            self.counted = true;
+            self.epoch = e;
+        }
     }
 }
 
-/// What `map` reads under RCU, for the engine's routing.
-pub(super) struct View<'g> {
-    moving: &'g MovingRuns,
-    pending: &'g PendingBlocks,
-    table: &'g Table,
+/// A routing decision for a bio, made inside the read section `guard`,
+/// which stays open until the bio is held back or sent.
+struct Routed {
+    guard: RcuReadGuard,
+    decision: Decision,
+    op: BioOp,
+    /// Where the bio lies in the target (see `placement`).
+    offset: u64,
+    block: u64,
+    blocks: u64,
 }
 
-impl<'g> View<'g> {
-    #[inline(always)]
-    pub(super) fn new(t: &RemapTarget, guard: &'g RcuReadGuard) -> Self {
-        Self { moving: t.moving.read(guard), pending: t.pending_blocks.read(guard), table: t.table.read(guard) }
-    }
+/// Bios `map` and `end_io` hand to the worker (lock-free stacks: the I/O
+/// path pushes, the worker takes all).
+pub(crate) struct ToWorker {
+    /// Failed bios taken over by `end_io`.
+    failed: AtomicBioStack<DeferredBio<PerBio>>,
+    /// Writes to pending blocks, held by `map`.
+    pending_writes: AtomicBioStack<KeptBio>,
 }
 
-impl Published for View<'_> {
-    #[inline(always)]
-    fn moving(&self, block: u64, blocks: u64) -> Option<Route> {
-        self.moving.route(block, blocks)
+impl ToWorker {
+    pub(crate) fn new() -> Self {
+        Self { failed: AtomicBioStack::new(), pending_writes: AtomicBioStack::new() }
     }
-    #[inline(always)]
-    fn first_pending_in(&self, block: u64, blocks: u64) -> Option<u64> {
-        self.pending.first_in(block, blocks)
-    }
-    #[inline(always)]
-    fn route(&self, block: u64, blocks: u64) -> Route {
-        self.table.route(block, blocks)
+
+    /// The failed bios and the pending writes handed over so far.
+    pub(crate) fn take_all(&self) -> (BioList<DeferredBio<PerBio>>, BioList<KeptBio>) {
+        (self.failed.take_all(), self.pending_writes.take_all())
     }
 }
 
@@ -84,7 +92,7 @@ impl RemapTarget {
         if bio.is_preflush() {
             // An empty flush (DM strips PREFLUSH from bios with data); copy
             // `SPARE_FLUSH_BIO` flushes the spare, the other one the main device.
-            let dev = if bio.target_bio_nr() == SPARE_FLUSH_BIO { &self.spare } else { &self.main };
+            let dev = if bio.target_bio_nr() == SPARE_FLUSH_BIO { self.devices.spare() } else { self.devices.main() };
             let sector = bio.sector();
             bio.redirect(dev, sector);
             return MapOutcome::Remapped;
@@ -100,7 +108,7 @@ impl RemapTarget {
             per_bio.counted = false;
         }
         if per_bio.start_ns != 0 {
-            self.latency.record(per_bio.to_spare, now_ns().saturating_sub(per_bio.start_ns));
+            self.stats.record_latency(per_bio.to_spare, now_ns().saturating_sub(per_bio.start_ns));
             per_bio.start_ns = 0;
         }
         if status == 0 || per_bio.deferred {
@@ -110,87 +118,102 @@ impl RemapTarget {
         self.failed(target, bio, per_bio, status)
     }
 
-    /// Sends a data bio (or the part of it that goes to one place) where the
-    /// engine's routing says, or holds it: a bio to a run being moved goes
-    /// on `held`, a write to a pending block to the worker, both inside the
-    /// read section that saw the run or the pending block (a remap clears
-    /// its runs, waits for a grace period, then releases `held`).
+    /// Where a data bio goes: the one routing of `map` and of the bios the
+    /// worker gives back. Decides from what is published, inside a read
+    /// section that the result keeps open: the caller holds the bio back,
+    /// hands it to the worker, or sends it (`send_routed`) inside that same
+    /// section (a remap clears its runs, waits for a grace period, then
+    /// releases the bios held back).
     #[inline(always)]
-    fn route_data(&self, target: &Target, mut bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
-        let (offset, block, blocks) = self.placement(&bio);
+    fn route(&self, bio: &Bio, from_worker: bool) -> Routed {
+        let (offset, block, blocks) = self.placement(bio);
         let op = bio.op();
         let guard = RcuReadGuard::new();
-        let (spare, n) = match decide(&View::new(self, &guard), op_of(op), block, blocks) {
+        let view = self.mapping.view(&guard);
+        let decision = if from_worker {
+            decide_held(&view, op_of(op), block, blocks)
+        } else {
+            decide(&view, op_of(op), block, blocks)
+        };
+        Routed { guard, decision, op, offset, block, blocks }
+    }
+
+    /// Sends a bio `route` decided to send (its first `blocks` blocks, the
+    /// caller having split it there) to spare-pool block `spare`, or to main
+    /// for `None`. A bio that changes data is counted in flight inside the
+    /// read section that routed it (see `InFlight`); returns the bio's saved
+    /// iterator and its in-flight epoch, for its `PerBio`.
+    #[inline(always)]
+    fn send_routed(&self, bio: &mut Bio, routed: Routed, spare: Option<u64>) -> (SavedIter, Option<u8>) {
+        // Only bios that change data need draining before a remap copies
+        // blocks.
+        let epoch = (routed.op != BioOp::Read).then(|| self.inflight.enter());
+        drop(routed.guard);
+        let iter = bio.save_iter();
+        self.send(bio, routed.offset, spare);
+        (iter, epoch)
+    }
+
+    /// `map` of a data bio (or of the part of it that goes to one place): a
+    /// bio to a run being moved is held back, a write to a pending block
+    /// goes to the worker, any other is sent, counted and sampled.
+    #[inline(always)]
+    fn route_data(&self, target: &Target, mut bio: MapBio<'_>, per_bio: &mut PerBio) -> MapOutcome {
+        let routed = self.route(&bio, false);
+        let (spare, n) = match routed.decision {
             Decision::Hold { blocks: n } => {
                 bio.accept_partial(self.sectors_u32(n));
-                self.held.lock().push(bio.keep());
-                drop(guard);
+                self.mapping.hold(bio.keep());
+                drop(routed);
                 return MapOutcome::Submitted;
             }
             Decision::Pending => {
                 bio.accept_partial(self.sectors_u32(1));
                 per_bio.iter = bio.save_iter();
-                self.pending_writes.push(bio.keep());
-                drop(guard);
+                self.to_worker.pending_writes.push(bio.keep());
+                drop(routed);
                 target.queue_work::<Self>();
                 return MapOutcome::Submitted;
             }
             Decision::Send { spare, blocks } => (spare, blocks),
         };
-        if n < blocks {
+        if n < routed.blocks {
             bio.accept_partial(self.sectors_u32(n));
         }
-        if op != BioOp::Read {
-            // Only bios that change data need draining before a remap
-            // copies blocks (see `InFlight`).
-            per_bio.count_in(self.inflight.enter());
-        }
-        drop(guard);
-        per_bio.iter = bio.save_iter();
-        per_bio.to_spare = spare.is_some();
-        let nth = match op {
-            BioOp::Read => self.counters.count_io(false, per_bio.to_spare),
-            BioOp::Write => self.counters.count_io(true, per_bio.to_spare),
-            _ => 0,
+        let op = routed.op;
+        let (iter, epoch) = self.send_routed(&mut bio, routed, spare);
+        per_bio.sent(iter, spare, epoch);
+        let timed = match op {
+            BioOp::Read => self.stats.count_io(false, per_bio.to_spare),
+            BioOp::Write => self.stats.count_io(true, per_bio.to_spare),
+            _ => false,
         };
-        if LatencyHistograms::samples(nth) {
+        if timed {
             per_bio.start_ns = now_ns();
         }
-        self.send(&mut bio, offset, spare);
         MapOutcome::Remapped
     }
 
     /// Sends a bio the worker gives back where `map` would send it now,
-    /// holding it if its run is being moved; counted in flight inside the
-    /// read section that routed it, as map counts.
+    /// holding it back if its run is being moved.
     pub(super) fn route_held(&self, mut kept: KeptBio) {
-        let (offset, block, blocks) = self.placement(kept.bio());
-        let op = kept.bio().op();
-        let guard = RcuReadGuard::new();
-        let view = View::new(self, &guard);
-        match decide_held(&view, op_of(op), block, blocks) {
-            Decision::Hold { blocks: n } | Decision::Send { blocks: n, .. } if n < blocks => {
+        let routed = self.route(kept.bio(), true);
+        match routed.decision {
+            Decision::Hold { blocks: n } | Decision::Send { blocks: n, .. } if n < routed.blocks => {
                 // map split held bios at run edges, so this cannot happen;
                 // fail the bio rather than send part of it astray.
-                drop(guard);
+                let block = routed.block;
+                drop(routed);
                 self.log(Event::HeldAcrossEdge { block });
             }
             Decision::Hold { .. } | Decision::Pending => {
-                // Inside the section that saw the run (see `map`).
-                self.held.lock().push(kept);
-                drop(guard);
+                // Inside the section that saw the run (see `route`).
+                self.mapping.hold(kept);
+                drop(routed);
             }
             Decision::Send { spare, .. } => {
-                let epoch = (op != BioOp::Read).then(|| self.inflight.enter());
-                drop(guard);
-                let iter = kept.bio().save_iter();
-                self.send(kept.bio(), offset, spare);
-                let per_bio = kept.per_bio::<PerBio>();
-                per_bio.iter = iter;
-                per_bio.to_spare = spare.is_some();
-                if let Some(e) = epoch {
-                    per_bio.count_in(e);
-                }
+                let (iter, epoch) = self.send_routed(kept.bio(), routed, spare);
+                kept.per_bio::<PerBio>().sent(iter, spare, epoch);
                 kept.submit();
             }
         }
@@ -202,15 +225,15 @@ impl RemapTarget {
         let data = per_bio.iter.bytes() > 0;
         let class = classify(status);
         if data && per_bio.to_spare {
-            RecoveryCounters::add(&self.recovery.spare_errors, 1);
+            self.recovery.add(Recovery::SpareErrors, 1);
         } else if class == ErrorClass::Device {
-            RecoveryCounters::add(&self.recovery.device_errors, 1);
+            self.recovery.add(Recovery::DeviceErrors, 1);
         }
         // Media and transient failures are retried, on main or on the spare
         // (where a failing spare block is replaced by a fresh one).
         let recoverable = route::recoverable(op_of(op), data, status);
         if !recoverable {
-            RecoveryCounters::add(&self.recovery.unrecovered, 1);
+            self.recovery.add(Recovery::Unrecovered, 1);
         }
         recoverable
     }
@@ -221,7 +244,7 @@ impl RemapTarget {
     #[inline(never)]
     fn failed(&self, target: &Target, bio: EndBio<'_>, per_bio: &mut PerBio, status: u8) -> EndIoOutcome {
         let op = bio.op();
-        self.counters.count_error(op == BioOp::Read);
+        self.stats.count_error(op == BioOp::Read);
         if !self.recoverable(op, per_bio, status) {
             // Health may have changed; the worker reports it.
             target.queue_work::<Self>();
@@ -230,21 +253,16 @@ impl RemapTarget {
         per_bio.deferred = true;
         per_bio.status = status;
         let (deferred, proof) = bio.defer();
-        self.failed.push(deferred);
+        self.to_worker.failed.push(deferred);
         target.queue_work::<Self>();
         EndIoOutcome::Incomplete(proof)
-    }
-
-    /// The spare-pool block `block` is remapped to, if it is.
-    pub(super) fn spare_block_of(&self, block: u64) -> Option<u64> {
-        self.table.read(&RcuReadGuard::new()).route(block, 1).spare
     }
 
     /// Where `bio` lies in the target: its sector offset, first block and
     /// number of blocks (at least 1).
     #[inline]
     pub(super) fn placement(&self, bio: &Bio) -> (u64, u64, u64) {
-        let offset = bio.sector().wrapping_sub(self.begin);
+        let offset = bio.sector().wrapping_sub(self.geo.begin());
         let blocks = self.geo.blocks_in(u64::from(bio.size_bytes() >> 9)).max(1);
         (offset, self.geo.block_of(offset), blocks)
     }
@@ -256,9 +274,9 @@ impl RemapTarget {
         match spare {
             Some(pool_block) => {
                 let sector = self.geo.spare_sector(pool_block).wrapping_add(self.geo.offset_in_block(offset));
-                bio.redirect(&self.spare, sector);
+                bio.redirect(self.devices.spare(), sector);
             }
-            None => bio.redirect(&self.main, offset),
+            None => bio.redirect(self.devices.main(), offset),
         }
     }
 

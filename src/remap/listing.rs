@@ -8,7 +8,7 @@ use kernel::prelude::*;
 use super::target::RemapTarget;
 use crate::dm::rcu::RcuReadGuard;
 use crate::dm::Emitter;
-use crate::logic::extent;
+use crate::dm_remap_core::extent;
 
 impl RemapTarget {
     /// Writes `main_block spare_block length state` per extent, from the
@@ -18,7 +18,7 @@ impl RemapTarget {
     /// pending blocks follow, as `<block> - 1 pending`.
     pub(super) fn list_message(&self, start_block: u64, max: Option<u64>, out: &mut Emitter<'_>) -> Result<bool> {
         let guard = RcuReadGuard::new();
-        let extents = self.table.read(&guard).extents();
+        let extents = self.mapping.table(&guard).extents();
         let from = extent::first_ending_after(extents, start_block);
         let rest = extents.get(from..).unwrap_or_default();
         let shown = max.map_or(rest.len(), |m| usize::try_from(m).unwrap_or(usize::MAX).min(rest.len()));
@@ -35,7 +35,7 @@ impl RemapTarget {
         if max.is_none() {
             // The whole list also names the pending blocks (unreadable, not
             // remapped yet).
-            for b in self.pending_blocks.read(&guard).blocks() {
+            for b in self.mapping.pending(&guard).blocks() {
                 if writeln!(out, "{} - 1 pending", b).is_err() {
                     return Ok(true);
                 }

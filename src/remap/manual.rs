@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! `remap <sector> [<count>]`: move blocks to the spare on request. The
 //! move itself (plan, hold, drain, copy, commit, publish, release) is the
-//! engine's (`crate::logic::engine::moves`); this is the message: the
+//! engine's (`crate::dm_remap_core::engine::moves`); this is the message: the
 //! range check and the report.
 
 use core::fmt::Write;
@@ -12,19 +12,19 @@ use super::target::RemapTarget;
 use crate::dm::log::dm_warn_limited;
 use crate::dm::sched::NoIoScope;
 use crate::dm::Emitter;
-use crate::logic::engine::moves::remap_range;
-use crate::logic::engine::{ChangeFailed, Event};
-use crate::logic::extent::{self, ExtentState};
+use crate::dm_remap_core::engine::moves::remap_range;
+use crate::dm_remap_core::engine::{ChangeFailed, Event};
+use crate::dm_remap_core::extent::{self, ExtentState};
 
 impl RemapTarget {
     pub(super) fn remap_message(&self, sector: u64, sectors: u64, out: &mut Emitter<'_>) -> Result<bool> {
-        let end = sector.checked_add(sectors).filter(|&e| e <= self.len).ok_or_else(|| {
+        let end = sector.checked_add(sectors).filter(|&e| e <= self.geo.sectors()).ok_or_else(|| {
             dm_warn_limited!(
                 self.name,
                 "remap {} {}: range past the end of the device ({} sectors)\n",
                 sector,
                 sectors,
-                self.len
+                self.geo.sectors()
             );
             EINVAL
         })?;

@@ -13,15 +13,15 @@ use crate::dm::percpu::now_ns;
 use crate::dm::sched::fill_random;
 use crate::dm::sysfs::real_seconds;
 use crate::dm::{CtrError, DmDev, IoBuffer};
-use crate::logic::commit::{commit, format, Committed, CopyError};
-use crate::logic::discover::{discover, highest_generation, slots_unchanged, Discovery, Fingerprint};
-use crate::logic::extent::Extent;
-use crate::logic::format::{next_generation, Superblock, BLOCK, FORMAT_VERSION};
-use crate::logic::geometry::SpareLayout;
-use crate::logic::latency::LatencyRing;
-use crate::logic::load::{read_slot, CopyState};
-use crate::logic::slots::Slots;
-use crate::logic::table_check::check_table;
+use crate::dm_remap_core::commit::{commit, format, Committed, CopyError};
+use crate::dm_remap_core::discover::{discover, highest_generation, slots_unchanged, Discovery, Fingerprint};
+use crate::dm_remap_core::extent::Extent;
+use crate::dm_remap_core::format::{next_generation, Superblock, BLOCK, FORMAT_VERSION};
+use crate::dm_remap_core::geometry::SpareLayout;
+use crate::dm_remap_core::latency::LatencyRing;
+use crate::dm_remap_core::load::{read_slot, CopyState};
+use crate::dm_remap_core::slots::Slots;
+use crate::dm_remap_core::table_check::check_table;
 
 /// Metadata state of one target; the table writer owns it.
 pub(crate) struct Metadata {

@@ -3,10 +3,12 @@
 //! messages that change and list it.
 
 mod counters;
+mod devices;
 mod inflight;
 mod io;
 mod listing;
 mod manual;
+mod mapping;
 mod metadata;
 mod pending_blocks;
 mod platform;
@@ -14,8 +16,9 @@ mod publish;
 mod reporting;
 mod resend;
 mod resume;
-mod scrub;
+mod scan;
 mod spare_io;
+mod spare_state;
 mod sysfs;
 mod table;
 mod target;

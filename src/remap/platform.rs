@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The engine's platform in the kernel: what `crate::logic::engine` decides
+//! The engine's platform in the kernel: what `crate::dm_remap_core::engine` decides
 //! about failed bios, pending writes and moves is carried out here with the
 //! target's devices, its RCU-published table, moving runs and pending set,
 //! its held bios and its in-flight counts. The host simulator mirrors each
@@ -8,23 +8,23 @@
 use kernel::prelude::*;
 use kernel::sync::lock::{mutex::MutexBackend, Guard};
 
-use super::counters::RecoveryCounters;
+use super::counters::Recovery;
 use super::inflight::InFlight;
 use super::io::PerBio;
 use super::metadata::Metadata;
-use super::table::{MovingRuns, Table};
+use super::table::Table;
 use super::target::RemapTarget;
 use crate::dm::log::{dm_err_limited, dm_info_limited, dm_warn_limited};
-use crate::dm::rcu::{self, RcuReadGuard};
+use crate::dm::rcu;
 use crate::dm::sched::{sleep_ms, NoIoScope};
 use crate::dm::{BioOp, DeferredBio, IoBuffer, KeptBio, SavedIter};
-use crate::logic::engine::drain::{drain, EpochCounts};
-use crate::logic::engine::{
+use crate::dm_remap_core::engine::drain::{drain, EpochCounts};
+use crate::dm_remap_core::engine::{
     BioInfo, ChangeFailed, Counter, Event, IoBuf, IoFailed, List, NoMem, Op, Platform, WorkBio, Writer,
 };
-use crate::logic::extent::{self, Extent};
-use crate::logic::policy::Policies;
-use crate::logic::spare_alloc::SpareAllocator;
+use crate::dm_remap_core::extent::{self, Extent};
+use crate::dm_remap_core::policy::Policies;
+use crate::dm_remap_core::spare_alloc::SpareAllocator;
 
 /// A list for the engine: a `KVec` whose growth can fail.
 pub(crate) struct KList<T>(KVec<T>);
@@ -86,7 +86,7 @@ fn info_of(target: &RemapTarget, op: BioOp, per_bio: &PerBio) -> BioInfo {
     let iter = per_bio.iter;
     BioInfo {
         op: op_of(op),
-        block: target.geo.block_of(iter.sector().wrapping_sub(target.begin)),
+        block: target.geo.block_of(iter.sector().wrapping_sub(target.geo.begin())),
         blocks: target.geo.blocks_of_bytes(iter.bytes() as usize),
         status: per_bio.status,
         on_spare: per_bio.to_spare,
@@ -167,12 +167,11 @@ impl RemapTarget {
         // The bios wait on us: reclaim must not wait on them.
         let _noio = NoIoScope::enter();
         loop {
-            let mut failed = self.failed.take_all();
-            let mut writes = self.pending_writes.take_all();
+            let (mut failed, mut writes) = self.to_worker.take_all();
             if failed.is_empty() && writes.is_empty() {
                 return;
             }
-            crate::logic::engine::recovery::recover_round(
+            crate::dm_remap_core::engine::recovery::recover_round(
                 &self,
                 core::iter::from_fn(|| failed.pop().map(|bio| FailedBio { target: self, bio })),
                 core::iter::from_fn(|| writes.pop().map(|bio| HeldBio { target: self, bio })),
@@ -197,7 +196,7 @@ impl<'t> Platform for &'t RemapTarget {
         Self: 'a;
 
     fn lock_writer(&self) -> Self::WriterGuard<'_> {
-        self.writer.lock()
+        self.writer()
     }
     fn in_step(&self, writer: &Writer<Metadata, IoBuffer>) -> bool {
         let in_step = writer.meta.in_step();
@@ -220,60 +219,51 @@ impl<'t> Platform for &'t RemapTarget {
     }
 
     fn read_main(&self, block: u64, buf: &mut IoBuffer, len: usize) -> Result<(), IoFailed> {
-        self.main.read_sync(self.geo.main_sector(block), buf, len).map_err(|_| IoFailed)
+        self.devices.main().read_sync(self.geo.main_sector(block), buf, len).map_err(|_| IoFailed)
     }
     fn write_main_durable(&self, block: u64, buf: &mut IoBuffer, len: usize) -> Result<(), IoFailed> {
-        self.main.write_durable(self.geo.main_sector(block), buf, len).map_err(|_| IoFailed)
+        self.devices.main().write_durable(self.geo.main_sector(block), buf, len).map_err(|_| IoFailed)
     }
     fn read_spare(&self, pool_block: u64, buf: &mut IoBuffer, len: usize) -> Result<(), IoFailed> {
-        self.spare.read_sync(self.device_block(pool_block), buf, len).map_err(|_| IoFailed)
+        self.devices.spare().read_sync(self.device_block(pool_block), buf, len).map_err(|_| IoFailed)
     }
     fn write_spare(&self, pool_block: u64, buf: &mut IoBuffer, len: usize) -> Result<(), IoFailed> {
-        self.spare.write_sync(self.device_block(pool_block), buf, len).map_err(|_| IoFailed)
+        self.devices.spare().write_sync(self.device_block(pool_block), buf, len).map_err(|_| IoFailed)
     }
     fn write_spare_durable(&self, pool_block: u64, buf: &mut IoBuffer, len: usize) -> Result<(), IoFailed> {
-        self.spare.write_durable(self.device_block(pool_block), buf, len).map_err(|_| IoFailed)
+        self.devices.spare().write_durable(self.device_block(pool_block), buf, len).map_err(|_| IoFailed)
     }
     fn sleep_ms(&self, ms: u32) {
         sleep_ms(ms);
     }
 
     fn spare_block_of(&self, block: u64) -> Option<u64> {
-        RemapTarget::spare_block_of(self, block)
+        self.mapping.spare_block_of(block)
     }
     fn for_each_unmapped(&self, first: u64, blocks: u64, f: &mut dyn FnMut(u64, u64)) {
-        self.table.read_locked(|t| extent::for_each_unmapped(t.extents(), first, blocks, &mut *f));
+        self.mapping.with_table(|t| extent::for_each_unmapped(t.extents(), first, blocks, &mut *f));
     }
     fn is_pending(&self, block: u64) -> bool {
-        self.pending_blocks.read(&RcuReadGuard::new()).first_in(block, 1).is_some()
+        self.mapping.is_pending(block)
     }
     fn mark_pending(&self, block: u64) -> Result<(), NoMem> {
-        self.pending_blocks.update(|p| p.with(block)).map_err(|_| NoMem)
+        self.mapping.mark_pending(block).map_err(|_| NoMem)
     }
     fn unmark_pending(&self, runs: &[Extent]) -> Result<(), NoMem> {
-        self.pending_blocks
-            .update(|p| p.without(|b| runs.iter().any(|e| e.main <= b && b < e.main_end())))
-            .map_err(|_| NoMem)
+        self.mapping.unmark_pending(runs).map_err(|_| NoMem)
     }
 
     fn publish_moving(&self, runs: &[Extent]) -> Result<(), NoMem> {
-        // The empty version that `clear_moving` publishes, allocated before
-        // anything is held back, so that releasing cannot fail.
-        let none = MovingRuns::none().map_err(|_| NoMem)?;
-        self.moving.update(|_| MovingRuns::of(runs)).map_err(|_| NoMem)?;
-        *self.no_moving.lock() = Some(none);
-        Ok(())
+        self.mapping.publish_moving(runs).map_err(|_| NoMem)
     }
     fn clear_moving(&self) {
-        if let Some(none) = self.no_moving.lock().take() {
-            let _ = self.moving.update(|_| Ok::<_, Error>(none));
-        }
+        self.mapping.clear_moving();
     }
     fn drain_writes(&self) {
         drain(&self.inflight);
     }
     fn release_held(&self) {
-        let mut held = self.held.lock().take();
+        let mut held = self.mapping.take_held();
         while let Some(kept) = held.pop() {
             self.route_held(kept);
         }
@@ -301,13 +291,13 @@ impl<'t> Platform for &'t RemapTarget {
     }
 
     fn count(&self, counter: Counter, n: u64) {
-        let c = match counter {
-            Counter::AutoRemaps => &self.recovery.auto_remaps,
-            Counter::SoftReadErrors => &self.recovery.soft_read_errors,
-            Counter::Unrecovered => &self.recovery.unrecovered,
-            Counter::SpareErrors => &self.recovery.spare_errors,
+        let what = match counter {
+            Counter::AutoRemaps => Recovery::AutoRemaps,
+            Counter::SoftReadErrors => Recovery::SoftReadErrors,
+            Counter::Unrecovered => Recovery::Unrecovered,
+            Counter::SpareErrors => Recovery::SpareErrors,
         };
-        RecoveryCounters::add(c, n);
+        self.recovery.add(what, n);
     }
     fn log(&self, event: Event) {
         RemapTarget::log(self, event);

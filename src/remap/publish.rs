@@ -3,15 +3,13 @@
 //! commit it to the spare's metadata, publish it to map() with RCU, and
 //! record what it did. Remap messages and the recovery worker both use it.
 
-use core::sync::atomic::Ordering;
-
 use kernel::prelude::*;
 
 use super::table::Table;
 use super::target::{RemapTarget, Writer};
-use crate::logic::engine::ChangeFailed;
-use crate::logic::extent;
-use crate::logic::spare_alloc::SpareAllocator;
+use crate::dm_remap_core::engine::ChangeFailed;
+use crate::dm_remap_core::extent;
+use crate::dm_remap_core::spare_alloc::SpareAllocator;
 
 impl RemapTarget {
     /// Builds the next table with `next` from the current one, commits it
@@ -29,22 +27,21 @@ impl RemapTarget {
         let meta = &mut writer.meta;
         let mut remapped = 0;
         let mut tried = false;
-        let done = self.table.update(|t| {
+        let done = self.mapping.update_table(|t| {
             let next = next(t).map_err(|_| ChangeFailed::NoMem)?;
             tried = true;
-            let copies = meta.commit(&self.spare, next.extents(), alloc.cursor());
-            self.meta_copies.store(*copies.as_ref().unwrap_or(&0), Ordering::Relaxed);
-            self.generation.store(meta.generation(), Ordering::Relaxed);
+            let copies = meta.commit(self.devices.spare(), next.extents(), alloc.cursor());
+            self.spare_state.set_commit(meta.generation(), *copies.as_ref().unwrap_or(&0));
             copies.map_err(|_| ChangeFailed::Commit)?;
             remapped = extent::remapped_blocks(next.extents());
             Ok::<_, ChangeFailed>(next)
         });
         if done.is_ok() || tried {
             writer.alloc = alloc;
-            self.spare_used.store(alloc.used(), Ordering::Relaxed);
+            self.spare_state.set_used(alloc.used());
         }
         done?;
-        self.remapped_blocks.store(remapped, Ordering::Relaxed);
+        self.spare_state.set_remapped(remapped);
         Ok(())
     }
 }

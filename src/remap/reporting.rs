@@ -2,15 +2,13 @@
 //! What the target reports: its status (INFO, TABLE and IMA), the `stats`
 //! message and the latency histograms.
 
-use core::fmt::Write;
-use core::sync::atomic::Ordering;
-
-use super::counters::{RecoveryCounters, LATENCY_BUCKETS, LATENCY_SAMPLE_EVERY};
+use super::counters::{Recovery, LATENCY_BUCKETS, LATENCY_SAMPLE_EVERY};
 use super::target::RemapTarget;
 use crate::dm::rcu::RcuReadGuard;
 use crate::dm::{Emitter, StatusKind, TargetOps};
-use crate::logic::status_line::{StatusLine, STATUS_FORMAT_VERSION};
-use crate::logic::table_line::Options;
+use crate::dm_remap_core::status_line::{StatusLine, STATUS_FORMAT_VERSION};
+use crate::dm_remap_core::table_line::Options;
+use core::fmt::Write;
 
 /// The UUID as 32 hex digits.
 pub(super) struct Hex<'a>(pub(super) &'a [u8]);
@@ -27,35 +25,35 @@ impl RemapTarget {
         // A result cut short by a full buffer is what DMEMIT does too.
         let _ = match kind {
             StatusKind::Info => {
-                let c = self.counters.snapshot();
+                let c = self.stats.counts();
                 StatusLine {
                     format_version: STATUS_FORMAT_VERSION,
                     // `major:minor`, always ASCII.
-                    main_dev: self.main.name().to_str().unwrap_or("?"),
-                    spare_dev: self.spare.name().to_str().unwrap_or("?"),
-                    block_bytes: self.layout.block_bytes,
-                    remaps: self.remapped_blocks.load(Ordering::Relaxed),
-                    spare_total: self.spare_total,
-                    spare_used: self.spare_used.load(Ordering::Relaxed),
+                    main_dev: self.devices.main().name().to_str().unwrap_or("?"),
+                    spare_dev: self.devices.spare().name().to_str().unwrap_or("?"),
+                    block_bytes: self.geo.layout().block_bytes,
+                    remaps: self.spare_state.remapped_blocks(),
+                    spare_total: self.spare_state.spare_total(),
+                    spare_used: self.spare_state.spare_used(),
                     reads: c.reads,
                     writes: c.writes,
                     remapped_reads: c.remapped_reads,
                     remapped_writes: c.remapped_writes,
                     errors: c.errors,
                     health: self.health(),
-                    generation: self.generation.load(Ordering::Relaxed),
-                    uuid: self.uuid,
-                    metadata_copies: self.meta_copies.load(Ordering::Relaxed),
-                    pending: self.pending_blocks.read(&RcuReadGuard::new()).len() as u64,
-                    auto_remaps: RecoveryCounters::get(&self.recovery.auto_remaps),
-                    soft_read_errors: RecoveryCounters::get(&self.recovery.soft_read_errors),
-                    unrecovered: RecoveryCounters::get(&self.recovery.unrecovered),
+                    generation: self.spare_state.generation(),
+                    uuid: *self.spare_state.uuid(),
+                    metadata_copies: self.spare_state.metadata_copies(),
+                    pending: self.mapping.pending_count() as u64,
+                    auto_remaps: self.recovery.get(Recovery::AutoRemaps),
+                    soft_read_errors: self.recovery.get(Recovery::SoftReadErrors),
+                    unrecovered: self.recovery.get(Recovery::Unrecovered),
                     policies: self.policies(),
                     scan: self.scan_progress(),
                 }
                 .emit(out)
             }
-            StatusKind::Table => write!(out, "{} {}", self.main.name(), self.spare.name())
+            StatusKind::Table => write!(out, "{} {}", self.devices.main().name(), self.devices.spare().name())
                 .and_then(|()| self.options().emit(out)),
             StatusKind::Ima => write!(
                 out,
@@ -64,10 +62,10 @@ impl RemapTarget {
                 Self::VERSION[0],
                 Self::VERSION[1],
                 Self::VERSION[2],
-                self.main.name(),
-                self.spare.name(),
-                self.layout.block_bytes,
-                Hex(&self.uuid),
+                self.devices.main().name(),
+                self.devices.spare().name(),
+                self.geo.layout().block_bytes,
+                Hex(self.spare_state.uuid()),
             ),
         };
     }
@@ -79,8 +77,8 @@ impl RemapTarget {
 
     /// `stats`: `<name> <value>` lines.
     pub(super) fn stats_message(&self, out: &mut Emitter<'_>) {
-        let c = self.counters.snapshot();
-        let lat = *self.writer.lock().meta.latency();
+        let c = self.stats.counts();
+        let lat = *self.writer().meta.latency();
         let _ = write!(
             out,
             "reads {}\nwrites {}\nremapped_reads {}\nremapped_writes {}\nerrors {}\nread_errors {}\nwrite_errors {}\n\
@@ -99,7 +97,7 @@ impl RemapTarget {
         );
         let (extents, bytes) = {
             let guard = RcuReadGuard::new();
-            let t = self.table.read(&guard);
+            let t = self.mapping.table(&guard);
             (t.extents().len(), t.bytes())
         };
         let _ = write!(
@@ -118,7 +116,7 @@ impl RemapTarget {
                 writeln!(out)?;
             }
             write!(out, "latency_us_log2 {name}")?;
-            let h: [u64; LATENCY_BUCKETS] = self.latency.snapshot(remapped);
+            let h: [u64; LATENCY_BUCKETS] = self.stats.histogram(remapped);
             h.iter().try_for_each(|c| write!(out, " {c}"))?;
         }
         Ok(())

@@ -11,8 +11,6 @@
 //! run. The report is forgotten once it was delivered whole, or when another
 //! `remap` message comes.
 
-use core::sync::atomic::Ordering;
-
 use kernel::alloc::KVVec;
 use kernel::new_mutex;
 use kernel::prelude::*;
@@ -52,7 +50,7 @@ impl RemapTarget {
         let mut last = self.last_report.0.lock();
         if let Some(kept) = last.take() {
             let same = kept.sector == sector && kept.sectors == sectors;
-            if same && kept.generation == self.generation.load(Ordering::Relaxed) {
+            if same && kept.generation == self.spare_state.generation() {
                 // Cut short if still too big; DM then asks again.
                 let _ = out.write_bytes(&kept.text);
                 if out.is_full() {
@@ -66,7 +64,7 @@ impl RemapTarget {
         if out.is_full() {
             match out.output() {
                 Ok(text) => {
-                    let generation = self.generation.load(Ordering::Relaxed);
+                    let generation = self.spare_state.generation();
                     *last = Some(Kept { sector, sectors, generation, text });
                 }
                 Err(_) => dm_warn_limited!(self.name, "remap {} {}: no memory to keep the report\n", sector, sectors),

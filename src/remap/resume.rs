@@ -12,21 +12,19 @@
 //! could reuse spare blocks or generations handed out since) until a
 //! resume succeeds.
 
-use core::sync::atomic::Ordering;
-
 use kernel::prelude::*;
 
 use super::metadata::Metadata;
 use super::table::Table;
 use super::target::{fingerprint, RemapTarget, Writer};
-use crate::logic::extent;
-use crate::logic::spare_alloc::SpareAllocator;
+use crate::dm_remap_core::extent;
+use crate::dm_remap_core::spare_alloc::SpareAllocator;
 
 impl RemapTarget {
     /// Reloads the table from the spare if a newer generation was committed
     /// since this target loaded it. Runs in preresume: no I/O is in flight.
     pub(super) fn catch_up(&self) -> Result {
-        let mut writer = self.writer.lock();
+        let mut writer = self.writer();
         writer.meta.set_in_step(false);
         self.reload_if_advanced(&mut writer)?;
         writer.meta.set_in_step(true);
@@ -37,11 +35,15 @@ impl RemapTarget {
             match self.commit_table(&mut writer, alloc, |t| t.with(&[])) {
                 Ok(()) if writer.meta.copies() == 2 => pr_info!(
                     "spare {}: metadata rewritten into both regions (generation {})\n",
-                    self.spare.name(),
+                    self.devices.spare().name(),
                     writer.meta.generation()
                 ),
-                Ok(()) => pr_warn!("spare {}: metadata still in one region only\n", self.spare.name()),
-                Err(e) => pr_warn!("spare {}: cannot rewrite the missing metadata copy: {:?}\n", self.spare.name(), e),
+                Ok(()) => pr_warn!("spare {}: metadata still in one region only\n", self.devices.spare().name()),
+                Err(e) => pr_warn!(
+                    "spare {}: cannot rewrite the missing metadata copy: {:?}\n",
+                    self.devices.spare().name(),
+                    e
+                ),
             }
         }
         Ok(())
@@ -52,35 +54,42 @@ impl RemapTarget {
     /// counts as changed (it may hold a newer commit), so that this table
     /// never goes live older than the spare. Fails when nothing loads.
     fn reload_if_advanced(&self, writer: &mut Writer) -> Result {
-        if writer.meta.unchanged_on_disk(&self.spare) {
+        if writer.meta.unchanged_on_disk(self.devices.spare()) {
             return Ok(());
         }
         pr_info!(
             "spare {}: metadata changed since generation {} was loaded by this table; reloading it\n",
-            self.spare.name(),
+            self.devices.spare().name(),
             writer.meta.generation(),
         );
-        let fp = fingerprint(&self.main, self.layout.block_bytes);
-        let opened = Metadata::open(&self.spare, &fp, false, self.geo.main_blocks()).map_err(|e| {
-            pr_err!("spare {}: reload failed: {}\n", self.spare.name(), e.message.to_str().unwrap_or_default());
+        let fp = fingerprint(self.devices.main(), self.geo.layout().block_bytes);
+        let opened = Metadata::open(self.devices.spare(), &fp, false, self.geo.main_blocks()).map_err(|e| {
+            pr_err!(
+                "spare {}: reload failed: {}\n",
+                self.devices.spare().name(),
+                e.message.to_str().unwrap_or_default()
+            );
             e.errno
         })?;
         if opened.meta.generation() < writer.meta.generation() {
-            pr_err!("spare {}: metadata went back to generation {}\n", self.spare.name(), opened.meta.generation());
+            pr_err!(
+                "spare {}: metadata went back to generation {}\n",
+                self.devices.spare().name(),
+                opened.meta.generation()
+            );
             return Err(EIO);
         }
-        if opened.meta.layout() != &self.layout {
-            pr_err!("spare {}: metadata layout changed under a live table\n", self.spare.name());
+        if opened.meta.layout() != self.geo.layout() {
+            pr_err!("spare {}: metadata layout changed under a live table\n", self.devices.spare().name());
             return Err(EINVAL);
         }
         let remapped = extent::remapped_blocks(&opened.extents);
         let table = Table::loaded(opened.extents)?;
-        self.table.update(|_| Ok::<_, Error>(table))?;
-        writer.alloc = SpareAllocator::for_layout(&self.layout, opened.meta.alloc_next());
-        self.remapped_blocks.store(remapped, Ordering::Relaxed);
-        self.spare_used.store(writer.alloc.used(), Ordering::Relaxed);
-        self.generation.store(opened.meta.generation(), Ordering::Relaxed);
-        self.meta_copies.store(opened.copies, Ordering::Relaxed);
+        self.mapping.update_table(|_| Ok::<_, Error>(table))?;
+        writer.alloc = SpareAllocator::for_layout(self.geo.layout(), opened.meta.alloc_next());
+        self.spare_state.set_remapped(remapped);
+        self.spare_state.set_used(writer.alloc.used());
+        self.spare_state.set_commit(opened.meta.generation(), opened.copies);
         writer.meta = opened.meta;
         Ok(())
     }

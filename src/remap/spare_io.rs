@@ -6,9 +6,9 @@
 use kernel::prelude::*;
 
 use crate::dm::{DmDev, IoBuffer};
-use crate::logic::commit::MetaWrite;
-use crate::logic::format::BLOCK;
-use crate::logic::load::{MetaIo, ReadFailed};
+use crate::dm_remap_core::commit::MetaWrite;
+use crate::dm_remap_core::format::BLOCK;
+use crate::dm_remap_core::load::{MetaIo, ReadFailed};
 
 const BLOCK_SECTORS: u64 = (BLOCK / 512) as u64;
 

@@ -3,8 +3,8 @@
 
 use kernel::prelude::*;
 
-use crate::logic::extent::{self, Extent, Route};
-use crate::logic::extent_index::{self, IndexShape};
+use crate::dm_remap_core::extent::{self, Extent, Route};
+use crate::dm_remap_core::extent_index::{self, IndexShape};
 
 /// An immutable version of the remap table, published with RCU.
 ///
@@ -98,6 +98,6 @@ impl MovingRuns {
     /// length check); otherwise the route through the moving runs.
     #[inline]
     pub(crate) fn route(&self, block: u64, blocks: u64) -> Option<Route> {
-        crate::logic::engine::route::through_moving(&self.runs, block, blocks)
+        crate::dm_remap_core::engine::route::through_moving(&self.runs, block, blocks)
     }
 }

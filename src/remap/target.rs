@@ -4,42 +4,48 @@
 //! iterate_devices, io_hints, suspend and resume). The I/O path is in
 //! `io.rs`, the reports in `reporting.rs`.
 
-use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU8, Ordering};
 
 use kernel::c_str;
 use kernel::ffi::c_int;
 use kernel::prelude::*;
+use kernel::sync::lock::{mutex::MutexBackend, Guard};
 use kernel::sync::{Mutex, SpinLock};
 use kernel::{new_mutex, new_spinlock};
 
-use super::counters::{IoCounters, LatencyHistograms, RecoveryCounters};
+use super::counters::{IoStats, Recovery, RecoveryCounters};
+use super::devices::Devices;
 use super::inflight::InFlight;
-use super::io::PerBio;
+use super::io::{PerBio, ToWorker};
+use super::mapping::Mapping;
 use super::metadata::Metadata;
-use super::pending_blocks::PendingBlocks;
 use super::resend::LastReport;
-use super::scrub::Scan;
-use super::table::{MovingRuns, Table};
+use super::scan::Scan;
+use super::spare_state::SpareState;
+use super::table::Table;
 use crate::dm::log::{dm_info_limited, dm_warn_limited, DmName};
-use crate::dm::rcu::RcuBox;
 use crate::dm::sysfs::SysfsSlot;
 use crate::dm::work::Worker;
 use crate::dm::{
-    AtomicBioStack, Claim, CtrError, DeferredBio, DmDev, Emitter, EndBio, EndIoOutcome, IoBuffer, KeptBio, KeptBioList,
-    MapBio, MapOutcome, QueueLimits, StatusKind, Target, TargetOps,
+    Claim, CtrError, DmDev, Emitter, EndBio, EndIoOutcome, IoBuffer, MapBio, MapOutcome, QueueLimits, StatusKind,
+    Target, TargetOps,
 };
-use crate::logic::discover::Fingerprint;
-use crate::logic::extent;
-use crate::logic::geometry::{self, Geometry, SpareLayout};
-use crate::logic::health::{Health, HealthInputs};
-use crate::logic::message::Message;
-use crate::logic::policy::{Policies, Policy};
-use crate::logic::spare_alloc::SpareAllocator;
-use crate::logic::table_line::TableLine;
+use crate::dm_remap_core::discover::Fingerprint;
+use crate::dm_remap_core::extent;
+use crate::dm_remap_core::geometry::{self, Geometry, SpareLayout};
+use crate::dm_remap_core::health::{Health, HealthInputs};
+use crate::dm_remap_core::message::Message;
+use crate::dm_remap_core::policy::{Policies, Policy};
+use crate::dm_remap_core::spare_alloc::SpareAllocator;
+use crate::dm_remap_core::table_line::TableLine;
 
 /// One `remap` target: a main device, a spare device, and the remap table.
+///
+/// Its fields are owned sub-states, each with its own methods; the other
+/// files of this module use those, so the fields they need are
+/// `pub(super)` (each keeps its own data private).
 pub(crate) struct RemapTarget {
-    /// Runs error recovery and the patrol read. The destructor stops the
+    /// Runs error recovery and the scan. The destructor stops the
     /// scan and shuts the worker down before the instance drops: from then
     /// on no run touches the target (see `crate::dm::work`), so the order in
     /// which these fields drop is safe whatever it is.
@@ -47,67 +53,37 @@ pub(crate) struct RemapTarget {
     /// `/sys/kernel/dm_remap/<dm name>/` while the device is active; the
     /// destructor removes it first.
     sysfs: SysfsSlot,
-    /// Failed bios taken over by `end_io`, for the worker.
-    pub(super) failed: AtomicBioStack<DeferredBio<PerBio>>,
-    /// Writes to pending blocks, held by `map` for the worker.
-    pub(super) pending_writes: AtomicBioStack<KeptBio>,
-    /// Blocks that failed every read retry.
-    pub(super) pending_blocks: RcuBox<PendingBlocks>,
-    /// Error-handling policies (table arguments, `set` messages).
-    policies: Pin<KBox<SpinLock<Policies>>>,
-    pub(super) recovery: RecoveryCounters,
-    /// The health last reported, to raise an event when it changes.
-    last_health: AtomicU8,
-    /// The background patrol read.
-    pub(super) scan: Scan,
-    pub(super) main: DmDev,
-    pub(super) spare: DmDev,
-    /// Main and spare, claimed from every other dm-remap device (and from
-    /// the other targets of this table) for the target's life.
-    _claims: [Claim; 2],
-    pub(super) layout: SpareLayout,
-    pub(super) geo: Geometry,
-    /// First sector and length of the target (`ti->begin`, `ti->len`).
-    pub(super) begin: u64,
-    pub(super) len: u64,
-    /// The published table; map() reads it under RCU, without a lock.
-    pub(super) table: RcuBox<Table>,
-    /// Runs being copied; map() holds back I/O to them. Published before the
-    /// table that maps them and cleared after it, so a reader that sees no
-    /// moving run also sees the table that includes it.
-    pub(super) moving: RcuBox<MovingRuns>,
-    /// Bios held back by `moving`, resubmitted once their run is mapped.
-    pub(super) held: Pin<KBox<SpinLock<KeptBioList>>>,
-    /// Serialises table changes; owns the spare allocator and metadata.
-    pub(super) writer: Pin<KBox<Mutex<Writer>>>,
-    /// The empty moving-runs version a move publishes when it ends,
-    /// allocated before it holds anything back.
-    pub(super) no_moving: Pin<KBox<Mutex<Option<KBox<MovingRuns>>>>>,
-    /// The last `remap` report, for libdevmapper's re-send of the message.
-    pub(super) last_report: LastReport,
-    pub(super) inflight: InFlight,
-    pub(super) counters: IoCounters,
-    /// log2 latency histograms of bios served by main and by the spare.
-    pub(super) latency: LatencyHistograms,
     /// The mapped device's name, which every log line starts with (see
     /// `crate::dm::log`).
     pub(super) name: DmName,
-    pub(super) remapped_blocks: AtomicU64,
-    pub(super) spare_used: AtomicU64,
-    /// Blocks the allocator can hand out.
-    pub(super) spare_total: u64,
-    /// The spare's identity, chosen when it was formatted.
-    pub(super) uuid: [u8; 16],
-    /// Generation of the last metadata commit.
-    pub(super) generation: AtomicU64,
-    /// Metadata copies the last commit wrote (2 when healthy).
-    pub(super) meta_copies: AtomicU8,
+    pub(super) devices: Devices,
+    pub(super) geo: Geometry,
+    /// What map() routes by, and the bios a move holds back.
+    pub(super) mapping: Mapping,
+    /// Bios `map` and `end_io` hand to the worker.
+    pub(super) to_worker: ToWorker,
+    /// Data-changing bios in flight, which a move drains.
+    pub(super) inflight: InFlight,
+    /// Serialises table changes; owns the spare allocator and metadata.
+    writer: Pin<KBox<Mutex<Writer>>>,
+    pub(super) spare_state: SpareState,
+    /// Error-handling policies (table arguments, `set` messages).
+    policies: Pin<KBox<SpinLock<Policies>>>,
+    /// The health last reported, to raise an event when it changes.
+    last_health: AtomicU8,
+    /// I/O counters and latency histograms.
+    pub(super) stats: IoStats,
+    pub(super) recovery: RecoveryCounters,
+    /// The background scan of the main device.
+    pub(super) scan: Scan,
+    /// The last `remap` report, for libdevmapper's re-send of the message.
+    pub(super) last_report: LastReport,
 }
 
 /// What the table writer owns: the allocator, the metadata, and the I/O
 /// buffers of recovery and moves (preallocated: a table change under memory
 /// pressure never fails for want of one).
-pub(super) type Writer = crate::logic::engine::Writer<Metadata, IoBuffer>;
+pub(super) type Writer = crate::dm_remap_core::engine::Writer<Metadata, IoBuffer>;
 
 fn invalid(message: &'static core::ffi::CStr) -> CtrError {
     CtrError::new(EINVAL, message)
@@ -143,11 +119,11 @@ impl RemapTarget {
         Health::of(&HealthInputs {
             spare_warn: p.spare_warn,
             spare_crit: p.spare_crit,
-            metadata_copies: self.meta_copies.load(Ordering::Relaxed),
-            device_errors: RecoveryCounters::get(&self.recovery.device_errors),
-            spare_errors: RecoveryCounters::get(&self.recovery.spare_errors),
-            spare_used: self.spare_used.load(Ordering::Relaxed),
-            spare_total: self.spare_total,
+            metadata_copies: self.spare_state.metadata_copies(),
+            device_errors: self.recovery.get(Recovery::DeviceErrors),
+            spare_errors: self.recovery.get(Recovery::SpareErrors),
+            spare_used: self.spare_state.spare_used(),
+            spare_total: self.spare_state.spare_total(),
         })
     }
 
@@ -170,6 +146,11 @@ impl RemapTarget {
     /// The current policies.
     pub(super) fn policies(&self) -> Policies {
         *self.policies.lock()
+    }
+
+    /// Locks the table writer.
+    pub(super) fn writer(&self) -> Guard<'_, Writer, MutexBackend> {
+        self.writer.lock()
     }
 }
 
@@ -211,22 +192,20 @@ impl TargetOps for RemapTarget {
         let target_blocks = target.len().div_ceil(u64::from(block_bytes / 512));
         let opened = Metadata::open(&spare, &fp, line.options.force_format, target_blocks)?;
         let layout = *opened.meta.layout();
-        let geo = Geometry::new(&layout, target.len());
+        let geo = Geometry::new(&layout, target.begin(), target.len());
         let remapped = extent::remapped_blocks(&opened.extents);
 
-        let table = RcuBox::new(Table::loaded(opened.extents).map_err(nomem)?).map_err(nomem)?;
-        let moving = RcuBox::new(MovingRuns::none().map_err(nomem)?).map_err(nomem)?;
-        let held = KBox::pin_init(new_spinlock!(KeptBioList::new()), GFP_KERNEL).map_err(nomem)?;
+        let mapping = Mapping::new(Table::loaded(opened.extents).map_err(nomem)?).map_err(nomem)?;
         let alloc = SpareAllocator::for_layout(&layout, opened.meta.alloc_next());
-        let (spare_total, spare_used) = (alloc.total(), alloc.used());
-        let (uuid, generation) = (opened.meta.uuid(), opened.meta.generation());
+        let spare_state = SpareState::new(opened.meta.uuid(), alloc.total());
+        spare_state.set_used(alloc.used());
+        spare_state.set_remapped(remapped);
+        spare_state.set_commit(opened.meta.generation(), opened.copies);
         let (buf, scratch) = (IoBuffer::new().map_err(nomem)?, IoBuffer::new().map_err(nomem)?);
         let writer =
             KBox::pin_init(new_mutex!(Writer { alloc, meta: opened.meta, buf, scratch }), GFP_KERNEL).map_err(nomem)?;
-        let no_moving = KBox::pin_init(new_mutex!(None), GFP_KERNEL).map_err(nomem)?;
         let worker =
             Worker::new(c_str!("dm-remap")).map_err(|_| CtrError::new(ENOMEM, c"Cannot allocate the workqueue"))?;
-        let pending_blocks = RcuBox::new(PendingBlocks::none().map_err(nomem)?).map_err(nomem)?;
 
         // One flush to each device; discards and write-zeroes follow the data.
         target.set_special_bio_counts(2, 1, 1);
@@ -234,36 +213,20 @@ impl TargetOps for RemapTarget {
         let this = Self {
             worker,
             sysfs: SysfsSlot::new().map_err(nomem)?,
-            failed: AtomicBioStack::new(),
-            pending_writes: AtomicBioStack::new(),
-            pending_blocks,
-            policies,
-            recovery: RecoveryCounters::default(),
-            last_health: AtomicU8::new(Health::Ok as u8),
-            scan: Scan::default(),
-            main,
-            spare,
-            _claims: claims,
-            layout,
-            geo,
-            begin: target.begin(),
-            len: target.len(),
-            table,
-            moving,
-            held,
-            writer,
-            no_moving,
-            last_report: LastReport::new().map_err(nomem)?,
-            inflight: InFlight::new().map_err(nomem)?,
-            counters: IoCounters::new().map_err(nomem)?,
-            latency: LatencyHistograms::new().map_err(nomem)?,
             name: target.dm_name(),
-            remapped_blocks: AtomicU64::new(remapped),
-            spare_used: AtomicU64::new(spare_used),
-            spare_total,
-            uuid,
-            generation: AtomicU64::new(generation),
-            meta_copies: AtomicU8::new(opened.copies),
+            devices: Devices::new(main, spare, claims),
+            geo,
+            mapping,
+            to_worker: ToWorker::new(),
+            inflight: InFlight::new().map_err(nomem)?,
+            writer,
+            spare_state,
+            policies,
+            last_health: AtomicU8::new(Health::Ok as u8),
+            stats: IoStats::new().map_err(nomem)?,
+            recovery: RecoveryCounters::default(),
+            scan: Scan::default(),
+            last_report: LastReport::new().map_err(nomem)?,
         };
         // What status shows from the start; changes from here raise events.
         this.last_health.store(this.health() as u8, Ordering::Relaxed);
@@ -322,9 +285,8 @@ impl TargetOps for RemapTarget {
                 Ok(true)
             }
             Message::ClearStats => {
-                self.counters.clear();
-                self.latency.clear();
-                self.writer.lock().meta.latency().clear();
+                self.stats.clear();
+                self.writer().meta.latency().clear();
                 Ok(false)
             }
         };
@@ -333,14 +295,15 @@ impl TargetOps for RemapTarget {
     }
 
     fn iterate_devices(&self, visit: &mut dyn FnMut(&DmDev, u64, u64) -> c_int) -> c_int {
-        match visit(&self.main, 0, self.len) {
-            0 => visit(&self.spare, 0, self.spare.sectors()),
+        let (main, spare) = (self.devices.main(), self.devices.spare());
+        match visit(main, 0, self.geo.sectors()) {
+            0 => visit(spare, 0, spare.sectors()),
             r => r,
         }
     }
 
     fn io_hints(&self, limits: &mut QueueLimits) {
-        limits.raise_logical_block_size(self.layout.block_bytes);
+        limits.raise_logical_block_size(self.geo.layout().block_bytes);
     }
 
     fn presuspend(&self, _target: &Target) {

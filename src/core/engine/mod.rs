@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The remap engine: what the target decides about failed bios, writes to
 //! pending blocks, `remap` messages, blocks moving to the spare and the
-//! patrol read, as pure code over a [`Platform`] that does the I/O, holds
+//! scan, as pure code over a [`Platform`] that does the I/O, holds
 //! the published state and owns the bios.
 //!
 //! The kernel target is one platform (`src/remap`): RCU-published tables,

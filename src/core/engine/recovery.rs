@@ -312,7 +312,7 @@ fn commit_round<P: Platform>(p: &P, writer: &mut Writer<P::Meta, P::Buf>, round:
     true
 }
 
-/// The patrol read's look at a chunk that failed to read: each of its
+/// The scan's look at a chunk that failed to read: each of its
 /// blocks that is neither remapped nor pending is read again, and marked
 /// pending when it never reads (as a failed read through the target would
 /// mark it). Under the writer lock, so that no block remapped meanwhile is

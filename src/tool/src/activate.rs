@@ -11,6 +11,7 @@ use std::fs::File;
 use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use dm_remap_core::table_line::TableLine;
 
@@ -21,6 +22,11 @@ pub const DEFAULT_CONFIG: &str = "/etc/dm-remap/devices.conf";
 
 /// UUID prefix of devices `activate` creates (udev rules match on it).
 pub const UUID_PREFIX: &str = "DMREMAP-";
+
+/// Longest device-mapper name and uuid (DM_NAME_LEN and DM_UUID_LEN of
+/// `linux/dm-ioctl.h`, less their terminating NUL).
+const DM_NAME_MAX: usize = 127;
+const DM_UUID_MAX: usize = 128;
 
 /// One device of the config file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,12 +46,23 @@ pub struct LineError {
     pub message: String,
 }
 
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 127
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c))
-        && name != "."
-        && name != ".."
+/// Why `name` cannot name a device, if it cannot: it must be a valid
+/// device-mapper name that dmsetup does not take for an option, and
+/// `DMREMAP-<name>` must fit in a device-mapper uuid.
+fn name_error(name: &str) -> Option<String> {
+    let longest = DM_NAME_MAX.min(DM_UUID_MAX - UUID_PREFIX.len());
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c)) || name == "." || name == ".." {
+        Some(format!("'{name}' is not a valid device name (letters, digits, _ . + -)"))
+    } else if name.starts_with('-') {
+        Some(format!("device name '{name}' starts with '-' (dmsetup would take it for an option)"))
+    } else if name.len() > longest {
+        Some(format!(
+            "device name '{name}' is {} characters long; at most {longest} fit in its uuid {UUID_PREFIX}<name>",
+            name.len()
+        ))
+    } else {
+        None
+    }
 }
 
 /// Parses a config file's text into entries and line errors.
@@ -63,8 +80,8 @@ pub fn parse(text: &str) -> (Vec<Entry>, Vec<LineError>) {
             err("expected <name> <main_dev> <spare_dev> [<policy> <value>...]".into());
             continue;
         };
-        if !valid_name(name) {
-            err(format!("'{name}' is not a valid device name (letters, digits, _ . + -)"));
+        if let Some(why) = name_error(name) {
+            err(why);
             continue;
         }
         if entries.iter().any(|e| e.name == *name) {
@@ -96,8 +113,37 @@ pub fn parse(text: &str) -> (Vec<Entry>, Vec<LineError>) {
     (entries, errors)
 }
 
-fn exists(name: &str) -> bool {
-    dmsetup::run(&["info", name]).is_ok()
+/// What holds a config entry's device-mapper name.
+#[derive(Debug, PartialEq, Eq)]
+enum Holder {
+    /// No device has the name.
+    Nobody,
+    /// The device `activate` made for the entry (uuid `DMREMAP-<name>`).
+    Ours,
+    /// Another device with this name and the given uuid: never counted as
+    /// active, never removed.
+    Foreign(String),
+}
+
+/// Classifies the uuid (`None`: no such device) of the device named `name`.
+fn holder(name: &str, uuid: Option<&str>) -> Holder {
+    match uuid {
+        None => Holder::Nobody,
+        Some(u) if u.strip_prefix(UUID_PREFIX) == Some(name) => Holder::Ours,
+        Some(u) => Holder::Foreign(u.to_string()),
+    }
+}
+
+fn holder_of(name: &str) -> Result<Holder, String> {
+    match dmsetup::run(&["info", "-c", "--noheadings", "-o", "uuid", name]) {
+        Ok(out) => Ok(holder(name, Some(out.trim()))),
+        Err(e) if e.contains("does not exist") => Ok(Holder::Nobody),
+        Err(e) => Err(e),
+    }
+}
+
+fn foreign(uuid: &str) -> String {
+    format!("a device of that name exists that activate did not create (uuid '{uuid}', not '{UUID_PREFIX}<name>')")
 }
 
 /// Size in sectors of the block device at `path`.
@@ -120,10 +166,22 @@ pub fn table_line(e: &Entry, sectors: u64) -> String {
     t
 }
 
-fn activate_one(e: &Entry, dry_run: bool) -> Result<String, String> {
-    if exists(&e.name) {
-        return Ok("already active".into());
+/// Waits until `path` exists or `deadline` passes (at boot, udev may not
+/// have made a disk's /dev/disk/by-id link yet).
+fn wait_for(path: &Path, deadline: Instant) {
+    while !path.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+fn activate_one(e: &Entry, dry_run: bool, deadline: Instant) -> Result<String, String> {
+    match holder_of(&e.name)? {
+        Holder::Ours => return Ok("already active".into()),
+        Holder::Foreign(uuid) => return Err(foreign(&uuid)),
+        Holder::Nobody => {}
+    }
+    wait_for(&e.main, deadline);
+    wait_for(&e.spare, deadline);
     block_sectors(&e.spare)?;
     let table = table_line(e, block_sectors(&e.main)?);
     if dry_run {
@@ -136,20 +194,22 @@ fn activate_one(e: &Entry, dry_run: bool) -> Result<String, String> {
     Ok("activated".into())
 }
 
-fn read_config(config: &Path) -> Result<(Vec<Entry>, Vec<LineError>), String> {
+pub fn read_config(config: &Path) -> Result<(Vec<Entry>, Vec<LineError>), String> {
     let text = std::fs::read_to_string(config).map_err(|e| format!("{}: {e}", config.display()))?;
     Ok(parse(&text))
 }
 
-/// `activate`: returns whether every line worked.
-pub fn activate(config: &Path, dry_run: bool) -> Result<bool, String> {
+/// `activate`: returns whether every line worked. Waits up to `wait`
+/// seconds in all for listed disks that are not there yet.
+pub fn activate(config: &Path, dry_run: bool, wait: u64) -> Result<bool, String> {
+    let deadline = Instant::now() + Duration::from_secs(wait);
     let (entries, errors) = read_config(config)?;
     for e in &errors {
         eprintln!("{}:{}: {}", config.display(), e.line, e.message);
     }
     let mut ok = errors.is_empty();
     for e in &entries {
-        match activate_one(e, dry_run) {
+        match activate_one(e, dry_run, deadline) {
             Ok(what) => println!("{}: {what}", e.name),
             Err(why) => {
                 eprintln!("{}:{}: {}: {why}", config.display(), e.line, e.name);
@@ -165,10 +225,22 @@ pub fn deactivate(config: &Path) -> Result<bool, String> {
     let (entries, _) = read_config(config)?;
     let mut ok = true;
     for e in entries.iter().rev() {
-        if !exists(&e.name) {
-            continue;
+        match holder_of(&e.name) {
+            Ok(Holder::Ours) => {}
+            Ok(Holder::Nobody) => continue,
+            Ok(Holder::Foreign(uuid)) => {
+                eprintln!("{}: left alone: {}", e.name, foreign(&uuid));
+                ok = false;
+                continue;
+            }
+            Err(why) => {
+                eprintln!("{}: {why}", e.name);
+                ok = false;
+                continue;
+            }
         }
-        match dmsetup::run(&["remove", &e.name]) {
+        // --retry: udev's probes may hold the device open for a moment.
+        match dmsetup::run(&["remove", "--retry", &e.name]) {
             Ok(_) => println!("{}: removed", e.name),
             Err(why) => {
                 eprintln!("{}: {why}", e.name);
@@ -209,5 +281,27 @@ data4 /dev/a /dev/b force_format
         assert!(errors[3].message.contains("Unknown optional argument"));
         assert!(errors[4].message.contains("Invalid optional argument value"));
         assert!(errors[5].message.contains("force_format"));
+    }
+
+    #[test]
+    fn names_dmsetup_would_misread_or_that_overflow_the_uuid_are_refused() {
+        let longest = "n".repeat(120);
+        let text = format!("-data /dev/a /dev/b\n{longest} /dev/a /dev/b\n{longest}x /dev/a /dev/b\n");
+        let (entries, errors) = parse(&text);
+        assert_eq!(entries.len(), 1, "a 120-character name fits DMREMAP-<name> in 128 bytes");
+        assert_eq!(entries[0].name, longest);
+        let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [1, 3]);
+        assert!(errors[0].message.contains("starts with '-'"), "{}", errors[0].message);
+        assert!(errors[1].message.contains("at most 120 fit in its uuid"), "{}", errors[1].message);
+    }
+
+    #[test]
+    fn only_a_device_with_our_uuid_counts_as_ours() {
+        assert_eq!(holder("data0", None), Holder::Nobody);
+        assert_eq!(holder("data0", Some("DMREMAP-data0")), Holder::Ours);
+        assert_eq!(holder("data0", Some("")), Holder::Foreign(String::new()));
+        assert_eq!(holder("data0", Some("DMREMAP-data1")), Holder::Foreign("DMREMAP-data1".into()));
+        assert_eq!(holder("data0", Some("LVM-abc")), Holder::Foreign("LVM-abc".into()));
     }
 }

@@ -140,5 +140,5 @@ pub fn check_table(extents: &[Extent], layout: &SpareLayout, alloc_next: u64, ma
 /// Blocks of the main device a superblock describes, counted as the kernel
 /// counts its target's (a partial last block is a block).
 pub fn main_blocks(sb: &Superblock, layout: &SpareLayout) -> u64 {
-    Geometry::new(layout, sb.main_sectors).main_blocks()
+    Geometry::new(layout, 0, sb.main_sectors).main_blocks()
 }

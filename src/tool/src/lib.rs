@@ -8,6 +8,8 @@ pub mod badblocks;
 pub mod cli;
 pub mod dmsetup;
 pub mod dump;
+pub mod main_disks;
 pub mod spare;
+pub mod spare_file;
 pub mod status;
 pub mod xml;

@@ -7,7 +7,8 @@
 //! input). `status`, `list`, `remap` and `badblocks` talk to live devices
 //! (exit 2 on errors). `activate` and `deactivate` bring up the devices of a
 //! config file (exit status: 0 all of them, 1 some lines failed, 2 no
-//! config). This file is the command line; each command is a file of `cmd`.
+//! config); `udev-check` and `lvm-filter`, which udev rules and lvm.conf
+//! run at boot, keep other users off their main disks. This file is the command line; each command is a file of `cmd`.
 
 mod cmd;
 
@@ -55,6 +56,9 @@ enum Command {
         /// Check the file and print the tables, create nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Wait up to this many seconds in all for listed disks to appear.
+        #[arg(long, default_value = "0")]
+        wait: u64,
     },
     /// Show the status of one dm-remap device, or of all of them.
     Status {
@@ -82,6 +86,20 @@ enum Command {
     },
     /// Remove the devices listed in a config file, last first.
     Deactivate {
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// For the udev rule: print DM_REMAP_MAIN=1 if DEVNODE (one of its udev
+    /// LINKS, or its whole disk) is the main disk of a config line, with the
+    /// links it keeps; always exits 0.
+    UdevCheck {
+        devnode: PathBuf,
+        links: Vec<String>,
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Print the lvm.conf global_filter that keeps LVM off the main disks.
+    LvmFilter {
         #[arg(short, long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
@@ -138,8 +156,10 @@ fn main() -> ExitCode {
         Command::Dump { spare } => cmd::dump::run(spare),
         Command::Restore { spare, input } => cmd::restore::run(spare, input),
         Command::Repair { spare } => cmd::repair::run(spare),
-        Command::Activate { config, dry_run } => cmd::activate::run(config, *dry_run),
+        Command::Activate { config, dry_run, wait } => cmd::activate::run(config, *dry_run, *wait),
         Command::Deactivate { config } => cmd::deactivate::run(config),
+        Command::UdevCheck { devnode, links, config } => Ok(cmd::udev_check::run(devnode, links, config)),
+        Command::LvmFilter { config } => cmd::lvm_filter::run(config),
         Command::Status { device, field: Some(f), .. } => cmd::status::field(device.as_deref(), f),
         Command::Status { device, format, field: None } => cmd::status::run(device.as_deref(), *format),
         Command::List { device } => cmd::list::run(device),

@@ -2,8 +2,6 @@
 //! A spare device or image file: block I/O, layout, and reading and writing
 //! whole metadata copies with the shared format code.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use dm_remap_core::commit::{commit, format, Committed, CopyError, MetaWrite};
@@ -14,9 +12,11 @@ use dm_remap_core::geometry::{SpareLayout, SECTOR_SIZE};
 use dm_remap_core::load::{newest, read_slot, CopyState, MetaIo, ReadFailed};
 use dm_remap_core::slots::Slots;
 
+use crate::spare_file::SpareFile;
+
 /// An open spare device or image.
 pub struct Spare {
-    file: File,
+    file: SpareFile,
     pub sectors: u64,
 }
 
@@ -65,11 +65,12 @@ impl Copies {
 }
 
 impl Spare {
-    /// Opens `path` for reading, and for writing when `write` is set (the
-    /// caller names `path` in the error).
+    /// Opens `path` for reading, and for writing when `write` is set (see
+    /// `SpareFile::open` for how a block device is opened; the caller names
+    /// `path` in the error).
     pub fn open(path: &Path, write: bool) -> Result<Self, String> {
-        let mut file = OpenOptions::new().read(true).write(write).open(path).map_err(|e| e.to_string())?;
-        let bytes = file.seek(SeekFrom::End(0)).map_err(|e| format!("finding its size: {e}"))?;
+        let mut file = SpareFile::open(path, write)?;
+        let bytes = file.len().map_err(|e| format!("finding its size: {e}"))?;
         Ok(Self { file, sectors: bytes / SECTOR_SIZE })
     }
 
@@ -151,22 +152,18 @@ impl Spare {
     }
 
     fn write_at(&mut self, sector: u64, data: &[u8]) -> Result<(), String> {
-        self.file
-            .seek(SeekFrom::Start(sector * SECTOR_SIZE))
-            .and_then(|_| self.file.write_all(data))
-            .map_err(|e| format!("write at sector {sector}: {e}"))
+        self.file.write_at(sector * SECTOR_SIZE, data).map_err(|e| format!("write at sector {sector}: {e}"))
     }
 
     fn sync(&mut self) -> Result<(), String> {
-        self.file.sync_all().map_err(|e| format!("sync: {e}"))
+        self.file.sync().map_err(|e| format!("sync: {e}"))
     }
 }
 
 impl MetaIo for Spare {
     fn read_block(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), ReadFailed> {
         let at = sector.checked_mul(SECTOR_SIZE).ok_or(ReadFailed)?;
-        self.file.seek(SeekFrom::Start(at)).map_err(|_| ReadFailed)?;
-        self.file.read_exact(buf).map_err(|_| ReadFailed)
+        self.file.read_at(at, buf).map_err(|_| ReadFailed)
     }
 }
 

@@ -2,7 +2,7 @@
 //! Deterministic simulation of dm-remap's engine (`src/core/engine`).
 //!
 //! One seed is one run: writers, readers and flushes from several threads,
-//! `remap` messages, patrol reads, policy changes and injected faults
+//! `remap` messages, scans, policy changes and injected faults
 //! from a control thread (media and transient errors on either device, failing metadata
 //! regions), a device that completes queued I/O in random order with a
 //! volatile cache, and the recovery worker; all interleaved by shuttle's
@@ -237,7 +237,7 @@ fn control(t: &Target, oracle: &Mutex<Oracle>, cfg: &Config) {
                 t.trace.note(format!("metadata region at {region} fails writes"));
             }
             90..=94 => {
-                // A patrol read over the range: blocks that never read turn
+                // A scan over the range: blocks that never read turn
                 // pending, as the kernel's scan marks them.
                 let found = dm_remap_core::engine::recovery::scan_blocks(t, block, n);
                 t.trace.note(format!("scan {block}+{n}: {found} pending"));

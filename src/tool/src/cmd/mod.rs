@@ -9,10 +9,12 @@ pub mod check;
 pub mod deactivate;
 pub mod dump;
 pub mod list;
+pub mod lvm_filter;
 pub mod remap;
 pub mod repair;
 pub mod restore;
 pub mod status;
+pub mod udev_check;
 
 use std::path::Path;
 

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Background patrol read (`scan start [<MiB/s>] | stop | status`): the
-//! worker reads the main device in 64 KiB chunks within a rate limit, and a
-//! block of a failing chunk that fails every read retry is marked pending,
-//! as a failed read through the target would mark it. Remapped blocks are
-//! not read from main. Suspend and remove stop a scan, and a suspended
-//! target (or one not resumed yet) refuses to start one: nothing would stop
-//! it before the destructor.
+//! The scan (`scan start [<MiB/s>] | stop | status`), a background patrol
+//! read: the worker reads the main device in 64 KiB chunks within a rate
+//! limit, and a block of a failing chunk that fails every read retry is
+//! marked pending, as a failed read through the target would mark it.
+//! Remapped blocks are not read from main. Suspend and remove stop a scan,
+//! and a suspended target (or one not resumed yet) refuses to start one:
+//! nothing would stop it before the destructor.
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
@@ -15,7 +15,7 @@ use super::target::RemapTarget;
 use crate::dm::log::{dm_info_limited, dm_warn_limited};
 use crate::dm::sched::{sleep_ms, NoIoScope};
 use crate::dm::{IoBuffer, Target};
-use crate::logic::status_line::{ScanProgress, ScanState};
+use crate::dm_remap_core::status_line::{ScanProgress, ScanState};
 
 /// Chunks read per worker run before it yields (and requeues itself).
 const CHUNKS_PER_RUN: u32 = 16;
@@ -152,8 +152,8 @@ impl RemapTarget {
             let n = chunk.min(total - pos);
             // At most the buffer's 64 KiB.
             let len = self.geo.bytes_of(n);
-            if self.main.read_sync(self.geo.main_sector(pos), &mut buf, len).is_err() {
-                let found = crate::logic::engine::recovery::scan_blocks(&self, pos, n);
+            if self.devices.main().read_sync(self.geo.main_sector(pos), &mut buf, len).is_err() {
+                let found = crate::dm_remap_core::engine::recovery::scan_blocks(&self, pos, n);
                 self.scan.found.fetch_add(found, Ordering::Relaxed);
             }
             self.scan.position.store(pos.saturating_add(n), Ordering::Relaxed);

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0
+//! What `map` reads to route a bio, published with RCU so that it reads
+//! without a lock: the remap table, the runs being moved and the pending
+//! blocks; and the bios held back by a move.
+
+use kernel::new_spinlock;
+use kernel::prelude::*;
+use kernel::sync::SpinLock;
+
+use super::pending_blocks::PendingBlocks;
+use super::table::{MovingRuns, Table};
+use crate::dm::rcu::{RcuBox, RcuReadGuard};
+use crate::dm::{KeptBio, KeptBioList};
+use crate::dm_remap_core::engine::route::Published;
+use crate::dm_remap_core::extent::{Extent, Route};
+
+/// The published versions, and the bios a move holds back.
+pub(crate) struct Mapping {
+    /// The published table; map() reads it under RCU, without a lock.
+    table: RcuBox<Table>,
+    /// Runs being copied; map() holds back I/O to them. Published before the
+    /// table that maps them and cleared after it, so a reader that sees no
+    /// moving run also sees the table that includes it.
+    moving: RcuBox<MovingRuns>,
+    /// The empty moving-runs version a move publishes when it ends,
+    /// allocated before it holds anything back.
+    no_moving: Pin<KBox<kernel::sync::Mutex<Option<KBox<MovingRuns>>>>>,
+    /// Bios held back by `moving`, resubmitted once their run is mapped.
+    held: Pin<KBox<SpinLock<KeptBioList>>>,
+    /// Blocks that failed every read retry.
+    pending: RcuBox<PendingBlocks>,
+}
+
+impl Mapping {
+    /// Publishes `table`, with no run moving and no block pending.
+    pub(crate) fn new(table: KBox<Table>) -> Result<Self> {
+        Ok(Self {
+            table: RcuBox::new(table)?,
+            moving: RcuBox::new(MovingRuns::none()?)?,
+            no_moving: KBox::pin_init(kernel::new_mutex!(None), GFP_KERNEL)?,
+            held: KBox::pin_init(new_spinlock!(KeptBioList::new()), GFP_KERNEL)?,
+            pending: RcuBox::new(PendingBlocks::none()?)?,
+        })
+    }
+
+    /// What `map` routes by, as seen inside `guard`'s read section.
+    #[inline(always)]
+    pub(crate) fn view<'g>(&self, guard: &'g RcuReadGuard) -> View<'g> {
+        View { moving: self.moving.read(guard), pending: self.pending.read(guard), table: self.table.read(guard) }
+    }
+
+    /// The table, as seen inside `guard`'s read section.
+    pub(crate) fn table<'g>(&self, guard: &'g RcuReadGuard) -> &'g Table {
+        self.table.read(guard)
+    }
+
+    /// Calls `f` with the current table, under the update lock (which keeps
+    /// it current while `f` runs).
+    pub(crate) fn with_table<R>(&self, f: impl FnOnce(&Table) -> R) -> R {
+        self.table.read_locked(f)
+    }
+
+    /// Publishes the table `next` builds from the current one.
+    pub(crate) fn update_table<E>(&self, next: impl FnOnce(&Table) -> Result<KBox<Table>, E>) -> Result<(), E> {
+        self.table.update(next)
+    }
+
+    /// The spare-pool block `block` is remapped to, if it is.
+    pub(crate) fn spare_block_of(&self, block: u64) -> Option<u64> {
+        self.table.read(&RcuReadGuard::new()).route(block, 1).spare
+    }
+
+    /// The pending blocks, as seen inside `guard`'s read section.
+    pub(crate) fn pending<'g>(&self, guard: &'g RcuReadGuard) -> &'g PendingBlocks {
+        self.pending.read(guard)
+    }
+
+    /// How many blocks are pending.
+    pub(crate) fn pending_count(&self) -> usize {
+        self.pending.read(&RcuReadGuard::new()).len()
+    }
+
+    /// Whether `block` is pending.
+    pub(crate) fn is_pending(&self, block: u64) -> bool {
+        self.pending.read(&RcuReadGuard::new()).first_in(block, 1).is_some()
+    }
+
+    /// Marks `block` pending.
+    pub(crate) fn mark_pending(&self, block: u64) -> Result {
+        self.pending.update(|p| p.with(block))
+    }
+
+    /// Unmarks the pending blocks that `runs` map.
+    pub(crate) fn unmark_pending(&self, runs: &[Extent]) -> Result {
+        self.pending.update(|p| p.without(|b| runs.iter().any(|e| e.main <= b && b < e.main_end())))
+    }
+
+    /// Publishes `runs` as being moved: map() holds back I/O to them.
+    pub(crate) fn publish_moving(&self, runs: &[Extent]) -> Result {
+        // The empty version that `clear_moving` publishes, allocated before
+        // anything is held back, so that releasing cannot fail.
+        let none = MovingRuns::none()?;
+        self.moving.update(|_| MovingRuns::of(runs))?;
+        *self.no_moving.lock() = Some(none);
+        Ok(())
+    }
+
+    /// Publishes that no run is moving.
+    pub(crate) fn clear_moving(&self) {
+        if let Some(none) = self.no_moving.lock().take() {
+            let _ = self.moving.update(|_| Ok::<_, Error>(none));
+        }
+    }
+
+    /// Holds `bio` back until its run is mapped; called inside the read
+    /// section that saw the run.
+    pub(crate) fn hold(&self, bio: KeptBio) {
+        self.held.lock().push(bio);
+    }
+
+    /// The bios held back so far.
+    pub(crate) fn take_held(&self) -> KeptBioList {
+        self.held.lock().take()
+    }
+}
+
+/// What `map` reads under RCU, for the engine's routing.
+pub(crate) struct View<'g> {
+    moving: &'g MovingRuns,
+    pending: &'g PendingBlocks,
+    table: &'g Table,
+}
+
+impl Published for View<'_> {
+    #[inline(always)]
+    fn moving(&self, block: u64, blocks: u64) -> Option<Route> {
+        self.moving.route(block, blocks)
+    }
+    #[inline(always)]
+    fn first_pending_in(&self, block: u64, blocks: u64) -> Option<u64> {
+        self.pending.first_in(block, blocks)
+    }
+    #[inline(always)]
+    fn route(&self, block: u64, blocks: u64) -> Route {
+        self.table.route(block, blocks)
+    }
+}
