@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 //! What the `dm-remap` tool and `dm-remap-monitor` share: running dmsetup,
 //! the live devices' status, and the spare's metadata (reading, writing and
-//! its JSON form). The commands themselves are the binaries' `cmd` modules.
+//! its JSON form); and the activation config and main-disk checks of the
+//! boot-time tool. The commands themselves are the binaries' `cmd` modules.
+//! How a spare is opened (`spare_file`) stays private to `spare`.
 
 pub mod activate;
 pub mod badblocks;
@@ -10,6 +12,6 @@ pub mod dmsetup;
 pub mod dump;
 pub mod main_disks;
 pub mod spare;
-pub mod spare_file;
+mod spare_file;
 pub mod status;
 pub mod xml;
