@@ -22,13 +22,7 @@ pub fn run(device: Option<&str>, format: Format) -> anyhow::Result<Outcome> {
 /// `status --field NAME`: the field of `device`'s targets, one per line, or
 /// `<name> <value>` lines for every dm-remap device.
 pub fn field(device: Option<&str>, field: &str) -> anyhow::Result<Outcome> {
-    // An unknown field's error lists the fields; a named device's starts
-    // with its name.
-    let out = match device {
-        Some(_) => status::field(device, field).lift()?,
-        None => status::field(None, field)
-            .lift()
-            .with_context(|| format!("reading field {field} of every dm-remap device"))?,
-    };
-    Ok(print_clean(&out))
+    // The library's errors say what failed: an unknown field (listing the
+    // fields), a named device (starting with its name) or dmsetup.
+    status::field(device, field).lift().map(|out| print_clean(&out))
 }
