@@ -7,8 +7,9 @@
 #   make clean
 #   make install [KDIR=...]          install the module (modules_install;
 #                                    INSTALL_MOD_PATH as for the kernel)
-#   make install-tools [DESTDIR=...] install the dm-remap tool, the boot
-#                                    unit, the udev rule and an example config
+#   make install-tools [DESTDIR=...] install dm-remap, dm-remap-monitor, the
+#                                    boot unit, the udev rule and an example
+#                                    config
 #   make demo / make check           the README's two commands
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
@@ -41,8 +42,9 @@ install:
 	$(KMAKE) modules_install INSTALL_MOD_DIR=updates
 
 install-tools:
-	cargo build --release --quiet -p dm-remap-tool
+	cargo build --release --quiet -p dm-remap-tool -p dm-remap-monitor
 	install -D -m 0755 target/release/dm-remap $(DESTDIR)$(SBINDIR)/dm-remap
+	install -D -m 0755 target/release/dm-remap-monitor $(DESTDIR)$(SBINDIR)/dm-remap-monitor
 	install -D -m 0644 scripts/boot/dm-remap-activate.service $(DESTDIR)$(UNITDIR)/dm-remap-activate.service
 	install -D -m 0644 scripts/boot/61-dm-remap.rules $(DESTDIR)$(UDEVDIR)/rules.d/61-dm-remap.rules
 	rm -f $(DESTDIR)$(UDEVDIR)/rules.d/60-dm-remap.rules

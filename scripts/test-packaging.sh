@@ -2,7 +2,8 @@
 # Packaging checks run by check.sh: DKMS builds the module from a copy of
 # the tree against the test kernel (dkms.conf, BUILD_EXCLUSIVE_CONFIG and
 # the Makefile as a user's DKMS runs them), `make install` installs it, and
-# `make install-tools` installs the tool, unit, udev rule and example config.
+# `make install-tools` installs both tools (the boot one lean), unit, udev
+# rule and example config.
 # Everything goes to a scratch directory, nothing into the system.
 # Usage: test-packaging.sh <kernel build dir>
 set -euo pipefail
@@ -36,10 +37,21 @@ make -s -C "$repo" install KDIR="$kdir" INSTALL_MOD_PATH="$scratch/root" > "$scr
 find "$scratch/root/lib/modules/$kver" -name 'dm-remap.ko*' | grep -q . \
     || { echo "packaging: make install put no module under INSTALL_MOD_PATH" >&2; exit 1; }
 make -s -C "$repo" install-tools DESTDIR="$scratch/root" >/dev/null
-for f in usr/sbin/dm-remap lib/systemd/system/dm-remap-activate.service lib/udev/rules.d/61-dm-remap.rules \
-         etc/dm-remap/devices.conf.example usr/share/doc/dm-remap/dm-remap.rst; do
+for f in usr/sbin/dm-remap usr/sbin/dm-remap-monitor lib/systemd/system/dm-remap-activate.service \
+         lib/udev/rules.d/61-dm-remap.rules etc/dm-remap/devices.conf.example usr/share/doc/dm-remap/dm-remap.rst; do
     [ -e "$scratch/root/$f" ] || { echo "packaging: make install-tools did not install /$f" >&2; exit 1; }
 done
+# The boot unit's binary is lean: none of the monitoring side's libraries
+# (SQLite, HTTP server, Prometheus client, plotting, XML) is linked into it;
+# they are in dm-remap-monitor (the first pattern shows the check can see).
+grep -aq "SQLite format 3" "$scratch/root/usr/sbin/dm-remap-monitor" \
+    || { echo "packaging: no SQLite found in dm-remap-monitor: the leanness check sees nothing" >&2; exit 1; }
+for lib in "SQLite format 3" tiny_http prometheus_client plotters quick_xml; do
+    if grep -aq "$lib" "$scratch/root/usr/sbin/dm-remap"; then
+        echo "packaging: /usr/sbin/dm-remap links $lib: it belongs in dm-remap-monitor" >&2; exit 1
+    fi
+done
+"$scratch/root/usr/sbin/dm-remap-monitor" --help >/dev/null
 "$scratch/root/usr/sbin/dm-remap" activate --dry-run --config "$scratch/root/etc/dm-remap/devices.conf.example" >/dev/null
 # The unit, as systemd reads it inside the scratch root (modprobe stands in
 # as an empty executable): any warning fails, and enabling it must hook it

@@ -47,7 +47,7 @@ def build(root: Path, out: Path, module: Path, guest_dir: Path, config: dict[str
 
     `guest_dir` holds the runner and helpers, `cases` the test cases (put at
     /tests/cases), `own_tools` the project's userspace programs by guest
-    name (put at /usr/bin/<name>: the dm-remap tool, replay-log); `config`
+    name (put at /usr/bin/<name>: dm-remap, dm-remap-monitor, replay-log); `config`
     becomes /etc/dm-remap-run.sh for the runner."""
     if root.exists():
         shutil.rmtree(root)

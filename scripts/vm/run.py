@@ -35,11 +35,12 @@ REBOOT_DISKS = {"vda": 64, "vdb": 16, "vdc": 8}  # MiB
 
 def build_tools() -> dict[str, Path]:
     """Builds the userspace programs tests use in the guest: the dm-remap
-    tool, replay-log (dm-log-writes replay) and hostile-spare (mutated
-    spares); guest name -> host binary."""
-    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "dm-remap-tool", "-p", "dm-remap-replay-log",
-                    "-p", "dm-remap-hostile-spare"], cwd=REPO, check=True)
-    return {name: REPO / "target" / "release" / name for name in ("dm-remap", "replay-log", "hostile-spare")}
+    tool and dm-remap-monitor, replay-log (dm-log-writes replay) and
+    hostile-spare (mutated spares); guest name -> host binary."""
+    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "dm-remap-tool", "-p", "dm-remap-monitor",
+                    "-p", "dm-remap-replay-log", "-p", "dm-remap-hostile-spare"], cwd=REPO, check=True)
+    return {name: REPO / "target" / "release" / name
+            for name in ("dm-remap", "dm-remap-monitor", "replay-log", "hostile-spare")}
 
 
 def all_tests(cases_dir: Path) -> list[str]:

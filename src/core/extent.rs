@@ -28,6 +28,20 @@ impl ExtentState {
     }
 }
 
+impl core::fmt::Display for ExtentState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl core::str::FromStr for ExtentState {
+    type Err = super::name::UnknownName;
+    /// The state listings name `s`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Self::Ok, Self::Lost].into_iter().find(|e| e.name() == s).ok_or(super::name::UnknownName)
+    }
+}
+
 /// A run of `len` main blocks starting at `main`, remapped to the spare-pool
 /// blocks starting at `spare`. 16 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -291,6 +305,14 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn state_names_read_back() {
+        for st in [ExtentState::Ok, ExtentState::Lost] {
+            assert_eq!(st.to_string().parse(), Ok(st));
+        }
+        assert!("gone".parse::<ExtentState>().is_err());
+    }
 
     fn ext(main: u64, spare: u32, len: u16) -> Extent {
         Extent { main, spare, len, state: ExtentState::Ok }

@@ -188,6 +188,119 @@ impl SpareLayout {
     }
 }
 
+/// Where one target lies (its place in the mapped device, the spare's
+/// layout) and its block arithmetic: sectors to blocks, blocks to the
+/// sectors of the main device and of the spare pool. The kernel's I/O path
+/// and the tool count blocks with it, so both round the same way (a
+/// partial last block of the target is a block).
+///
+/// The arithmetic runs in `map()`, so it cannot panic: `shift` is below 64
+/// (a block is at most 64 KiB), which makes the wrapping shifts exact, and
+/// sums are wrapping where the table's checks at load keep them in range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    /// log2 of the sectors in a block.
+    shift: u32,
+    /// First sector of the spare pool.
+    pool_start: u64,
+    /// Blocks in the target (rounded up).
+    main_blocks: u64,
+    /// First sector and length of the target (`ti->begin`, `ti->len`).
+    begin: u64,
+    sectors: u64,
+    /// The spare's layout.
+    layout: SpareLayout,
+}
+
+impl Geometry {
+    /// The geometry of a target of `target_sectors` from sector `begin` of
+    /// the mapped device, over `layout` (the tool's targets start at 0).
+    pub fn new(layout: &SpareLayout, begin: u64, target_sectors: u64) -> Self {
+        let shift = layout.block_sectors().trailing_zeros() & 63;
+        let mut g = Self {
+            shift,
+            pool_start: layout.pool_start,
+            main_blocks: 0,
+            begin,
+            sectors: target_sectors,
+            layout: *layout,
+        };
+        g.main_blocks = g.blocks_in(target_sectors);
+        g
+    }
+
+    /// First sector of the target in the mapped device.
+    pub fn begin(&self) -> u64 {
+        self.begin
+    }
+
+    /// Sectors in the target.
+    pub fn sectors(&self) -> u64 {
+        self.sectors
+    }
+
+    /// The spare's layout.
+    pub fn layout(&self) -> &SpareLayout {
+        &self.layout
+    }
+
+    /// Block size in bytes.
+    pub fn block_bytes(&self) -> usize {
+        512usize.wrapping_shl(self.shift)
+    }
+
+    /// Blocks in the target: a partial last block counts.
+    pub fn main_blocks(&self) -> u64 {
+        self.main_blocks
+    }
+
+    /// The block holding target sector `sector`.
+    pub fn block_of(&self, sector: u64) -> u64 {
+        sector.wrapping_shr(self.shift)
+    }
+
+    /// Sector offset of `sector` inside its block.
+    pub fn offset_in_block(&self, sector: u64) -> u64 {
+        sector & 1u64.wrapping_shl(self.shift).wrapping_sub(1)
+    }
+
+    /// Blocks needed to hold `sectors` sectors (rounded up).
+    pub fn blocks_in(&self, sectors: u64) -> u64 {
+        sectors.wrapping_shr(self.shift) + u64::from(self.offset_in_block(sectors) != 0)
+    }
+
+    /// Whole blocks in `bytes` bytes.
+    pub fn blocks_of_bytes(&self, bytes: usize) -> u64 {
+        (bytes as u64).wrapping_shr(self.shift.wrapping_add(9))
+    }
+
+    /// Bytes in `blocks` blocks.
+    pub fn bytes_of(&self, blocks: u64) -> usize {
+        (blocks as usize).wrapping_shl(self.shift.wrapping_add(9))
+    }
+
+    /// Sectors in `blocks` blocks.
+    pub fn sectors_of(&self, blocks: u64) -> u64 {
+        blocks.wrapping_shl(self.shift)
+    }
+
+    /// First main-device sector of `block`.
+    pub fn main_sector(&self, block: u64) -> u64 {
+        block.wrapping_shl(self.shift)
+    }
+
+    /// First spare-device sector of spare-pool block `pool_block`.
+    pub fn spare_sector(&self, pool_block: u64) -> u64 {
+        self.pool_start.wrapping_add(pool_block.wrapping_shl(self.shift))
+    }
+
+    /// Spare-device block number (in blocks from the start of the spare) of
+    /// spare-pool block `pool_block`, as listings show it.
+    pub fn spare_device_block(&self, pool_block: u64) -> u64 {
+        self.pool_start.wrapping_shr(self.shift).wrapping_add(pool_block)
+    }
+}
+
 /// Where region B may start on a spare of `spare_sectors` sectors formatted
 /// in version 2 at this size or any smaller one: every power of two below
 /// it (from 8 sectors up).
@@ -225,6 +338,21 @@ mod tests {
         // Just under a power of two: region B in the middle.
         let l = SpareLayout::new(32767, 512).unwrap();
         assert_eq!(l.region_b_start, 16384);
+    }
+
+    #[test]
+    fn a_partial_last_block_is_a_block() {
+        let l = SpareLayout::new(32768, 4096).unwrap();
+        let g = Geometry::new(&l, 0, 8 * 100 + 4);
+        assert_eq!(g.main_blocks(), 101);
+        assert_eq!(Geometry::new(&l, 0, 800).main_blocks(), 100);
+        let placed = Geometry::new(&l, 2048, 804);
+        assert_eq!((placed.begin(), placed.sectors(), *placed.layout()), (2048, 804, l));
+        assert_eq!(placed.main_blocks(), g.main_blocks());
+        assert_eq!((g.block_of(805), g.offset_in_block(805), g.blocks_in(9)), (100, 5, 2));
+        assert_eq!(g.spare_sector(1), l.pool_start + 8);
+        assert_eq!(g.spare_device_block(0), l.pool_start / 8);
+        assert_eq!((g.block_bytes(), g.bytes_of(2), g.blocks_of_bytes(8192), g.sectors_of(3)), (4096, 8192, 2, 24));
     }
 
     #[test]

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The health state shown in status; a change raises a device-mapper event.
 
+use core::fmt;
+use core::str::FromStr;
+
+use super::name::UnknownName;
+
 /// Health of a target, worst first when several apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[repr(u8)]
@@ -62,6 +67,23 @@ impl Health {
             Self::Failing => "failing",
         }
     }
+
+    /// Every state, best first.
+    pub const ALL: [Self; 4] = [Self::Ok, Self::Degraded, Self::SpareExhausted, Self::Failing];
+}
+
+impl fmt::Display for Health {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Health {
+    type Err = UnknownName;
+    /// The state status names `s`.
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        Self::ALL.into_iter().find(|h| h.name() == s).ok_or(UnknownName)
+    }
 }
 
 #[cfg(test)]
@@ -77,6 +99,14 @@ mod tests {
         assert_eq!(Health::of(&HealthInputs { spare_used: 10, metadata_copies: 1, ..ok }), Health::SpareExhausted);
         assert_eq!(Health::of(&HealthInputs { device_errors: 1, spare_used: 10, ..ok }), Health::Failing);
         assert_eq!(Health::of(&HealthInputs { metadata_copies: 0, ..ok }), Health::Failing);
+    }
+
+    #[test]
+    fn names_read_back() {
+        for h in Health::ALL {
+            assert_eq!(h.to_string().parse(), Ok(h));
+        }
+        assert_eq!("OK".parse::<Health>(), Err(UnknownName));
     }
 
     #[test]

@@ -54,10 +54,24 @@ impl Policy {
         })
     }
 
+    /// The policies' names, in the order status shows them.
+    pub const NAMES: [&'static str; 5] = ["auto_remap", "read_retries", "error_threshold", "spare_warn", "spare_crit"];
+
     /// Whether `name` names a policy (for parsers telling a policy from a
     /// flag).
     pub fn is_name(name: &[u8]) -> bool {
-        matches!(name, b"auto_remap" | b"read_retries" | b"error_threshold" | b"spare_warn" | b"spare_crit")
+        Self::NAMES.iter().any(|n| n.as_bytes() == name)
+    }
+
+    /// This setting's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::AutoRemap(_) => "auto_remap",
+            Self::ReadRetries(_) => "read_retries",
+            Self::ErrorThreshold(_) => "error_threshold",
+            Self::SpareWarn(_) => "spare_warn",
+            Self::SpareCrit(_) => "spare_crit",
+        }
     }
 }
 
@@ -112,30 +126,16 @@ impl Policies {
     pub fn emit_changed(&self, out: &mut impl fmt::Write) -> fmt::Result {
         self.changed().try_for_each(|p| write!(out, " {p}"))
     }
-
-    /// Writes all settings as `<on|off> <read_retries> <error_threshold>
-    /// <spare_warn> <spare_crit>` (status fields).
-    pub fn emit_all(&self, out: &mut impl fmt::Write) -> fmt::Result {
-        write!(
-            out,
-            "{} {} {} {} {}",
-            if self.auto_remap { "on" } else { "off" },
-            self.read_retries,
-            self.error_threshold,
-            self.spare_warn,
-            self.spare_crit
-        )
-    }
 }
 
 impl fmt::Display for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ", self.name())?;
         match self {
-            Self::AutoRemap(v) => write!(f, "auto_remap {}", if *v { "on" } else { "off" }),
-            Self::ReadRetries(v) => write!(f, "read_retries {v}"),
-            Self::ErrorThreshold(v) => write!(f, "error_threshold {v}"),
-            Self::SpareWarn(v) => write!(f, "spare_warn {v}"),
-            Self::SpareCrit(v) => write!(f, "spare_crit {v}"),
+            Self::AutoRemap(v) => f.write_str(if *v { "on" } else { "off" }),
+            Self::ReadRetries(v) | Self::ErrorThreshold(v) | Self::SpareWarn(v) | Self::SpareCrit(v) => {
+                write!(f, "{v}")
+            }
         }
     }
 }
@@ -155,6 +155,16 @@ mod tests {
         assert_eq!(Policy::parse(b"spare_warn", b"101"), Err(PolicyError::BadValue));
         assert_eq!(Policy::parse(b"spare_crit", b"90"), Ok(Policy::SpareCrit(90)));
         assert_eq!(Policy::parse(b"colour", b"1"), Err(PolicyError::Unknown));
+    }
+
+    #[test]
+    fn every_name_parses_to_its_policy() {
+        for (name, value) in Policy::NAMES.iter().zip(["off", "5", "7", "50", "60"]) {
+            let p = Policy::parse(name.as_bytes(), value.as_bytes()).unwrap();
+            assert_eq!(p.name(), *name);
+            assert_eq!(p.to_string(), format!("{name} {value}"));
+            assert!(Policy::is_name(name.as_bytes()));
+        }
     }
 
     proptest! {

@@ -8,7 +8,6 @@
 
 mod counters;
 mod devices;
-mod geometry;
 mod inflight;
 mod io;
 mod listing;

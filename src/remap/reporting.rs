@@ -6,11 +6,9 @@ use super::counters::{Recovery, LATENCY_BUCKETS, LATENCY_SAMPLE_EVERY};
 use super::target::RemapTarget;
 use crate::dm::rcu::RcuReadGuard;
 use crate::dm::{Emitter, StatusKind, TargetOps};
+use crate::dm_remap_core::status_line::{StatusLine, STATUS_FORMAT_VERSION};
 use crate::dm_remap_core::table_line::Options;
 use core::fmt::Write;
-
-/// Version of the INFO status line layout (Documentation/dm-remap.rst).
-const STATUS_FORMAT_VERSION: u32 = 3;
 
 /// The UUID as 32 hex digits.
 pub(super) struct Hex<'a>(pub(super) &'a [u8]);
@@ -28,34 +26,32 @@ impl RemapTarget {
         let _ = match kind {
             StatusKind::Info => {
                 let c = self.stats.counts();
-                write!(
-                    out,
-                    "{} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {}",
-                    STATUS_FORMAT_VERSION,
-                    self.devices.main().name(),
-                    self.devices.spare().name(),
-                    self.geo.layout().block_bytes,
-                    self.spare_state.remapped_blocks(),
-                    self.spare_state.spare_total(),
-                    self.spare_state.spare_used(),
-                    c.reads,
-                    c.writes,
-                    c.remapped_reads,
-                    c.remapped_writes,
-                    c.errors,
-                    self.health().name(),
-                    self.spare_state.generation(),
-                    Hex(self.spare_state.uuid()),
-                    self.spare_state.metadata_copies(),
-                    self.mapping.pending_count(),
-                    self.recovery.get(Recovery::AutoRemaps),
-                    self.recovery.get(Recovery::SoftReadErrors),
-                    self.recovery.get(Recovery::Unrecovered),
-                )
-                .and_then(|()| out.write_char(' '))
-                .and_then(|()| self.policies().emit_all(out))
-                .and_then(|()| out.write_char(' '))
-                .and_then(|()| self.scan_progress(out))
+                StatusLine {
+                    format_version: STATUS_FORMAT_VERSION,
+                    // `major:minor`, always ASCII.
+                    main_dev: self.devices.main().name().to_str().unwrap_or("?"),
+                    spare_dev: self.devices.spare().name().to_str().unwrap_or("?"),
+                    block_bytes: self.geo.layout().block_bytes,
+                    remaps: self.spare_state.remapped_blocks(),
+                    spare_total: self.spare_state.spare_total(),
+                    spare_used: self.spare_state.spare_used(),
+                    reads: c.reads,
+                    writes: c.writes,
+                    remapped_reads: c.remapped_reads,
+                    remapped_writes: c.remapped_writes,
+                    errors: c.errors,
+                    health: self.health(),
+                    generation: self.spare_state.generation(),
+                    uuid: *self.spare_state.uuid(),
+                    metadata_copies: self.spare_state.metadata_copies(),
+                    pending: self.mapping.pending_count() as u64,
+                    auto_remaps: self.recovery.get(Recovery::AutoRemaps),
+                    soft_read_errors: self.recovery.get(Recovery::SoftReadErrors),
+                    unrecovered: self.recovery.get(Recovery::Unrecovered),
+                    policies: self.policies(),
+                    scan: self.scan_progress(),
+                }
+                .emit(out)
             }
             StatusKind::Table => write!(out, "{} {}", self.devices.main().name(), self.devices.spare().name())
                 .and_then(|()| self.options().emit(out)),

@@ -7,7 +7,6 @@
 //! and a suspended target (or one not resumed yet) refuses to start one:
 //! nothing would stop it before the destructor.
 
-use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use kernel::prelude::*;
@@ -15,7 +14,8 @@ use kernel::prelude::*;
 use super::target::RemapTarget;
 use crate::dm::log::{dm_info_limited, dm_warn_limited};
 use crate::dm::sched::{sleep_ms, NoIoScope};
-use crate::dm::{Emitter, IoBuffer, Target};
+use crate::dm::{IoBuffer, Target};
+use crate::dm_remap_core::status_line::{ScanProgress, ScanState};
 
 /// Chunks read per worker run before it yields (and requeues itself).
 const CHUNKS_PER_RUN: u32 = 16;
@@ -57,12 +57,12 @@ impl Default for Scan {
 }
 
 impl Scan {
-    fn state_name(&self) -> &'static str {
+    fn state(&self) -> ScanState {
         match self.state.load(Ordering::Relaxed) {
-            RUNNING => "running",
-            DONE => "done",
-            STOPPED => "stopped",
-            _ => "idle",
+            RUNNING => ScanState::Running,
+            DONE => ScanState::Done,
+            STOPPED => ScanState::Stopped,
+            _ => ScanState::Idle,
         }
     }
 
@@ -115,12 +115,10 @@ impl RemapTarget {
         Ok(())
     }
 
-    /// Writes `<state> <percent> <position> <found>`.
-    pub(super) fn scan_progress(&self, out: &mut Emitter<'_>) -> core::fmt::Result {
+    /// Where the scan is (`scan status` and the status line).
+    pub(super) fn scan_progress(&self) -> ScanProgress {
         let position = self.scan.position.load(Ordering::Relaxed);
-        let total = self.geo.main_blocks().max(1);
-        let percent = position.min(total).saturating_mul(100).checked_div(total).unwrap_or(0);
-        write!(out, "{} {} {} {}", self.scan.state_name(), percent, position, self.scan.found.load(Ordering::Relaxed))
+        ScanProgress::at(self.scan.state(), position, self.geo.main_blocks(), self.scan.found.load(Ordering::Relaxed))
     }
 
     /// Reads up to `CHUNKS_PER_RUN` chunks, then requeues the worker while

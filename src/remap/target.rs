@@ -14,7 +14,6 @@ use kernel::{new_mutex, new_spinlock};
 
 use super::counters::{IoStats, Recovery, RecoveryCounters};
 use super::devices::Devices;
-use super::geometry::Geometry;
 use super::inflight::InFlight;
 use super::io::{PerBio, ToWorker};
 use super::mapping::Mapping;
@@ -32,7 +31,7 @@ use crate::dm::{
 };
 use crate::dm_remap_core::discover::Fingerprint;
 use crate::dm_remap_core::extent;
-use crate::dm_remap_core::geometry::{self, SpareLayout};
+use crate::dm_remap_core::geometry::{self, Geometry, SpareLayout};
 use crate::dm_remap_core::health::{Health, HealthInputs};
 use crate::dm_remap_core::message::Message;
 use crate::dm_remap_core::policy::{Policies, Policy};
@@ -283,7 +282,7 @@ impl TargetOps for RemapTarget {
                 Ok(false)
             }
             Message::ScanStatus => {
-                let _ = self.scan_progress(out);
+                let _ = self.scan_progress().emit(out);
                 Ok(true)
             }
             Message::Stats => {

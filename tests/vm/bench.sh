@@ -71,7 +71,7 @@ remap_create r0 $NULL /dev/ram0 1 force_format >/dev/null
 if wanted remap_100k_miss "$CASES"; then
     restore_table $NULL /dev/ram1 'BEGIN { for (i = 0; i < 100000; i++) print 2 * i + 1, i }'
     remap_create rmiss $NULL /dev/ram1 >/dev/null
-    assert_eq "$(status_field rmiss 5)" 100000 "remaps of rmiss"
+    assert_eq "$(info_field rmiss remaps)" 100000 "remaps of rmiss"
     # Memory of the 100k-remap table as the module reports it.
     dmsetup message rmiss 0 stats | awk '$1 == "table_extents" { n = $2 } $1 == "table_bytes" { b = $2 }
         END { print "### BENCHKV table_extents " n; print "### BENCHKV table_bytes " b;

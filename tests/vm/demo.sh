@@ -9,7 +9,7 @@ main=$(mapper dust)
 echo "main device:  $main (dm-dust over $disk, 64 MiB)"
 echo "spare device: $spare (16 MiB)"
 dev=$(remap_create demo "$main" "$spare")
-echo "created $dev (the blank spare was formatted: uuid $(status_field demo 15))"
+echo "created $dev (the blank spare was formatted: uuid $(info_field demo uuid))"
 dd if=/dev/urandom of=/tmp/work/data bs=1M count=8 status=none
 dd if=/tmp/work/data of="$dev" bs=1M oflag=direct status=none
 dd if="$dev" of=/tmp/work/readback bs=1M count=8 iflag=direct status=none

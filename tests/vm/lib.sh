@@ -60,10 +60,6 @@ fio_verify() {
     grep -q "err= 0" /tmp/work/fio.out || { cat /tmp/work/fio.out; fail "fio reported errors on $dev"; }
 }
 
-# status_field <dm name> <n>: field n (1-based, after "<start> <len> remap") of
-# the INFO status line; see Documentation/dm-remap.rst.
-status_field() { dmsetup status "$1" | awk -v n="$2" '{ print $(n + 3) }'; }
-
 # expect_message_refused <dm name> <errno text> <message words...>: the message
 # must fail with that error and leave the remap table unchanged.
 expect_message_refused() {
@@ -94,17 +90,11 @@ mkdust() {
     mapper "$1"
 }
 
-# info_field <dm name> <field name>: a named INFO status field.
+# info_field <dm name> <field name>: a named INFO status field (its name in
+# Documentation/dm-remap.rst's table), read by the tool with the core's
+# StatusLine, the status line's one definition.
 info_field() {
-    local n
-    case "$2" in
-        remaps) n=5 ;; spare_total) n=6 ;; spare_used) n=7 ;; errors) n=12 ;; health) n=13 ;;
-        generation) n=14 ;; uuid) n=15 ;; metadata_copies) n=16 ;; pending) n=17 ;;
-        auto_remaps) n=18 ;; soft_read_errors) n=19 ;; unrecovered) n=20 ;; auto_remap) n=21 ;;
-        read_retries) n=22 ;; error_threshold) n=23 ;; spare_warn) n=24 ;; spare_crit) n=25 ;;
-        scan_state) n=26 ;; *) fail "unknown status field $2" ;;
-    esac
-    status_field "$1" "$n"
+    dm-remap status --field "$2" "$1" || fail "status field $2 of $1"
 }
 
 # region_b_sector <spare device or image>: first sector of metadata region B

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use dm_remap_core::extent::{Extent, ExtentState};
 use dm_remap_core::format::{Superblock, FORMAT_VERSION, FORMAT_VERSION_1};
-use dm_remap_core::geometry::SpareLayout;
+use dm_remap_core::geometry::{Geometry, SpareLayout};
 use dm_remap_core::table_check::{self, TableFault};
 
 /// One remapped run.
@@ -56,7 +56,7 @@ impl Dump {
                     main_block: e.main,
                     spare_pool_block: e.spare,
                     length: e.len,
-                    state: e.state.name().to_string(),
+                    state: e.state.to_string(),
                 })
                 .collect(),
         }
@@ -87,11 +87,10 @@ impl Dump {
         }
         let mut extents = Vec::with_capacity(self.extents.len());
         for d in &self.extents {
-            let state = match d.state.as_str() {
-                "ok" => ExtentState::Ok,
-                "lost" => ExtentState::Lost,
-                s => return Err(format!("extent at main block {}: unknown state '{s}'", d.main_block)),
-            };
+            let state: ExtentState = d
+                .state
+                .parse()
+                .map_err(|_| format!("extent at main block {}: unknown state '{}'", d.main_block, d.state))?;
             if d.length == 0 {
                 return Err(format!("extent at main block {}: length 0", d.main_block));
             }
@@ -115,7 +114,7 @@ impl Dump {
             copy: 0,
             slot: 0,
         };
-        check_table(&extents, layout, self.alloc_next.min(layout.pool_blocks), main_blocks(&sb))?;
+        check_table(&extents, layout, self.alloc_next.min(layout.pool_blocks), main_blocks(&sb, layout))?;
         Ok((sb, extents))
     }
 }
@@ -138,7 +137,8 @@ pub fn check_table(extents: &[Extent], layout: &SpareLayout, alloc_next: u64, ma
     })
 }
 
-/// Blocks of the main device a superblock describes.
-pub fn main_blocks(sb: &Superblock) -> u64 {
-    sb.main_sectors / (u64::from(sb.block_bytes) / 512).max(1)
+/// Blocks of the main device a superblock describes, counted as the kernel
+/// counts its target's (a partial last block is a block).
+pub fn main_blocks(sb: &Superblock, layout: &SpareLayout) -> u64 {
+    Geometry::new(layout, 0, sb.main_sectors).main_blocks()
 }

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use dm_remap_core::commit::{commit, format, Committed, CopyError, MetaWrite};
-use dm_remap_core::discover::{find_layout, read_states, NoLayout};
+use dm_remap_core::discover::{find_layout, highest_generation, read_states, NoLayout};
 use dm_remap_core::extent::Extent;
 use dm_remap_core::format::{Superblock, BLOCK};
 use dm_remap_core::geometry::{SpareLayout, SECTOR_SIZE};
@@ -66,10 +66,11 @@ impl Copies {
 
 impl Spare {
     /// Opens `path` for reading, and for writing when `write` is set (see
-    /// `SpareFile::open` for how a block device is opened).
+    /// `SpareFile::open` for how a block device is opened; the caller names
+    /// `path` in the error).
     pub fn open(path: &Path, write: bool) -> Result<Self, String> {
         let mut file = SpareFile::open(path, write)?;
-        let bytes = file.len().map_err(|e| format!("{}: {e}", path.display()))?;
+        let bytes = file.len().map_err(|e| format!("finding its size: {e}"))?;
         Ok(Self { file, sectors: bytes / SECTOR_SIZE })
     }
 
@@ -86,6 +87,14 @@ impl Spare {
                 format!("the newest superblock (generation {}) records an impossible layout", sb.generation)
             }
         })
+    }
+
+    /// The highest generation of any superblock on the spare that decodes,
+    /// at `layout`'s places and wherever region B could be: what a commit or
+    /// format must go above (the kernel's survey).
+    pub fn highest_generation(&mut self, layout: &SpareLayout) -> u64 {
+        let sectors = self.sectors;
+        highest_generation(self, layout, sectors, &mut vec![0u8; BLOCK])
     }
 
     /// Reads every slot of a spare laid out as `layout`.

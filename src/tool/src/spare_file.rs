@@ -24,10 +24,10 @@ pub struct SpareFile {
 }
 
 impl SpareFile {
-    /// Opens `path` for reading, and for writing when `write` is set.
+    /// Opens `path` for reading, and for writing when `write` is set (the
+    /// caller names `path` in the error).
     pub fn open(path: &Path, write: bool) -> Result<Self, String> {
-        let at = |e: io::Error| format!("{}: {e}", path.display());
-        let block = std::fs::metadata(path).map_err(at)?.file_type().is_block_device();
+        let block = std::fs::metadata(path).map_err(|e| e.to_string())?.file_type().is_block_device();
         let mut flags = 0;
         if block {
             flags |= libc::O_DIRECT;
@@ -37,13 +37,11 @@ impl SpareFile {
         }
         let file = OpenOptions::new().read(true).write(write).custom_flags(flags).open(path).map_err(|e| {
             if e.raw_os_error() == Some(libc::EBUSY) {
-                format!(
-                    "{}: device is in use (a live dm-remap device, a mount or another exclusive user holds it); \
-                     refusing to write it: remove the device-mapper device first",
-                    path.display()
-                )
+                "device is in use (a live dm-remap device, a mount or another exclusive user holds it); \
+                 refusing to write it: remove the device-mapper device first"
+                    .to_string()
             } else {
-                at(e)
+                e.to_string()
             }
         })?;
         Ok(Self { file, direct: block, bounce: Vec::new() })

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 //! `status`, `list` and `remap`: the live devices, through dmsetup. The
-//! INFO status line layout is Documentation/dm-remap.rst's (format 3).
+//! INFO status line is read with the core's `StatusLine`, its one
+//! definition (Documentation/dm-remap.rst lists the fields).
 
 use serde::Serialize;
+
+use dm_remap_core::status_line::{field_index, StatusLine, FIELDS};
 
 use crate::dmsetup;
 
@@ -42,18 +45,70 @@ pub struct DeviceStatus {
     pub scan_found: u64,
 }
 
-/// The INFO layout version this tool reads.
-const FORMAT: &str = "3";
-const FIELDS: usize = 29;
-
-fn num<T: std::str::FromStr>(field: &str, what: &str) -> Result<T, String> {
-    field.parse().map_err(|_| format!("field {what} is not a number: '{field}'"))
+impl DeviceStatus {
+    /// Target `name` at `start`, `length` sectors, with status `s`.
+    fn new(name: String, start: u64, length: u64, s: &StatusLine) -> Self {
+        let p = &s.policies;
+        Self {
+            name,
+            start,
+            length,
+            main_dev: s.main_dev.into(),
+            spare_dev: s.spare_dev.into(),
+            block_bytes: s.block_bytes,
+            remaps: s.remaps,
+            spare_total: s.spare_total,
+            spare_used: s.spare_used,
+            reads: s.reads,
+            writes: s.writes,
+            remapped_reads: s.remapped_reads,
+            remapped_writes: s.remapped_writes,
+            errors: s.errors,
+            health: s.health.to_string(),
+            generation: s.generation,
+            uuid: field_text(s, "uuid"),
+            metadata_copies: s.metadata_copies,
+            pending: s.pending,
+            auto_remaps: s.auto_remaps,
+            soft_read_errors: s.soft_read_errors,
+            unrecovered_errors: s.unrecovered,
+            auto_remap: field_text(s, "auto_remap"),
+            read_retries: p.read_retries,
+            error_threshold: p.error_threshold,
+            spare_warn: p.spare_warn,
+            spare_crit: p.spare_crit,
+            scan_state: s.scan.state.to_string(),
+            scan_percent: s.scan.percent,
+            scan_position: s.scan.position,
+            scan_found: s.scan.found,
+        }
+    }
 }
 
-/// Parses one line of `dmsetup status --target remap`:
-/// `<name>: <start> <length> remap <29 fields>` (or, for one named device,
-/// the same without `<name>:`, given as `name`).
-pub fn parse_line(line: &str, name: Option<&str>) -> Result<DeviceStatus, String> {
+/// Field `name` of `s` as the status line shows it.
+fn field_text(s: &StatusLine, name: &str) -> String {
+    let mut out = String::new();
+    if let Some(i) = field_index(name) {
+        let _ = s.emit_field(i, &mut out);
+    }
+    out
+}
+
+fn num(field: &str, what: &str) -> Result<u64, String> {
+    field.parse().map_err(|_| format!("{what} is not a number: '{field}'"))
+}
+
+/// One line of `dmsetup status --target remap`, split:
+/// `<name>: <start> <length> remap <fields>` (or, for one named device, the
+/// same without `<name>:`, given as `name`).
+struct Line<'a> {
+    name: String,
+    start: u64,
+    length: u64,
+    status: StatusLine<'a>,
+}
+
+fn split_line<'a>(line: &'a str, name: Option<&str>) -> Result<Line<'a>, String> {
     let (name, rest) = match name {
         Some(n) => (n.to_string(), line),
         None => {
@@ -61,53 +116,21 @@ pub fn parse_line(line: &str, name: Option<&str>) -> Result<DeviceStatus, String
             (n.to_string(), r)
         }
     };
-    let w: Vec<&str> = rest.split_whitespace().collect();
-    let [start, length, target, f @ ..] = w.as_slice() else {
+    let mut w = rest.trim_start().splitn(4, char::is_whitespace);
+    let (Some(start), Some(length), Some(target)) = (w.next(), w.next(), w.next()) else {
         return Err(format!("malformed status line: '{line}'"));
     };
-    if *target != "remap" {
+    if target != "remap" {
         return Err(format!("{name}: not a remap target ('{target}')"));
     }
-    if f.first() != Some(&FORMAT) || f.len() != FIELDS {
-        return Err(format!(
-            "{name}: status format {} with {} fields; this tool reads format {FORMAT} with {FIELDS}",
-            f.first().unwrap_or(&"?"),
-            f.len()
-        ));
-    }
-    Ok(DeviceStatus {
-        name,
-        start: num(start, "start")?,
-        length: num(length, "length")?,
-        main_dev: f[1].into(),
-        spare_dev: f[2].into(),
-        block_bytes: num(f[3], "block_bytes")?,
-        remaps: num(f[4], "remaps")?,
-        spare_total: num(f[5], "spare_total")?,
-        spare_used: num(f[6], "spare_used")?,
-        reads: num(f[7], "reads")?,
-        writes: num(f[8], "writes")?,
-        remapped_reads: num(f[9], "remapped_reads")?,
-        remapped_writes: num(f[10], "remapped_writes")?,
-        errors: num(f[11], "errors")?,
-        health: f[12].into(),
-        generation: num(f[13], "generation")?,
-        uuid: f[14].into(),
-        metadata_copies: num(f[15], "metadata_copies")?,
-        pending: num(f[16], "pending")?,
-        auto_remaps: num(f[17], "auto_remaps")?,
-        soft_read_errors: num(f[18], "soft_read_errors")?,
-        unrecovered_errors: num(f[19], "unrecovered_errors")?,
-        auto_remap: f[20].into(),
-        read_retries: num(f[21], "read_retries")?,
-        error_threshold: num(f[22], "error_threshold")?,
-        spare_warn: num(f[23], "spare_warn")?,
-        spare_crit: num(f[24], "spare_crit")?,
-        scan_state: f[25].into(),
-        scan_percent: num(f[26], "scan_percent")?,
-        scan_position: num(f[27], "scan_position")?,
-        scan_found: num(f[28], "scan_found")?,
-    })
+    let status = StatusLine::parse(w.next().unwrap_or("")).map_err(|e| format!("{name}: {e}"))?;
+    Ok(Line { start: num(start, "start")?, length: num(length, "length")?, name, status })
+}
+
+/// Parses one line of `dmsetup status --target remap` (see [`split_line`]).
+pub fn parse_line(line: &str, name: Option<&str>) -> Result<DeviceStatus, String> {
+    let l = split_line(line, name)?;
+    Ok(DeviceStatus::new(l.name, l.start, l.length, &l.status))
 }
 
 /// Output formats.
@@ -130,14 +153,7 @@ pub fn render(devices: &[DeviceStatus], format: Format) -> Result<String, String
             }
             String::from_utf8(w.into_inner().map_err(|e| e.to_string())?).map_err(|e| e.to_string())
         }
-        Format::Xml => {
-            #[derive(Serialize)]
-            #[serde(rename = "dm-remap")]
-            struct Doc<'a> {
-                device: &'a [DeviceStatus],
-            }
-            quick_xml::se::to_string(&Doc { device: devices }).map_err(|e| e.to_string())
-        }
+        Format::Xml => crate::xml::render("dm-remap", "device", devices),
         Format::Table => {
             let mut out = format!(
                 "{:<16} {:<15} {:>10} {:>8} {:>8} {:>6} {:>8} {:>10}\n",
@@ -155,25 +171,52 @@ pub fn render(devices: &[DeviceStatus], format: Format) -> Result<String, String
     }
 }
 
-/// The status of `device`, or of every dm-remap device.
-pub fn collect(device: Option<&str>) -> Result<Vec<DeviceStatus>, String> {
+/// The status lines of `device` (without `<name>:`), or of every dm-remap
+/// device, with the name to give to [`split_line`].
+fn status_lines(device: Option<&str>) -> Result<Vec<(String, Option<&str>)>, String> {
     match device {
         Some(d) => {
             let text = dmsetup::run(&["status", "--target", "remap", d]).map_err(|e| format!("{d}: {e}"))?;
-            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            let lines: Vec<_> =
+                text.lines().filter(|l| !l.trim().is_empty()).map(|l| (l.to_string(), Some(d))).collect();
             if lines.is_empty() {
                 return Err(format!("{d}: not a dm-remap device"));
             }
-            lines.iter().map(|l| parse_line(l, Some(d))).collect()
+            Ok(lines)
         }
         None => {
             let text = dmsetup::run(&["status", "--target", "remap"])?;
-            text.lines()
+            Ok(text
+                .lines()
                 .filter(|l| !l.trim().is_empty() && !l.starts_with("No devices found"))
-                .map(|l| parse_line(l, None))
-                .collect()
+                .map(|l| (l.to_string(), None))
+                .collect())
         }
     }
+}
+
+/// The status of `device`, or of every dm-remap device.
+pub fn collect(device: Option<&str>) -> Result<Vec<DeviceStatus>, String> {
+    status_lines(device)?.iter().map(|(l, name)| parse_line(l, *name)).collect()
+}
+
+/// `status --field NAME`: that status field (a name of
+/// Documentation/dm-remap.rst's table) of each target of `device`, one per
+/// line; of every dm-remap device as `<name> <value>` lines.
+pub fn field(device: Option<&str>, field: &str) -> Result<String, String> {
+    let index =
+        field_index(field).ok_or_else(|| format!("no status field '{field}'; the fields are: {}", FIELDS.join(" ")))?;
+    let mut out = String::new();
+    for (line, name) in status_lines(device)? {
+        let l = split_line(&line, name)?;
+        if device.is_none() {
+            out += &l.name;
+            out.push(' ');
+        }
+        l.status.emit_field(index, &mut out).map_err(|e| e.to_string())?;
+        out.push('\n');
+    }
+    Ok(out)
 }
 
 /// `list`: the device's remap list, as the target prints it.
@@ -207,6 +250,13 @@ mod tests {
         assert_eq!((d.scan_state.as_str(), d.scan_percent, d.scan_found), ("done", 100, 1));
         let one = parse_line(RECORDED.split_once(": ").unwrap().1, Some("x")).unwrap();
         assert_eq!(one.name, "x");
+        assert_eq!(one.uuid, "0c6e7e32a1f04f2f8a4bd3a3d3b6ef01");
+    }
+
+    #[test]
+    fn fields_a_newer_module_appends_are_ignored() {
+        let d = parse_line(&format!("{RECORDED} 42 new"), None).unwrap();
+        assert_eq!(d, parse_line(RECORDED, None).unwrap());
     }
 
     #[test]
@@ -214,8 +264,10 @@ mod tests {
         for (line, want) in [
             ("garbage", "malformed"),
             ("d: 0 10 linear 7:0 0", "not a remap target"),
-            ("d: 0 10 remap 2 7:0 7:1 512", "status format 2 with 4 fields"),
-            (&RECORDED.replace(" 30784 ", " lots "), "spare_total is not a number"),
+            ("d: 0 10 remap 2 7:0 7:1 512", "d: status format 2 is older than format 3"),
+            ("d: 0 10 remap 3 7:0 7:1 512", "d: status line has 4 fields, ends before field remaps"),
+            (&RECORDED.replace(" 30784 ", " lots "), "status field spare_total has a value it cannot have"),
+            (&RECORDED.replace(" 131072 remap", " x remap"), "length is not a number"),
         ] {
             let e = parse_line(line, None).unwrap_err();
             assert!(e.contains(want), "{line}: {e}");

@@ -137,3 +137,80 @@ fn bad_input_gets_a_clear_error_and_status_2() {
     );
     assert_eq!(tool(&["check", img.to_str().unwrap()]).0, 2, "refused restores wrote nothing");
 }
+
+#[test]
+fn a_remap_of_the_partial_last_main_block_is_kept_as_the_kernel_keeps_it() {
+    // 4 KiB blocks over a main device of 100 blocks and 4 sectors: the
+    // kernel's target has 101 blocks, the last one partial, and loads a
+    // table that remaps it.
+    let dir = tempfile::tempdir().unwrap();
+    let img = image(dir.path());
+    let l = dm_remap_core::geometry::SpareLayout::new(SPARE_BYTES / 512, 4096).unwrap();
+    let json = dir.path().join("in.json");
+    std::fs::write(
+        &json,
+        format!(
+            r#"{{"format_version":2,"generation":3,"uuid":"00112233445566778899aabbccddeeff",
+                "main_sectors":804,"main_logical_block_size":512,"block_bytes":4096,
+                "spare_sectors":16384,"pool_blocks":{},"alloc_next":1,
+                "extents":[{{"main_block":100,"spare_pool_block":0,"length":1,"state":"ok"}}]}}"#,
+            l.pool_blocks
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = tool(&["restore", img.to_str().unwrap(), "--input", json.to_str().unwrap()]);
+    assert_eq!(code, 0, "restore of a remap of the partial last block: {out}{err}");
+    let (code, out, err) = tool(&["check", img.to_str().unwrap()]);
+    assert_eq!(code, 0, "check: {out}{err}");
+}
+
+#[test]
+fn a_grown_spare_without_region_a_is_read_from_region_b_where_it_was_formatted() {
+    // As the kernel's discovery finds it: region B stays at the power of two
+    // the spare's first size gave (sector 8192 for 8 MiB), not where the
+    // grown size would put it.
+    let dir = tempfile::tempdir().unwrap();
+    let img = restored(dir.path());
+    let before = dm_remap_core::geometry::SpareLayout::new(SPARE_BYTES / 512, 512).unwrap();
+    assert_eq!(before.region_b_start, 8192);
+    let grown = dm_remap_core::geometry::SpareLayout::new(2 * SPARE_BYTES / 512, 512).unwrap();
+    assert_ne!(grown.region_b_start, before.region_b_start, "the grown size would put region B elsewhere");
+    let f = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
+    f.set_len(2 * SPARE_BYTES).unwrap();
+    drop(f);
+    let mut data = std::fs::read(&img).unwrap();
+    data[..(before.region_sectors * 512) as usize].fill(0);
+    std::fs::write(&img, data).unwrap();
+    let (code, out, err) = tool(&["check", img.to_str().unwrap()]);
+    assert_eq!(code, 1, "region A lost: needs repair: {out}{err}");
+    assert!(out.contains("at sectors 0 and 8192"), "{out}");
+    assert!(out.contains("copy B slot 0: valid, generation 4, 2 extents"), "{out}");
+    let (code, out, err) = tool(&["repair", img.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = tool(&["check", img.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("at sectors 0 and 8192"), "{out}");
+}
+
+#[test]
+fn restore_over_metadata_it_cannot_lay_out_goes_above_its_generation() {
+    // Metadata of a larger spare (here: the image shrank) gives no layout;
+    // restore lays the spare out anew, and like the kernel's format it goes
+    // above every superblock on the spare, not only above the dump's.
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("spare.img");
+    std::fs::File::create(&img).unwrap().set_len(2 * SPARE_BYTES).unwrap();
+    let json = dir.path().join("in.json");
+    let big = dump_json(EXTENTS).replace(r#""generation":3"#, r#""generation":9"#);
+    let big =
+        big.replace(r#""spare_sectors":16384,"pool_blocks":15312"#, r#""spare_sectors":32768,"pool_blocks":30656"#);
+    std::fs::write(&json, big).unwrap();
+    let (code, out, err) = tool(&["restore", img.to_str().unwrap(), "--input", json.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("as generation 10"), "{out}");
+    std::fs::OpenOptions::new().write(true).open(&img).unwrap().set_len(SPARE_BYTES).unwrap();
+    std::fs::write(&json, dump_json(EXTENTS)).unwrap();
+    let (code, out, err) = tool(&["restore", img.to_str().unwrap(), "--input", json.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("as generation 11"), "restore must go above generation 10 still on the spare: {out}");
+}

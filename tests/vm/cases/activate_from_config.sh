@@ -38,7 +38,7 @@ grep -q "devices.conf:9: device name '$long' is 121 characters long; at most 120
 [ -b /dev/mapper/first ] && [ -b /dev/mapper/second ] || fail "the good devices are not up"
 assert_eq "$(dmsetup table second | cut -d' ' -f6-)" "4 read_retries 5 spare_warn 50" "policies of 'second'"
 assert_eq "$(dmsetup info -c --noheadings -o uuid first)" "DMREMAP-first" "uuid of 'first'"
-assert_eq "$(status_field first 13)" ok "'first' is healthy"
+assert_eq "$(info_field first health)" ok "'first' is healthy"
 
 # 61-dm-remap.rules gives a device with the uuid DMREMAP-<name> the link
 # disk/by-remap/<name>, and adds nothing while the device-mapper rules set

@@ -17,9 +17,9 @@ for i in $(seq 1500); do
 done
 elapsed=$(( $(date +%s) - start ))
 extents=$(dmsetup message r 0 list_remaps | wc -l)
-note "$(status_field r 5) blocks remapped in $extents extents by 1515 messages in ${elapsed}s"
+note "$(info_field r remaps) blocks remapped in $extents extents by 1515 messages in ${elapsed}s"
 [ "$extents" -ge 1000 ] || fail "only $extents extents"
 
 fio_verify "$dev" "${job[@]}" --verify_only
 fio_verify "$dev" --size=128M --rw=randrw --bsrange=512-1M --io_size=96M --randseed=99
-[ "$(status_field r 10)" -gt 0 ] && [ "$(status_field r 11)" -gt 0 ] || fail "no I/O reached the spare"
+[ "$(info_field r remapped_reads)" -gt 0 ] && [ "$(info_field r remapped_writes)" -gt 0 ] || fail "no I/O reached the spare"

@@ -5,8 +5,8 @@ main=$(mkloop main 32 4096)
 spare=$(mkloop spare 8)
 dev=$(remap_create r "$main" "$spare")
 assert_eq "$(blockdev --getss "$dev")" 4096 "logical block size of the target"
-assert_eq "$(status_field r 4)" 4096 "block size in status"
-assert_eq "$(status_field r 6)" 2008 "spare pool blocks (8 MiB less two 160-sector metadata regions, in 4K blocks)"
+assert_eq "$(info_field r block_bytes)" 4096 "block size in status"
+assert_eq "$(info_field r spare_total)" 2008 "spare pool blocks (8 MiB less two 160-sector metadata regions, in 4K blocks)"
 dd if=/dev/urandom of=/tmp/work/p bs=4096 count=4 status=none
 dd if=/tmp/work/p of="$dev" bs=4096 seek=10 oflag=direct status=none
 assert_eq "$(dmsetup message r 0 remap 85)" "remapped 1 lost 0" "one sector remaps its 4K block"

@@ -8,8 +8,8 @@ dd if=/dev/urandom of=/tmp/work/a bs=512 count=24 status=none
 dd if=/tmp/work/a of="$dev" bs=512 seek=1000 oflag=direct status=none
 out=$(dmsetup message r 0 remap 1004 16)
 assert_eq "$out" "remapped 16 lost 0" "remap result"
-assert_eq "$(status_field r 5)" 16 "remaps in status"
-assert_eq "$(status_field r 7)" 16 "spare blocks used in status"
+assert_eq "$(info_field r remaps)" 16 "remaps in status"
+assert_eq "$(info_field r spare_used)" 16 "spare blocks used in status"
 
 # The copy kept the data: all 24 sectors read back through the target.
 dd if="$dev" of=/tmp/work/a.back bs=512 skip=1000 count=24 iflag=direct status=none
@@ -34,8 +34,8 @@ cmp /tmp/work/b /tmp/work/b.spare || fail "data is not on the spare at block $sp
 dd if="$main" of=/tmp/work/a.main bs=512 skip=1004 count=16 iflag=direct status=none
 dd if=/tmp/work/a of=/tmp/work/a.mid bs=512 skip=4 count=16 status=none
 cmp /tmp/work/a.mid /tmp/work/a.main || fail "main was written after the remap"
-[ "$(status_field r 11)" -ge 1 ] || fail "no remapped write counted"
-[ "$(status_field r 10)" -ge 1 ] || fail "no remapped read counted"
+[ "$(info_field r remapped_writes)" -ge 1 ] || fail "no remapped write counted"
+[ "$(info_field r remapped_reads)" -ge 1 ] || fail "no remapped read counted"
 
 # Remapping the same range again changes nothing; an overlapping range only
 # adds the new blocks, and with spare contiguity they join one extent.

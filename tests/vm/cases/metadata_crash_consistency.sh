@@ -42,6 +42,6 @@ for round in $(seq 1 $rounds); do
     [ -z "$missing" ] || fail "round $round: acknowledged remaps missing after the cut: $missing"
     acked=$(wc -l < /tmp/work/want)
     [ "$acked" -gt 0 ] || fail "round $round: no remap was acknowledged before the cut"
-    note "round $round: $acked acknowledged before the cut, $(wc -l < /tmp/work/loaded) loaded, generation $(status_field r 14)"
+    note "round $round: $acked acknowledged before the cut, $(wc -l < /tmp/work/loaded) loaded, generation $(info_field r generation)"
     dmsetup remove r
 done

@@ -27,7 +27,7 @@ rm /tmp/work/big.json
 t0=$(now_ms)
 dev=$(remap_create r "$main" "$spare")
 t1=$(now_ms)
-assert_eq "$(status_field r 5)" "$n" "remapped blocks after loading"
+assert_eq "$(info_field r remaps)" "$n" "remapped blocks after loading"
 # Data written through the target lands on the spare block the table names.
 set -- $(dmsetup message r 0 list_remaps 1000000 1 | head -1)
 assert_eq "$1 $3 $4" "1000000 1 ok" "listing of block 1000000"
@@ -40,14 +40,14 @@ cmp /tmp/work/pattern /tmp/work/on_spare || fail "write to block 1000000 is not 
 t2=$(now_ms)
 dmsetup message r 0 remap 1 1 >/dev/null
 t3=$(now_ms)
-assert_eq "$(status_field r 5)" "$((n + 1))" "remapped blocks after one more remap"
-generation=$(status_field r 14)
+assert_eq "$(info_field r remaps)" "$((n + 1))" "remapped blocks after one more remap"
+generation=$(info_field r generation)
 dmsetup remove r
 t4=$(now_ms)
 remap_create r "$main" "$spare" >/dev/null
 t5=$(now_ms)
-assert_eq "$(status_field r 5)" "$((n + 1))" "remapped blocks after reloading"
-assert_eq "$(status_field r 14)" "$generation" "generation after reloading"
+assert_eq "$(info_field r remaps)" "$((n + 1))" "remapped blocks after reloading"
+assert_eq "$(info_field r generation)" "$generation" "generation after reloading"
 dm-remap check "$spare" | tail -1 | grep -q '^clean' || fail "offline check after the kernel's commit: $(dm-remap check "$spare")"
 blocks=$(( (n + 1 + 251) / 252 + 1 ))
 note "1M extents: load $((t1 - t0)) ms, one-remap commit (both copies) $((t3 - t2)) ms, reload $((t5 - t4)) ms"

@@ -16,7 +16,7 @@ done
 wait "$fio_pid" || { cat /tmp/work/fio.out; fail "fio failed while remaps were added"; }
 grep -q "err= 0" /tmp/work/fio.out || { cat /tmp/work/fio.out; fail "fio reported errors"; }
 [ "$added" -ge 10 ] || fail "fio finished after only $added remaps"
-note "$added remap messages ($(status_field r 5) blocks) during 4 verifying fio writers"
+note "$added remap messages ($(info_field r remaps) blocks) during 4 verifying fio writers"
 # Everything fio wrote still verifies after the fact.
 fio --name=w --filename="$dev" --direct=1 --ioengine=libaio --iodepth=8 --numjobs=4 \
     --offset_increment=64M --size=64M --rw=randwrite --bsrange=4k-128k --verify=crc32c \

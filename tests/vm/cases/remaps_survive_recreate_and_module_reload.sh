@@ -4,7 +4,7 @@
 main=$(mkloop main 64)
 spare=$(mkloop spare 16)
 dev=$(remap_create r "$main" "$spare")
-uuid=$(status_field r 15)
+uuid=$(info_field r uuid)
 [ "${#uuid}" = 32 ] || fail "status UUID '$uuid' is not 32 hex digits"
 for s in 100 2048 5000 40000 90000; do dmsetup message r 0 remap $s 16 >/dev/null; done
 fio=(--name=persist --filename="$dev" --direct=1 --ioengine=libaio --iodepth=8 --rw=randwrite --bs=4k
@@ -12,7 +12,7 @@ fio=(--name=persist --filename="$dev" --direct=1 --ioengine=libaio --iodepth=8 -
 fio "${fio[@]}" --do_verify=0 --verify_state_save=1 --output=/tmp/work/write.out \
     || { cat /tmp/work/write.out; fail "fio write failed"; }
 list=$(dmsetup message r 0 list_remaps)
-generation=$(status_field r 14)
+generation=$(info_field r generation)
 note "5 remaps committed, generation $generation, uuid $uuid"
 
 # Garbage over the remapped blocks on main: only a loaded table reads right.
@@ -26,9 +26,9 @@ check_back() {
     local how=$1
     dev=$(remap_create r "$main" "$spare")
     assert_eq "$(dmsetup message r 0 list_remaps)" "$list" "remap list after $how"
-    assert_eq "$(status_field r 14)" "$generation" "generation after $how"
-    assert_eq "$(status_field r 15)" "$uuid" "uuid after $how"
-    assert_eq "$(status_field r 13)" ok "health after $how"
+    assert_eq "$(info_field r generation)" "$generation" "generation after $how"
+    assert_eq "$(info_field r uuid)" "$uuid" "uuid after $how"
+    assert_eq "$(info_field r health)" ok "health after $how"
     fio "${fio[@]}" --verify_only --verify_state_load=1 --output=/tmp/work/verify.out \
         || { cat /tmp/work/verify.out; fail "fio verify after $how failed"; }
     grep -q "err= 0" /tmp/work/verify.out || { cat /tmp/work/verify.out; fail "fio verify errors after $how"; }
@@ -50,7 +50,7 @@ dmsetup reload r --table "$(dmsetup table r)"
 dmsetup resume r
 dmsetup message r 0 remap 120000 8 >/dev/null
 list=$(dmsetup message r 0 list_remaps)
-generation=$(status_field r 14)
+generation=$(info_field r generation)
 dmsetup remove r
 dev=$(remap_create r "$main" "$spare")
 assert_eq "$(dmsetup message r 0 list_remaps)" "$list" "remap list after reload, remap and recreate"

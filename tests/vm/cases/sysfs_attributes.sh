@@ -21,7 +21,7 @@ assert_eq "$(cat $d/spare_used)" "$(info_field r spare_used)" "spare_used"
 assert_eq "$(cat $d/health)" "$(info_field r health)" "health"
 assert_eq "$(cat $d/uuid)" "$(info_field r uuid)" "uuid"
 assert_eq "$(cat $d/generation)" "$(info_field r generation)" "generation"
-assert_eq "$(cat $d/writes)" "$(status_field r 9)" "writes"
+assert_eq "$(cat $d/writes)" "$(info_field r writes)" "writes"
 [ "$(cat $d/last_commit_time)" -gt 1000000000 ] || fail "last_commit_time: $(cat $d/last_commit_time)"
 
 echo 7 > $d/read_retries

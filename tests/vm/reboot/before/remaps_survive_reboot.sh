@@ -8,7 +8,7 @@ fio --name=reboot --filename="$dev" --direct=1 --ioengine=libaio --iodepth=8 --r
     --size=60M --verify=crc32c --randseed=7 --do_verify=0 --verify_state_save=1 --eta=never \
     --output=/tmp/work/fio.out || { cat /tmp/work/fio.out; fail "fio write failed"; }
 dmsetup message r 0 list_remaps > /tmp/work/list
-status_field r 15 > /tmp/work/uuid
+info_field r uuid > /tmp/work/uuid
 dmsetup remove r
 for s in 300 4096 65536 100000; do
     dd if=/dev/urandom of="$main" bs=512 seek=$s count=32 oflag=direct status=none

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::history::Sample;
+use crate::history::Sample;
 
 /// Trends over a window of samples.
 #[derive(Clone, Debug, PartialEq, Serialize)]

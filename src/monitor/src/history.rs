@@ -6,7 +6,7 @@ use std::path::Path;
 use rusqlite::{params, Connection};
 use serde::Serialize;
 
-use crate::status::DeviceStatus;
+use dm_remap_tool::status::DeviceStatus;
 
 /// A numeric field of a sample.
 pub type Field<T> = fn(&Sample) -> T;
@@ -146,7 +146,7 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::parse_line;
+    use dm_remap_tool::status::parse_line;
 
     #[test]
     fn samples_round_trip() {

@@ -55,7 +55,7 @@ fn metrics_rest_and_report() {
     let addr = format!("127.0.0.1:{}", free_port());
     // Without dmsetup devices the monitor's own samples fail (and are
     // logged); the HTTP side serves the seeded history.
-    let child = Command::new(env!("CARGO_BIN_EXE_dm-remap"))
+    let child = Command::new(env!("CARGO_BIN_EXE_dm-remap-monitor"))
         .args(["monitor", "--db", db.to_str().unwrap(), "--interval", "3600", "--listen", &addr])
         .stderr(Stdio::null())
         .spawn()
@@ -98,7 +98,7 @@ fn metrics_rest_and_report() {
     assert!(code == 200 && spec.starts_with("# The read-only REST API"));
 
     let html = dir.path().join("r.html");
-    let out = Command::new(env!("CARGO_BIN_EXE_dm-remap"))
+    let out = Command::new(env!("CARGO_BIN_EXE_dm-remap-monitor"))
         .args(["report", "--db", db.to_str().unwrap(), "--out", html.to_str().unwrap()])
         .output()
         .unwrap();

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Outputs for monitoring systems: a Nagios plugin check and Zabbix
-//! low-level discovery.
+//! `nagios`: a Nagios plugin check of one device or all of them: one line,
+//! exit status 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 
-use serde_json::json;
+use std::process::ExitCode;
 
-use crate::status::DeviceStatus;
+use dm_remap_core::health::Health;
+
+use dm_remap_tool::status::{self, DeviceStatus};
 
 /// Nagios plugin states and exit codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -24,12 +26,12 @@ impl NagiosState {
 /// The state of one device: CRITICAL when failing or out of spare, WARNING
 /// when degraded or with pending blocks or unrecovered errors.
 fn state_of(d: &DeviceStatus) -> NagiosState {
-    match d.health.as_str() {
-        "failing" | "spare_exhausted" => NagiosState::Critical,
-        "degraded" => NagiosState::Warning,
-        "ok" if d.pending > 0 || d.unrecovered_errors > 0 => NagiosState::Warning,
-        "ok" => NagiosState::Ok,
-        _ => NagiosState::Unknown,
+    match d.health.parse() {
+        Ok(Health::Failing | Health::SpareExhausted) => NagiosState::Critical,
+        Ok(Health::Degraded) => NagiosState::Warning,
+        Ok(Health::Ok) if d.pending > 0 || d.unrecovered_errors > 0 => NagiosState::Warning,
+        Ok(Health::Ok) => NagiosState::Ok,
+        Err(_) => NagiosState::Unknown,
     }
 }
 
@@ -60,19 +62,20 @@ pub fn nagios(devices: &[DeviceStatus]) -> (String, NagiosState) {
     (format!("DM-REMAP {} - {} | {}", worst.name(), summary.join(", "), perf.join(" ")), worst)
 }
 
-/// Zabbix low-level discovery JSON.
-pub fn zabbix_discovery(devices: &[DeviceStatus]) -> String {
-    let data: Vec<_> = devices
-        .iter()
-        .map(|d| json!({"{#DMREMAP}": d.name, "{#MAINDEV}": d.main_dev, "{#SPAREDEV}": d.spare_dev, "{#UUID}": d.uuid}))
-        .collect();
-    json!({ "data": data }).to_string()
+/// Runs the check: prints the plugin's line, exits with its state.
+pub fn run(device: Option<&str>) -> ExitCode {
+    let (line, state) = match status::collect(device) {
+        Ok(d) => nagios(&d),
+        Err(e) => (format!("DM-REMAP UNKNOWN - {e}"), NagiosState::Unknown),
+    };
+    println!("{line}");
+    ExitCode::from(state as u8)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::parse_line;
+    use dm_remap_tool::status::parse_line;
 
     fn dev(name: &str, health: &str, pending: u64) -> DeviceStatus {
         let line = format!(
@@ -92,12 +95,5 @@ mod tests {
             line,
             "DM-REMAP OK - a ok (2 remapped, 0 pending, 2/100 spare) | a_remaps=2 a_pending=0 a_spare_used=2;;;0;100"
         );
-    }
-
-    #[test]
-    fn zabbix_lists_every_device() {
-        let v: serde_json::Value =
-            serde_json::from_str(&zabbix_discovery(&[dev("a", "ok", 0), dev("b", "ok", 0)])).unwrap();
-        assert_eq!(v["data"][1]["{#DMREMAP}"], "b");
     }
 }

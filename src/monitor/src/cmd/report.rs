@@ -4,10 +4,13 @@
 
 use std::path::Path;
 
+use anyhow::Context;
 use plotters::prelude::*;
 
-use super::history::{Field, History, Sample};
-use super::trend::trend;
+use crate::history::{Field, History, Sample};
+use crate::trend::trend;
+
+use super::{Lift, Outcome};
 
 fn chart(samples: &[Sample], title: &str, series: &[(&str, Field<u64>, RGBColor)]) -> Result<String, String> {
     let mut svg = String::new();
@@ -51,7 +54,7 @@ pub fn render(h: &History) -> Result<String, String> {
     );
     let devices = h.devices()?;
     if devices.is_empty() {
-        html += "<p>No samples yet: run <code>dm-remap monitor</code>.</p>";
+        html += "<p>No samples yet: run <code>dm-remap-monitor monitor</code>.</p>";
     }
     for name in devices {
         let samples = h.samples(&name, i64::MIN)?;
@@ -87,7 +90,10 @@ pub fn render(h: &History) -> Result<String, String> {
 }
 
 /// `report`: writes the HTML report of the history at `db` to `out`.
-pub fn write(db: &Path, out: &Path) -> Result<(), String> {
-    let html = render(&History::open(db)?)?;
-    std::fs::write(out, html).map_err(|e| format!("{}: {e}", out.display()))
+pub fn run(db: &Path, out: &Path) -> anyhow::Result<Outcome> {
+    let history = History::open(db).lift().with_context(|| format!("opening history {}", db.display()))?;
+    let html = render(&history).lift().with_context(|| format!("rendering history {}", db.display()))?;
+    std::fs::write(out, html).with_context(|| format!("writing report {}", out.display()))?;
+    println!("report written to {}", out.display());
+    Ok(Outcome::Clean)
 }

@@ -13,11 +13,13 @@ use prometheus_client::registry::Registry;
 use serde_json::json;
 use tiny_http::{Header, Method, Response};
 
-use super::history::{Field, History, Sample};
-use super::trend::trend;
+use dm_remap_core::health::Health;
+
+use crate::history::{Field, History, Sample};
+use crate::trend::trend;
 
 /// The OpenAPI description of the REST API.
-pub const OPENAPI: &str = include_str!("../../../../Documentation/dm-remap-api.yaml");
+pub const OPENAPI: &str = include_str!("../../../Documentation/dm-remap-api.yaml");
 
 /// A running server.
 pub struct Server {
@@ -55,14 +57,9 @@ struct DeviceLabel {
     device: String,
 }
 
+/// 0 ok, 1 degraded, 2 spare_exhausted, 3 failing (worse is higher), -1 unknown.
 fn health_value(h: &str) -> i64 {
-    match h {
-        "ok" => 0,
-        "degraded" => 1,
-        "spare_exhausted" => 2,
-        "failing" => 3,
-        _ => -1,
-    }
+    h.parse::<Health>().map_or(-1, |h| h as i64)
 }
 
 /// Prometheus text exposition of the latest sample of every device.

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0
+//! `dm-remap-monitor`: dm-remap's monitoring side, apart from the lean boot
+//! tool `dm-remap` so that the binary the boot unit runs links no SQLite,
+//! HTTP server or plotting library. `monitor` keeps a SQLite history and
+//! serves Prometheus metrics and a REST API, `report` renders the history
+//! as HTML, `nagios` is a Nagios plugin (exit 0-3 as Nagios plugins do),
+//! `zabbix-discovery`, `watch` and `health` (SMART) read live devices (exit
+//! 2 on errors). This file is the command line; each command is a file of
+//! `cmd`.
+
+mod cmd;
+mod history;
+mod http;
+mod smart;
+mod trend;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use dm_remap_tool::status::Format;
+
+#[derive(Parser)]
+#[command(name = "dm-remap-monitor", version, about = "dm-remap monitoring: history, metrics, reports, plugins")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sample every device into a SQLite history and serve Prometheus
+    /// metrics and a JSON REST API.
+    Monitor {
+        #[arg(long, default_value = "/var/lib/dm-remap/history.sqlite")]
+        db: PathBuf,
+        /// Seconds between samples.
+        #[arg(short, long, default_value = "60")]
+        interval: u64,
+        /// Address to serve on; an empty string serves nothing.
+        #[arg(short, long, default_value = "127.0.0.1:9377")]
+        listen: String,
+        /// Stop after this many samples (default: run until stopped).
+        #[arg(long)]
+        samples: Option<u64>,
+    },
+    /// Render the monitor's history as an HTML page with charts.
+    Report {
+        #[arg(long, default_value = "/var/lib/dm-remap/history.sqlite")]
+        db: PathBuf,
+        #[arg(short, long, default_value = "dm-remap-report.html")]
+        out: PathBuf,
+    },
+    /// Nagios plugin: one line, exit 0 OK, 1 WARNING, 2 CRITICAL,
+    /// 3 UNKNOWN.
+    Nagios { device: Option<String> },
+    /// Zabbix low-level discovery JSON of every dm-remap device.
+    ZabbixDiscovery,
+    /// A live view: the status table, redrawn every INTERVAL seconds.
+    Watch {
+        device: Option<String>,
+        #[arg(short, long, default_value = "2")]
+        interval: u64,
+        /// Stop after this many redraws (default: until interrupted).
+        #[arg(short, long)]
+        count: Option<u64>,
+    },
+    /// A device's state with the SMART data of the disks under it.
+    Health {
+        device: String,
+        #[arg(short, long, value_enum, default_value = "table")]
+        format: Format,
+    },
+}
+
+fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`dm-remap-monitor watch | head`), as
+    // Unix tools do, instead of panicking on the failed write.
+    // SAFETY: sets a signal disposition before any thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Monitor { db, interval, listen, samples } => cmd::monitor::run(db, *interval, listen, *samples),
+        Command::Report { db, out } => cmd::report::run(db, out),
+        Command::Nagios { device } => return cmd::nagios::run(device.as_deref()),
+        Command::ZabbixDiscovery => cmd::zabbix_discovery::run(),
+        Command::Watch { device, interval, count } => cmd::watch::run(device.as_deref(), *interval, *count),
+        Command::Health { device, format } => cmd::health::run(device, *format),
+    };
+    dm_remap_tool::cli::finish("dm-remap-monitor", result)
+}

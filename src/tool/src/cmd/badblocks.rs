@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: GPL-2.0
+//! `badblocks import|export`: a badblocks(8) list in as remaps, or the
+//! remaps out as one.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use dm_remap_tool::{badblocks, status};
+
+use super::{Lift, Outcome};
+
+/// Remaps every block of the list at `list` (a file, or `-` for stdin).
+pub fn import(device: &str, list: &Path, block_size: u64) -> anyhow::Result<Outcome> {
+    let (text, name) = if list.as_os_str() == "-" {
+        (std::io::read_to_string(std::io::stdin()), "stdin".to_string())
+    } else {
+        (std::fs::read_to_string(list), list.display().to_string())
+    };
+    let text = text.with_context(|| format!("reading bad block list {name}"))?;
+    let runs = badblocks::parse_list(&text, block_size).lift().with_context(|| format!("bad block list {name}"))?;
+    for (sector, sectors) in &runs {
+        status::remap(device, *sector, *sectors)
+            .lift()
+            .with_context(|| format!("remapping sectors {sector}..{} of {device}", sector + sectors))?;
+    }
+    println!("imported {} run(s) of bad blocks", runs.len());
+    Ok(Outcome::Clean)
+}
+
+/// Prints the blocks that hold remapped sectors, as a badblocks list.
+pub fn export(device: &str, block_size: u64) -> anyhow::Result<Outcome> {
+    let dev = status::collect(Some(device)).lift()?;
+    let remap_block = dev.first().map_or(512, |d| u64::from(d.block_bytes));
+    let list = status::list(device).lift()?;
+    for b in badblocks::export(&list, remap_block, block_size).lift().with_context(|| format!("{device}'s remaps"))? {
+        println!("{b}");
+    }
+    Ok(Outcome::Clean)
+}
