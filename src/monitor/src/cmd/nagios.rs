@@ -85,6 +85,22 @@ mod tests {
     }
 
     #[test]
+    fn unknown_never_masks_critical() {
+        let mut odd = dev("b", "ok", 0);
+        odd.health = "frobbed".into();
+        assert_eq!(nagios(&[dev("a", "failing", 0), odd.clone()]).1, NagiosState::Critical);
+        assert_eq!(nagios(&[dev("a", "degraded", 0), odd.clone()]).1, NagiosState::Warning);
+        assert_eq!(nagios(&[dev("a", "ok", 0), odd]).1, NagiosState::Unknown);
+    }
+
+    #[test]
+    fn a_lifetime_unrecovered_count_alone_is_not_a_warning() {
+        let mut d = dev("a", "ok", 0);
+        d.unrecovered_errors = 3;
+        assert_eq!(nagios(&[d]).1, NagiosState::Ok);
+    }
+
+    #[test]
     fn worst_device_decides() {
         assert_eq!(nagios(&[dev("a", "ok", 0)]).1, NagiosState::Ok);
         assert_eq!(nagios(&[dev("a", "ok", 0), dev("b", "ok", 2)]).1, NagiosState::Warning);
