@@ -21,6 +21,9 @@ use clap::{Parser, Subcommand};
 
 use dm_remap_tool::status::Format;
 
+/// The monitor's history: its systemd unit's `StateDirectory=`.
+const DEFAULT_DB: &str = "/var/lib/dm-remap-monitor/history.sqlite";
+
 #[derive(Parser)]
 #[command(name = "dm-remap-monitor", version, about = "dm-remap monitoring: history, metrics, reports, plugins")]
 struct Cli {
@@ -33,7 +36,7 @@ enum Command {
     /// Sample every device into a SQLite history and serve Prometheus
     /// metrics and a JSON REST API.
     Monitor {
-        #[arg(long, default_value = "/var/lib/dm-remap/history.sqlite")]
+        #[arg(long, default_value = DEFAULT_DB)]
         db: PathBuf,
         /// Seconds between samples.
         #[arg(short, long, default_value = "60")]
@@ -47,14 +50,31 @@ enum Command {
     },
     /// Render the monitor's history as an HTML page with charts.
     Report {
-        #[arg(long, default_value = "/var/lib/dm-remap/history.sqlite")]
+        #[arg(long, default_value = DEFAULT_DB)]
         db: PathBuf,
         #[arg(short, long, default_value = "dm-remap-report.html")]
         out: PathBuf,
     },
     /// Nagios plugin: one line, exit 0 OK, 1 WARNING, 2 CRITICAL,
-    /// 3 UNKNOWN.
-    Nagios { device: Option<String> },
+    /// 3 UNKNOWN (and usage errors).
+    Nagios {
+        device: Option<String>,
+        /// Spare use, percent, from which the state is WARNING (default:
+        /// the device's spare_warn policy).
+        #[arg(short, long, value_parser = clap::value_parser!(u8).range(0..=100))]
+        warning: Option<u8>,
+        /// Spare use, percent, from which the state is CRITICAL (default:
+        /// the device's spare_crit policy).
+        #[arg(short, long, value_parser = clap::value_parser!(u8).range(0..=100))]
+        critical: Option<u8>,
+        /// The monitor's history, to tell new unrecovered errors from old
+        /// ones (without it, they are only counted in the perfdata).
+        #[arg(long, default_value = DEFAULT_DB)]
+        db: PathBuf,
+        /// Hours within which unrecovered errors make a WARNING.
+        #[arg(long, default_value = "24")]
+        window: u64,
+    },
     /// Zabbix low-level discovery JSON of every dm-remap device.
     ZabbixDiscovery,
     /// A live view: the status table, redrawn every INTERVAL seconds.
@@ -79,11 +99,24 @@ fn main() -> ExitCode {
     // Unix tools do, instead of panicking on the failed write.
     // SAFETY: sets a signal disposition before any thread exists.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // A Nagios plugin's usage error is UNKNOWN (3), not the
+            // CRITICAL that clap's exit status 2 would read as.
+            let nagios = std::env::args().nth(1).as_deref() == Some("nagios");
+            let code = if nagios && e.use_stderr() { 3 } else { e.exit_code() };
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(code).unwrap_or(2));
+        }
+    };
     let result = match &cli.command {
         Command::Monitor { db, interval, listen, samples } => cmd::monitor::run(db, *interval, listen, *samples),
         Command::Report { db, out } => cmd::report::run(db, out),
-        Command::Nagios { device } => return cmd::nagios::run(device.as_deref()),
+        Command::Nagios { device, warning, critical, db, window } => {
+            let t = cmd::nagios::Thresholds { warn: *warning, crit: *critical };
+            return cmd::nagios::run(device.as_deref(), t, db, *window);
+        }
         Command::ZabbixDiscovery => cmd::zabbix_discovery::run(),
         Command::Watch { device, interval, count } => cmd::watch::run(device.as_deref(), *interval, *count),
         Command::Health { device, format } => cmd::health::run(device, *format),
