@@ -91,6 +91,12 @@ enum Command {
         device: String,
         #[arg(short, long, value_enum, default_value = "table")]
         format: Format,
+        /// Seconds smartctl may take on one disk before it is killed.
+        #[arg(long, default_value = "30")]
+        smart_timeout: u64,
+        /// Where sysfs is (tests).
+        #[arg(long, default_value = "/sys", hide = true)]
+        sysfs: PathBuf,
     },
 }
 
@@ -119,7 +125,9 @@ fn main() -> ExitCode {
         }
         Command::ZabbixDiscovery => cmd::zabbix_discovery::run(),
         Command::Watch { device, interval, count } => cmd::watch::run(device.as_deref(), *interval, *count),
-        Command::Health { device, format } => cmd::health::run(device, *format),
+        Command::Health { device, format, smart_timeout, sysfs } => {
+            cmd::health::run(device, *format, sysfs, std::time::Duration::from_secs(*smart_timeout))
+        }
     };
     dm_remap_tool::cli::finish("dm-remap-monitor", result)
 }
