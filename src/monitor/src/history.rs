@@ -47,7 +47,8 @@ fn db_err(e: rusqlite::Error) -> String {
 /// monitor writes while `report`, `nagios` and the HTTP side read).
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-const COLUMNS: &str = "time, name, health, remaps, pending, spare_used, spare_total, errors, unrecovered_errors, auto_remaps";
+const COLUMNS: &str =
+    "time, name, health, remaps, pending, spare_used, spare_total, errors, unrecovered_errors, auto_remaps";
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<Sample> {
     let u = |v: i64| u64::try_from(v).unwrap_or(0);

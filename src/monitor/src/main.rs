@@ -11,6 +11,8 @@
 mod cmd;
 mod history;
 mod http;
+mod live;
+mod metrics;
 mod smart;
 mod trend;
 
@@ -47,6 +49,19 @@ enum Command {
         /// Stop after this many samples (default: run until stopped).
         #[arg(long)]
         samples: Option<u64>,
+        /// Days of history to keep (older samples are pruned hourly; 0
+        /// keeps everything).
+        #[arg(long, default_value = "400")]
+        retain: u64,
+        /// Most HTTP connections served at once (more are answered 503).
+        #[arg(long, default_value = "16")]
+        max_connections: usize,
+        /// Seconds a client may take to send its request or read the answer.
+        #[arg(long, default_value = "10")]
+        http_timeout: u64,
+        /// Where sysfs is (tests).
+        #[arg(long, default_value = "/sys", hide = true)]
+        sysfs: PathBuf,
     },
     /// Render the monitor's history as an HTML page with charts.
     Report {
@@ -117,7 +132,20 @@ fn main() -> ExitCode {
         }
     };
     let result = match &cli.command {
-        Command::Monitor { db, interval, listen, samples } => cmd::monitor::run(db, *interval, listen, *samples),
+        Command::Monitor { db, interval, listen, samples, retain, max_connections, http_timeout, sysfs } => {
+            cmd::monitor::run(&cmd::monitor::Settings {
+                db: db.clone(),
+                interval: *interval,
+                listen: listen.clone(),
+                samples: *samples,
+                retain_days: *retain,
+                limits: http::Limits {
+                    connections: (*max_connections).max(1),
+                    timeout: std::time::Duration::from_secs((*http_timeout).max(1)),
+                },
+                sysfs: sysfs.clone(),
+            })
+        }
         Command::Report { db, out } => cmd::report::run(db, out),
         Command::Nagios { device, warning, critical, db, window } => {
             let t = cmd::nagios::Thresholds { warn: *warning, crit: *critical };

@@ -89,7 +89,6 @@ pub fn leaf_disks(majmin: &str, sys: &Path) -> Vec<String> {
     disk.and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned())).into_iter().collect()
 }
 
-
 /// The summary of a disk whose SMART data could not be read, saying why.
 fn unavailable(device: &str, why: String) -> SmartSummary {
     SmartSummary { device: device.to_string(), note: Some(why), ..Default::default() }
@@ -127,7 +126,10 @@ pub fn query(disk: &str, timeout: Duration) -> SmartSummary {
             Ok(None) if start.elapsed() >= timeout => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return unavailable(&path, format!("SMART unavailable: smartctl timed out after {}s", timeout.as_secs()));
+                return unavailable(
+                    &path,
+                    format!("SMART unavailable: smartctl timed out after {}s", timeout.as_secs()),
+                );
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
             Err(e) => return unavailable(&path, format!("SMART unavailable: waiting for smartctl: {e}")),
