@@ -92,6 +92,9 @@ enum Command {
     },
     /// Zabbix low-level discovery JSON of every dm-remap device.
     ZabbixDiscovery,
+    /// One field of one device, bare (a name of `dm-remap status --format
+    /// json`, or spare_used_percent): the Zabbix item dm-remap.value.
+    Value { device: String, field: String },
     /// A live view: the status table, redrawn every INTERVAL seconds.
     Watch {
         device: Option<String>,
@@ -152,6 +155,7 @@ fn main() -> ExitCode {
             return cmd::nagios::run(device.as_deref(), t, db, *window);
         }
         Command::ZabbixDiscovery => cmd::zabbix_discovery::run(),
+        Command::Value { device, field } => cmd::value::run(device, field),
         Command::Watch { device, interval, count } => cmd::watch::run(device.as_deref(), *interval, *count),
         Command::Health { device, format, smart_timeout, sysfs } => {
             cmd::health::run(device, *format, sysfs, std::time::Duration::from_secs(*smart_timeout))

@@ -5,6 +5,7 @@ pub mod health;
 pub mod monitor;
 pub mod nagios;
 pub mod report;
+pub mod value;
 pub mod watch;
 pub mod zabbix_discovery;
 
