@@ -63,6 +63,14 @@ enum Command {
         #[arg(long, default_value = "/sys", hide = true)]
         sysfs: PathBuf,
     },
+    /// Print the Prometheus exposition of the devices as they are now
+    /// (what `monitor` serves on /metrics), once; exit 2 if they cannot be
+    /// read.
+    Metrics {
+        /// Where sysfs is (tests).
+        #[arg(long, default_value = "/sys", hide = true)]
+        sysfs: PathBuf,
+    },
     /// Render the monitor's history as an HTML page with charts.
     Report {
         #[arg(long, default_value = DEFAULT_DB)]
@@ -150,6 +158,7 @@ fn main() -> ExitCode {
             })
         }
         Command::Report { db, out } => cmd::report::run(db, out),
+        Command::Metrics { sysfs } => cmd::metrics::run(sysfs),
         Command::Nagios { device, warning, critical, db, window } => {
             let t = cmd::nagios::Thresholds { warn: *warning, crit: *critical };
             return cmd::nagios::run(device.as_deref(), t, db, *window);

@@ -191,6 +191,22 @@ fn metrics_follow_the_prometheus_conventions() {
 }
 
 #[test]
+fn the_metrics_command_prints_what_the_monitor_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    fake_dmsetup(dir.path(), STATUS);
+    let sys = sysfs(dir.path());
+    let out = monitor(dir.path(), &["metrics", "--sysfs", sys.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let m = String::from_utf8(out.stdout).unwrap();
+    assert!(m.contains("dm_remap_io_latency_seconds_count{device=\"data0\",path=\"main\"} 12"), "{m}");
+    promtool_check(&m);
+    common::fake(dir.path(), "dmsetup", "exit 1");
+    let out = monitor(dir.path(), &["metrics"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "devices that cannot be read");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("dm_remap_last_scrape_success 0"));
+}
+
+#[test]
 fn rest_api_and_report_over_the_history() {
     let dir = tempfile::tempdir().unwrap();
     fake_dmsetup(dir.path(), "");

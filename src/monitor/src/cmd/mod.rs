@@ -2,6 +2,7 @@
 //! The monitoring commands, one file each.
 
 pub mod health;
+pub mod metrics;
 pub mod monitor;
 pub mod nagios;
 pub mod report;

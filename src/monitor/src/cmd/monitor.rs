@@ -73,7 +73,7 @@ impl Store<'_> {
 }
 
 /// Reads every device: its status line and sysfs attributes.
-fn sample(sys: &Path) -> Snapshot {
+pub fn sample(sys: &Path) -> Snapshot {
     match status::collect(None) {
         Ok(devices) => Snapshot {
             time: now(),
