@@ -8,8 +8,9 @@
 #   make install [KDIR=...]          install the module (modules_install;
 #                                    INSTALL_MOD_PATH as for the kernel)
 #   make install-tools [DESTDIR=...] install dm-remap, dm-remap-monitor, the
-#                                    boot unit, the udev rule and an example
-#                                    config
+#                                    boot unit, the monitor's unit, the udev
+#                                    rule, an example config, the Zabbix agent
+#                                    items and template
 #   make demo / make check           the README's two commands
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
@@ -46,8 +47,11 @@ install-tools:
 	install -D -m 0755 target/release/dm-remap $(DESTDIR)$(SBINDIR)/dm-remap
 	install -D -m 0755 target/release/dm-remap-monitor $(DESTDIR)$(SBINDIR)/dm-remap-monitor
 	install -D -m 0644 scripts/boot/dm-remap-activate.service $(DESTDIR)$(UNITDIR)/dm-remap-activate.service
+	install -D -m 0644 scripts/boot/dm-remap-monitor.service $(DESTDIR)$(UNITDIR)/dm-remap-monitor.service
 	install -D -m 0644 scripts/boot/61-dm-remap.rules $(DESTDIR)$(UDEVDIR)/rules.d/61-dm-remap.rules
 	rm -f $(DESTDIR)$(UDEVDIR)/rules.d/60-dm-remap.rules
+	install -D -m 0644 scripts/zabbix/dm-remap.conf $(DESTDIR)/etc/zabbix/zabbix_agentd.d/dm-remap.conf
+	install -D -m 0644 scripts/zabbix/dm-remap-template.yaml $(DESTDIR)$(DOCDIR)/zabbix/dm-remap-template.yaml
 	install -D -m 0644 scripts/boot/devices.conf.example $(DESTDIR)/etc/dm-remap/devices.conf.example
 	install -d $(DESTDIR)$(DOCDIR)
 	install -m 0644 Documentation/*.rst Documentation/*.yaml $(DESTDIR)$(DOCDIR)/

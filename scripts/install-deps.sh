@@ -13,6 +13,8 @@ APT_PACKAGES=(
   qemu-system-x86 busybox-static dmsetup fio e2fsprogs util-linux coreutils stress-ng dkms
   # boot files: systemd-analyze verify of the unit; udev rules and LVM for main-disk hiding
   systemd udev lvm2
+  # monitoring: promtool (check metrics) validates dm-remap-monitor's exposition in its tests
+  prometheus
 )
 
 need_apt=()

@@ -38,6 +38,8 @@ find "$scratch/root/lib/modules/$kver" -name 'dm-remap.ko*' | grep -q . \
     || { echo "packaging: make install put no module under INSTALL_MOD_PATH" >&2; exit 1; }
 make -s -C "$repo" install-tools DESTDIR="$scratch/root" >/dev/null
 for f in usr/sbin/dm-remap usr/sbin/dm-remap-monitor lib/systemd/system/dm-remap-activate.service \
+         lib/systemd/system/dm-remap-monitor.service etc/zabbix/zabbix_agentd.d/dm-remap.conf \
+         usr/share/doc/dm-remap/zabbix/dm-remap-template.yaml \
          lib/udev/rules.d/61-dm-remap.rules etc/dm-remap/devices.conf.example usr/share/doc/dm-remap/dm-remap.rst; do
     [ -e "$scratch/root/$f" ] || { echo "packaging: make install-tools did not install /$f" >&2; exit 1; }
 done
@@ -64,4 +66,18 @@ verify=$(systemd-analyze verify --man=no --root="$scratch/root" "$scratch/root/$
 systemctl --root="$scratch/root" enable dm-remap-activate.service >/dev/null 2>&1
 [ -L "$scratch/root/etc/systemd/system/sysinit.target.wants/dm-remap-activate.service" ] \
     || { echo "packaging: enabling dm-remap-activate.service does not hook it into sysinit.target" >&2; exit 1; }
+# The monitor's unit: verified the same way, and hardened (systemd-analyze
+# security rates its exposure; it must stay "OK" or better, at most 3.9).
+# It has the default dependencies (sysinit.target, basic.target...): the
+# host's targets stand in for the system's.
+cp /lib/systemd/system/*.target "$scratch/root/lib/systemd/system/"
+unit=lib/systemd/system/dm-remap-monitor.service
+verify=$(systemd-analyze verify --man=no --root="$scratch/root" "$scratch/root/$unit" 2>&1) \
+    || { echo "$verify"; echo "packaging: systemd-analyze verify failed for /$unit" >&2; exit 1; }
+[ -z "$verify" ] || { echo "$verify"; echo "packaging: systemd-analyze verify warns about /$unit" >&2; exit 1; }
+exposure=$(systemd-analyze security --offline=yes --root="$scratch/root" "$scratch/root/$unit" 2>&1 \
+    | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
+[ -n "$exposure" ] && awk -v e="$exposure" 'BEGIN { exit !(e <= 3.9) }' \
+    || { echo "packaging: /$unit exposure ${exposure:-unknown} (systemd-analyze security), above 3.9" >&2; exit 1; }
+echo "packaging: dm-remap-monitor.service verified, exposure $exposure"
 echo "packaging: make install and make install-tools ok"

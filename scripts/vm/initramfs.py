@@ -14,7 +14,7 @@ HOST_TOOLS = [
     "bash", "dmsetup", "fio", "mke2fs", "e2fsck", "dd", "cmp", "blockdev",
     "losetup", "timeout", "truncate", "sha256sum", "od", "stat", "head", "tail",
     "dmesg", "join", "sort", "blkdiscard", "stress-ng", "filefrag", "fallocate", "grep",
-    "lvm", "udevadm", "blkid",
+    "lvm", "udevadm", "blkid", "setpriv",
 ]
 # Host udev rules the guest's `udevadm test` runs (no udev daemon runs
 # there), and the project's boot files (rule, unit, example config).

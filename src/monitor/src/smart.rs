@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 //! `health`: a device's dm-remap state with the SMART data of the disks
-//! under it, read with `smartctl --json` (smartmontools): reallocated,
-//! pending and uncorrectable sector counts (ATA attributes 5, 197, 198) and
-//! NVMe media errors.
+//! under it, read with `smartctl --json -x -n standby` (smartmontools):
+//! reallocated, pending and uncorrectable sector counts (ATA attributes 5,
+//! 197, 198), NVMe media errors, SAS/SCSI grown defects and uncorrected
+//! errors. A disk in standby is not woken, a hung smartctl is killed after
+//! a timeout, and without smartctl SMART is reported unavailable.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -19,11 +23,14 @@ pub struct SmartSummary {
     pub pending_sectors: Option<u64>,
     pub uncorrectable_sectors: Option<u64>,
     pub nvme_media_errors: Option<u64>,
+    /// SAS/SCSI: the grown defect list's length (blocks the disk
+    /// reallocated since it left the factory).
+    pub grown_defects: Option<u64>,
     /// Why there is no data, when there is none.
     pub note: Option<String>,
 }
 
-/// Extracts the summary from `smartctl --json -a` output.
+/// Extracts the summary from `smartctl --json -x` output.
 pub fn summarize(device: &str, json: &str) -> Result<SmartSummary, String> {
     let v: Value = serde_json::from_str(json).map_err(|e| format!("{device}: smartctl output is not JSON: {e}"))?;
     let attr = |id: u64| {
@@ -37,9 +44,23 @@ pub fn summarize(device: &str, json: &str) -> Result<SmartSummary, String> {
         pending_sectors: attr(197),
         uncorrectable_sectors: attr(198),
         nvme_media_errors: v["nvme_smart_health_information_log"]["media_errors"].as_u64(),
+        grown_defects: v["scsi_grown_defect_list"].as_u64(),
         note: None,
     };
-    if s.passed.is_none() && s.reallocated_sectors.is_none() && s.nvme_media_errors.is_none() {
+    if s.uncorrectable_sectors.is_none() {
+        // SCSI: the error counter log's uncorrected read and write errors.
+        let log = &v["scsi_error_counter_log"];
+        let n = |op: &str| log[op]["total_uncorrected_errors"].as_u64();
+        s.uncorrectable_sectors = match (n("read"), n("write")) {
+            (None, None) => None,
+            (r, w) => Some(r.unwrap_or(0) + w.unwrap_or(0)),
+        };
+    }
+    if s.passed.is_none()
+        && s.reallocated_sectors.is_none()
+        && s.nvme_media_errors.is_none()
+        && s.grown_defects.is_none()
+    {
         let msg = v["smartctl"]["messages"][0]["string"].as_str().unwrap_or("no SMART data");
         s.note = Some(msg.to_string());
     }
@@ -68,18 +89,59 @@ pub fn leaf_disks(majmin: &str, sys: &Path) -> Vec<String> {
     disk.and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned())).into_iter().collect()
 }
 
-/// Runs smartctl on `/dev/<disk>`.
-pub fn query(disk: &str) -> Result<SmartSummary, String> {
+/// The summary of a disk whose SMART data could not be read, saying why.
+fn unavailable(device: &str, why: String) -> SmartSummary {
+    SmartSummary { device: device.to_string(), note: Some(why), ..Default::default() }
+}
+
+/// Runs smartctl on `/dev/<disk>` (`-n standby`: a sleeping disk is not
+/// spun up), killing it after `timeout`. Never an error: what could not be
+/// read is a summary with a note (SMART unavailable, standby, timeout).
+pub fn query(disk: &str, timeout: Duration) -> SmartSummary {
     let path = format!("/dev/{disk}");
-    let out = Command::new("smartctl").args(["--json", "-a", &path]).output().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            "smartctl not found: install smartmontools".to_string()
-        } else {
-            format!("cannot run smartctl: {e}")
+    let child = Command::new("smartctl")
+        .args(["--json", "-x", "-n", "standby", &path])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return unavailable(&path, "SMART unavailable: smartctl not found (install smartmontools)".into())
         }
-    })?;
+        Err(e) => return unavailable(&path, format!("SMART unavailable: cannot run smartctl: {e}")),
+    };
+    // Read its output on a thread, so that a full pipe cannot stall it.
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = stdout.read_to_end(&mut out);
+        out
+    });
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if start.elapsed() >= timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return unavailable(
+                    &path,
+                    format!("SMART unavailable: smartctl timed out after {}s", timeout.as_secs()),
+                );
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return unavailable(&path, format!("SMART unavailable: waiting for smartctl: {e}")),
+        }
+    }
+    let out = reader.join().unwrap_or_default();
     // smartctl's exit status is a bit mask of findings; the JSON says more.
-    summarize(&path, &String::from_utf8_lossy(&out.stdout))
+    let mut s = summarize(&path, &String::from_utf8_lossy(&out)).unwrap_or_else(|e| unavailable(&path, e));
+    if s.note.as_deref().is_some_and(|n| n.to_ascii_uppercase().contains("STANDBY")) {
+        s.note = Some("in standby: not woken up to read SMART".into());
+    }
+    s
 }
 
 #[cfg(test)]
@@ -95,6 +157,15 @@ mod tests {
         "nvme_smart_health_information_log":{"media_errors":7}}"#;
     const NONE: &str = r#"{"smartctl":{"messages":[{"string":"/dev/loop0: Unable to detect device type","severity":"error"}],
         "exit_status":1}}"#;
+
+    const SAS: &str = r#"{"smart_status":{"passed":true},"scsi_grown_defect_list":4,
+        "scsi_error_counter_log":{"read":{"total_uncorrected_errors":2},"write":{"total_uncorrected_errors":1}}}"#;
+
+    #[test]
+    fn sas_grown_defects_and_uncorrected_errors() {
+        let s = summarize("/dev/sdb", SAS).unwrap();
+        assert_eq!((s.passed, s.grown_defects, s.uncorrectable_sectors, s.note), (Some(true), Some(4), Some(3), None));
+    }
 
     #[test]
     fn recorded_outputs_summarize() {

@@ -2,9 +2,11 @@
 //! The monitoring commands, one file each.
 
 pub mod health;
+pub mod metrics;
 pub mod monitor;
 pub mod nagios;
 pub mod report;
+pub mod value;
 pub mod watch;
 pub mod zabbix_discovery;
 

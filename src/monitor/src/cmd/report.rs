@@ -91,7 +91,7 @@ pub fn render(h: &History) -> Result<String, String> {
 
 /// `report`: writes the HTML report of the history at `db` to `out`.
 pub fn run(db: &Path, out: &Path) -> anyhow::Result<Outcome> {
-    let history = History::open(db).lift().with_context(|| format!("opening history {}", db.display()))?;
+    let history = History::open_read_only(db).lift().with_context(|| format!("opening history {}", db.display()))?;
     let html = render(&history).lift().with_context(|| format!("rendering history {}", db.display()))?;
     std::fs::write(out, html).with_context(|| format!("writing report {}", out.display()))?;
     println!("report written to {}", out.display());
