@@ -40,7 +40,12 @@ make -s -C "$repo" install-tools DESTDIR="$scratch/root" >/dev/null
 for f in usr/sbin/dm-remap usr/sbin/dm-remap-monitor lib/systemd/system/dm-remap-activate.service \
          lib/systemd/system/dm-remap-monitor.service etc/zabbix/zabbix_agentd.d/dm-remap.conf \
          usr/share/doc/dm-remap/zabbix/dm-remap-template.yaml \
-         lib/udev/rules.d/61-dm-remap.rules etc/dm-remap/devices.conf.example usr/share/doc/dm-remap/dm-remap.rst; do
+         lib/systemd/system/dm-remap-scrub.service lib/systemd/system/dm-remap-scrub.timer \
+         lib/systemd/system/dm-remap-events.service \
+         lib/udev/rules.d/61-dm-remap.rules etc/dm-remap/devices.conf.example usr/share/doc/dm-remap/dm-remap.rst \
+         usr/share/bash-completion/completions/dm-remap usr/share/zsh/vendor-completions/_dm-remap \
+         usr/share/fish/vendor_completions.d/dm-remap.fish usr/share/man/man8/dm-remap.8 \
+         usr/share/man/man8/dm-remap-scan-start.8 usr/share/man/man8/dm-remap-events.8; do
     [ -e "$scratch/root/$f" ] || { echo "packaging: make install-tools did not install /$f" >&2; exit 1; }
 done
 # The boot unit's binary is lean: none of the monitoring side's libraries
@@ -54,27 +59,56 @@ for lib in "SQLite format 3" tiny_http prometheus_client plotters quick_xml; do
     fi
 done
 "$scratch/root/usr/sbin/dm-remap-monitor" --help >/dev/null
+# One version: the module DKMS built, the tool and dkms.conf.
+[ "$(modinfo -F version "$ko")" = "$version" ] \
+    || { echo "packaging: the module's version is '$(modinfo -F version "$ko")', dkms.conf's $version" >&2; exit 1; }
+[ "$("$scratch/root/usr/sbin/dm-remap" --version | head -1)" = "dm-remap $version" ] \
+    || { echo "packaging: dm-remap --version is not $version" >&2; exit 1; }
+# Completions parse in their shells; every man page renders without a
+# warning (man -l, groff's warnings on).
+bash -n "$scratch/root/usr/share/bash-completion/completions/dm-remap" \
+    || { echo "packaging: the bash completion does not parse" >&2; exit 1; }
+bash -c ". '$scratch/root/usr/share/bash-completion/completions/dm-remap' && complete -p dm-remap" >/dev/null \
+    || { echo "packaging: the bash completion registers no completion for dm-remap" >&2; exit 1; }
+if command -v zsh >/dev/null; then zsh -n "$scratch/root/usr/share/zsh/vendor-completions/_dm-remap"; fi
+if command -v fish >/dev/null; then fish -n "$scratch/root/usr/share/fish/vendor_completions.d/dm-remap.fish"; fi
+pages=0
+for page in "$scratch"/root/usr/share/man/man8/dm-remap*.8; do
+    warn=$(MANWIDTH=80 MAN_KEEP_STDERR=1 man --warnings -l "$page" 2>&1 >/dev/null) \
+        || { echo "packaging: man -l $page failed: $warn" >&2; exit 1; }
+    [ -z "$warn" ] || { echo "$warn"; echo "packaging: man -l $page warns" >&2; exit 1; }
+    pages=$((pages + 1))
+done
+MANWIDTH=80 man -l "$scratch/root/usr/share/man/man8/dm-remap-scan-start.8" 2>/dev/null | grep -q -- "--all" \
+    || { echo "packaging: dm-remap-scan-start(8) does not show --all" >&2; exit 1; }
+echo "packaging: $pages man pages render, bash completion parses"
 "$scratch/root/usr/sbin/dm-remap" activate --dry-run --config "$scratch/root/etc/dm-remap/devices.conf.example" >/dev/null
-# The unit, as systemd reads it inside the scratch root (modprobe stands in
-# as an empty executable): any warning fails, and enabling it must hook it
+# The units, as systemd reads them inside the scratch root (modprobe stands
+# in as an empty executable): any warning fails; enabling the boot unit must hook it
 # into sysinit.target (a WantedBy=local-fs-pre.target is never pulled in).
-unit=lib/systemd/system/dm-remap-activate.service
 install -D -m 0755 /dev/null "$scratch/root/sbin/modprobe"
-verify=$(systemd-analyze verify --man=no --root="$scratch/root" "$scratch/root/$unit" 2>&1) \
-    || { echo "$verify"; echo "packaging: systemd-analyze verify failed for /$unit" >&2; exit 1; }
-[ -z "$verify" ] || { echo "$verify"; echo "packaging: systemd-analyze verify warns about /$unit" >&2; exit 1; }
+# The units with default dependencies need systemd's own (sysinit.target,
+# timers.target...): the host's, copied under ours without replacing them.
+cp -an /lib/systemd/system/. "$scratch/root/lib/systemd/system/" 2>/dev/null || true
+for unit in dm-remap-activate.service dm-remap-scrub.service dm-remap-scrub.timer dm-remap-events.service \
+            dm-remap-monitor.service; do
+    unit=lib/systemd/system/$unit
+    verify=$(systemd-analyze verify --man=no --root="$scratch/root" "$scratch/root/$unit" 2>&1) \
+        || { echo "$verify"; echo "packaging: systemd-analyze verify failed for /$unit" >&2; exit 1; }
+    [ -z "$verify" ] || { echo "$verify"; echo "packaging: systemd-analyze verify warns about /$unit" >&2; exit 1; }
+done
+grep -q '^ExecStart=/usr/sbin/dm-remap scan start --all$' "$scratch/root/lib/systemd/system/dm-remap-scrub.service" \
+    || { echo "packaging: dm-remap-scrub.service does not start the scans" >&2; exit 1; }
+systemctl --root="$scratch/root" enable dm-remap-scrub.timer dm-remap-events.service >/dev/null 2>&1
+for l in timers.target.wants/dm-remap-scrub.timer multi-user.target.wants/dm-remap-events.service; do
+    [ -L "$scratch/root/etc/systemd/system/$l" ] || { echo "packaging: enabling did not create $l" >&2; exit 1; }
+done
 systemctl --root="$scratch/root" enable dm-remap-activate.service >/dev/null 2>&1
 [ -L "$scratch/root/etc/systemd/system/sysinit.target.wants/dm-remap-activate.service" ] \
     || { echo "packaging: enabling dm-remap-activate.service does not hook it into sysinit.target" >&2; exit 1; }
-# The monitor's unit: verified the same way, and hardened (systemd-analyze
-# security rates its exposure; it must stay "OK" or better, at most 3.9).
-# It has the default dependencies (sysinit.target, basic.target...): the
-# host's targets stand in for the system's.
-cp /lib/systemd/system/*.target "$scratch/root/lib/systemd/system/"
+# The monitor's unit is hardened: systemd-analyze security rates its
+# exposure, which must stay "OK" or better (at most 3.9).
 unit=lib/systemd/system/dm-remap-monitor.service
-verify=$(systemd-analyze verify --man=no --root="$scratch/root" "$scratch/root/$unit" 2>&1) \
-    || { echo "$verify"; echo "packaging: systemd-analyze verify failed for /$unit" >&2; exit 1; }
-[ -z "$verify" ] || { echo "$verify"; echo "packaging: systemd-analyze verify warns about /$unit" >&2; exit 1; }
 exposure=$(systemd-analyze security --offline=yes --root="$scratch/root" "$scratch/root/$unit" 2>&1 \
     | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
 [ -n "$exposure" ] && awk -v e="$exposure" 'BEGIN { exit !(e <= 3.9) }' \

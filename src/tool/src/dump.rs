@@ -24,6 +24,11 @@ pub struct DumpExtent {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dump {
+    /// The JSON schema's version ([`crate::json::SCHEMA_VERSION`]; a dump
+    /// written before it existed has none and reads as 1); not the
+    /// on-disk format's, which is `format_version`.
+    #[serde(default = "schema_1")]
+    pub schema_version: u32,
     pub format_version: u32,
     pub generation: u64,
     /// 32 hex digits.
@@ -37,10 +42,15 @@ pub struct Dump {
     pub extents: Vec<DumpExtent>,
 }
 
+fn schema_1() -> u32 {
+    1
+}
+
 impl Dump {
     /// The JSON form of `sb` and `extents`.
     pub fn new(sb: &Superblock, extents: &[Extent]) -> Self {
         Self {
+            schema_version: crate::json::SCHEMA_VERSION,
             format_version: sb.version,
             generation: sb.generation,
             uuid: sb.uuid.iter().map(|b| format!("{b:02x}")).collect(),
@@ -66,6 +76,13 @@ impl Dump {
     /// describes, checked against `layout`: sorted, non-overlapping on both
     /// devices, inside the pool (off region B) and below `alloc_next`.
     pub fn to_superblock(&self, layout: &SpareLayout, generation: u64) -> Result<(Superblock, Vec<Extent>), String> {
+        if self.schema_version != crate::json::SCHEMA_VERSION {
+            return Err(format!(
+                "schema_version {} is not {} (a dump of a newer dm-remap?)",
+                self.schema_version,
+                crate::json::SCHEMA_VERSION
+            ));
+        }
         if self.format_version != FORMAT_VERSION && self.format_version != FORMAT_VERSION_1 {
             return Err(format!(
                 "format_version {} is not {FORMAT_VERSION_1} or {FORMAT_VERSION}",

@@ -8,10 +8,15 @@
 pub mod activate;
 pub mod badblocks;
 pub mod cli;
+pub mod devnames;
 pub mod dmsetup;
 pub mod dump;
+pub mod events;
+pub mod json;
 pub mod main_disks;
+pub mod remaps;
 pub mod spare;
 mod spare_file;
+pub mod stats;
 pub mod status;
 pub mod xml;

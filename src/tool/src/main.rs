@@ -8,124 +8,18 @@
 //! (exit 2 on errors). `activate` and `deactivate` bring up the devices of a
 //! config file (exit status: 0 all of them, 1 some lines failed, 2 no
 //! config); `udev-check` and `lvm-filter`, which udev rules and lvm.conf
-//! run at boot, keep other users off their main disks. This file is the command line; each command is a file of `cmd`.
+//! run at boot, keep other users off their main disks. This file runs the
+//! command line (`args.rs`); each command is a file of `cmd`.
 
+mod args;
 mod cmd;
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
-use dm_remap_tool::activate::DEFAULT_CONFIG;
-use dm_remap_tool::status::Format;
-
-#[derive(Parser)]
-#[command(name = "dm-remap", version, about = "dm-remap metadata and management tool")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Check both metadata copies on a spare device or image.
-    Check {
-        /// The spare device or image.
-        target: Option<PathBuf>,
-        /// Moved: `dm-remap-monitor nagios` is the Nagios plugin.
-        #[arg(long, hide = true)]
-        nagios: bool,
-    },
-    /// Print the newest valid metadata copy as JSON.
-    Dump { spare: PathBuf },
-    /// Write both metadata copies from a JSON dump.
-    Restore {
-        spare: PathBuf,
-        /// The JSON file written by `dump`.
-        #[arg(short, long)]
-        input: PathBuf,
-    },
-    /// Rewrite a stale or damaged copy from the newest valid one.
-    Repair { spare: PathBuf },
-    /// Create the devices listed in a config file (skipping active ones).
-    Activate {
-        #[arg(short, long, default_value = DEFAULT_CONFIG)]
-        config: PathBuf,
-        /// Check the file and print the tables, create nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Wait up to this many seconds in all for listed disks to appear.
-        #[arg(long, default_value = "0")]
-        wait: u64,
-    },
-    /// Show the status of one dm-remap device, or of all of them.
-    Status {
-        device: Option<String>,
-        #[arg(short, long, value_enum, default_value = "table")]
-        format: Format,
-        /// Print only this status field (its name in the documentation's
-        /// table, e.g. health, remaps, scan_state), as the target shows it.
-        #[arg(long, conflicts_with = "format")]
-        field: Option<String>,
-    },
-    /// List a device's remaps (main_block spare_block length state).
-    List { device: String },
-    /// Remap COUNT sectors from SECTOR of a live device to its spare.
-    Remap {
-        device: String,
-        sector: u64,
-        #[arg(default_value = "1")]
-        count: u64,
-    },
-    /// Import a badblocks(8) list as remaps, or export the remaps as one.
-    Badblocks {
-        #[command(subcommand)]
-        action: BadblocksAction,
-    },
-    /// Remove the devices listed in a config file, last first.
-    Deactivate {
-        #[arg(short, long, default_value = DEFAULT_CONFIG)]
-        config: PathBuf,
-    },
-    /// For the udev rule: print DM_REMAP_MAIN=1 if DEVNODE (one of its udev
-    /// LINKS, or its whole disk) is the main disk of a config line, with the
-    /// links it keeps; always exits 0.
-    UdevCheck {
-        devnode: PathBuf,
-        links: Vec<String>,
-        #[arg(short, long, default_value = DEFAULT_CONFIG)]
-        config: PathBuf,
-    },
-    /// Print the lvm.conf global_filter that keeps LVM off the main disks.
-    LvmFilter {
-        #[arg(short, long, default_value = DEFAULT_CONFIG)]
-        config: PathBuf,
-    },
-    /// Any other word: a command that moved to dm-remap-monitor gets a
-    /// hint, anything else clap's error.
-    #[command(external_subcommand)]
-    Other(Vec<OsString>),
-}
-
-#[derive(Subcommand)]
-enum BadblocksAction {
-    /// Remap every block of a badblocks list (a file, or - for stdin).
-    Import {
-        device: String,
-        list: PathBuf,
-        /// Block size of the list, in bytes (badblocks -b; default 1024).
-        #[arg(short, long, default_value = "1024")]
-        block_size: u64,
-    },
-    /// Print the blocks that hold remapped sectors, as a badblocks list.
-    Export {
-        device: String,
-        #[arg(short, long, default_value = "1024")]
-        block_size: u64,
-    },
-}
+use args::{BadblocksAction, Cli, Command, ScanAction};
 
 /// `dm-remap <word>` for a word that is no command here: a one-line hint
 /// for the monitoring commands, which are `dm-remap-monitor`'s, and exit
@@ -146,7 +40,14 @@ fn main() -> ExitCode {
     // SAFETY: sets a signal disposition before any thread exists.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
-    let result = match &cli.command {
+    let Some(command) = &cli.command else {
+        // `arg_required_else_help`: no command means `--version` was given.
+        return dm_remap_tool::cli::finish("dm-remap", cmd::version::run(cli.version));
+    };
+    if cli.version {
+        return dm_remap_tool::cli::finish("dm-remap", cmd::version::run(true));
+    }
+    let result = match command {
         Command::Check { nagios: true, .. } => {
             eprintln!("dm-remap: 'check --nagios' is a dm-remap-monitor command: run 'dm-remap-monitor nagios'");
             return ExitCode::from(2);
@@ -162,7 +63,15 @@ fn main() -> ExitCode {
         Command::LvmFilter { config } => cmd::lvm_filter::run(config),
         Command::Status { device, field: Some(f), .. } => cmd::status::field(device.as_deref(), f),
         Command::Status { device, format, field: None } => cmd::status::run(device.as_deref(), *format),
-        Command::List { device } => cmd::list::run(device),
+        Command::List { device, format } => cmd::list::run(device, *format),
+        Command::Scan { action: ScanAction::Start { device, all: _, rate } } => {
+            cmd::scan::start(device.as_deref(), *rate)
+        }
+        Command::Scan { action: ScanAction::Stop { device } } => cmd::scan::stop(device),
+        Command::Scan { action: ScanAction::Status { device } } => cmd::scan::status(device),
+        Command::Set { device, policy, value } => cmd::set::run(device, policy, value),
+        Command::Stats { device, format } => cmd::stats::run(device, *format),
+        Command::Events { devices, exec, count } => cmd::events::run(devices, exec.as_deref(), *count),
         Command::Remap { device, sector, count } => cmd::remap::run(device, *sector, *count),
         Command::Badblocks { action: BadblocksAction::Import { device, list, block_size } } => {
             cmd::badblocks::import(device, list, *block_size)

@@ -17,6 +17,10 @@ pub struct DeviceStatus {
     pub length: u64,
     pub main_dev: String,
     pub spare_dev: String,
+    /// `main_dev` and `spare_dev` as `/dev` paths (see `devnames`); the
+    /// numbers until [`collect`] resolves them.
+    pub main: String,
+    pub spare: String,
     pub block_bytes: u32,
     pub remaps: u64,
     pub spare_total: u64,
@@ -55,6 +59,8 @@ impl DeviceStatus {
             length,
             main_dev: s.main_dev.into(),
             spare_dev: s.spare_dev.into(),
+            main: s.main_dev.into(),
+            spare: s.spare_dev.into(),
             block_bytes: s.block_bytes,
             remaps: s.remaps,
             spare_total: s.spare_total,
@@ -133,7 +139,7 @@ pub fn parse_line(line: &str, name: Option<&str>) -> Result<DeviceStatus, String
     Ok(DeviceStatus::new(l.name, l.start, l.length, &l.status))
 }
 
-/// Output formats.
+/// Output formats of `status`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Table,
@@ -142,28 +148,54 @@ pub enum Format {
     Xml,
 }
 
+/// Output formats of `list` and `stats`: the target's text, JSON or CSV.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RecordFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+/// CSV of `records` (a header from the first one's field names).
+pub fn csv<T: Serialize>(records: &[T]) -> Result<String, String> {
+    let mut w = csv::Writer::from_writer(vec![]);
+    for r in records {
+        w.serialize(r).map_err(|e| e.to_string())?;
+    }
+    String::from_utf8(w.into_inner().map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+}
+
 /// Renders `devices` in `format`.
 pub fn render(devices: &[DeviceStatus], format: Format) -> Result<String, String> {
     match format {
-        Format::Json => serde_json::to_string_pretty(devices).map_err(|e| e.to_string()),
-        Format::Csv => {
-            let mut w = csv::Writer::from_writer(vec![]);
-            for d in devices {
-                w.serialize(d).map_err(|e| e.to_string())?;
+        Format::Json => {
+            #[derive(Serialize)]
+            struct Body<'a> {
+                devices: &'a [DeviceStatus],
             }
-            String::from_utf8(w.into_inner().map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+            crate::json::render(Body { devices })
         }
+        Format::Csv => csv(devices),
         Format::Xml => crate::xml::render("dm-remap", "device", devices),
         Format::Table => {
             let mut out = format!(
-                "{:<16} {:<15} {:>10} {:>8} {:>8} {:>6} {:>8} {:>10}\n",
-                "NAME", "HEALTH", "REMAPS", "PENDING", "SPARE%", "COPIES", "ERRORS", "GENERATION"
+                "{:<16} {:<15} {:>10} {:>8} {:>8} {:>6} {:>8} {:>10} {:<14} {}\n",
+                "NAME", "HEALTH", "REMAPS", "PENDING", "SPARE%", "COPIES", "ERRORS", "GENERATION", "MAIN", "SPARE"
             );
             for d in devices {
                 let pct = if d.spare_total > 0 { d.spare_used as f64 * 100.0 / d.spare_total as f64 } else { 0.0 };
                 out += &format!(
-                    "{:<16} {:<15} {:>10} {:>8} {:>7.1}% {:>6} {:>8} {:>10}\n",
-                    d.name, d.health, d.remaps, d.pending, pct, d.metadata_copies, d.errors, d.generation
+                    "{:<16} {:<15} {:>10} {:>8} {:>7.1}% {:>6} {:>8} {:>10} {:<14} {}\n",
+                    d.name,
+                    d.health,
+                    d.remaps,
+                    d.pending,
+                    pct,
+                    d.metadata_copies,
+                    d.errors,
+                    d.generation,
+                    d.main,
+                    d.spare
                 );
             }
             Ok(out)
@@ -195,9 +227,16 @@ fn status_lines(device: Option<&str>) -> Result<Vec<(String, Option<&str>)>, Str
     }
 }
 
-/// The status of `device`, or of every dm-remap device.
+/// The status of `device`, or of every dm-remap device, with the main and
+/// spare devices' `/dev` paths.
 pub fn collect(device: Option<&str>) -> Result<Vec<DeviceStatus>, String> {
-    status_lines(device)?.iter().map(|(l, name)| parse_line(l, *name)).collect()
+    let mut devices: Vec<DeviceStatus> =
+        status_lines(device)?.iter().map(|(l, name)| parse_line(l, *name)).collect::<Result<_, _>>()?;
+    for d in &mut devices {
+        d.main = crate::devnames::path(&d.main_dev);
+        d.spare = crate::devnames::path(&d.spare_dev);
+    }
+    Ok(devices)
 }
 
 /// `status --field NAME`: that status field (a name of
@@ -219,17 +258,22 @@ pub fn field(device: Option<&str>, field: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// Sends message `words` to dm-remap device `device` (refusing any other
+/// device): the target's answer.
+pub fn message(device: &str, words: &[&str]) -> Result<String, String> {
+    collect(Some(device))?;
+    let args: Vec<&str> = ["message", device, "0"].iter().chain(words).copied().collect();
+    dmsetup::run(&args).map_err(|e| format!("{device}: {e}"))
+}
+
 /// `list`: the device's remap list, as the target prints it.
 pub fn list(device: &str) -> Result<String, String> {
-    collect(Some(device))?;
-    dmsetup::run(&["message", device, "0", "list_remaps"]).map_err(|e| format!("{device}: {e}"))
+    message(device, &["list_remaps"])
 }
 
 /// `remap`: remaps `count` sectors from `sector` by message.
 pub fn remap(device: &str, sector: u64, count: u64) -> Result<String, String> {
-    collect(Some(device))?;
-    dmsetup::run(&["message", device, "0", "remap", &sector.to_string(), &count.to_string()])
-        .map_err(|e| format!("{device}: {e}"))
+    message(device, &["remap", &sector.to_string(), &count.to_string()])
 }
 
 #[cfg(test)]
@@ -278,7 +322,8 @@ mod tests {
     fn every_format_renders() {
         let d = vec![parse_line(RECORDED, None).unwrap()];
         let json: serde_json::Value = serde_json::from_str(&render(&d, Format::Json).unwrap()).unwrap();
-        assert_eq!(json[0]["health"], "degraded");
+        assert_eq!(json["devices"][0]["health"], "degraded");
+        assert_eq!(json["devices"][0]["main"], "7:0", "parse_line leaves the number; collect resolves it");
         let csv = render(&d, Format::Csv).unwrap();
         assert!(csv.starts_with("name,start,length,main_dev"));
         assert!(csv.lines().nth(1).unwrap().starts_with("data0,0,131072,7:0"));

@@ -214,3 +214,18 @@ fn restore_over_metadata_it_cannot_lay_out_goes_above_its_generation() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("as generation 11"), "restore must go above generation 10 still on the spare: {out}");
 }
+
+#[test]
+fn dumps_carry_schema_version_1_and_restore_refuses_a_newer_one() {
+    let dir = tempfile::tempdir().unwrap();
+    // The fixture has no schema_version (dumps before it existed): read as 1.
+    let img = restored(dir.path());
+    let (code, out, _) = tool(&["dump", img.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("{\n  \"schema_version\": 1,\n"), "schema_version comes first: {out}");
+    let json = dir.path().join("newer.json");
+    std::fs::write(&json, dump_json(EXTENTS).replacen('{', r#"{"schema_version":2,"#, 1)).unwrap();
+    let (code, _, err) = tool(&["restore", image(dir.path()).to_str().unwrap(), "--input", json.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("schema_version 2 is not 1"), "{err}");
+}

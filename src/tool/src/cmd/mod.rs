@@ -8,13 +8,18 @@ pub mod badblocks;
 pub mod check;
 pub mod deactivate;
 pub mod dump;
+pub mod events;
 pub mod list;
 pub mod lvm_filter;
 pub mod remap;
 pub mod repair;
 pub mod restore;
+pub mod scan;
+pub mod set;
+pub mod stats;
 pub mod status;
 pub mod udev_check;
+pub mod version;
 
 use std::path::Path;
 
