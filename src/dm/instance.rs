@@ -102,6 +102,12 @@ impl<T: TargetOps> Instance<T> {
 #[pinned_drop]
 impl<T: TargetOps> PinnedDrop for Instance<T> {
     fn drop(self: Pin<&mut Self>) {
+        // Until `remove` and `shutdown` return, a read or write of the
+        // directory, or a run of the worker, may still hold a shared borrow
+        // of the instance: it is `!Unpin` (the work item is `Opaque`), so
+        // this `Pin<&mut Self>` is not assumed unique, as for every pinned
+        // kernel object that C code also reaches; only `&self` is used here.
+        //
         // Reads and writes of the directory use the target: remove it first
         // (removal waits for those running).
         self.sysfs.remove();

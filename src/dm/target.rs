@@ -112,11 +112,12 @@ impl From<core::convert::Infallible> for CtrError {
 /// Wraps a live `dm_target` of the type that `Registration<T>` registered,
 /// which DM passed to one of that type's callbacks (or the worker's run);
 /// borrows last no longer than that callback. Its `private` is null inside
-/// the constructor, and from the constructor's success until the destructor
-/// frees it, the pinned `KBox<Instance<T>>` the constructor built; the
-/// destructor runs after every other callback has returned, and the
-/// instance's drop ends the sysfs directory's reads and the worker's runs
-/// before the target drops. A `&mut Target<T>` is only handed out by the
+/// the constructor, then the pinned `KBox<Instance<T>>` the constructor
+/// built, until the destructor clears it (null again) and drops the
+/// instance; the destructor runs after every other callback has returned,
+/// and the instance's drop ends the sysfs directory's reads and the
+/// worker's runs before the target drops (a run still in progress then
+/// finds no instance: it cannot queue itself again). A `&mut Target<T>` is only handed out by the
 /// constructor trampoline, before DM shares the target with other
 /// callbacks.
 #[repr(transparent)]
