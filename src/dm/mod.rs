@@ -17,13 +17,14 @@ mod blk_status;
 mod claim;
 mod device;
 mod emit;
+mod instance;
 pub(crate) mod log;
 pub(crate) mod percpu;
 pub(crate) mod rcu;
 pub(crate) mod sched;
 pub(crate) mod sysfs;
 mod target;
-pub(crate) mod work;
+mod work;
 
 pub(crate) use bio::{
     AtomicBioStack, Bio, BioList, BioOp, DeferredBio, EndBio, KeptBio, KeptBioList, MapBio, SavedIter,

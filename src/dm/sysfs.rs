@@ -3,9 +3,10 @@
 //! kobject plumbing is C (`sysfs.c`); the attributes, their names and modes
 //! and what they show and accept, are the target's ([`SysfsAttrs`]).
 //!
-//! A target publishes its directory through [`Target::publish_sysfs`] and
-//! keeps it in a [`SysfsSlot`]; the destructor trampoline empties the slot
-//! before the instance goes, and removal waits for running reads and writes.
+//! A target publishes its directory through [`Target::publish_sysfs`]; the
+//! abstraction keeps it in the [`SysfsSlot`] of the target's `Instance`,
+//! whose drop empties the slot before the target goes (see `instance.rs`),
+//! and removal waits for running reads and writes.
 
 use core::ptr::NonNull;
 
@@ -83,18 +84,24 @@ impl Drop for SysfsDir {
     }
 }
 
-/// Where a target keeps its directory while the device is active.
-pub(crate) struct SysfsSlot(Pin<KBox<Mutex<Option<SysfsDir>>>>);
+/// Where the abstraction keeps a target's directory while the device is
+/// active: the `sysfs` field of its `Instance`.
+#[pin_data]
+pub(super) struct SysfsSlot {
+    #[pin]
+    dir: Mutex<Option<SysfsDir>>,
+}
 
 impl SysfsSlot {
-    pub(crate) fn new() -> Result<Self> {
-        Ok(Self(KBox::pin_init(new_mutex!(None), GFP_KERNEL)?))
+    /// An empty slot.
+    pub(super) fn new() -> impl PinInit<Self> {
+        pin_init!(Self { dir <- new_mutex!(None) })
     }
 
     /// Removes the directory, if there is one; waits for running reads and
     /// writes of its attributes.
-    pub(crate) fn remove(&self) {
-        let dir = self.0.lock().take();
+    pub(super) fn remove(&self) {
+        let dir = self.dir.lock().take();
         drop(dir);
     }
 }
@@ -110,7 +117,8 @@ fn attr<T: SysfsAttrs>(id: c_uint) -> Option<&'static SysfsAttr<T>> {
 /// live `T`) and a buffer of `size` bytes.
 unsafe extern "C" fn show<T: SysfsAttrs>(ctx: *mut c_void, id: c_uint, buf: *mut c_char, size: usize) -> isize {
     // SAFETY: `ctx` is a live `T` while its directory exists (the caller's
-    // contract, kept by `SysfsSlot`); sysfs lends `buf` for the call.
+    // contract, kept by the instance's `SysfsSlot`); sysfs lends `buf` for
+    // the call.
     let (this, buf) = unsafe { (&*ctx.cast::<T>(), core::slice::from_raw_parts_mut(buf.cast::<u8>(), size)) };
     let mut out = Emitter::new(buf);
     if let Some(a) = attr::<T>(id) {
@@ -144,16 +152,13 @@ unsafe extern "C" fn store<T: SysfsAttrs>(ctx: *mut c_void, id: c_uint, buf: *co
 
 impl<T: TargetOps + SysfsAttrs> Target<T> {
     /// Publishes the target's sysfs directory, named after its device,
-    /// unless it is published already (or the target has no slot, or is
-    /// inside its constructor). Process context.
+    /// unless it is published already (or the target is inside its
+    /// constructor). Process context.
     pub(crate) fn publish_sysfs(&self) -> Result {
-        let Some(this) = self.instance() else {
+        let Some(instance) = self.instance() else {
             return Ok(());
         };
-        let Some(slot) = this.sysfs_slot() else {
-            return Ok(());
-        };
-        let mut dir = slot.0.lock();
+        let mut dir = instance.sysfs().dir.lock();
         if dir.is_some() {
             return Ok(());
         }
@@ -162,11 +167,12 @@ impl<T: TargetOps + SysfsAttrs> Target<T> {
             attrs.push(bindings::dm_remap_sysfs_attr { name: a.name.as_char_ptr(), mode: a.mode }, GFP_KERNEL)?;
         }
         let nr_attrs = c_uint::try_from(attrs.len()).map_err(|_| EINVAL)?;
-        let ctx = core::ptr::from_ref(this).cast_mut().cast::<c_void>();
-        // SAFETY: the target is live (type invariants); `ctx` is its instance,
-        // which outlives the directory: the destructor empties the slot before
-        // it drops the instance. `attrs` holds `nr_attrs` entries for the call,
-        // and the names they point to are `'static`, so they outlive the directory.
+        let ctx = core::ptr::from_ref(instance.inner()).cast_mut().cast::<c_void>();
+        // SAFETY: the target is live (type invariants); `ctx` is the target in
+        // its instance, which outlives the directory: the instance's drop
+        // empties the slot before the target drops. `attrs` holds `nr_attrs`
+        // entries for the call, and the names they point to are `'static`, so
+        // they outlive the directory.
         let kobj = unsafe {
             bindings::dm_remap_sysfs_add(self.raw(), ctx, Some(show::<T>), Some(store::<T>), attrs.as_ptr(), nr_attrs)
         };

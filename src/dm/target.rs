@@ -16,8 +16,7 @@ use kernel::prelude::*;
 use kernel::types::Opaque;
 
 use super::bio::{Deferred, EndBio, Kept, Passed, Readdressed};
-use super::sysfs::SysfsSlot;
-use super::work::Worker;
+use super::instance::Instance;
 use super::{bindings, Bio, BlkStatus, DmDev, Emitter, MapBio, QueueLimits};
 
 /// What `map` did with the bio it was given for `'a`. Each variant holds a
@@ -94,6 +93,18 @@ impl CtrError {
     }
 }
 
+impl From<kernel::alloc::AllocError> for CtrError {
+    fn from(_: kernel::alloc::AllocError) -> Self {
+        Self::new(ENOMEM, c"Cannot allocate target context")
+    }
+}
+
+impl From<core::convert::Infallible> for CtrError {
+    fn from(e: core::convert::Infallible) -> Self {
+        match e {}
+    }
+}
+
 /// One instance of the target type `T` (a `struct dm_target`).
 ///
 /// # Invariants
@@ -101,11 +112,13 @@ impl CtrError {
 /// Wraps a live `dm_target` of the type that `Registration<T>` registered,
 /// which DM passed to one of that type's callbacks (or the worker's run);
 /// borrows last no longer than that callback. Its `private` is null inside
-/// the constructor, and from the constructor's success until the destructor
-/// frees it, the `KBox<T>` the constructor returned; the destructor runs
-/// after every other callback has returned, and ends the worker's runs and
-/// the sysfs directory's reads first. A `&mut Target<T>` is only handed out
-/// by the constructor trampoline, before DM shares the target with other
+/// the constructor, then the pinned `KBox<Instance<T>>` the constructor
+/// built, until the destructor clears it (null again) and drops the
+/// instance; the destructor runs after every other callback has returned,
+/// and the instance's drop ends the sysfs directory's reads and the
+/// worker's runs before the target drops (a run still in progress then
+/// finds no instance: it cannot queue itself again). A `&mut Target<T>` is only handed out by the
+/// constructor trampoline, before DM shares the target with other
 /// callbacks.
 #[repr(transparent)]
 pub(crate) struct Target<T: TargetOps>(Opaque<bindings::dm_target>, PhantomData<T>);
@@ -127,13 +140,14 @@ impl<T: TargetOps> Target<T> {
     }
 
     /// The constructed instance, or `None` inside the constructor.
-    pub(super) fn instance(&self) -> Option<&T> {
+    pub(super) fn instance(&self) -> Option<&Instance<T>> {
         // SAFETY: the target is live (type invariants); only the constructor
-        // trampoline, which holds the one `&mut Target<T>`, writes `private`.
+        // trampoline, which holds the one `&mut Target<T>`, and the
+        // destructor, after every other callback, write `private`.
         let private = unsafe { (*self.raw()).private };
-        // SAFETY: a non-null `private` is the constructed `T` (type
+        // SAFETY: a non-null `private` is the constructed instance (type
         // invariants), which lives until the destructor, after this borrow.
-        unsafe { private.cast::<T>().cast_const().as_ref() }
+        unsafe { private.cast::<Instance<T>>().cast_const().as_ref() }
     }
 
     /// First sector of the target in the mapped device.
@@ -161,12 +175,24 @@ impl<T: TargetOps> Target<T> {
     /// Runs the target's worker ([`TargetOps::run_work`]) soon, unless it
     /// is queued already. Any context; does nothing inside the constructor.
     pub(crate) fn queue_work(&self) {
-        let Some(this) = self.instance() else { return };
-        if let Some(worker) = this.worker() {
-            // SAFETY: `this` is the instance of this target (type invariants),
-            // and both live until the destructor, which shuts the worker down
-            // before it drops the instance.
-            unsafe { worker.queue(self.raw(), this) };
+        if let Some(instance) = self.instance() {
+            instance.worker().queue();
+        }
+    }
+
+    /// Waits until the worker's queued runs have finished. Process
+    /// context, not from a run of the worker.
+    pub(crate) fn flush_work(&self) {
+        if let Some(instance) = self.instance() {
+            instance.worker().flush();
+        }
+    }
+
+    /// Removes the target's sysfs directory, if it is published; waits for
+    /// running reads and writes of its attributes. Process context.
+    pub(crate) fn remove_sysfs(&self) {
+        if let Some(instance) = self.instance() {
+            instance.sysfs().remove();
         }
     }
 
@@ -206,8 +232,10 @@ pub(crate) trait TargetOps: Sized + Send + Sync {
     /// Its size must be a multiple of 8 and its alignment at most 8.
     type PerBio: Default;
 
-    /// Builds an instance from the table line's arguments.
-    fn ctr(target: &mut Target<Self>, args: &[&CStr]) -> Result<Self, CtrError>;
+    /// Builds an instance from the table line's arguments: the checks and
+    /// I/O that may refuse the table, then an initializer that builds the
+    /// target in place (pinned, beside its worker and sysfs slot).
+    fn ctr(target: &mut Target<Self>, args: &[&CStr]) -> Result<impl PinInit<Self, CtrError>, CtrError>;
 
     /// Routes one bio. Runs in the I/O path: must not sleep.
     fn map<'a>(&self, target: &Target<Self>, bio: MapBio<'a, Self>, per_bio: &mut Self::PerBio) -> MapOutcome<'a>;
@@ -263,25 +291,15 @@ pub(crate) trait TargetOps: Sized + Send + Sync {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
 
-    /// The destructor's first step: stop whatever would keep the worker busy
-    /// or queue it again (the destructor then shuts the worker down, waiting
-    /// for the run in progress). A device removed while suspended gets no
-    /// `presuspend` first.
+    /// The destructor's first step once the sysfs directory is gone: stop
+    /// whatever would keep the worker busy or queue it again (the worker is
+    /// then shut down, waiting for the run in progress, and the target
+    /// dropped). A device removed while suspended gets no `presuspend`
+    /// first.
     fn stop_work(&self) {}
 
-    /// The target's worker, if it has one: [`Target::queue_work`] queues it
-    /// and the destructor shuts it down before the instance is dropped.
-    fn worker(&self) -> Option<&Worker<Self>> {
-        None
-    }
-
-    /// The target's sysfs slot, if it has one: the destructor removes the
-    /// directory in it before the instance is dropped.
-    fn sysfs_slot(&self) -> Option<&SysfsSlot> {
-        None
-    }
-
-    /// What the worker runs (process context, may sleep).
+    /// What the worker runs (process context, may sleep). A target without
+    /// it has no workqueue, and [`Target::queue_work`] does nothing.
     fn run_work(&self, _target: &Target<Self>) {}
 
     /// Called before the device resumes (after a table swap, before the new
@@ -352,15 +370,16 @@ impl<T: TargetOps> Drop for Registration<T> {
     }
 }
 
-/// The instance behind `ti->private`.
+/// The target in the instance behind `ti->private`.
 ///
 /// # Safety
 ///
 /// `ti` must be live, and its constructor must have succeeded (so `private`
-/// holds a `KBox<T>` that `dtr` has not yet freed) for `'a`.
-unsafe fn instance<'a, T>(ti: *mut bindings::dm_target) -> &'a T {
-    // SAFETY: the caller's contract; `ctr` stored a `KBox<T>` there.
-    unsafe { &*(*ti).private.cast::<T>() }
+/// holds an `Instance<T>` that `dtr` has not yet freed) for `'a`.
+unsafe fn instance<'a, T: TargetOps>(ti: *mut bindings::dm_target) -> &'a T {
+    // SAFETY: the caller's contract; `ctr` stored a pinned
+    // `KBox<Instance<T>>` there.
+    unsafe { (*(*ti).private.cast::<Instance<T>>()).inner() }
 }
 
 /// Collects `argv[0..argc]` as C strings.
@@ -409,15 +428,18 @@ unsafe extern "C" fn ctr<T: TargetOps>(ti: *mut bindings::dm_target, argc: c_uin
             return e.to_errno();
         }
     };
-    let instance = T::ctr(target, &args).and_then(|inst| {
-        KBox::new(inst, GFP_KERNEL).map_err(|_| CtrError::new(ENOMEM, c"Cannot allocate target context"))
-    });
+    let Some(ti_ptr) = NonNull::new(ti) else { return EINVAL.to_errno() };
+    // The instance is built in place: sysfs slot, worker, then the target;
+    // if a later step fails, the earlier ones drop (the workqueue too).
+    let instance = T::ctr(target, &args).and_then(|init| KBox::try_pin_init(Instance::new(ti_ptr, init), GFP_KERNEL));
     match instance {
         Ok(b) => {
-            // SAFETY: still inside the constructor; `dtr` reclaims the box, and
-            // DM sizes every bio's per-bio data by `per_io_data_size`.
+            // SAFETY: still inside the constructor; `dtr` reclaims the box,
+            // and never moves the instance out of it (the box stays pinned
+            // until it drops). DM sizes every bio's per-bio data by
+            // `per_io_data_size`.
             unsafe {
-                (*ti).private = KBox::into_raw(b).cast::<c_void>();
+                (*ti).private = KBox::into_raw(Pin::into_inner_unchecked(b)).cast::<c_void>();
                 (*ti).per_io_data_size = PerBioLayout::<T>::SIZE;
             }
             0
@@ -433,24 +455,17 @@ unsafe extern "C" fn ctr<T: TargetOps>(ti: *mut bindings::dm_target, argc: c_uin
 ///
 /// Called by DM only, once, for a target whose constructor succeeded.
 unsafe extern "C" fn dtr<T: TargetOps>(ti: *mut bindings::dm_target) {
-    // SAFETY: the constructor succeeded and the destructor has not run.
-    let this = unsafe { instance::<T>(ti) };
-    if let Some(slot) = this.sysfs_slot() {
-        // Reads of the directory use the instance: remove it first.
-        slot.remove();
-    }
-    this.stop_work();
-    if let Some(worker) = this.worker() {
-        // A run may still use the instance: wait for it, and make every later
-        // one a no-op, so that no run sees the instance while it drops (in
-        // whatever order its fields go).
-        worker.shutdown();
-    }
-    // SAFETY: `ctr` stored a `KBox<T>` from `KBox::into_raw` in `private`, and
-    // DM calls the destructor once, after every other callback has finished;
-    // the worker is shut down and the sysfs directory removed. `private` is
-    // cleared first, so nothing finds the instance while it drops.
-    drop(unsafe { KBox::from_raw(core::mem::replace(&mut (*ti).private, core::ptr::null_mut()).cast::<T>()) });
+    // SAFETY: `ctr` stored a pinned `KBox<Instance<T>>` from `KBox::into_raw`
+    // in `private`, and DM calls the destructor once, after every other
+    // callback has finished. `private` is cleared first, so nothing finds the
+    // instance while it drops; the box is dropped where it is, not moved.
+    // The instance's drop orders the rest (see `instance.rs`): the sysfs
+    // directory goes (removal waits for its reads and writes), the target
+    // stops its work, the worker is shut down (the run in progress ends, later
+    // ones do nothing), and only then do the fields drop, the target last.
+    drop(unsafe {
+        KBox::from_raw(core::mem::replace(&mut (*ti).private, core::ptr::null_mut()).cast::<Instance<T>>())
+    });
 }
 
 /// Checks, at compile time, that DM can place `T::PerBio` before each bio.

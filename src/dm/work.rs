@@ -2,133 +2,144 @@
 //! A target's dedicated workqueue (WQ_MEM_RECLAIM, so it makes progress
 //! under memory pressure, as I/O completion must) with one work item that
 //! runs the target's [`TargetOps::run_work`]. Targets queue it through
-//! [`Target::queue_work`]. The destructor shuts it down before the instance
-//! goes: it waits for the run in progress, and every run after that does
-//! nothing, so no run sees the instance once it starts to drop, whatever
-//! the order of its fields (a run that requeues itself, like the scan
-//! read, cannot keep it alive either). Queueing an already queued item
-//! does nothing, so `run_work` must drain whatever it is told about, not
-//! one thing per queue.
+//! [`Target::queue_work`](super::Target::queue_work). Queueing an already
+//! queued item does nothing, so `run_work` must drain whatever it is told
+//! about, not one thing per queue.
+//!
+//! The worker is a field of the target's [`Instance`], declared before the
+//! target itself, and its work item is embedded in it: a run finds its
+//! target by `container_of`, not through a pointer stored at queue time.
+//! The instance's drop shuts the worker down before the target drops (see
+//! `instance.rs`): it waits for the run in progress, and every run after
+//! that does nothing, so a run that requeues itself (the scan read) cannot
+//! keep it alive either.
+//!
+//! Why not `kernel::workqueue`: Linux 6.12's kernel crate cannot allocate a
+//! workqueue with WQ_MEM_RECLAIM (only the system queues and
+//! `Queue::try_spawn` on them), and a storage target's worker completes
+//! I/O that reclaim may be waiting for. `helpers.c` allocates it.
 
+use core::marker::PhantomData;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use kernel::prelude::*;
 use kernel::types::Opaque;
 
 use super::bindings;
-use super::target::{Target, TargetOps};
+use super::instance::Instance;
+use super::target::{CtrError, TargetOps};
 
-#[repr(C)]
-struct Item<T> {
-    /// First field: the work callback finds the item from it.
-    work: Opaque<bindings::work_struct>,
-    owner: AtomicPtr<T>,
-    ti: AtomicPtr<bindings::dm_target>,
-    /// Set by `shutdown`: runs no longer call the owner.
-    dead: AtomicBool,
-}
+/// What the workqueue is called (its rescuer thread's name).
+const NAME: &CStr = kernel::c_str!("dm-remap");
 
-/// A workqueue and its work item.
+/// A workqueue and its work item, the `worker` of an [`Instance<T>`].
 ///
 /// # Invariants
 ///
-/// `wq` is a live workqueue until `drop` destroys it; `item.work` was
-/// initialised with `run::<T>`; until `item.dead` is set, `item.owner` and
-/// `item.ti` are null or the constructed target instance (and its
-/// `dm_target`) that last queued the item, which stay alive until this
-/// worker is shut down (the contract of `queue`, kept by the destructor
-/// trampoline). Once `item.dead` is set, runs do not touch them.
-pub(crate) struct Worker<T: TargetOps> {
-    wq: NonNull<bindings::workqueue_struct>,
-    item: Pin<KBox<Item<T>>>,
+/// Only [`Instance`] creates a `Worker<T>` (the constructor is private to
+/// `src/dm`), as its `worker` field, so `work` lies inside a live
+/// `Instance<T>`. `work` was initialised with `run::<T>`. `wq`, when
+/// present, is a live workqueue until `drop` destroys it (draining it
+/// first); it is present exactly when `T` has a `run_work`. Once `dead` is
+/// set, runs do not touch the instance.
+#[pin_data(PinnedDrop)]
+pub(super) struct Worker<T: TargetOps> {
+    #[pin]
+    work: Opaque<bindings::work_struct>,
+    wq: Option<NonNull<bindings::workqueue_struct>>,
+    /// Set by `shutdown`: runs no longer call the target.
+    dead: AtomicBool,
+    _target: PhantomData<T>,
 }
 
-// SAFETY: the workqueue API may be used from any context and thread.
+// SAFETY: the workqueue API may be used from any context and thread; `dead`
+// is atomic, and the rest is not changed after construction.
 unsafe impl<T: TargetOps> Send for Worker<T> {}
-// SAFETY: as above; `owner` is atomic.
+// SAFETY: as above.
 unsafe impl<T: TargetOps> Sync for Worker<T> {}
 
 /// # Safety
 ///
-/// Called by the workqueue only, with the `work` of a live `Item<T>`.
+/// Called by the workqueue only, with the `work` of a live `Worker<T>`.
 unsafe extern "C" fn run<T: TargetOps>(work: *mut bindings::work_struct) {
-    let item = work.cast::<Item<T>>();
-    // SAFETY: `work` is the first field of a `repr(C)` `Item<T>` that lives
-    // while the worker exists; a queued worker is drained before it drops.
-    let (dead, owner, ti) = unsafe {
-        let item = &*item;
-        (item.dead.load(Ordering::SeqCst), item.owner.load(Ordering::Acquire), item.ti.load(Ordering::Acquire))
-    };
-    if !dead && !owner.is_null() && !ti.is_null() {
-        // SAFETY: not shut down when this run began, so `queue`'s contract
-        // keeps the instance and its target alive until it ends: `shutdown`
-        // waits for a run in progress.
-        unsafe { (*owner).run_work(Target::<T>::from_raw(ti)) };
+    // SAFETY: `work` is the `work` field of a live `Worker<T>` (only
+    // `Worker::new` hands out `run::<T>`, for its own item); a queued item is
+    // drained before its worker drops.
+    let worker = unsafe { &*kernel::container_of!(work.cast::<Opaque<bindings::work_struct>>(), Worker<T>, work) };
+    if worker.dead.load(Ordering::SeqCst) {
+        return;
     }
+    // SAFETY: every `Worker<T>` is the `worker` of an `Instance<T>` (type
+    // invariants); not shut down when this run began, so the instance's
+    // drop, which shuts the worker down before the target drops, waits for
+    // this run to end.
+    unsafe { Instance::<T>::from_worker(worker) }.run_work();
 }
 
 impl<T: TargetOps> Worker<T> {
-    /// A new workqueue called `name`, with its item.
-    pub(crate) fn new(name: &'static CStr) -> Result<Self> {
-        let item = KBox::pin(
-            Item {
-                work: Opaque::uninit(),
-                owner: AtomicPtr::new(core::ptr::null_mut()),
-                ti: AtomicPtr::new(core::ptr::null_mut()),
-                dead: AtomicBool::new(false),
+    /// The work item, and a workqueue if `T` has work to run. Only for
+    /// [`Instance`] (see the type invariants).
+    pub(super) fn new() -> impl PinInit<Self, CtrError> {
+        try_pin_init!(Self {
+            // SAFETY: `slot` is the pinned, not yet initialised item;
+            // initialised here, once, before it can be queued.
+            work <- Opaque::ffi_init(|slot| unsafe { bindings::dm_remap_init_work(slot, Some(run::<T>)) }),
+            wq: if T::HAS_RUN_WORK {
+                // SAFETY: `NAME` is a NUL-terminated string that outlives the
+                // queue.
+                let wq = unsafe { bindings::dm_remap_alloc_workqueue(NAME.as_char_ptr()) };
+                Some(NonNull::new(wq).ok_or(CtrError::new(ENOMEM, c"Cannot allocate the workqueue"))?)
+            } else {
+                None
             },
-            GFP_KERNEL,
-        )?;
-        // SAFETY: `item.work` is pinned on the heap and initialised here, once,
-        // before it can be queued.
-        unsafe { bindings::dm_remap_init_work(item.work.get(), Some(run::<T>)) };
-        // SAFETY: `name` is a NUL-terminated string that outlives the queue.
-        let wq = unsafe { bindings::dm_remap_alloc_workqueue(name.as_char_ptr()) };
-        let wq = NonNull::new(wq).ok_or(ENOMEM)?;
-        Ok(Self { wq, item })
+            dead: AtomicBool::new(false),
+            _target: PhantomData,
+        }? CtrError)
     }
 
-    /// Queues the item to run `owner.run_work(ti)`.
-    ///
-    /// # Safety
-    ///
-    /// `owner` must be the constructed instance of `ti`, and both must stay
-    /// alive until this worker is shut down.
-    pub(super) unsafe fn queue(&self, ti: *mut bindings::dm_target, owner: &T) {
-        if self.item.dead.load(Ordering::SeqCst) {
+    /// Queues the item to run the target's `run_work`, unless the worker is
+    /// shut down (or `T` has no `run_work`).
+    pub(super) fn queue(&self) {
+        let Some(wq) = self.wq else { return };
+        if self.dead.load(Ordering::SeqCst) {
             return;
         }
-        self.item.owner.store(core::ptr::from_ref(owner).cast_mut(), Ordering::Release);
-        self.item.ti.store(ti, Ordering::Release);
-        // SAFETY: `wq` is live and `work` initialised (type invariants).
-        unsafe { bindings::dm_remap_queue_work(self.wq.as_ptr(), self.item.work.get()) };
+        // SAFETY: `wq` is live and `work` initialised (type invariants); the
+        // item lives inside its instance until this worker has been drained.
+        unsafe { bindings::dm_remap_queue_work(wq.as_ptr(), self.work.get()) };
     }
 
-    /// Waits until every queued run has finished.
-    pub(crate) fn flush(&self) {
-        // SAFETY: `wq` is live (type invariants); we are not on it.
-        unsafe { bindings::dm_remap_flush_workqueue(self.wq.as_ptr()) };
+    /// Waits until every queued run has finished. Not from a run.
+    pub(super) fn flush(&self) {
+        if let Some(wq) = self.wq {
+            // SAFETY: `wq` is live (type invariants); the caller is not on it.
+            unsafe { bindings::dm_remap_flush_workqueue(wq.as_ptr()) };
+        }
     }
 
-    /// Ends the owner's runs: waits for the one in progress (and those
+    /// Ends the target's runs: waits for the one in progress (and those
     /// queued), and every run after this returns at once, without the
-    /// owner, which may then be dropped.
-    pub(crate) fn shutdown(&self) {
+    /// target, which may then be dropped.
+    pub(super) fn shutdown(&self) {
         // Pairs with the load at the start of `run`: a run that saw `false`
         // had begun, or been queued, before this store, and the flush below
         // waits for it.
-        self.item.dead.store(true, Ordering::SeqCst);
+        self.dead.store(true, Ordering::SeqCst);
         self.flush();
     }
 }
 
-impl<T: TargetOps> Drop for Worker<T> {
-    fn drop(&mut self) {
-        // Runs the drain below might start do not touch the owner.
-        self.item.dead.store(true, Ordering::SeqCst);
-        // SAFETY: `wq` is live (type invariants); destroying drains it first,
-        // so the item is idle before it is freed.
-        unsafe { bindings::dm_remap_destroy_workqueue(self.wq.as_ptr()) };
+#[pinned_drop]
+impl<T: TargetOps> PinnedDrop for Worker<T> {
+    fn drop(self: Pin<&mut Self>) {
+        // Runs the drain below might start do not touch the target.
+        self.dead.store(true, Ordering::SeqCst);
+        if let Some(wq) = self.wq {
+            // SAFETY: `wq` is live (type invariants); destroying drains it
+            // first, so the item is idle before the instance holding it is
+            // freed.
+            unsafe { bindings::dm_remap_destroy_workqueue(wq.as_ptr()) };
+        }
     }
 }

@@ -23,8 +23,6 @@ use super::scan::Scan;
 use super::spare_state::SpareState;
 use super::table::Table;
 use crate::dm::log::{dm_info_limited, dm_warn_limited, DmName};
-use crate::dm::sysfs::SysfsSlot;
-use crate::dm::work::Worker;
 use crate::dm::{
     BlkStatus, Claim, CtrError, DmDev, Emitter, EndBio, EndIoOutcome, IoBuffer, IterStop, MapBio, MapOutcome,
     QueueLimits, StatusKind, Target, TargetOps,
@@ -42,16 +40,11 @@ use crate::dm_remap_core::table_line::TableLine;
 ///
 /// Its fields are owned sub-states, each with its own methods; the other
 /// files of this module use those, so the fields they need are
-/// `pub(super)` (each keeps its own data private).
+/// `pub(super)` (each keeps its own data private). The worker that runs
+/// error recovery and the scan, and the sysfs directory, are the
+/// abstraction's (`crate::dm`): they are gone before these fields drop.
+#[pin_data]
 pub(crate) struct RemapTarget {
-    /// Runs error recovery and the scan. The destructor stops the
-    /// scan and shuts the worker down before the instance drops: from then
-    /// on no run touches the target (see `crate::dm::work`), so the order in
-    /// which these fields drop is safe whatever it is.
-    worker: Worker<RemapTarget>,
-    /// `/sys/kernel/dm_remap/<dm name>/` while the device is active; the
-    /// destructor removes it first.
-    sysfs: SysfsSlot,
     /// The mapped device's name, which every log line starts with (see
     /// `crate::dm::log`).
     pub(super) name: DmName,
@@ -64,10 +57,12 @@ pub(crate) struct RemapTarget {
     /// Data-changing bios in flight, which a move drains.
     pub(super) inflight: InFlight,
     /// Serialises table changes; owns the spare allocator and metadata.
-    writer: Pin<KBox<Mutex<Writer>>>,
+    #[pin]
+    writer: Mutex<Writer>,
     pub(super) spare_state: SpareState,
     /// Error-handling policies (table arguments, `set` messages).
-    policies: Pin<KBox<SpinLock<Policies>>>,
+    #[pin]
+    policies: SpinLock<Policies>,
     /// The health last reported, to raise an event when it changes.
     last_health: AtomicU8,
     /// I/O counters and latency histograms.
@@ -159,7 +154,7 @@ impl TargetOps for RemapTarget {
     const VERSION: [u32; 3] = [0, 3, 0];
     type PerBio = PerBio;
 
-    fn ctr(target: &mut Target<Self>, args: &[&CStr]) -> Result<Self, CtrError> {
+    fn ctr(target: &mut Target<Self>, args: &[&CStr]) -> Result<impl PinInit<Self, CtrError>, CtrError> {
         let words = words(args).map_err(nomem)?;
         let line = TableLine::parse(&words).map_err(|e| invalid(e.message()))?;
         // `parse` succeeded, so the first two arguments are the devices.
@@ -201,35 +196,35 @@ impl TargetOps for RemapTarget {
         spare_state.set_remapped(remapped);
         spare_state.set_commit(opened.meta.generation(), opened.copies);
         let (buf, scratch) = (IoBuffer::new().map_err(nomem)?, IoBuffer::new().map_err(nomem)?);
-        let writer =
-            KBox::pin_init(new_mutex!(Writer { alloc, meta: opened.meta, buf, scratch }), GFP_KERNEL).map_err(nomem)?;
-        let worker =
-            Worker::new(c_str!("dm-remap")).map_err(|_| CtrError::new(ENOMEM, c"Cannot allocate the workqueue"))?;
+        let writer = Writer { alloc, meta: opened.meta, buf, scratch };
+        let (inflight, stats, last_report) =
+            (InFlight::new().map_err(nomem)?, IoStats::new().map_err(nomem)?, LastReport::new().map_err(nomem)?);
+
+        let name = target.dm_name();
 
         // One flush to each device; discards and write-zeroes follow the data.
         target.set_special_bio_counts(2, 1, 1);
-        let policies = KBox::pin_init(new_spinlock!(line.options.policies), GFP_KERNEL).map_err(nomem)?;
-        let this = Self {
-            worker,
-            sysfs: SysfsSlot::new().map_err(nomem)?,
-            name: target.dm_name(),
+        let init = try_pin_init!(Self {
+            name,
             devices: Devices::new(main, spare, claims),
             geo,
             mapping,
             to_worker: ToWorker::new(),
-            inflight: InFlight::new().map_err(nomem)?,
-            writer,
+            inflight,
+            writer <- new_mutex!(writer),
             spare_state,
-            policies,
+            policies <- new_spinlock!(line.options.policies),
             last_health: AtomicU8::new(Health::Ok as u8),
-            stats: IoStats::new().map_err(nomem)?,
+            stats,
             recovery: RecoveryCounters::default(),
             scan: Scan::default(),
-            last_report: LastReport::new().map_err(nomem)?,
-        };
-        // What status shows from the start; changes from here raise events.
-        this.last_health.store(this.health() as u8, Ordering::Relaxed);
-        Ok(this)
+            last_report,
+        }? CtrError);
+        Ok(init.pin_chain(|this| {
+            // What status shows from the start; changes from here raise events.
+            this.last_health.store(this.health() as u8, Ordering::Relaxed);
+            Ok(())
+        }))
     }
 
     /// The destructor's first step (see `TargetOps::stop_work`).
@@ -309,19 +304,19 @@ impl TargetOps for RemapTarget {
         limits.raise_logical_block_size(self.geo.layout().block_bytes);
     }
 
-    fn presuspend(&self, _target: &Target<Self>) {
+    fn presuspend(&self, target: &Target<Self>) {
         if self.scan.block() {
             dm_info_limited!(self.name, "patrol read stopped by suspend\n");
         }
-        self.worker.flush();
+        target.flush_work();
     }
 
-    fn postsuspend(&self, _target: &Target<Self>) {
+    fn postsuspend(&self, target: &Target<Self>) {
         // Every bio has completed, and the worker commits nothing after the
         // bios of its round (a reloaded table must find the spare settled):
         // let whatever it still runs finish before the table can be swapped.
-        self.worker.flush();
-        self.sysfs.remove();
+        target.flush_work();
+        target.remove_sysfs();
     }
 
     fn presuspend_undo(&self, _target: &Target<Self>) {
@@ -341,19 +336,11 @@ impl TargetOps for RemapTarget {
         }
     }
 
-    // Not `target_type` callbacks: the worker and the sysfs directory.
-
-    fn worker(&self) -> Option<&Worker<Self>> {
-        Some(&self.worker)
-    }
+    // Not a `target_type` callback: what the worker runs.
 
     fn run_work(&self, target: &Target<Self>) {
         self.recover_all();
         self.scan_step(target);
         self.check_health(target);
-    }
-
-    fn sysfs_slot(&self) -> Option<&SysfsSlot> {
-        Some(&self.sysfs)
     }
 }
