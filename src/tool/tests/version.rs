@@ -31,6 +31,9 @@ fn module_tool_and_dkms_share_the_workspace_version() {
     let workspace = value(&repo_file("Cargo.toml"), Some("[workspace.package]"), "version")
         .expect("Cargo.toml has a [workspace.package] version");
     assert_eq!(env!("CARGO_PKG_VERSION"), workspace, "dm-remap-tool takes version.workspace");
+    for krate in ["src/core/Cargo.toml", "src/monitor/Cargo.toml"] {
+        assert!(repo_file(krate).contains("\nversion.workspace = true\n"), "{krate} takes version.workspace");
+    }
     assert_eq!(value(&repo_file("dkms.conf"), None, "PACKAGE_VERSION"), Some(workspace), "dkms.conf's PACKAGE_VERSION");
     let kbuild = repo_file("Kbuild");
     assert!(
