@@ -97,25 +97,31 @@ impl<T: TargetOps> Instance<T> {
         let target = unsafe { Target::<T>::from_raw(self.ti.as_ptr()) };
         self.inner.run_work(target);
     }
-}
 
-#[pinned_drop]
-impl<T: TargetOps> PinnedDrop for Instance<T> {
-    fn drop(self: Pin<&mut Self>) {
-        // Until `remove` and `shutdown` return, a read or write of the
-        // directory, or a run of the worker, may still hold a shared borrow
-        // of the instance: it is `!Unpin` (the work item is `Opaque`), so
-        // this `Pin<&mut Self>` is not assumed unique, as for every pinned
-        // kernel object that C code also reaches; only `&self` is used here.
-        //
+    /// Ends everything that may still use the target, in order; the
+    /// destructor calls it while the instance is still reachable, before
+    /// it clears `private` and drops the box, so nothing holds a borrow of
+    /// the instance when it drops. Idempotent: the drop calls it again.
+    pub(super) fn teardown(&self) {
         // Reads and writes of the directory use the target: remove it first
         // (removal waits for those running).
         self.sysfs.remove();
         // Whatever would keep the worker busy or requeue it stops.
         self.inner.stop_work();
-        // A run may still use the target: wait for it, and make every later
-        // one a no-op. The fields then drop in declaration order, the
-        // target last.
+        // A run may still use the target (and may complete bios, whose
+        // end_io finds the instance through `private`): wait for it, and
+        // make every later one a no-op that touches only the worker.
         self.worker.shutdown();
+    }
+}
+
+#[pinned_drop]
+impl<T: TargetOps> PinnedDrop for Instance<T> {
+    fn drop(self: Pin<&mut Self>) {
+        // The destructor tore the instance down already (`teardown`), so no
+        // directory read or write and no run of the worker holds a borrow of
+        // it now; this repeats that (a no-op) so that the order holds for any
+        // drop. The fields then drop in declaration order, the target last.
+        self.teardown();
     }
 }

@@ -115,9 +115,8 @@ impl From<core::convert::Infallible> for CtrError {
 /// the constructor, then the pinned `KBox<Instance<T>>` the constructor
 /// built, until the destructor clears it (null again) and drops the
 /// instance; the destructor runs after every other callback has returned,
-/// and the instance's drop ends the sysfs directory's reads and the
-/// worker's runs before the target drops (a run still in progress then
-/// finds no instance: it cannot queue itself again). A `&mut Target<T>` is only handed out by the
+/// and the destructor ends the sysfs directory's reads and the worker's runs
+/// (`Instance::teardown`) before it clears `private` and drops the target. A `&mut Target<T>` is only handed out by the
 /// constructor trampoline, before DM shares the target with other
 /// callbacks.
 #[repr(transparent)]
@@ -455,17 +454,22 @@ unsafe extern "C" fn ctr<T: TargetOps>(ti: *mut bindings::dm_target, argc: c_uin
 ///
 /// Called by DM only, once, for a target whose constructor succeeded.
 unsafe extern "C" fn dtr<T: TargetOps>(ti: *mut bindings::dm_target) {
-    // SAFETY: `ctr` stored a pinned `KBox<Instance<T>>` from `KBox::into_raw`
-    // in `private`, and DM calls the destructor once, after every other
-    // callback has finished. `private` is cleared first, so nothing finds the
-    // instance while it drops; the box is dropped where it is, not moved.
-    // The instance's drop orders the rest (see `instance.rs`): the sysfs
-    // directory goes (removal waits for its reads and writes), the target
-    // stops its work, the worker is shut down (the run in progress ends, later
-    // ones do nothing), and only then do the fields drop, the target last.
-    drop(unsafe {
-        KBox::from_raw(core::mem::replace(&mut (*ti).private, core::ptr::null_mut()).cast::<Instance<T>>())
-    });
+    // SAFETY: the target is live; `ctr` stored a pinned `KBox<Instance<T>>`
+    // (from `KBox::into_raw`) in `private`, and DM calls the destructor
+    // once, after every other callback has finished.
+    let instance = unsafe { (*ti).private }.cast::<Instance<T>>();
+    // First, while `private` still finds it, everything that may use the
+    // instance ends (see `Instance::teardown`): the sysfs directory's reads
+    // and writes, the target's work, the worker's runs (one in progress may
+    // complete bios, whose end_io looks the instance up).
+    // SAFETY: `instance` is live until the box below drops; shared borrow.
+    unsafe { &*instance }.teardown();
+    // SAFETY: nothing reads `private` any more (no callback, no directory,
+    // no run of the worker); the box is dropped where it is, not moved.
+    unsafe {
+        (*ti).private = core::ptr::null_mut();
+        drop(KBox::from_raw(instance));
+    }
 }
 
 /// Checks, at compile time, that DM can place `T::PerBio` before each bio.
