@@ -765,7 +765,14 @@ impl<'a> Target<'a> {
         Ok(r.lost_blocks)
     }
 
-    /// The published table (for checks).
+    /// A `remap_list` message over block ranges `(first, blocks)`: the
+    /// extents it added.
+    pub fn remap_list(&self, ranges: &[(u64, u64)]) -> Result<Vec<Extent>, ChangeFailed> {
+        let mut ranges = ranges.to_vec();
+        let r = dm_remap_core::engine::moves::remap_ranges(self, &mut ranges)?;
+        Ok(r.extents.into_iter().collect())
+    }
+
     /// The writer state, for scenarios that set it up.
     pub fn lock_writer_for_test(&self) -> shuttle::sync::MutexGuard<'_, Writer<SimMeta, SimBuf>> {
         self.writer.lock().unwrap_or_else(|e| e.into_inner())

@@ -13,10 +13,14 @@ const ITERATIONS: usize = 20_000;
 const DEPTH: usize = 6;
 
 fn check(seed: u64, scenario: fn()) {
+    check_n(seed, ITERATIONS, scenario);
+}
+
+fn check_n(seed: u64, iterations: usize, scenario: fn()) {
     let mut config = Config::new();
     config.silence_warnings = true;
     config.failure_persistence = shuttle::FailurePersistence::None;
-    Runner::new(PctScheduler::new_from_seed(seed, DEPTH, ITERATIONS), config).run(scenario);
+    Runner::new(PctScheduler::new_from_seed(seed, DEPTH, iterations), config).run(scenario);
 }
 
 #[test]
@@ -37,4 +41,29 @@ fn a_table_not_in_step_with_the_spare_writes_nothing_to_it() {
     // blocks its stale allocator chose, which the old table may have
     // handed out meanwhile; only the commit was refused.
     shuttle::check_random(dm_remap_sim::remap_before_catching_up, 1);
+}
+
+#[test]
+fn a_bulk_remap_keeps_every_write_that_meets_it() {
+    for seed in 0..3 {
+        check_n(seed, 2_000, dm_remap_sim::bulk_remap_meets_writes);
+    }
+}
+
+#[test]
+fn a_bulk_remap_that_fails_changes_nothing_and_one_that_succeeds_commits_once() {
+    shuttle::check_random(dm_remap_sim::bulk_remap_is_all_or_nothing, 3);
+}
+
+#[test]
+fn a_crash_at_any_write_of_a_bulk_remap_loses_nothing() {
+    shuttle::check_random(
+        || {
+            let points = dm_remap_sim::bulk_remap_crash_points();
+            // The copy's batches, and each metadata copy's entries and superblock.
+            assert!(points >= 4, "only {points} device writes in a bulk remap");
+            eprintln!("a bulk remap crashed at each of its {points} device writes");
+        },
+        1,
+    );
 }
