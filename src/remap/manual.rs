@@ -9,6 +9,7 @@ use core::fmt::Write;
 
 use kernel::prelude::*;
 
+use super::platform::KList;
 use super::target::RemapTarget;
 use crate::dm::log::dm_warn_limited;
 use crate::dm::sched::NoIoScope;
@@ -17,7 +18,6 @@ use crate::dm_remap_core::engine::moves::{remap_range, remap_ranges, Report};
 use crate::dm_remap_core::engine::{ChangeFailed, Event};
 use crate::dm_remap_core::extent::{self, Extent, ExtentState};
 use crate::dm_remap_core::message::RangeList;
-use super::platform::KList;
 
 impl RemapTarget {
     pub(super) fn remap_message(&self, sector: u64, sectors: u64, out: &mut Emitter<'_>) -> Result<bool> {

@@ -33,10 +33,7 @@ pub fn remap_range<P: Platform>(p: &P, first: u64, blocks: u64) -> Result<Report
 /// the allocator is as before (but for a tried commit, which moves it past
 /// the blocks it named). A block that cannot be read is remapped `Lost`
 /// (zeros on the spare), as for one range.
-pub fn remap_ranges<P: Platform>(
-    p: &P,
-    ranges: &mut [(u64, u64)],
-) -> Result<Report<P::List<Extent>>, ChangeFailed> {
+pub fn remap_ranges<P: Platform>(p: &P, ranges: &mut [(u64, u64)]) -> Result<Report<P::List<Extent>>, ChangeFailed> {
     let n = merge_ranges(ranges);
     let ranges = ranges.get(..n).unwrap_or_default();
     let mut writer = p.lock_writer();

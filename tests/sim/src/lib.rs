@@ -184,7 +184,8 @@ fn control(t: &Target, oracle: &Mutex<Oracle>, cfg: &Config) {
             }
             25..=34 => {
                 // A bulk remap: a few scattered ranges, overlapping at times.
-                let ranges: Vec<(u64, u64)> = (0..rng.gen_range(2..=4)).map(|_| picks(&mut rng, cfg.main_blocks)).collect();
+                let ranges: Vec<(u64, u64)> =
+                    (0..rng.gen_range(2..=4)).map(|_| picks(&mut rng, cfg.main_blocks)).collect();
                 let r = t.remap_list(&ranges);
                 t.trace.note(format!("remap_list {ranges:?}: {r:?}"));
             }
@@ -486,7 +487,10 @@ pub fn bulk_remap_meets_writes() {
         });
         let table = t.table_now();
         for b in [1, 4, 9, 10, 11, 12] {
-            assert!(extent::route(&table, b, 1).spare.is_some(), "invariant: block {b} of the bulk remap is not remapped");
+            assert!(
+                extent::route(&table, b, 1).spare.is_some(),
+                "invariant: block {b} of the bulk remap is not remapped"
+            );
         }
     });
 }

@@ -12,7 +12,7 @@ awk 'BEGIN { for (i = 0; i < 100000; i++) print 20 * i + i % 7 }' > /tmp/work/li
 # A sample of 64 listed blocks gets random data first (through the target,
 # so on main), and so does a block between two listed ones.
 dd if=/dev/urandom of=/tmp/work/sample bs=512 count=65 status=none
-awk 'NR % 1531 == 1' /tmp/work/list | head -64 > /tmp/work/picked
+awk 'NR % 1531 == 1 && n++ < 64' /tmp/work/list > /tmp/work/picked
 j=0
 while read -r s; do
     dd if=/tmp/work/sample of="$dev" bs=512 skip=$j seek="$s" count=1 oflag=direct conv=notrunc status=none
