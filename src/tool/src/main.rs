@@ -178,10 +178,20 @@ fn badblocks_cmd(action: &BadblocksAction) -> Result<Outcome, String> {
                 std::fs::read_to_string(list).map_err(|e| format!("{}: {e}", list.display()))?
             };
             let runs = badblocks::parse_list(&text, *block_size)?;
-            for (sector, sectors) in &runs {
-                status::remap(device, *sector, *sectors)?;
+            // One remap_list message per batch: one copy pass and one commit
+            // each, where a remap per run cost a commit per run.
+            let batches = badblocks::remap_list_batches(&runs);
+            let (mut remapped, mut lost) = (0, 0);
+            for words in &batches {
+                let (r, l) = status::remap_list(device, words)?;
+                remapped += r;
+                lost += l;
             }
-            println!("imported {} run(s) of bad blocks", runs.len());
+            println!(
+                "imported {} run(s) of bad blocks in {} message(s): remapped {remapped} lost {lost}",
+                runs.len(),
+                batches.len()
+            );
             Ok(Outcome::Clean)
         }
         BadblocksAction::Export { device, block_size } => {
