@@ -582,6 +582,61 @@ pub fn bulk_remap_crash_points() -> usize {
     unreachable!()
 }
 
+/// A bulk remap of `n` scattered unreadable blocks (what `badblocks import`
+/// sends: up to 16384 listed bad blocks per message) holds the writer lock
+/// for its whole copy, and with it the recovery worker (every failed bio
+/// of the device waits for it, and a suspend for them) and every bio to a
+/// listed block (held back). Each unreadable block gets `read_retries`
+/// rereads with backoff sleeps (20 + 40 ms at the default 3) inside that
+/// hold. Returns the milliseconds slept while the lock was held.
+pub fn bulk_remap_of_unreadable_blocks_sleeps(n: u64) -> u64 {
+    use crate::target::SLEPT_MS;
+    let main_blocks = 2 * n;
+    let rcu = Rcu::default();
+    let oracle = Mutex::new(Oracle::new(main_blocks));
+    let t = Target::new(main_blocks, 4 * n + 1024, &rcu, &oracle, Policies::default());
+    let ranges: Vec<(u64, u64)> = (0..n).map(|i| (2 * i, 1)).collect();
+    {
+        let mut m = t.main.lock().unwrap_or_else(|e| e.into_inner());
+        for &(b, _) in &ranges {
+            m.faults.bad_read.insert(b);
+        }
+    }
+    let before = SLEPT_MS.load(std::sync::atomic::Ordering::Relaxed);
+    let added = t.remap_list(&ranges).unwrap_or_else(|e| panic!("remap_list: {e:?}"));
+    let slept = SLEPT_MS.load(std::sync::atomic::Ordering::Relaxed) - before;
+    let lost: u64 = added.iter().filter(|e| e.state == extent::ExtentState::Lost).map(|e| u64::from(e.len)).sum();
+    assert_eq!(lost, n, "every listed block is unreadable: lost");
+    slept
+}
+
+/// A spare block that fails writes (a grown defect of the spare) at the
+/// allocator's cursor: the bulk remap fails with `Io` and leaves the
+/// allocator where it was, so the next one (and every `remap`) is handed
+/// the same spare block and fails again; nothing retires it (only a
+/// recovery round's `fresh_block` does).
+pub fn bulk_remap_after_a_spare_block_fails_a_write() {
+    let rcu = Rcu::default();
+    let oracle = Mutex::new(Oracle::new(BULK_BLOCKS));
+    let t = Target::new(BULK_BLOCKS, 512, &rcu, &oracle, Policies::default());
+    with_devices(&t, &oracle, || {
+        write_tags(&t, &oracle, 0..BULK_BLOCKS);
+        let cursor = t.lock_writer_for_test().alloc.cursor();
+        let bad = t.layout.pool_start + cursor;
+        t.spare.lock().unwrap_or_else(|e| e.into_inner()).faults.bad_write.insert(bad);
+        assert_eq!(t.remap_list(&BULK), Err(ChangeFailed::Io), "the copy to the bad spare block fails");
+        for attempt in 1..=3 {
+            let r = t.remap_list(&[(1, 1)]);
+            assert!(
+                r.is_ok(),
+                "attempt {attempt}: a one-block remap_list after spare block {bad} failed a write: {r:?} \
+                 (the allocator is still at cursor {}, the bad block)",
+                t.lock_writer_for_test().alloc.cursor()
+            );
+        }
+    });
+}
+
 /// The trace of the last run (kept outside the run, which a violation
 /// unwinds).
 pub static TRACE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());

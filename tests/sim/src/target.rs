@@ -368,6 +368,11 @@ pub struct Crash {
 }
 
 /// The simulated target.
+/// Milliseconds the engine asked to sleep (retry backoffs), over every
+/// target: for the scenarios that bound how long one change holds the
+/// writer lock.
+pub static SLEPT_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 pub struct Target<'a> {
     pub layout: SpareLayout,
     pub main_blocks: u64,
@@ -876,7 +881,8 @@ impl Platform for Target<'_> {
     fn write_spare_durable(&self, pool_block: u64, buf: &mut SimBuf, len: usize) -> Result<(), IoFailed> {
         self.sync_io(Dev::Spare, self.spare_sector(pool_block), buf.bytes(len), true, true).map_err(|_| IoFailed)
     }
-    fn sleep_ms(&self, _ms: u32) {
+    fn sleep_ms(&self, ms: u32) {
+        SLEPT_MS.fetch_add(u64::from(ms), std::sync::atomic::Ordering::Relaxed);
         thread::yield_now();
     }
 

@@ -67,3 +67,23 @@ fn a_crash_at_any_write_of_a_bulk_remap_loses_nothing() {
         1,
     );
 }
+
+#[test]
+fn a_bulk_remap_of_unreadable_blocks_holds_the_writer_lock_less_than_the_hung_task_timeout() {
+    // 2048 unreadable blocks: an eighth of the most one remap_list takes.
+    shuttle::check_random(
+        || {
+            let slept = dm_remap_sim::bulk_remap_of_unreadable_blocks_sleeps(2048);
+            eprintln!("a remap_list of 2048 unreadable blocks slept {slept} ms under the writer lock");
+            // The kernel's default hung_task_timeout_secs: the recovery worker
+            // (and a writer to a listed block) waits on it that long.
+            assert!(slept < 120_000, "slept {slept} ms under the writer lock (hung task after 120 s)");
+        },
+        1,
+    );
+}
+
+#[test]
+fn a_bulk_remap_after_a_failed_spare_write_can_succeed() {
+    shuttle::check_random(dm_remap_sim::bulk_remap_after_a_spare_block_fails_a_write, 1);
+}
