@@ -517,13 +517,18 @@ pub fn bulk_remap_is_all_or_nothing() {
     with_devices(&t, &oracle, || {
         write_tags(&t, &oracle, 0..BULK_BLOCKS);
         let alloc = t.lock_writer_for_test().alloc;
-        // The spare block the copy's batch ends on fails its write.
-        let third = t.layout.pool_start + 2;
-        t.spare.lock().unwrap_or_else(|e| e.into_inner()).faults.bad_write.insert(third);
+        // Every pool block fails its write (one that fails alone is
+        // retired and the block goes to a fresh one): the copy fails.
+        let pool = t.layout.pool_start..t.layout.pool_start + t.layout.pool_blocks;
+        t.spare.lock().unwrap_or_else(|e| e.into_inner()).faults.bad_write.extend(pool.clone());
         assert_eq!(t.remap_list(&BULK), Err(ChangeFailed::Io), "a failed copy to the spare");
         assert!(t.table_now().is_empty(), "a bulk remap whose copy failed published extents");
         assert_eq!(t.lock_writer_for_test().alloc.cursor(), alloc.cursor(), "a failed copy used spare blocks");
-        t.spare.lock().unwrap_or_else(|e| e.into_inner()).faults.bad_write.remove(&third);
+        let mut s = t.spare.lock().unwrap_or_else(|e| e.into_inner());
+        for b in pool {
+            s.faults.bad_write.remove(&b);
+        }
+        drop(s);
         // Both metadata regions refuse writes: the commit fails.
         let regions: Vec<u64> = (0..2)
             .flat_map(|c| {
@@ -611,10 +616,11 @@ pub fn bulk_remap_of_unreadable_blocks_sleeps(n: u64) -> u64 {
 }
 
 /// A spare block that fails writes (a grown defect of the spare) at the
-/// allocator's cursor: the bulk remap fails with `Io` and leaves the
-/// allocator where it was, so the next one (and every `remap`) is handed
-/// the same spare block and fails again; nothing retires it (only a
-/// recovery round's `fresh_block` does).
+/// allocator's cursor. Before the fix the bulk remap failed with `Io` and
+/// left the allocator where it was, so the next one (and every `remap`)
+/// was handed the same spare block and failed again. Now the copy retires
+/// it as a recovery round does: the bulk remap succeeds without it, the
+/// committed cursor is past it, and later remaps succeed.
 pub fn bulk_remap_after_a_spare_block_fails_a_write() {
     let rcu = Rcu::default();
     let oracle = Mutex::new(Oracle::new(BULK_BLOCKS));
@@ -624,13 +630,24 @@ pub fn bulk_remap_after_a_spare_block_fails_a_write() {
         let cursor = t.lock_writer_for_test().alloc.cursor();
         let bad = t.layout.pool_start + cursor;
         t.spare.lock().unwrap_or_else(|e| e.into_inner()).faults.bad_write.insert(bad);
-        assert_eq!(t.remap_list(&BULK), Err(ChangeFailed::Io), "the copy to the bad spare block fails");
-        for attempt in 1..=3 {
-            let r = t.remap_list(&[(1, 1)]);
+        let added = t.remap_list(&BULK).unwrap_or_else(|e| panic!("remap_list with spare block {bad} failing: {e:?}"));
+        let remapped: u64 = added.iter().map(|e| u64::from(e.len)).sum();
+        assert_eq!(remapped, 6, "blocks the bulk remap added: {added:?}");
+        assert!(
+            t.table_now()
+                .iter()
+                .all(|e| !(u64::from(e.spare)..u64::from(e.spare) + u64::from(e.len)).contains(&cursor)),
+            "spare block {bad} failed its write but is in the table: {:?}",
+            t.table_now()
+        );
+        let committed = t.lock_writer_for_test().alloc.cursor();
+        assert!(committed > cursor, "the committed cursor {committed} did not move past the retired block {cursor}");
+        for (attempt, block) in [2u64, 3, 5].into_iter().enumerate() {
+            let r = t.remap_list(&[(block, 1)]);
             assert!(
-                r.is_ok(),
+                r.as_ref().is_ok_and(|v| v.len() == 1),
                 "attempt {attempt}: a one-block remap_list after spare block {bad} failed a write: {r:?} \
-                 (the allocator is still at cursor {}, the bad block)",
+                 (the allocator is at cursor {})",
                 t.lock_writer_for_test().alloc.cursor()
             );
         }
