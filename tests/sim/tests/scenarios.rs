@@ -87,3 +87,18 @@ fn a_bulk_remap_of_unreadable_blocks_holds_the_writer_lock_less_than_the_hung_ta
 fn a_bulk_remap_after_a_failed_spare_write_can_succeed() {
     shuttle::check_random(dm_remap_sim::bulk_remap_after_a_spare_block_fails_a_write, 1);
 }
+
+#[test]
+fn a_full_remap_list_of_unreadable_blocks_sleeps_no_more_than_the_message_budget() {
+    // 16384 unreadable blocks: the most one remap_list takes. Every block
+    // gets one retry once the budget is spent, without sleeping.
+    shuttle::check_random(
+        || {
+            let n = dm_remap_core::engine::moves::REREAD_SLEEP_BUDGET_MS;
+            let slept = dm_remap_sim::bulk_remap_of_unreadable_blocks_sleeps(16384);
+            eprintln!("a remap_list of 16384 unreadable blocks slept {slept} ms under the writer lock");
+            assert!(slept <= u64::from(n), "slept {slept} ms under the writer lock (budget {n} ms)");
+        },
+        1,
+    );
+}
