@@ -595,7 +595,6 @@ pub fn bulk_remap_crash_points() -> usize {
 /// rereads with backoff sleeps (20 + 40 ms at the default 3) inside that
 /// hold. Returns the milliseconds slept while the lock was held.
 pub fn bulk_remap_of_unreadable_blocks_sleeps(n: u64) -> u64 {
-    use crate::target::SLEPT_MS;
     let main_blocks = 2 * n;
     let rcu = Rcu::default();
     let oracle = Mutex::new(Oracle::new(main_blocks));
@@ -607,9 +606,9 @@ pub fn bulk_remap_of_unreadable_blocks_sleeps(n: u64) -> u64 {
             m.faults.bad_read.insert(b);
         }
     }
-    let before = SLEPT_MS.load(std::sync::atomic::Ordering::Relaxed);
+    let before = t.slept_ms.load(std::sync::atomic::Ordering::Relaxed);
     let added = t.remap_list(&ranges).unwrap_or_else(|e| panic!("remap_list: {e:?}"));
-    let slept = SLEPT_MS.load(std::sync::atomic::Ordering::Relaxed) - before;
+    let slept = t.slept_ms.load(std::sync::atomic::Ordering::Relaxed) - before;
     let lost: u64 = added.iter().filter(|e| e.state == extent::ExtentState::Lost).map(|e| u64::from(e.len)).sum();
     assert_eq!(lost, n, "every listed block is unreadable: lost");
     slept

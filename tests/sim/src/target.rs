@@ -368,11 +368,6 @@ pub struct Crash {
 }
 
 /// The simulated target.
-/// Milliseconds the engine asked to sleep (retry backoffs), over every
-/// target: for the scenarios that bound how long one change holds the
-/// writer lock.
-pub static SLEPT_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
 pub struct Target<'a> {
     pub layout: SpareLayout,
     pub main_blocks: u64,
@@ -403,6 +398,10 @@ pub struct Target<'a> {
     /// suspend waits for them, and for nothing else the worker does.
     pub worker_bios: Arc<AtomicU64>,
     pub worker_thread: Mutex<Option<thread::ThreadId>>,
+    /// Milliseconds the engine asked this target to sleep (retry
+    /// backoffs): for the scenarios that bound how long one change holds
+    /// the writer lock. Per target, as tests run side by side.
+    pub slept_ms: std::sync::atomic::AtomicU64,
 }
 
 struct View<'v> {
@@ -509,6 +508,7 @@ impl<'a> Target<'a> {
             excused: AtomicBool::new(false),
             worker_bios: Arc::default(),
             worker_thread: Mutex::new(None),
+            slept_ms: Default::default(),
         }
     }
 
@@ -882,7 +882,7 @@ impl Platform for Target<'_> {
         self.sync_io(Dev::Spare, self.spare_sector(pool_block), buf.bytes(len), true, true).map_err(|_| IoFailed)
     }
     fn sleep_ms(&self, ms: u32) {
-        SLEPT_MS.fetch_add(u64::from(ms), std::sync::atomic::Ordering::Relaxed);
+        self.slept_ms.fetch_add(u64::from(ms), std::sync::atomic::Ordering::Relaxed);
         thread::yield_now();
     }
 
