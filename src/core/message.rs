@@ -8,9 +8,12 @@ use super::policy::{Policy, PolicyError};
 
 /// A message the target understands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Message {
+pub enum Message<'a> {
     /// `remap <sector> [<count>]`: remap the blocks covering the range.
     Remap { sector: u64, sectors: u64 },
+    /// `remap_list <sector>[+<count>]...`: remap the blocks covering every
+    /// range as one change (one copy pass, one commit).
+    RemapList(RangeList<'a>),
     /// `list_remaps [<start_block> <count>]`: list extents from a main block.
     ListRemaps { start_block: u64, max: Option<u64> },
     /// `set <policy> <value>`.
@@ -32,6 +35,58 @@ pub const DEFAULT_SCAN_RATE: u32 = 32;
 /// Highest scan rate accepted, MiB/s.
 pub const MAX_SCAN_RATE: u32 = 100_000;
 
+/// The most ranges one `remap_list` message takes. A message is one ioctl
+/// buffer (dm-ioctl takes up to `DM_MAX_TARGETS * DM_MAX_TARGET_PARAMS`,
+/// 1 GiB, but splits it into an argument array of at most
+/// `KMALLOC_MAX_SIZE`, some 500000 words), and a bulk remap holds the
+/// writer lock (and I/O to its blocks) for its whole copy: 16384 ranges
+/// keep both small (the tool sends longer lists in batches).
+pub const MAX_REMAP_LIST: usize = 16384;
+
+/// The ranges of a `remap_list` message, checked by [`Message::parse`]:
+/// each word is `<sector>` or `<sector>+<count>`, count at least 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RangeList<'a>(&'a [&'a [u8]]);
+
+impl<'a> RangeList<'a> {
+    /// How many ranges.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none (never, once parsed).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The ranges, `(sector, sectors)`, in message order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, u64)> + 'a {
+        self.0.iter().filter_map(|w| range(w).ok())
+    }
+
+    /// The words, as sent (to recognise the same message sent again).
+    pub fn words(&self) -> &'a [&'a [u8]] {
+        self.0
+    }
+}
+
+/// One `remap_list` word: `<sector>` or `<sector>+<count>`.
+pub fn range(word: &[u8]) -> Result<(u64, u64), MessageError> {
+    match word.iter().position(|&c| c == b'+') {
+        None => Ok((number(word)?, 1)),
+        Some(i) => Ok((number(word.get(..i).unwrap_or_default())?, count(word.get(i + 1..).unwrap_or_default())?)),
+    }
+}
+
+/// Encodes one `remap_list` word (the inverse of [`range`]).
+pub fn encode_range(sector: u64, sectors: u64, out: &mut impl core::fmt::Write) -> core::fmt::Result {
+    if sectors == 1 {
+        write!(out, "{sector}")
+    } else {
+        write!(out, "{sector}+{sectors}")
+    }
+}
+
 /// Why a message was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MessageError {
@@ -45,6 +100,8 @@ pub enum MessageError {
     NotANumber,
     /// A count of zero.
     ZeroCount,
+    /// A `remap_list` of more than [`MAX_REMAP_LIST`] ranges.
+    TooManyRanges,
     /// `set` of a policy this version does not have.
     UnknownPolicy,
     /// A policy value out of range.
@@ -60,6 +117,7 @@ impl MessageError {
             Self::ArgumentCount => c"wrong number of arguments",
             Self::NotANumber => c"argument is not an unsigned decimal number",
             Self::ZeroCount => c"count must be at least 1",
+            Self::TooManyRanges => c"too many ranges (at most 16384 per remap_list)",
             Self::UnknownPolicy => c"unknown policy",
             Self::BadPolicyValue => c"invalid policy value",
         }
@@ -77,14 +135,22 @@ fn count(word: &[u8]) -> Result<u64, MessageError> {
     }
 }
 
-impl Message {
+impl<'a> Message<'a> {
     /// Parses the message words (command first).
-    pub fn parse(words: &[&[u8]]) -> Result<Self, MessageError> {
+    pub fn parse(words: &'a [&'a [u8]]) -> Result<Self, MessageError> {
         let (command, args) = words.split_first().ok_or(MessageError::Empty)?;
         match (*command, args) {
             (b"remap", [sector]) => Ok(Self::Remap { sector: number(sector)?, sectors: 1 }),
             (b"remap", [sector, n]) => Ok(Self::Remap { sector: number(sector)?, sectors: count(n)? }),
             (b"remap", _) => Err(MessageError::ArgumentCount),
+            (b"remap_list", []) => Err(MessageError::ArgumentCount),
+            (b"remap_list", _) if args.len() > MAX_REMAP_LIST => Err(MessageError::TooManyRanges),
+            (b"remap_list", _) => {
+                for w in args {
+                    range(w)?;
+                }
+                Ok(Self::RemapList(RangeList(args)))
+            }
             (b"list_remaps", []) => Ok(Self::ListRemaps { start_block: 0, max: None }),
             (b"list_remaps", [start, n]) => Ok(Self::ListRemaps { start_block: number(start)?, max: Some(count(n)?) }),
             (b"list_remaps", _) => Err(MessageError::ArgumentCount),
@@ -114,9 +180,35 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn parse(line: &str) -> Result<Message, MessageError> {
+    fn parse(line: &str) -> Result<Message<'static>, MessageError> {
+        // Leaked: a parsed message borrows its words (a test's few bytes).
+        let line: &'static str = Box::leak(line.to_owned().into_boxed_str());
         let words: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
-        Message::parse(&words)
+        Message::parse(Vec::leak(words))
+    }
+
+    fn ranges(line: &str) -> Result<Vec<(u64, u64)>, MessageError> {
+        match parse(line)? {
+            Message::RemapList(list) => Ok(list.iter().collect()),
+            m => panic!("'{line}' parsed as {m:?}, not remap_list"),
+        }
+    }
+
+    #[test]
+    fn remap_list_forms() {
+        assert_eq!(ranges("remap_list 8"), Ok(vec![(8, 1)]));
+        assert_eq!(ranges("remap_list 8+16 0 100+1"), Ok(vec![(8, 16), (0, 1), (100, 1)]));
+        assert_eq!(parse("remap_list"), Err(MessageError::ArgumentCount));
+        assert_eq!(parse("remap_list 8+0"), Err(MessageError::ZeroCount));
+        assert_eq!(parse("remap_list 8+"), Err(MessageError::NotANumber));
+        assert_eq!(parse("remap_list +8"), Err(MessageError::NotANumber));
+        assert_eq!(parse("remap_list 8+1+1"), Err(MessageError::NotANumber));
+        assert_eq!(parse("remap_list 1 x"), Err(MessageError::NotANumber));
+        assert_eq!(parse("remap_list 1 -1"), Err(MessageError::NotANumber));
+        let most = format!("remap_list{}", " 1".repeat(MAX_REMAP_LIST));
+        assert_eq!(parse(&most).map(|m| matches!(m, Message::RemapList(l) if l.len() == MAX_REMAP_LIST)), Ok(true));
+        let over = format!("remap_list{}", " 1".repeat(MAX_REMAP_LIST + 1));
+        assert_eq!(parse(&over), Err(MessageError::TooManyRanges));
     }
 
     #[test]
@@ -168,8 +260,15 @@ mod tests {
 
     proptest! {
         #[test]
-        fn parse_never_panics(line in "[a-z_0-9 -]{0,40}") {
+        fn parse_never_panics(line in "[a-z_0-9 +-]{0,40}") {
             let _ = parse(&line);
+        }
+
+        #[test]
+        fn remap_list_words_round_trip(sector in any::<u64>(), sectors in 1u64..) {
+            let mut word = String::new();
+            encode_range(sector, sectors, &mut word).unwrap();
+            prop_assert_eq!(range(word.as_bytes()), Ok((sector, sectors)));
         }
     }
 }

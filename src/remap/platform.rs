@@ -354,6 +354,15 @@ impl RemapTarget {
             Event::MessageFailed { sector, sectors, why } => {
                 dm_err_limited!(self.name, "remap {} {}: failed ({:?}); nothing was remapped\n", sector, sectors, why)
             }
+            Event::ListFailed { ranges, sector, why } => {
+                dm_err_limited!(
+                    self.name,
+                    "remap_list of {} range(s) from sector {}: failed ({:?}); nothing was remapped\n",
+                    ranges,
+                    sector,
+                    why
+                )
+            }
             Event::HeldAcrossEdge { block } => {
                 dm_err_limited!(self.name, "held bio at block {} spans a run edge; failing it\n", block)
             }

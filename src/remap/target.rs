@@ -266,6 +266,7 @@ impl TargetOps for RemapTarget {
         })?;
         let result = match message {
             Message::Remap { sector, sectors } => self.remap_or_resend(sector, sectors, out),
+            Message::RemapList(list) => self.remap_list_or_resend(list, out),
             Message::ListRemaps { start_block, max } => self.list_message(start_block, max, out),
             Message::Set(policy) => {
                 self.set_policy(policy);

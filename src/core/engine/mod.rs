@@ -166,6 +166,9 @@ pub enum Event {
     PoolExhausted { free: u64, total: u64 },
     /// A `remap` message failed and changed nothing.
     MessageFailed { sector: u64, sectors: u64, why: ChangeFailed },
+    /// A `remap_list` message of `ranges` ranges from `sector` failed and
+    /// changed nothing.
+    ListFailed { ranges: u64, sector: u64, why: ChangeFailed },
     /// A held bio spans a run edge (cannot happen) and is failed.
     HeldAcrossEdge { block: u64 },
 }

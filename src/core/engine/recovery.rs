@@ -13,7 +13,7 @@ use super::super::spare_alloc::SpareAllocator;
 use super::{BioInfo, Completion, Counter, Event, IoBuf, List, Op, Platform, WorkBio, Writer};
 
 /// Spare blocks tried for one remapped block before giving up on it.
-const SPARE_ATTEMPTS: u32 = 3;
+pub(super) const SPARE_ATTEMPTS: u32 = 3;
 
 /// The remaps one round of recovery adds.
 struct Round<P: Platform> {
@@ -30,7 +30,12 @@ struct Round<P: Platform> {
 
 /// Backoff before retry `attempt` (1, 2, ...) of a transient error.
 fn backoff<P: Platform>(p: &P, attempt: u32) {
-    p.sleep_ms((10u32 << attempt.min(3)).min(100));
+    p.sleep_ms(backoff_ms(attempt));
+}
+
+/// Milliseconds of the backoff before retry `attempt`: 20, 40, then 80.
+fn backoff_ms(attempt: u32) -> u32 {
+    (10u32 << attempt.min(3)).min(100)
 }
 
 /// Handles `failed` bios and `writes` held for pending blocks: one round,
@@ -188,6 +193,35 @@ pub fn reread_main<P: Platform>(p: &P, block: u64, buf: &mut P::Buf, transient: 
         }
         p.read_main(block, buf, p.block_bytes()).is_ok()
     })
+}
+
+/// [`reread_main`] for an error that may be transient, with its backoff
+/// sleeps paid from `sleep_left` (milliseconds): while it lasts, the block
+/// gets its `read_retries` reads with backoff; once a backoff no longer
+/// fits, the budget is spent and the block (and every later one) gets at
+/// most one retry, without sleeping. `true` if it read.
+pub fn reread_main_within<P: Platform>(p: &P, block: u64, buf: &mut P::Buf, sleep_left: &mut u32) -> bool {
+    let attempts = p.policies().read_retries.max(1);
+    let mut attempt = 0;
+    loop {
+        if p.read_main(block, buf, p.block_bytes()).is_ok() {
+            return true;
+        }
+        attempt += 1;
+        if attempt >= attempts {
+            return false;
+        }
+        let ms = backoff_ms(attempt);
+        if let Some(left) = sleep_left.checked_sub(ms) {
+            *sleep_left = left;
+            p.sleep_ms(ms);
+        } else {
+            *sleep_left = 0;
+            if attempt > 1 {
+                return false;
+            }
+        }
+    }
 }
 
 /// Puts the block in `buf` on the spare: on the spare block this round

@@ -32,6 +32,33 @@ pub fn parse_list(text: &str, block_size: u64) -> Result<Vec<(u64, u64)>, String
     Ok(runs)
 }
 
+/// The most bytes of range words one `remap_list` message carries (dmsetup
+/// takes them as arguments: well under the 2 MiB execve allows).
+pub const MESSAGE_BYTES: usize = 512 << 10;
+
+/// The `remap_list` messages (their range words) that remap `runs`: at most
+/// `MAX_REMAP_LIST` ranges and [`MESSAGE_BYTES`] each, in list order.
+pub fn remap_list_batches(runs: &[(u64, u64)]) -> Vec<Vec<String>> {
+    use dm_remap_core::message::{encode_range, MAX_REMAP_LIST};
+    let mut batches: Vec<Vec<String>> = Vec::new();
+    let mut bytes = 0;
+    for &(sector, sectors) in runs {
+        let mut word = String::new();
+        let _ = encode_range(sector, sectors, &mut word);
+        match batches.last_mut() {
+            Some(b) if b.len() < MAX_REMAP_LIST && bytes + word.len() < MESSAGE_BYTES => {
+                bytes += word.len() + 1;
+                b.push(word);
+            }
+            _ => {
+                bytes = word.len() + 1;
+                batches.push(vec![word]);
+            }
+        }
+    }
+    batches
+}
+
 /// The blocks of `block_size` bytes that hold remapped sectors, from a
 /// `list_remaps` output of a target with `remap_block_bytes` blocks (lines
 /// `<main_block> <spare_block> <length> <state>`; pending lines are left
@@ -70,6 +97,25 @@ mod tests {
         assert_eq!(parse_list(text, 4096), Ok(vec![(40, 8), (80, 16), (160, 8)]));
         assert!(parse_list("12x\n", 1024).unwrap_err().contains("line 1"));
         assert!(parse_list("1\n", 1000).is_err());
+    }
+
+    #[test]
+    fn imports_batch_into_remap_list_messages_the_target_takes() {
+        use dm_remap_core::message::{Message, MAX_REMAP_LIST};
+        let runs: Vec<(u64, u64)> = (0..40_000u64).map(|i| (i * 20, if i % 3 == 0 { 8 } else { 1 })).collect();
+        let batches = remap_list_batches(&runs);
+        assert_eq!(batches.len(), 3, "40000 ranges in messages of at most {MAX_REMAP_LIST}");
+        let mut back = vec![];
+        for b in &batches {
+            let words: Vec<&[u8]> = std::iter::once(&b"remap_list"[..]).chain(b.iter().map(|w| w.as_bytes())).collect();
+            assert!(b.iter().map(|w| w.len() + 1).sum::<usize>() <= MESSAGE_BYTES);
+            match Message::parse(&words) {
+                Ok(Message::RemapList(list)) => back.extend(list.iter()),
+                other => panic!("a batch the target refuses: {other:?}"),
+            }
+        }
+        assert_eq!(back, runs, "the ranges the messages carry");
+        assert!(remap_list_batches(&[]).is_empty());
     }
 
     #[test]

@@ -276,6 +276,21 @@ pub fn remap(device: &str, sector: u64, count: u64) -> Result<String, String> {
     message(device, &["remap", &sector.to_string(), &count.to_string()])
 }
 
+/// `remap_list`: remaps every range of `words` (`<sector>[+<count>]`) in one
+/// message; returns `(remapped, lost)` blocks as the target reports them.
+pub fn remap_list(device: &str, words: &[String]) -> Result<(u64, u64), String> {
+    let mut args = vec!["message", device, "0", "remap_list"];
+    args.extend(words.iter().map(String::as_str));
+    let out = dmsetup::run(&args).map_err(|e| format!("{device}: {e}"))?;
+    match out.split_whitespace().collect::<Vec<_>>().as_slice() {
+        ["remapped", r, "lost", l, ..] => match (r.parse(), l.parse()) {
+            (Ok(r), Ok(l)) => Ok((r, l)),
+            _ => Err(format!("{device}: unexpected remap_list result '{}'", out.trim())),
+        },
+        _ => Err(format!("{device}: unexpected remap_list result '{}'", out.trim())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -398,6 +398,10 @@ pub struct Target<'a> {
     /// suspend waits for them, and for nothing else the worker does.
     pub worker_bios: Arc<AtomicU64>,
     pub worker_thread: Mutex<Option<thread::ThreadId>>,
+    /// Milliseconds the engine asked this target to sleep (retry
+    /// backoffs): for the scenarios that bound how long one change holds
+    /// the writer lock. Per target, as tests run side by side.
+    pub slept_ms: std::sync::atomic::AtomicU64,
 }
 
 struct View<'v> {
@@ -504,6 +508,7 @@ impl<'a> Target<'a> {
             excused: AtomicBool::new(false),
             worker_bios: Arc::default(),
             worker_thread: Mutex::new(None),
+            slept_ms: Default::default(),
         }
     }
 
@@ -765,7 +770,14 @@ impl<'a> Target<'a> {
         Ok(r.lost_blocks)
     }
 
-    /// The published table (for checks).
+    /// A `remap_list` message over block ranges `(first, blocks)`: the
+    /// extents it added.
+    pub fn remap_list(&self, ranges: &[(u64, u64)]) -> Result<Vec<Extent>, ChangeFailed> {
+        let mut ranges = ranges.to_vec();
+        let r = dm_remap_core::engine::moves::remap_ranges(self, &mut ranges)?;
+        Ok(r.extents.into_iter().collect())
+    }
+
     /// The writer state, for scenarios that set it up.
     pub fn lock_writer_for_test(&self) -> shuttle::sync::MutexGuard<'_, Writer<SimMeta, SimBuf>> {
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
@@ -869,7 +881,8 @@ impl Platform for Target<'_> {
     fn write_spare_durable(&self, pool_block: u64, buf: &mut SimBuf, len: usize) -> Result<(), IoFailed> {
         self.sync_io(Dev::Spare, self.spare_sector(pool_block), buf.bytes(len), true, true).map_err(|_| IoFailed)
     }
-    fn sleep_ms(&self, _ms: u32) {
+    fn sleep_ms(&self, ms: u32) {
+        self.slept_ms.fetch_add(u64::from(ms), std::sync::atomic::Ordering::Relaxed);
         thread::yield_now();
     }
 

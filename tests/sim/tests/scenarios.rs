@@ -13,10 +13,14 @@ const ITERATIONS: usize = 20_000;
 const DEPTH: usize = 6;
 
 fn check(seed: u64, scenario: fn()) {
+    check_n(seed, ITERATIONS, scenario);
+}
+
+fn check_n(seed: u64, iterations: usize, scenario: fn()) {
     let mut config = Config::new();
     config.silence_warnings = true;
     config.failure_persistence = shuttle::FailurePersistence::None;
-    Runner::new(PctScheduler::new_from_seed(seed, DEPTH, ITERATIONS), config).run(scenario);
+    Runner::new(PctScheduler::new_from_seed(seed, DEPTH, iterations), config).run(scenario);
 }
 
 #[test]
@@ -37,4 +41,64 @@ fn a_table_not_in_step_with_the_spare_writes_nothing_to_it() {
     // blocks its stale allocator chose, which the old table may have
     // handed out meanwhile; only the commit was refused.
     shuttle::check_random(dm_remap_sim::remap_before_catching_up, 1);
+}
+
+#[test]
+fn a_bulk_remap_keeps_every_write_that_meets_it() {
+    for seed in 0..3 {
+        check_n(seed, 2_000, dm_remap_sim::bulk_remap_meets_writes);
+    }
+}
+
+#[test]
+fn a_bulk_remap_that_fails_changes_nothing_and_one_that_succeeds_commits_once() {
+    shuttle::check_random(dm_remap_sim::bulk_remap_is_all_or_nothing, 3);
+}
+
+#[test]
+fn a_crash_at_any_write_of_a_bulk_remap_loses_nothing() {
+    shuttle::check_random(
+        || {
+            let points = dm_remap_sim::bulk_remap_crash_points();
+            // The copy's batches, and each metadata copy's entries and superblock.
+            assert!(points >= 4, "only {points} device writes in a bulk remap");
+            eprintln!("a bulk remap crashed at each of its {points} device writes");
+        },
+        1,
+    );
+}
+
+#[test]
+fn a_bulk_remap_of_unreadable_blocks_holds_the_writer_lock_less_than_the_hung_task_timeout() {
+    // 2048 unreadable blocks: an eighth of the most one remap_list takes.
+    shuttle::check_random(
+        || {
+            let slept = dm_remap_sim::bulk_remap_of_unreadable_blocks_sleeps(2048);
+            eprintln!("a remap_list of 2048 unreadable blocks slept {slept} ms under the writer lock");
+            // The kernel's default hung_task_timeout_secs: the recovery worker
+            // (and a writer to a listed block) waits on it that long.
+            assert!(slept < 120_000, "slept {slept} ms under the writer lock (hung task after 120 s)");
+        },
+        1,
+    );
+}
+
+#[test]
+fn a_bulk_remap_after_a_failed_spare_write_can_succeed() {
+    shuttle::check_random(dm_remap_sim::bulk_remap_after_a_spare_block_fails_a_write, 1);
+}
+
+#[test]
+fn a_full_remap_list_of_unreadable_blocks_sleeps_no_more_than_the_message_budget() {
+    // 16384 unreadable blocks: the most one remap_list takes. Every block
+    // gets one retry once the budget is spent, without sleeping.
+    shuttle::check_random(
+        || {
+            let n = dm_remap_core::engine::moves::REREAD_SLEEP_BUDGET_MS;
+            let slept = dm_remap_sim::bulk_remap_of_unreadable_blocks_sleeps(16384);
+            eprintln!("a remap_list of 16384 unreadable blocks slept {slept} ms under the writer lock");
+            assert!(slept <= u64::from(n), "slept {slept} ms under the writer lock (budget {n} ms)");
+        },
+        1,
+    );
 }

@@ -19,12 +19,22 @@ pub fn import(device: &str, list: &Path, block_size: u64) -> anyhow::Result<Outc
     };
     let text = text.with_context(|| format!("reading bad block list {name}"))?;
     let runs = badblocks::parse_list(&text, block_size).lift().with_context(|| format!("bad block list {name}"))?;
-    for (sector, sectors) in &runs {
-        status::remap(device, *sector, *sectors)
-            .lift()
-            .with_context(|| format!("remapping sectors {sector}..{} of {device}", sector + sectors))?;
+    // One remap_list message per batch: one copy pass and one commit each,
+    // where a remap per run cost a commit per run.
+    let batches = badblocks::remap_list_batches(&runs);
+    let (mut remapped, mut lost) = (0, 0);
+    for (i, words) in batches.iter().enumerate() {
+        let (r, l) = status::remap_list(device, words).lift().with_context(|| {
+            format!("remapping batch {} of {} ({} ranges) of {device}", i + 1, batches.len(), words.len())
+        })?;
+        remapped += r;
+        lost += l;
     }
-    println!("imported {} run(s) of bad blocks", runs.len());
+    println!(
+        "imported {} run(s) of bad blocks in {} message(s): remapped {remapped} lost {lost}",
+        runs.len(),
+        batches.len()
+    );
     Ok(Outcome::Clean)
 }
 
