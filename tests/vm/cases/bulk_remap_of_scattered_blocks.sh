@@ -34,7 +34,7 @@ dmsetup message r 0 stats > /tmp/work/stats1
 commits=$(( $(awk '$1 == "commits" { print $2 }' /tmp/work/stats1) - commits0 ))
 assert_eq "$messages" 7 "messages of at most 16384 ranges"
 assert_eq "$remapped" 100000 "blocks remapped"
-assert_eq "$(status_field r 5)" 100000 "remaps in status"
+assert_eq "$(info_field r remaps)" 100000 "remaps in status"
 assert_eq "$commits" "$messages" "commits: one per remap_list message"
 assert_eq "$(dmsetup message r 0 list_remaps | wc -l)" 100000 "extents (none touch)"
 
@@ -59,6 +59,6 @@ assert_eq "$1 $3 $4" "$first 1 ok" "a sampled block's extent"
 assert_eq "$(dmsetup message r 0 remap_list $(head -100 /tmp/work/list))" "remapped 0 lost 0" "list sent again"
 end=$(sectors "$main")
 expect_message_refused r "Invalid argument" remap_list 1 3 $((end - 1))+2
-free=$(( $(status_field r 6) - $(status_field r 7) ))
+free=$(( $(info_field r spare_total) - $(info_field r spare_used) ))
 expect_message_refused r "No space left" remap_list 7 2000100+$((free + 1))
 note "100000 scattered blocks remapped by $messages remap_list messages in ${took} ms ($commits commits)"
