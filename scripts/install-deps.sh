@@ -15,6 +15,8 @@ APT_PACKAGES=(
   systemd udev lvm2
   # monitoring: promtool (check metrics) validates dm-remap-monitor's exposition in its tests
   prometheus
+  # packaging: the generated man pages are rendered with man -l
+  man-db groff-base
 )
 
 need_apt=()
