@@ -269,6 +269,15 @@ impl Geometry {
         sectors.wrapping_shr(self.shift) + u64::from(self.offset_in_block(sectors) != 0)
     }
 
+    /// The first block and the number of blocks that target sectors
+    /// `sector..sector + sectors` touch, or `None` for a range that runs past
+    /// the end of the target (a `remap` message's range check).
+    pub fn blocks_of_range(&self, sector: u64, sectors: u64) -> Option<(u64, u64)> {
+        let end = sector.checked_add(sectors).filter(|&e| e <= self.sectors)?;
+        let first = self.block_of(sector);
+        Some((first, self.blocks_in(end).saturating_sub(first)))
+    }
+
     /// Whole blocks in `bytes` bytes.
     pub fn blocks_of_bytes(&self, bytes: usize) -> u64 {
         (bytes as u64).wrapping_shr(self.shift.wrapping_add(9))
@@ -353,6 +362,17 @@ mod tests {
         assert_eq!(g.spare_sector(1), l.pool_start + 8);
         assert_eq!(g.spare_device_block(0), l.pool_start / 8);
         assert_eq!((g.block_bytes(), g.bytes_of(2), g.blocks_of_bytes(8192), g.sectors_of(3)), (4096, 8192, 2, 24));
+    }
+
+    #[test]
+    fn a_range_covers_the_blocks_it_touches_and_stays_inside() {
+        let l = SpareLayout::new(32768, 4096).unwrap();
+        let g = Geometry::new(&l, 0, 8 * 100 + 4);
+        assert_eq!(g.blocks_of_range(0, 1), Some((0, 1)));
+        assert_eq!(g.blocks_of_range(7, 2), Some((0, 2)), "a range across a block edge");
+        assert_eq!(g.blocks_of_range(800, 4), Some((100, 1)), "the partial last block");
+        assert_eq!(g.blocks_of_range(800, 5), None, "past the end");
+        assert_eq!(g.blocks_of_range(u64::MAX, 2), None, "overflow");
     }
 
     #[test]

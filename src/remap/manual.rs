@@ -21,7 +21,7 @@ use crate::dm_remap_core::message::RangeList;
 
 impl RemapTarget {
     pub(super) fn remap_message(&self, sector: u64, sectors: u64, out: &mut Emitter<'_>) -> Result<bool> {
-        let end = sector.checked_add(sectors).filter(|&e| e <= self.geo.sectors()).ok_or_else(|| {
+        let (first, blocks) = self.geo.blocks_of_range(sector, sectors).ok_or_else(|| {
             dm_warn_limited!(
                 self.name,
                 "remap {} {}: range past the end of the device ({} sectors)\n",
@@ -31,8 +31,6 @@ impl RemapTarget {
             );
             EINVAL
         })?;
-        let first = self.geo.block_of(sector);
-        let blocks = self.geo.blocks_in(end).saturating_sub(first);
         // While I/O is held back, reclaim must not write through us.
         let noio = NoIoScope::enter();
         let report = remap_range(&self, first, blocks);
@@ -50,7 +48,7 @@ impl RemapTarget {
     pub(super) fn remap_list_message(&self, list: RangeList<'_>, out: &mut Emitter<'_>) -> Result<bool> {
         let mut ranges = KVec::with_capacity(list.len(), GFP_KERNEL)?;
         for (sector, sectors) in list.iter() {
-            let end = sector.checked_add(sectors).filter(|&e| e <= self.geo.sectors()).ok_or_else(|| {
+            let range = self.geo.blocks_of_range(sector, sectors).ok_or_else(|| {
                 dm_warn_limited!(
                     self.name,
                     "remap_list {}+{}: range past the end of the device ({} sectors)\n",
@@ -60,8 +58,7 @@ impl RemapTarget {
                 );
                 EINVAL
             })?;
-            let first = self.geo.block_of(sector);
-            ranges.push((first, self.geo.blocks_in(end).saturating_sub(first)), GFP_KERNEL)?;
+            ranges.push(range, GFP_KERNEL)?;
         }
         let noio = NoIoScope::enter();
         let report = remap_ranges(&self, &mut ranges);
