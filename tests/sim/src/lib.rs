@@ -371,40 +371,28 @@ pub fn pending_write_meets_remap() {
     let oracle = Mutex::new(Oracle::new(2));
     let policies = Policies { auto_remap: false, ..Policies::default() };
     let t = Target::new(2, 512, &rcu, &oracle, policies);
-    let (worker_stop, device_stop) = (AtomicBool::new(false), AtomicBool::new(false));
-    thread::scope(|s| {
-        let device = s.spawn(|| {
-            while !device_stop.load(Ordering::SeqCst) {
-                if !t.complete_one() {
-                    thread::yield_now();
-                }
-            }
-        });
-        let worker = s.spawn(|| t.worker(&worker_stop));
+    with_devices(&t, &oracle, || {
         // Block 0 goes bad for reads: a read fails and marks it pending.
         t.main.lock().unwrap_or_else(|e| e.into_inner()).faults.bad_read.insert(0);
         oracle.lock().unwrap_or_else(|e| e.into_inner()).fault(0);
         let (st, _) = t.submit(Op::Read, 0, 1, false, vec![0]);
         assert!(st != 0 && t.pending_now().contains(&0), "block 0 is not pending");
-        let writer = s.spawn(|| {
-            let id = {
-                let mut o = oracle.lock().unwrap_or_else(|e| e.into_inner());
-                let id = o.tag();
-                o.write_start(0, id, id);
-                id
-            };
-            let (st, _) = t.submit(Op::Write, 0, 1, false, vec![id]);
-            oracle.lock().unwrap_or_else(|e| e.into_inner()).write_end(0, id, st == 0, false);
-            assert_eq!(st, 0, "invariant: the write to the pending block failed");
+        thread::scope(|s| {
+            let writer = s.spawn(|| {
+                let id = {
+                    let mut o = oracle.lock().unwrap_or_else(|e| e.into_inner());
+                    let id = o.tag();
+                    o.write_start(0, id, id);
+                    id
+                };
+                let (st, _) = t.submit(Op::Write, 0, 1, false, vec![id]);
+                oracle.lock().unwrap_or_else(|e| e.into_inner()).write_end(0, id, st == 0, false);
+                assert_eq!(st, 0, "invariant: the write to the pending block failed");
+            });
+            let message = s.spawn(|| t.remap(0, 2).map(|_| ()).unwrap_or_else(|e| panic!("remap: {e:?}")));
+            writer.join().unwrap();
+            message.join().unwrap();
         });
-        let message = s.spawn(|| t.remap(0, 2).map(|_| ()).unwrap_or_else(|e| panic!("remap: {e:?}")));
-        writer.join().unwrap();
-        message.join().unwrap();
-        read_back(&t, &oracle, 2);
-        worker_stop.store(true, Ordering::SeqCst);
-        worker.join().unwrap();
-        device_stop.store(true, Ordering::SeqCst);
-        device.join().unwrap();
     });
 }
 
