@@ -39,26 +39,73 @@ CLOCKS = {
 }
 
 
+# The design floor of issue 17.1, measured once (Documentation/benchmark.rst,
+# "Where the time goes"), not by this run: a target whose map() only
+# readdresses the bio and whose end_io returns at once.
+FLOOR = "0.83% (null randread4k; documented in benchmark.rst, not re-measured)"
+
+RANDOM_4K = ("randread4k", "randwrite4k")
+RANDOM_4K_QD1 = ("randread4k_qd1", "randwrite4k_qd1")
+
+
 def targets(rows: list[dict], extra: dict) -> list[dict]:
-    """The issue's targets, each with its measured worst case and verdict."""
-    def worst(cases):
-        sel = [r for r in rows if r["case"] in cases and r["overhead_pct"] is not None]
+    """The issue's targets, each with its measured worst case and verdict
+    ("met" is None for reference rows, which are not targets)."""
+    def worst(dset, cases, workloads=None):
+        sel = [r for r in rows if r["set"] == dset and r["case"] in cases and r["overhead_pct"] is not None
+               and (workloads is None or r["workload"] in workloads)]
         return max(sel, key=lambda r: r["overhead_pct"]) if sel else None
     out = []
-    for cases, limit, name in ((("remap_0",), 0.5, "IOPS overhead vs dm-linear, 0 remaps"),
-                               (("remap_100k_miss",), 0.5, "IOPS overhead vs dm-linear, 100k remaps not hit"),
-                               (("remap_all_hit",), 5.0, "IOPS of hits vs the same I/O on the spare")):
-        w = worst(cases)
+    for dset, cases, workloads, limit, name in (
+            ("null", ("remap_0",), RANDOM_4K, 1.0, "CPU path (null): overhead vs dm-linear, 0 remaps"),
+            ("null", ("remap_1m_miss",), RANDOM_4K, 1.0, "CPU path (null): overhead vs dm-linear, 1M remaps not hit"),
+            ("null", ("remap_all_hit",), None, 2.0, "CPU path (null): hits vs the same I/O on the spare"),
+            ("nvme", ("remap_0", "remap_1m_miss"), RANDOM_4K, 0.5,
+             "typical device (nvme, 20 us, QD32 x 2 jobs): overhead vs dm-linear, 0 remaps and 1M misses"),
+            ("nvme", ("remap_0", "remap_1m_miss"), RANDOM_4K_QD1, 0.5,
+             "typical device (nvme, 20 us, QD1 x 1 job; beside the target): 0 remaps and 1M misses")):
+        w = worst(dset, cases, workloads)
         if w:
             out.append({"target": name, "limit": f"<= {limit}%", "worst": f"{w['overhead_pct']}% "
-                        f"({w['set']} {w['workload']})", "met": w["overhead_pct"] <= limit})
+                        f"({w['case']} {w['workload']})", "met": w["overhead_pct"] <= limit})
+        if cases == ("remap_0",) and dset == "null" and w:
+            out.append({"target": "reference: design floor (map that only readdresses, end_io returning at once)",
+                        "limit": "-", "worst": FLOOR, "met": None})
+    if "icount_check_qd1_iops_nullb0" in extra and "icount_check_qd1_iops_nullb1" in extra:
+        try:
+            fast = float(extra["icount_check_qd1_iops_nullb0"])
+            slow = float(extra["icount_check_qd1_iops_nullb1"])
+            nsec = float(extra.get("nvme_completion_nsec", 20000))
+            expected = 1e9 / (1e9 / fast + nsec)
+            ratio = slow / expected
+            out.append({"target": "check: the icount clock accounts the device latency (QD1 on nullb1 vs "
+                                  "1e9 / (ns per I/O on nullb0 + completion_nsec))",
+                        "limit": "within 10%",
+                        "worst": f"{slow:.0f} IOPS, expected {expected:.0f} (nullb0 {fast:.0f}): ratio {ratio:.3f}",
+                        "met": abs(ratio - 1) <= 0.10})
+        except (ValueError, ZeroDivisionError):
+            pass
+    if "t1m_commit_p99_us" in extra:
+        p99 = float(extra["t1m_commit_p99_us"])
+        out.append({"target": "one-remap commit at 1M extents (brd spare), p99", "limit": "<= 10 ms",
+                    "worst": f"p99 {p99 / 1000:.1f} ms (p50 {float(extra.get('t1m_commit_p50_us', 0)) / 1000:.1f} ms, "
+                             f"{extra.get('t1m_commits')} commits)", "met": p99 <= 10000})
+    if "t1m_load_ms" in extra:
+        ms = float(extra["t1m_load_ms"])
+        out.append({"target": "load of 1M extents (dmsetup create, brd spare)", "limit": "<= 1 s",
+                    "worst": f"{ms / 1000:.2f} s", "met": ms <= 1000})
     if "bytes_per_remap" in extra:
         b = float(extra["bytes_per_remap"])
-        out.append({"target": "memory per remap entry", "limit": "<= 32 B", "worst": f"{b} B", "met": b <= 32})
-    if "commit_p50_us" in extra:
-        out.append({"target": "one-remap commit latency", "limit": "reported",
-                    "worst": f"p50 {extra['commit_p50_us']} us, p99 {extra.get('commit_p99_us')} us", "met": True})
+        out.append({"target": f"memory per remap entry ({extra.get('table_extents')} extents)", "limit": "<= 32 B",
+                    "worst": f"{b} B", "met": b <= 32})
+    if extra.get("commits", "0") != "0" and "commit_p50_us" in extra:
+        out.append({"target": "one-remap commit latency, near-empty table (brd spare)", "limit": "reported",
+                    "worst": f"p50 {extra['commit_p50_us']} us, p99 {extra.get('commit_p99_us')} us", "met": None})
     return out
+
+
+def met_word(met) -> str:
+    return "-" if met is None else "yes" if met else "no"
 
 
 def write(results_log: Path, out_dir: Path, clock: str = "tcg") -> Path:
@@ -81,7 +128,7 @@ def write(results_log: Path, out_dir: Path, clock: str = "tcg") -> Path:
         {"clock": clock, "runs": rows, "commit_latency_and_memory": extra, "targets": verdicts}, indent=2))
     md = ["# dm-remap benchmark", "", f"Clock: {CLOCKS.get(clock, clock)}.", "",
           "| target | limit | measured (worst) | met |", "| --- | --- | --- | --- |"]
-    md += [f"| {t['target']} | {t['limit']} | {t['worst']} | {'yes' if t['met'] else 'no'} |" for t in verdicts]
+    md += [f"| {t['target']} | {t['limit']} | {t['worst']} | {met_word(t['met'])} |" for t in verdicts]
     md += ["", "| set | case | workload | median IOPS | spread | baseline | ratio | overhead |",
           "| --- | --- | --- | ---: | ---: | --- | ---: | ---: |"]
     for r in rows:

@@ -1,54 +1,111 @@
 # The benchmark, run in the guest by `scripts/bench.sh` (not a test: it
 # never fails on speed). Prints one line per fio run on the results port:
 #   ### BENCH <set> <case> <workload> <round> <fio terse v3 line>
-# and the commit latencies as "### BENCHKV <key> <value>".
-# Devices (kernel command line from run.py): nullb0, 16 GiB, 4 KiB blocks,
-# memory_backed=0, so the CPU path dominates; ram0..ram3, 512 MiB each.
+# and other figures (commit latencies, load time, the clock check) as
+# "### BENCHKV <key> <value>".
+# Devices: nullb0 (kernel command line from run.py), 16 GiB, 4 KiB blocks,
+# memory_backed=0, so the CPU path dominates; ram0..ram3, 1 GiB each. Made
+# here through configfs when a set needs them: nullb1, nullb0's twin with a
+# 20 us hrtimer completion (a fast NVMe drive), and nullb2, a 4.5 GiB
+# memory-backed spare for the 1M-extent tables of 4 KiB blocks.
 ROUNDS=${BENCH_ROUNDS:-3}
 RUNTIME=${BENCH_RUNTIME:-4}
-SETS=${BENCH_SETS:-null brd}
-CASES=${BENCH_CASES:-linear linear_again remap_0 remap_100k_miss remap_100k_10pct remap_all_hit spare_direct}
-WORKLOADS=${BENCH_WORKLOADS:-randread4k randwrite4k seqread128k}
+SETS=${BENCH_SETS:-null nvme brd table1m}
+# Cases and workloads per set; BENCH_CASES and BENCH_WORKLOADS replace them
+# in every set.
+NULL_CASES=${BENCH_CASES:-linear linear_again remap_0 remap_1m_miss remap_100k_10pct remap_all_hit spare_direct}
+NVME_CASES=${BENCH_CASES:-linear remap_0 remap_1m_miss}
+BRD_CASES=${BENCH_CASES:-linear remap_0 remap_100k_miss}
+NULL_WORKLOADS=${BENCH_WORKLOADS:-randread4k randwrite4k seqread128k}
+NVME_WORKLOADS=${BENCH_WORKLOADS:-randread4k randwrite4k randread4k_qd1 randwrite4k_qd1}
+BRD_WORKLOADS=${BENCH_WORKLOADS:-randread4k randwrite4k seqread128k}
 COMMITS=${BENCH_COMMITS:-200}
+COMMITS_1M=${BENCH_COMMITS_1M:-50}
+NVME_NSEC=20000
 # wanted <word> <list>: whether the list has the word.
 wanted() { case " $2 " in *" $1 "*) return 0 ;; esac; return 1; }
 NULL=/dev/nullb0
 [ -b $NULL ] && [ -b /dev/ram3 ] || fail "benchmark devices missing (nullb0, ram0..ram3)"
 
+# nullb <name> <attribute=value>...: a null_blk device made through configfs
+# (the module's parameters give every device of the command line the same
+# settings); the other attributes keep the module's defaults, as nullb0's.
+nullb() {
+    local d=/sys/kernel/config/nullb/$1 kv; shift
+    [ -b "/dev/$(basename "$d")" ] && return 0
+    mkdir "$d" || fail "configfs: cannot make $d (is configfs mounted?)"
+    for kv in "$@"; do echo "${kv#*=}" > "$d/${kv%%=*}" || fail "configfs: $d/${kv%%=*} = ${kv#*=}"; done
+    echo 1 > "$d/power"
+    [ -b "/dev/$(basename "$d")" ] || fail "null_blk $(basename "$d") did not appear"
+}
+
 linear() { dmsetup create "$1" --table "0 $(sectors "$2") linear $2 0"; mapper "$1" >/dev/null; }
 
-# restore_table <main> <spare> <awk program printing "main spare" pairs>:
-# formats the spare for main, then writes a table of single-block extents
-# offline with `dm-remap restore`.
+# restore_table <main> <spare> <awk program printing "main block, pool
+# index" pairs>: formats the spare for main, then writes a table of
+# single-block extents offline with `dm-remap restore` (a million dmsetup
+# messages would take hours). Pool indexes count the usable pool blocks:
+# those at or past region B are moved above it, as the kernel allocates.
 restore_table() {
-    local main=$1 spare=$2 prog=$3 hdr n
+    local main=$1 spare=$2 prog=$3 hdr n bs g r
     dmsetup create fmt --table "0 $(sectors "$main") remap $main $spare 1 force_format"
     dmsetup remove fmt
     hdr=$(dm-remap dump "$spare" | tr -d ' \n' | sed 's/"alloc_next":[0-9]*,"extents":\[\]}$//')
-    awk "$prog" > /tmp/work/pairs
+    case "$hdr" in *'"pool_blocks"'*) ;; *) fail "unexpected dump header: $hdr" ;; esac
+    # "layout: <bytes>-byte blocks, metadata regions of <r> sectors at sectors 0 and <b>, ..."
+    set -- $(dm-remap check "$spare" | sed -n 's/^layout: \([0-9]*\)-byte blocks, metadata regions of \([0-9]*\) sectors at sectors 0 and \([0-9]*\),.*/\1 \2 \3/p')
+    [ $# = 3 ] || fail "unexpected check output: $(dm-remap check "$spare" | head -1)"
+    bs=$(( $1 / 512 )); r=$(( $2 / bs )); g=$(( ($3 - $2) / bs ))
+    awk "$prog" | awk -v g="$g" -v r="$r" '{ print $1, ($2 < g ? $2 : $2 + r) }' > /tmp/work/pairs
     n=$(awk 'BEGIN { m = 0 } { if ($2 + 1 > m) m = $2 + 1 } END { print m }' /tmp/work/pairs)
     {
         printf '%s"alloc_next":%d,"extents":[' "$hdr" "$n"
         awk '{ printf "%s{\"main_block\":%d,\"spare_pool_block\":%d,\"length\":1,\"state\":\"ok\"}", (NR > 1 ? "," : ""), $1, $2 }' /tmp/work/pairs
         echo ']}'
     } > /tmp/work/table.json
-    dm-remap restore "$spare" --input /tmp/work/table.json >/dev/null
+    rm /tmp/work/pairs
+    dm-remap restore "$spare" --input /tmp/work/table.json >/dev/null || fail "restore on $spare failed"
+    rm /tmp/work/table.json
+}
+
+# table_stats <dm name>: the table's memory as the module reports it.
+table_stats() {
+    dmsetup message "$1" 0 stats | awk '$1 == "table_extents" { n = $2 } $1 == "table_bytes" { b = $2 }
+        END { print "### BENCHKV table_extents " n; print "### BENCHKV table_bytes " b;
+              printf "### BENCHKV bytes_per_remap %.2f\n", b / n }'
+}
+
+# The 1M-miss table for a 16 GiB main of 4 KiB blocks (nullb0 and nullb1
+# alike: the spare's fingerprint is the main's size and block size): main
+# block 2i + 1 -> pool index i, i < 1M, so odd blocks up to 8 GiB are
+# remapped. Written once on nullb2, loaded by both sets.
+MISS1M_SPARE=/dev/nullb2
+miss1m_table() {
+    [ -e /tmp/miss1m.done ] && return 0
+    nullb nullb2 size=4608 blocksize=4096 memory_backed=1
+    restore_table $NULL $MISS1M_SPARE 'BEGIN { for (i = 0; i < 1000000; i++) print 2 * i + 1, i }'
+    touch /tmp/miss1m.done
 }
 
 # run <set> <case> <device> <offset> <size> <align> <seq offset> <round>:
 # the random workloads run in [offset, offset + size) at <align>, the
-# sequential one in [seq offset, seq offset + size).
+# sequential one in [seq offset, seq offset + size). "_qd1" workloads run one
+# job at queue depth 1, the others two jobs at queue depth 32.
 run() {
-    local set=$1 name=$2 dev=$3 off=$4 size=$5 ba=$6 seq_off=$7 round=$8 w rw bs at iops
+    local set=$1 name=$2 dev=$3 off=$4 size=$5 ba=$6 seq_off=$7 round=$8 w rw bs at iops qd jobs
     wanted "$name" "$CASES" || return 0
     for w in $WORKLOADS; do
+        qd=32 jobs=2
         case $w in
             randread4k) rw=randread bs=4k at=$off ;;
             randwrite4k) rw=randwrite bs=4k at=$off ;;
+            randread4k_qd1) rw=randread bs=4k at=$off qd=1 jobs=1 ;;
+            randwrite4k_qd1) rw=randwrite bs=4k at=$off qd=1 jobs=1 ;;
             seqread128k) rw=read bs=128k ba=128k at=$seq_off ;;
+            *) fail "unknown workload $w" ;;
         esac
         # Terse v3: field 8 is read IOPS, field 49 write IOPS.
-        iops=$(fio --name=b --filename="$dev" --direct=1 --ioengine=libaio --iodepth=32 --numjobs=2 \
+        iops=$(fio --name=b --filename="$dev" --direct=1 --ioengine=libaio --iodepth=$qd --numjobs=$jobs \
             --rw=$rw --bs=$bs --blockalign="$ba" --offset="$at" --size="$size" --time_based \
             --runtime="$RUNTIME" --ramp_time=1 --group_reporting --norandommap --randrepeat=0 \
             --output-format=terse --terse-version=3 2>/dev/null | tail -1 | awk -F';' '{ print $8, $49 }')
@@ -57,25 +114,31 @@ run() {
 }
 
 null_set() {
-# null_blk set. Remap tables: "miss" maps 100k odd blocks and the random
-# workloads read and write 8 KiB-aligned even blocks among them (every
-# lookup lands among remaps, none hits); its sequential reads run above the
-# remapped range. "tenth" maps every 10th block of the first 1M (10% of the
-# random I/O hits) plus 16384 contiguous blocks at block 1000000 for the
-# all-hits case, compared with the same I/O on the spare through dm-linear.
+# null_blk set. Remap tables: "miss" maps 1M odd blocks (up to 8 GiB) and
+# the random workloads read and write 8 KiB-aligned even blocks among them
+# in the first 800 MiB (every lookup lands among remaps, none hits); its
+# sequential reads run above the remapped range, at 9 GiB. remap_100k_miss
+# (not run by default) is the same with 100k odd blocks, sequential reads at
+# 1 GiB. "tenth" maps every 10th block of the first 1M (10% of the random
+# I/O hits) plus 16384 contiguous blocks at block 1000000 for the all-hits
+# case, compared with the same I/O on the spare through dm-linear.
 # "linear_again", a second dm-linear on the same device, shows how closely
 # two runs of the same path agree (the benchmark's resolution).
+local CASES=$NULL_CASES WORKLOADS=$NULL_WORKLOADS hit
 linear lin $NULL
 linear lin_again $NULL
 remap_create r0 $NULL /dev/ram0 1 force_format >/dev/null
+if wanted remap_1m_miss "$CASES"; then
+    miss1m_table
+    remap_create rmiss1m $NULL $MISS1M_SPARE >/dev/null
+    assert_eq "$(info_field rmiss1m remaps)" 1000000 "remaps of rmiss1m"
+    table_stats rmiss1m
+fi
 if wanted remap_100k_miss "$CASES"; then
     restore_table $NULL /dev/ram1 'BEGIN { for (i = 0; i < 100000; i++) print 2 * i + 1, i }'
     remap_create rmiss $NULL /dev/ram1 >/dev/null
     assert_eq "$(info_field rmiss remaps)" 100000 "remaps of rmiss"
-    # Memory of the 100k-remap table as the module reports it.
-    dmsetup message rmiss 0 stats | awk '$1 == "table_extents" { n = $2 } $1 == "table_bytes" { b = $2 }
-        END { print "### BENCHKV table_extents " n; print "### BENCHKV table_bytes " b;
-              printf "### BENCHKV bytes_per_remap %.2f\n", b / n }'
+    wanted remap_1m_miss "$CASES" || table_stats rmiss
 fi
 if wanted remap_100k_10pct "$CASES" || wanted remap_all_hit "$CASES" || wanted spare_direct "$CASES"; then
     restore_table $NULL /dev/ram2 'BEGIN { for (i = 0; i < 100000; i++) print 10 * i, i;
@@ -95,6 +158,7 @@ for round in $(seq 1 "$ROUNDS"); do
     run null linear /dev/mapper/lin 0 800M 8k 1G "$round"
     run null linear_again /dev/mapper/lin_again 0 800M 8k 1G "$round"
     run null remap_0 /dev/mapper/r0 0 800M 8k 1G "$round"
+    run null remap_1m_miss /dev/mapper/rmiss1m 0 800M 8k 9G "$round"
     run null remap_100k_miss /dev/mapper/rmiss 0 800M 8k 1G "$round"
     run null remap_100k_10pct /dev/mapper/rtenth 0 4000M 4k 0 "$round"
     run null remap_all_hit /dev/mapper/rtenth 4096000000 64M 4k 4096000000 "$round"
@@ -102,16 +166,49 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 # Commit latency of one-block remaps (200, scattered) on the idle remap_0.
-dmsetup message r0 0 clear_stats
-for i in $(seq 1 "$COMMITS"); do dmsetup message r0 0 remap $((i * 7919 * 8)) >/dev/null; done
-dmsetup message r0 0 stats | awk '/^commit/ { print "### BENCHKV " $1 " " $2 }'
+if [ "$COMMITS" -gt 0 ]; then
+    dmsetup message r0 0 clear_stats
+    for i in $(seq 1 "$COMMITS"); do dmsetup message r0 0 remap $((i * 7919 * 8)) >/dev/null; done
+    dmsetup message r0 0 stats | awk '/^commit/ { print "### BENCHKV " $1 " " $2 }'
+fi
+dmsetup remove_all
+}
+
+nvme_set() {
+# Typical-device set: nullb1, nullb0 with a completion latency like a fast
+# NVMe drive (hrtimer completion after 20 us), the same cases and I/O as
+# the null set's (remap_1m_miss loads the same table). First the clock
+# check: QD1 random reads straight on nullb0 and nullb1. Under icount an
+# idle guest's clock jumps to the next timer, so with the latency accounted
+# nullb1 gives about 1e9 / (instructions per I/O on nullb0 + 20000) IOPS.
+local CASES=$NVME_CASES WORKLOADS=$NVME_WORKLOADS
+nullb nullb1 size=16384 blocksize=4096 memory_backed=0 irqmode=2 completion_nsec=$NVME_NSEC
+local NVME=/dev/nullb1
+echo "### BENCHKV nvme_completion_nsec $NVME_NSEC"
+WORKLOADS=randread4k_qd1 CASES=raw run check raw $NULL 0 800M 8k 0 0 >/dev/null
+echo "### BENCHKV icount_check_qd1_iops_nullb0 $(WORKLOADS=randread4k_qd1 CASES=raw run check raw $NULL 0 800M 8k 0 1 | awk '{ print $7 }')"
+echo "### BENCHKV icount_check_qd1_iops_nullb1 $(WORKLOADS=randread4k_qd1 CASES=raw run check raw $NVME 0 800M 8k 0 1 | awk '{ print $7 }')"
+linear lin $NVME
+remap_create r0 $NVME /dev/ram0 1 force_format >/dev/null
+if wanted remap_1m_miss "$CASES"; then
+    miss1m_table
+    remap_create rmiss1m $NVME $MISS1M_SPARE >/dev/null
+    assert_eq "$(info_field rmiss1m remaps)" 1000000 "remaps of rmiss1m"
+fi
+CASES=linear run nvme linear /dev/mapper/lin 0 800M 8k 1G 0 >/dev/null
+for round in $(seq 1 "$ROUNDS"); do
+    run nvme linear /dev/mapper/lin 0 800M 8k 1G "$round"
+    run nvme remap_0 /dev/mapper/r0 0 800M 8k 1G "$round"
+    run nvme remap_1m_miss /dev/mapper/rmiss1m 0 800M 8k 9G "$round"
+done
 dmsetup remove_all
 }
 
 brd_set() {
 # brd set: a memory-backed main. "miss" maps 100k odd 512-byte blocks in the
-# first 100 MiB; fio runs in the upper half, past the last remap, where the
+# first 100 MiB; fio runs in 256-512 MiB, past the last remap, where the
 # table index answers without a search.
+local CASES=$BRD_CASES WORKLOADS=$BRD_WORKLOADS
 linear lin /dev/ram3
 dd if=/dev/zero of=/dev/ram3 bs=1M seek=256 count=256 oflag=direct status=none  # see spare_direct
 remap_create r0 /dev/ram3 /dev/ram0 1 force_format >/dev/null
@@ -125,6 +222,28 @@ for round in $(seq 1 "$ROUNDS"); do
     run brd remap_0 /dev/mapper/r0 256M 256M 4k 256M "$round"
     run brd remap_100k_miss /dev/mapper/rmiss 256M 256M 4k 256M "$round"
 done
+dmsetup remove_all
+}
+
+table1m_set() {
+# A table of 1M extents on brd (main ram3, spare ram2, 512-byte blocks:
+# main block 2i + 1 -> pool index i): the time to load it (dmsetup create,
+# guest time) and the latency of one-block remap commits on it
+# (BENCH_COMMITS_1M, scattered even blocks, from the module's stats).
+local t0 t1 i
+restore_table /dev/ram3 /dev/ram2 'BEGIN { for (i = 0; i < 1000000; i++) print 2 * i + 1, i }'
+t0=$(now_ms)
+dmsetup create t1m --table "0 $(sectors /dev/ram3) remap /dev/ram3 /dev/ram2"
+t1=$(now_ms)
+assert_eq "$(info_field t1m remaps)" 1000000 "remaps of t1m"
+echo "### BENCHKV t1m_extents 1000000"
+echo "### BENCHKV t1m_load_ms $((t1 - t0))"
+if [ "$COMMITS_1M" -gt 0 ]; then
+    dmsetup message t1m 0 clear_stats
+    for i in $(seq 1 "$COMMITS_1M"); do dmsetup message t1m 0 remap $((i * 7919 * 2)) >/dev/null; done
+    assert_eq "$(info_field t1m remaps)" $((1000000 + COMMITS_1M)) "remaps of t1m after the commits"
+    dmsetup message t1m 0 stats | awk '/^commit/ { print "### BENCHKV t1m_" $1 " " $2 }'
+fi
 dmsetup remove_all
 }
 
