@@ -56,21 +56,42 @@ def targets(rows: list[dict], extra: dict) -> list[dict]:
                and (workloads is None or r["workload"] in workloads)]
         return max(sel, key=lambda r: r["overhead_pct"]) if sel else None
     out = []
+    modelled = extra.get("nvme_device_latency_modelled", "yes") != "no"
     for dset, cases, workloads, limit, name in (
             ("null", ("remap_0",), RANDOM_4K, 1.0, "CPU path (null): overhead vs dm-linear, 0 remaps"),
             ("null", ("remap_1m_miss",), RANDOM_4K, 1.0, "CPU path (null): overhead vs dm-linear, 1M remaps not hit"),
-            ("null", ("remap_all_hit",), None, 2.0, "CPU path (null): hits vs the same I/O on the spare"),
-            ("nvme", ("remap_0", "remap_1m_miss"), RANDOM_4K, 0.5,
-             "typical device (nvme, 20 us, QD32 x 2 jobs): overhead vs dm-linear, 0 remaps and 1M misses"),
-            ("nvme", ("remap_0", "remap_1m_miss"), RANDOM_4K_QD1, 0.5,
-             "typical device (nvme, 20 us, QD1 x 1 job; beside the target): 0 remaps and 1M misses")):
+            ("null", ("remap_all_hit",), None, 2.0, "CPU path (null): hits vs the same I/O on the spare")):
         w = worst(dset, cases, workloads)
         if w:
             out.append({"target": name, "limit": f"<= {limit}%", "worst": f"{w['overhead_pct']}% "
                         f"({w['case']} {w['workload']})", "met": w["overhead_pct"] <= limit})
-        if cases == ("remap_0",) and dset == "null" and w:
+        if cases == ("remap_0",) and w:
             out.append({"target": "reference: design floor (map that only readdresses, end_io returning at once)",
                         "limit": "-", "worst": FLOOR, "met": None})
+    typical = "typical device (20 us completion), 0 remaps and 1M misses"
+    if modelled:
+        for workloads, label in ((RANDOM_4K, "QD32 x 2 jobs"), (RANDOM_4K_QD1, "QD1, beside the target")):
+            w = worst("nvme", ("remap_0", "remap_1m_miss"), workloads)
+            if w:
+                out.append({"target": f"{typical}, {label} (nvme)", "limit": "<= 0.5%",
+                            "worst": f"{w['overhead_pct']}% ({w['case']} {w['workload']})",
+                            "met": w["overhead_pct"] <= 0.5})
+    else:
+        # nullb1's latency is not what the guest sees (the clock check): the
+        # figures come from the CPU path. At QD32 over 2 jobs the CPU is the
+        # bottleneck (64 I/Os in flight, each ~9 us of CPU here, against a
+        # 20 us device), so the overhead is the CPU path's; at QD1 each I/O
+        # costs its instructions plus the device's 20 us.
+        w = worst("null", ("remap_0", "remap_1m_miss"), RANDOM_4K)
+        if w:
+            out.append({"target": f"{typical}, QD32 x 2 jobs (derived: CPU-bound, so the CPU path's figure)",
+                        "limit": "<= 0.5%", "worst": f"{w['overhead_pct']}% ({w['case']} {w['workload']})",
+                        "met": w["overhead_pct"] <= 0.5})
+        w = worst("nvme-derived", ("remap_0", "remap_1m_miss"), RANDOM_4K_QD1)
+        if w:
+            out.append({"target": f"{typical}, QD1 (derived: ns per I/O on null at QD1 + 20 us; beside the target)",
+                        "limit": "<= 0.5%", "worst": f"{w['overhead_pct']}% ({w['case']} {w['workload']})",
+                        "met": w["overhead_pct"] <= 0.5})
     if "icount_check_qd1_iops_nullb0" in extra and "icount_check_qd1_iops_nullb1" in extra:
         try:
             fast = float(extra["icount_check_qd1_iops_nullb0"])
@@ -79,7 +100,8 @@ def targets(rows: list[dict], extra: dict) -> list[dict]:
             expected = 1e9 / (1e9 / fast + nsec)
             ratio = slow / expected
             out.append({"target": "check: the icount clock accounts the device latency (QD1 on nullb1 vs "
-                                  "1e9 / (ns per I/O on nullb0 + completion_nsec))",
+                                  "1e9 / (ns per I/O on nullb0 + completion_nsec))"
+                                  + ("" if modelled else "; failed, so nvme figures are derived"),
                         "limit": "within 10%",
                         "worst": f"{slow:.0f} IOPS, expected {expected:.0f} (nullb0 {fast:.0f}): ratio {ratio:.3f}",
                         "met": abs(ratio - 1) <= 0.10})
@@ -104,6 +126,27 @@ def targets(rows: list[dict], extra: dict) -> list[dict]:
     return out
 
 
+def derived_rows(rows: list[dict], extra: dict) -> list[dict]:
+    """When the guest could not model the typical device's latency, its QD1
+    rows (set "nvme-derived") from the null set's QD1 rows: each I/O takes
+    its instructions (1e9 / IOPS ns) plus the device's completion time."""
+    if extra.get("nvme_device_latency_modelled", "yes") != "no":
+        return []
+    nsec = float(extra.get("nvme_completion_nsec", 20000))
+    base = {r["workload"]: r["median_iops"] for r in rows if r["set"] == "null" and r["case"] == "linear"}
+    out = []
+    for r in rows:
+        if r["set"] != "null" or r["workload"] not in RANDOM_4K_QD1 or not r["median_iops"]:
+            continue
+        lin = base.get(r["workload"])
+        model = 1e9 / (1e9 / r["median_iops"] + nsec)
+        ratio = (1e9 / lin + nsec) / (1e9 / r["median_iops"] + nsec) if lin else None
+        out.append({**r, "set": "nvme-derived", "median_iops": round(model), "spread": None,
+                    "ratio": round(ratio, 4) if ratio else None,
+                    "overhead_pct": round((1 - ratio) * 100, 2) if ratio else None})
+    return out
+
+
 def met_word(met) -> str:
     return "-" if met is None else "yes" if met else "no"
 
@@ -122,6 +165,7 @@ def write(results_log: Path, out_dir: Path, clock: str = "tcg") -> Path:
             "baseline": base_case, "ratio": round(ratio, 4) if ratio else None,
             "overhead_pct": round((1 - ratio) * 100, 2) if ratio else None,
         })
+    rows += derived_rows(rows, extra)
     report = out_dir / "bench"
     verdicts = targets(rows, extra)
     (report.with_suffix(".json")).write_text(json.dumps(
@@ -133,7 +177,7 @@ def write(results_log: Path, out_dir: Path, clock: str = "tcg") -> Path:
           "| --- | --- | --- | ---: | ---: | --- | ---: | ---: |"]
     for r in rows:
         md.append(f"| {r['set']} | {r['case']} | {r['workload']} | {r['median_iops']} | "
-                  f"{r['spread']:.1%} | {r['baseline']} | {r['ratio'] if r['ratio'] is not None else '-'} | "
+                  f"{'-' if r['spread'] is None else format(r['spread'], '.1%')} | {r['baseline']} | {r['ratio'] if r['ratio'] is not None else '-'} | "
                   f"{str(r['overhead_pct']) + '%' if r['overhead_pct'] is not None else '-'} |")
     md += ["", "| metric | value |", "| --- | ---: |"] + [f"| {k} | {v} |" for k, v in sorted(extra.items())]
     (report.with_suffix(".md")).write_text("\n".join(md) + "\n")

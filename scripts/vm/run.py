@@ -61,11 +61,11 @@ def kvm_boots(kernel: Path, initrd: Path, workdir: Path) -> bool:
 
 
 # Benchmark devices: a 16 GiB null_blk with 4 KiB blocks and no memory
-# behind it, and four 1 GiB RAM disks (pages allocated on first write; 1 GiB
+# behind it, and six 1 GiB RAM disks (pages allocated on first write; 1 GiB
 # of 512-byte blocks holds a 1M-extent table: 2 x 65 MiB of metadata regions
 # sized for the spare, 15.5 MiB per copy of the table). The benchmark adds
 # null_blk devices with other settings through configfs (tests/vm/bench.sh).
-BENCH_CMDLINE = "null_blk.nr_devices=1 null_blk.gb=16 null_blk.bs=4096 brd.rd_nr=4 brd.rd_size=1048576"
+BENCH_CMDLINE = "null_blk.nr_devices=1 null_blk.gb=16 null_blk.bs=4096 brd.rd_nr=6 brd.rd_size=1048576"
 
 
 def qemu_command(kernel: Path, initrd: Path, accel: str, console: Path, results: Path, mode: str,
