@@ -9,7 +9,8 @@ use kernel::prelude::*;
 use kernel::types::Opaque;
 
 use super::bindings;
-use super::target::{EndIoOutcome, MapOutcome, PerBioLayout, TargetOps};
+use super::per_bio::PerBioLayout;
+use super::target::{EndIoOutcome, MapOutcome, TargetOps};
 use super::{BlkStatus, DmDev};
 
 /// The operation a bio carries, without its flags.

@@ -17,6 +17,7 @@ use kernel::types::Opaque;
 
 use super::bio::{Deferred, EndBio, Kept, Passed, Readdressed};
 use super::instance::Instance;
+use super::per_bio::PerBioLayout;
 use super::{bindings, Bio, BlkStatus, DmDev, Emitter, MapBio, QueueLimits};
 
 /// What `map` did with the bio it was given for `'a`. Each variant holds a
@@ -353,6 +354,8 @@ impl<T: TargetOps> Registration<T> {
             ..Default::default()
         };
         let tt = KBox::pin(Opaque::new(tt), GFP_KERNEL)?;
+        // Before any clone can reach `map`.
+        super::per_bio::calibrate()?;
         // SAFETY: `tt` is a fully initialised target type, pinned on the heap
         // for as long as it stays registered (dropped only after unregister).
         kernel::error::to_result(unsafe { bindings::dm_register_target(tt.get()) })?;
@@ -469,28 +472,6 @@ unsafe extern "C" fn dtr<T: TargetOps>(ti: *mut bindings::dm_target) {
     unsafe {
         (*ti).private = core::ptr::null_mut();
         drop(KBox::from_raw(instance));
-    }
-}
-
-/// Checks, at compile time, that DM can place `T::PerBio` before each bio.
-pub(super) struct PerBioLayout<T>(PhantomData<T>);
-
-impl<T: TargetOps> PerBioLayout<T> {
-    const SIZE: c_uint = {
-        let size = core::mem::size_of::<T::PerBio>();
-        assert!(size % 8 == 0 && core::mem::align_of::<T::PerBio>() <= 8 && size <= 1024);
-        size as c_uint
-    };
-
-    /// The per-bio data of `bio`.
-    ///
-    /// # Safety
-    ///
-    /// `bio` must be a live bio that DM cloned for a target of type `T`.
-    pub(super) unsafe fn get(bio: *mut bindings::bio) -> *mut T::PerBio {
-        // SAFETY: DM reserved `SIZE` bytes, 8-aligned, before each clone of a
-        // `T` target (`per_io_data_size`, set in `ctr`); the caller's contract.
-        unsafe { bindings::dm_per_bio_data(bio, Self::SIZE as usize).cast::<T::PerBio>() }
     }
 }
 
