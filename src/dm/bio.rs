@@ -60,14 +60,29 @@ impl Bio {
     }
 
     /// Readdresses the bio to `sector` of `dev`.
+    #[inline]
     pub(crate) fn redirect(&mut self, dev: &DmDev, sector: u64) {
-        // SAFETY: by the type invariants we own the bio; `dev.bdev()` is an
-        // open block device (the `DmDev` invariant) that outlives the bio,
-        // since the target holds the device until its destructor, which DM
-        // runs only after every bio it mapped has completed.
+        let bdev = dev.bdev();
+        let bio = self.raw();
+        // SAFETY: by the type invariants we own the bio; `bdev` is an open
+        // block device (the `DmDev` invariant) that outlives the bio, since
+        // the target holds the device until its destructor, which DM runs
+        // only after every bio it mapped has completed. What follows is
+        // `bio_set_dev` (a static inline, which a C helper would make a
+        // call): the flags are the owner's to change (`bio_clear_flag` is
+        // not atomic either).
         unsafe {
-            bindings::dm_remap_bio_set_dev(self.raw(), dev.bdev());
-            (*self.raw()).bi_iter.bi_sector = sector;
+            let mut flags = (*bio).bi_flags;
+            flags &= !(1 << bindings::BIO_REMAPPED);
+            if (*bio).bi_bdev != bdev {
+                flags &= !(1 << bindings::BIO_BPS_THROTTLED);
+            }
+            (*bio).bi_flags = flags;
+            (*bio).bi_bdev = bdev;
+            if bindings::dm_remap_config_DM_REMAP_BLK_CGROUP != 0 {
+                bindings::dm_remap_bio_associate_blkg(bio);
+            }
+            (*bio).bi_iter.bi_sector = sector;
         }
     }
 
