@@ -237,8 +237,10 @@ pub(crate) trait TargetOps: Sized + Send + Sync {
     /// target in place (pinned, beside its worker and sysfs slot).
     fn ctr(target: &mut Target<Self>, args: &[&CStr]) -> Result<impl PinInit<Self, CtrError>, CtrError>;
 
-    /// Routes one bio. Runs in the I/O path: must not sleep.
-    fn map<'a>(&self, target: &Target<Self>, bio: MapBio<'a, Self>, per_bio: &mut Self::PerBio) -> MapOutcome<'a>;
+    /// Routes one bio. Runs in the I/O path: must not sleep. The bio's
+    /// per-bio data is written by the way `map` lets it go
+    /// ([`MapBio::remapped`] or [`MapBio::keep`]), once.
+    fn map<'a>(&self, target: &Target<Self>, bio: MapBio<'a, Self>) -> MapOutcome<'a>;
 
     /// Sees every completion of a bio that `map` remapped, with its status.
     fn end_io<'a>(
@@ -480,16 +482,12 @@ unsafe extern "C" fn dtr<T: TargetOps>(ti: *mut bindings::dm_target) {
 /// Called by DM only, with a constructed target and a bio it owns.
 unsafe extern "C" fn map<T: TargetOps>(ti: *mut bindings::dm_target, bio: *mut bindings::bio) -> c_int {
     // SAFETY: DM calls `map` on a constructed, live target, with a clone that
-    // the target owns until it returns it or completes it, whose per-bio data
-    // nothing else uses; we initialise that data before borrowing it.
-    let (this, target, bio, per_bio) = unsafe {
-        let per_bio = PerBioLayout::<T>::get(bio);
-        per_bio.write(T::PerBio::default());
-        (instance::<T>(ti), Target::<T>::from_raw(ti), Bio::from_raw(bio), &mut *per_bio)
-    };
-    // SAFETY: a clone for this `T` target, its per-bio data initialised above.
+    // the target owns until it returns it or completes it.
+    let (this, target, bio) = unsafe { (instance::<T>(ti), Target::<T>::from_raw(ti), Bio::from_raw(bio)) };
+    // SAFETY: a clone for this `T` target, whose per-bio data (not yet
+    // initialised) nothing else uses.
     let bio = unsafe { MapBio::new(bio) };
-    this.map(target, bio, per_bio).into_c()
+    this.map(target, bio).into_c()
 }
 
 /// # Safety
