@@ -128,12 +128,29 @@ impl RemapTarget {
             self.inflight.exit(per_bio.epoch);
             per_bio.counted = false;
         }
+        if per_bio.start_ns == 0 && (status.is_ok() || per_bio.deferred) {
+            // Success, or the worker's verdict on a bio it took over.
+            return bio.done();
+        }
+        self.end_timed_or_failed(target, bio, per_bio, status)
+    }
+
+    /// The rest of `end_io`, out of line: a timed bio's latency (the clock
+    /// is a call), then a failure (`failed`).
+    #[cold]
+    #[inline(never)]
+    fn end_timed_or_failed<'a>(
+        &self,
+        target: &Target<Self>,
+        bio: EndBio<'a, Self>,
+        per_bio: &mut PerBio,
+        status: BlkStatus,
+    ) -> EndIoOutcome<'a> {
         if per_bio.start_ns != 0 {
             self.stats.record_latency(per_bio.to_spare, now_ns().saturating_sub(per_bio.start_ns));
             per_bio.start_ns = 0;
         }
         if status.is_ok() || per_bio.deferred {
-            // Success, or the worker's verdict on a bio it took over.
             return bio.done();
         }
         self.failed(target, bio, per_bio, status)
