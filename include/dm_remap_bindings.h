@@ -26,8 +26,29 @@
 #include <linux/ratelimit.h>
 #include <linux/mutex.h>
 
-/* Point @bio at @bdev (bio_set_dev is static inline). */
-void dm_remap_bio_set_dev(struct bio *bio, struct block_device *bdev);
+/*
+ * bio_associate_blkg(), the one call in bio_set_dev() (a static inline that
+ * Bio::redirect does in Rust) when CONFIG_BLK_CGROUP is set.
+ */
+void dm_remap_bio_associate_blkg(struct bio *bio);
+/*
+ * What the I/O path can do inline, without a helper call:
+ * - DM_REMAP_RCU_READ_LOCK_IS_BARRIER: rcu_read_lock() and rcu_read_unlock()
+ *   are a compiler barrier and nothing else (non-preemptible RCU, no
+ *   preempt count, no lockdep or strict grace periods: see rcupdate.h and
+ *   preempt.h);
+ * - DM_REMAP_BLK_CGROUP: bio_set_dev() also associates the bio with a blkcg
+ *   (bio_associate_blkg(), an exported function), which the inline version
+ *   then calls.
+ */
+enum dm_remap_config {
+	DM_REMAP_RCU_READ_LOCK_IS_BARRIER = !IS_ENABLED(CONFIG_PREEMPT_RCU) &&
+		!IS_ENABLED(CONFIG_PREEMPT_COUNT) &&
+		!IS_ENABLED(CONFIG_DEBUG_LOCK_ALLOC) &&
+		!IS_ENABLED(CONFIG_PROVE_RCU) &&
+		!IS_ENABLED(CONFIG_RCU_STRICT_GRACE_PERIOD),
+	DM_REMAP_BLK_CGROUP = IS_ENABLED(CONFIG_BLK_CGROUP),
+};
 /*
  * Masks of bio->bi_opf: the operation and REQ_PREFLUSH (macros with casts,
  * which bindgen does not evaluate), so that map() reads them without a call.

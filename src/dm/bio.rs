@@ -9,20 +9,24 @@ use kernel::prelude::*;
 use kernel::types::Opaque;
 
 use super::bindings;
-use super::target::{EndIoOutcome, MapOutcome, PerBioLayout, TargetOps};
+use super::per_bio::PerBioLayout;
+use super::target::{EndIoOutcome, MapOutcome, TargetOps};
 use super::{BlkStatus, DmDev};
 
-/// The operation a bio carries, without its flags.
+/// The operation a bio carries, without its flags. The values are the
+/// `REQ_OP_*` ones, so that [`Bio::op`] is a range check rather than a
+/// chain of comparisons.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
 pub(crate) enum BioOp {
-    Read,
-    Write,
-    Flush,
-    Discard,
-    SecureErase,
-    WriteZeroes,
+    Read = bindings::req_op_REQ_OP_READ,
+    Write = bindings::req_op_REQ_OP_WRITE,
+    Flush = bindings::req_op_REQ_OP_FLUSH,
+    Discard = bindings::req_op_REQ_OP_DISCARD,
+    SecureErase = bindings::req_op_REQ_OP_SECURE_ERASE,
+    WriteZeroes = bindings::req_op_REQ_OP_WRITE_ZEROES,
     /// Anything else (zone operations, driver-private ones).
-    Other,
+    Other = bindings::req_op_REQ_OP_LAST,
 }
 
 /// A `struct bio` handed to a target.
@@ -59,28 +63,48 @@ impl Bio {
     }
 
     /// Readdresses the bio to `sector` of `dev`.
+    #[inline]
     pub(crate) fn redirect(&mut self, dev: &DmDev, sector: u64) {
-        // SAFETY: by the type invariants we own the bio; `dev.bdev()` is an
-        // open block device (the `DmDev` invariant) that outlives the bio,
-        // since the target holds the device until its destructor, which DM
-        // runs only after every bio it mapped has completed.
+        let bdev = dev.bdev();
+        let bio = self.raw();
+        // SAFETY: by the type invariants we own the bio; `bdev` is an open
+        // block device (the `DmDev` invariant) that outlives the bio, since
+        // the target holds the device until its destructor, which DM runs
+        // only after every bio it mapped has completed. What follows is
+        // `bio_set_dev` (a static inline, which a C helper would make a
+        // call): the flags are the owner's to change (`bio_clear_flag` is
+        // not atomic either).
         unsafe {
-            bindings::dm_remap_bio_set_dev(self.raw(), dev.bdev());
-            (*self.raw()).bi_iter.bi_sector = sector;
+            let mut flags = (*bio).bi_flags;
+            flags &= !(1 << bindings::BIO_REMAPPED);
+            if (*bio).bi_bdev != bdev {
+                flags &= !(1 << bindings::BIO_BPS_THROTTLED);
+            }
+            (*bio).bi_flags = flags;
+            (*bio).bi_bdev = bdev;
+            if bindings::dm_remap_config_DM_REMAP_BLK_CGROUP != 0 {
+                bindings::dm_remap_bio_associate_blkg(bio);
+            }
+            (*bio).bi_iter.bi_sector = sector;
         }
     }
 
     /// The operation, without flags.
     #[inline]
     pub(crate) fn op(&self) -> BioOp {
-        match self.opf() & bindings::dm_remap_opf_DM_REMAP_REQ_OP_MASK {
-            bindings::req_op_REQ_OP_READ => BioOp::Read,
-            bindings::req_op_REQ_OP_WRITE => BioOp::Write,
-            bindings::req_op_REQ_OP_FLUSH => BioOp::Flush,
-            bindings::req_op_REQ_OP_DISCARD => BioOp::Discard,
-            bindings::req_op_REQ_OP_SECURE_ERASE => BioOp::SecureErase,
-            bindings::req_op_REQ_OP_WRITE_ZEROES => BioOp::WriteZeroes,
-            _ => BioOp::Other,
+        const KNOWN: u64 = 1 << BioOp::Read as u32
+            | 1 << BioOp::Write as u32
+            | 1 << BioOp::Flush as u32
+            | 1 << BioOp::Discard as u32
+            | 1 << BioOp::SecureErase as u32
+            | 1 << BioOp::WriteZeroes as u32;
+        let op = self.opf() & bindings::dm_remap_opf_DM_REMAP_REQ_OP_MASK;
+        if op < 64 && KNOWN >> op & 1 != 0 {
+            // SAFETY: `BioOp` is `repr(u32)` and `op` is the value of one of
+            // its variants (a bit of `KNOWN`).
+            unsafe { core::mem::transmute::<u32, BioOp>(op) }
+        } else {
+            BioOp::Other
         }
     }
 
@@ -120,7 +144,10 @@ impl Bio {
 /// # Invariants
 ///
 /// Only the map trampoline of `T` builds one, for a clone that DM made for a
-/// target of type `T`, whose per-bio data that trampoline initialised.
+/// target of type `T`, whose per-bio data nothing has initialised yet: the
+/// two ways out of `map`, [`MapBio::remapped`] and [`MapBio::keep`], write
+/// it (once, and only there, so that `map` builds it in registers rather
+/// than zeroing it first and filling it in after).
 pub(crate) struct MapBio<'a, T: TargetOps> {
     bio: &'a mut Bio,
     _target: PhantomData<T>,
@@ -129,8 +156,7 @@ pub(crate) struct MapBio<'a, T: TargetOps> {
 impl<'a, T: TargetOps> MapBio<'a, T> {
     /// # Safety
     ///
-    /// `bio` must be a clone DM passed to `map` of a target of type `T`, with
-    /// its per-bio data initialised.
+    /// `bio` must be a clone DM passed to `map` of a target of type `T`.
     pub(super) unsafe fn new(bio: &'a mut Bio) -> Self {
         // INVARIANT: the caller's contract.
         Self { bio, _target: PhantomData }
@@ -150,18 +176,32 @@ impl<'a, T: TargetOps> MapBio<'a, T> {
         unsafe { bindings::dm_accept_partial_bio(self.bio.raw(), sectors) };
     }
 
-    /// Lets DM submit the bio where it now points: `map` returns this.
-    pub(crate) fn remapped(self) -> MapOutcome<'a> {
+    /// Writes the per-bio data, which nothing has initialised yet.
+    #[inline(always)]
+    fn init_per_bio(&mut self, per_bio: T::PerBio) {
+        // SAFETY: a clone for a `T` target (type invariants), whose per-bio
+        // data DM reserved (`PerBioLayout`) and nothing else uses while
+        // `map` has the bio; `write` overwrites it without reading it.
+        unsafe { PerBioLayout::<T>::get(self.bio.raw()).write(per_bio) };
+    }
+
+    /// Lets DM submit the bio where it now points, with `per_bio` as its
+    /// per-bio data for `end_io`: `map` returns this.
+    #[inline(always)]
+    pub(crate) fn remapped(mut self, per_bio: T::PerBio) -> MapOutcome<'a> {
+        self.init_per_bio(per_bio);
         MapOutcome::Remapped(Readdressed(PhantomData))
     }
 
-    /// Takes ownership of the bio: `map` then returns `Submitted` with the
-    /// proof, and the target submits or completes it later through the
-    /// returned handle.
-    pub(crate) fn keep(self) -> (KeptBio<T>, Kept<'a>) {
-        // INVARIANT: the bio is live, a clone for a `T` target with initialised
-        // per-bio data (type invariants) and, once `map` returns `Submitted`,
-        // ours.
+    /// Takes ownership of the bio, with `per_bio` as its per-bio data:
+    /// `map` then returns `Submitted` with the proof, and the target submits
+    /// or completes it later through the returned handle.
+    #[inline(always)]
+    pub(crate) fn keep(mut self, per_bio: T::PerBio) -> (KeptBio<T>, Kept<'a>) {
+        self.init_per_bio(per_bio);
+        // INVARIANT: the bio is live, a clone for a `T` target (type
+        // invariants) with its per-bio data initialised just above and, once
+        // `map` returns `Submitted`, ours.
         (KeptBio { bio: NonNull::from(&self.bio.0).cast(), _target: PhantomData }, Kept(PhantomData))
     }
 }

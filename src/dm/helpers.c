@@ -5,9 +5,9 @@
  */
 #include "../../include/dm_remap_bindings.h"
 
-void dm_remap_bio_set_dev(struct bio *bio, struct block_device *bdev)
+void dm_remap_bio_associate_blkg(struct bio *bio)
 {
-	bio_set_dev(bio, bdev);
+	bio_associate_blkg(bio);
 }
 
 sector_t dm_remap_bdev_nr_sectors(struct block_device *bdev)

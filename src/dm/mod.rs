@@ -19,6 +19,7 @@ mod device;
 mod emit;
 mod instance;
 pub(crate) mod log;
+mod per_bio;
 pub(crate) mod percpu;
 pub(crate) mod rcu;
 pub(crate) mod sched;

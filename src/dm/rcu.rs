@@ -3,7 +3,7 @@
 //! value and free the old one after a grace period.
 
 use core::marker::PhantomData;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{compiler_fence, AtomicPtr, Ordering};
 
 use kernel::new_mutex;
 use kernel::prelude::*;
@@ -19,19 +19,38 @@ use super::bindings;
 /// `drop`; the guard cannot move to another thread (`!Send`).
 pub(crate) struct RcuReadGuard(PhantomData<*mut ()>);
 
+/// Whether `rcu_read_lock()` and `rcu_read_unlock()` are a compiler
+/// barrier alone in this kernel's configuration (`PREEMPT_NONE` without
+/// lockdep): then the guard emits that barrier instead of calling the C
+/// helpers, which `map` would otherwise call once each per bio.
+const LOCK_IS_BARRIER: bool = bindings::dm_remap_config_DM_REMAP_RCU_READ_LOCK_IS_BARRIER != 0;
+
 impl RcuReadGuard {
     /// Enters a read-side critical section.
+    #[inline]
     pub(crate) fn new() -> Self {
-        // SAFETY: always allowed; balanced by `drop` (type invariants).
-        unsafe { bindings::dm_remap_rcu_read_lock() };
+        if LOCK_IS_BARRIER {
+            // `rcu_read_lock()` here: `barrier()`.
+            compiler_fence(Ordering::SeqCst);
+        } else {
+            // SAFETY: always allowed; balanced by `drop` (type invariants).
+            unsafe { bindings::dm_remap_rcu_read_lock() };
+        }
         Self(PhantomData)
     }
 }
 
 impl Drop for RcuReadGuard {
+    #[inline]
     fn drop(&mut self) {
-        // SAFETY: `new` entered the section on this thread (type invariants).
-        unsafe { bindings::dm_remap_rcu_read_unlock() };
+        if LOCK_IS_BARRIER {
+            // `rcu_read_unlock()` here: `barrier()`.
+            compiler_fence(Ordering::SeqCst);
+        } else {
+            // SAFETY: `new` entered the section on this thread (type
+            // invariants).
+            unsafe { bindings::dm_remap_rcu_read_unlock() };
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use kernel::types::Opaque;
 
 use super::bio::{Deferred, EndBio, Kept, Passed, Readdressed};
 use super::instance::Instance;
+use super::per_bio::PerBioLayout;
 use super::{bindings, Bio, BlkStatus, DmDev, Emitter, MapBio, QueueLimits};
 
 /// What `map` did with the bio it was given for `'a`. Each variant holds a
@@ -236,8 +237,10 @@ pub(crate) trait TargetOps: Sized + Send + Sync {
     /// target in place (pinned, beside its worker and sysfs slot).
     fn ctr(target: &mut Target<Self>, args: &[&CStr]) -> Result<impl PinInit<Self, CtrError>, CtrError>;
 
-    /// Routes one bio. Runs in the I/O path: must not sleep.
-    fn map<'a>(&self, target: &Target<Self>, bio: MapBio<'a, Self>, per_bio: &mut Self::PerBio) -> MapOutcome<'a>;
+    /// Routes one bio. Runs in the I/O path: must not sleep. The bio's
+    /// per-bio data is written by the way `map` lets it go
+    /// ([`MapBio::remapped`] or [`MapBio::keep`]), once.
+    fn map<'a>(&self, target: &Target<Self>, bio: MapBio<'a, Self>) -> MapOutcome<'a>;
 
     /// Sees every completion of a bio that `map` remapped, with its status.
     fn end_io<'a>(
@@ -353,6 +356,8 @@ impl<T: TargetOps> Registration<T> {
             ..Default::default()
         };
         let tt = KBox::pin(Opaque::new(tt), GFP_KERNEL)?;
+        // Before any clone can reach `map`.
+        super::per_bio::calibrate()?;
         // SAFETY: `tt` is a fully initialised target type, pinned on the heap
         // for as long as it stays registered (dropped only after unregister).
         kernel::error::to_result(unsafe { bindings::dm_register_target(tt.get()) })?;
@@ -472,43 +477,17 @@ unsafe extern "C" fn dtr<T: TargetOps>(ti: *mut bindings::dm_target) {
     }
 }
 
-/// Checks, at compile time, that DM can place `T::PerBio` before each bio.
-pub(super) struct PerBioLayout<T>(PhantomData<T>);
-
-impl<T: TargetOps> PerBioLayout<T> {
-    const SIZE: c_uint = {
-        let size = core::mem::size_of::<T::PerBio>();
-        assert!(size % 8 == 0 && core::mem::align_of::<T::PerBio>() <= 8 && size <= 1024);
-        size as c_uint
-    };
-
-    /// The per-bio data of `bio`.
-    ///
-    /// # Safety
-    ///
-    /// `bio` must be a live bio that DM cloned for a target of type `T`.
-    pub(super) unsafe fn get(bio: *mut bindings::bio) -> *mut T::PerBio {
-        // SAFETY: DM reserved `SIZE` bytes, 8-aligned, before each clone of a
-        // `T` target (`per_io_data_size`, set in `ctr`); the caller's contract.
-        unsafe { bindings::dm_per_bio_data(bio, Self::SIZE as usize).cast::<T::PerBio>() }
-    }
-}
-
 /// # Safety
 ///
 /// Called by DM only, with a constructed target and a bio it owns.
 unsafe extern "C" fn map<T: TargetOps>(ti: *mut bindings::dm_target, bio: *mut bindings::bio) -> c_int {
     // SAFETY: DM calls `map` on a constructed, live target, with a clone that
-    // the target owns until it returns it or completes it, whose per-bio data
-    // nothing else uses; we initialise that data before borrowing it.
-    let (this, target, bio, per_bio) = unsafe {
-        let per_bio = PerBioLayout::<T>::get(bio);
-        per_bio.write(T::PerBio::default());
-        (instance::<T>(ti), Target::<T>::from_raw(ti), Bio::from_raw(bio), &mut *per_bio)
-    };
-    // SAFETY: a clone for this `T` target, its per-bio data initialised above.
+    // the target owns until it returns it or completes it.
+    let (this, target, bio) = unsafe { (instance::<T>(ti), Target::<T>::from_raw(ti), Bio::from_raw(bio)) };
+    // SAFETY: a clone for this `T` target, whose per-bio data (not yet
+    // initialised) nothing else uses.
     let bio = unsafe { MapBio::new(bio) };
-    this.map(target, bio, per_bio).into_c()
+    this.map(target, bio).into_c()
 }
 
 /// # Safety

@@ -118,6 +118,7 @@ pub(crate) const LATENCY_BUCKETS: usize = 32;
 /// Reading the clock twice per bio cost more than the rest of the I/O path's
 /// additions together (Documentation/benchmark.rst).
 pub(crate) const LATENCY_SAMPLE_EVERY: i64 = 32;
+const _: () = assert!(LATENCY_SAMPLE_EVERY.count_ones() == 1);
 
 /// log2 latency histograms of a sample of data bios (see
 /// [`LATENCY_SAMPLE_EVERY`]), for those served by the main device and those
@@ -129,10 +130,11 @@ impl LatencyHistograms {
         Ok(Self(PerCpuCounters::new()?))
     }
 
-    /// Whether the bio numbered `nth` on its CPU is timed.
+    /// Whether the bio numbered `nth` on its CPU is timed (`nth` counts
+    /// from 1, and `clear_stats` zeroes it: never negative).
     #[inline(always)]
     pub(crate) fn samples(nth: i64) -> bool {
-        nth > 0 && nth % LATENCY_SAMPLE_EVERY == 0
+        nth & (LATENCY_SAMPLE_EVERY - 1) == 0
     }
 
     /// Counts one bio that took `ns` nanoseconds.

@@ -40,9 +40,24 @@ pub(crate) struct PerBio {
 }
 
 impl PerBio {
-    /// Records where the bio was sent: its saved iterator, whether to the
-    /// spare, and the epoch `inflight` counted it in, if it did.
-    fn sent(&mut self, iter: SavedIter, spare: Option<u64>, epoch: Option<u8>) {
+    /// The per-bio data of a bio `map` sends: its saved iterator, whether to
+    /// the spare, the epoch `inflight` counted it in, if it did, and when it
+    /// was sent, if it is timed.
+    #[inline(always)]
+    fn sent(iter: SavedIter, spare: Option<u64>, epoch: Option<u8>, start_ns: u64) -> Self {
+        Self {
+            iter,
+            counted: epoch.is_some(),
+            epoch: epoch.unwrap_or(0),
+            to_spare: spare.is_some(),
+            deferred: false,
+            status: BlkStatus::OK,
+            start_ns,
+        }
+    }
+
+    /// Records where the worker sent a bio it held (see [`PerBio::sent`]).
+    fn resent(&mut self, iter: SavedIter, spare: Option<u64>, epoch: Option<u8>) {
         self.iter = iter;
         self.to_spare = spare.is_some();
         if let Some(e) = epoch {
@@ -88,21 +103,16 @@ impl RemapTarget {
     /// `map`: an empty flush goes to both devices (one copy each), a data
     /// bio where the table says.
     #[inline]
-    pub(super) fn map_bio<'a>(
-        &self,
-        target: &Target<Self>,
-        mut bio: MapBio<'a, Self>,
-        per_bio: &mut PerBio,
-    ) -> MapOutcome<'a> {
+    pub(super) fn map_bio<'a>(&self, target: &Target<Self>, mut bio: MapBio<'a, Self>) -> MapOutcome<'a> {
         if bio.is_preflush() {
             // An empty flush (DM strips PREFLUSH from bios with data); copy
             // `SPARE_FLUSH_BIO` flushes the spare, the other one the main device.
             let dev = if bio.target_bio_nr() == SPARE_FLUSH_BIO { self.devices.spare() } else { self.devices.main() };
             let sector = bio.sector();
             bio.redirect(dev, sector);
-            return bio.remapped();
+            return bio.remapped(PerBio::default());
         }
-        self.route_data(target, bio, per_bio)
+        self.route_data(target, bio)
     }
 
     /// `end_io`: uncounts and times the bio; a failure goes to `failed`.
@@ -118,12 +128,29 @@ impl RemapTarget {
             self.inflight.exit(per_bio.epoch);
             per_bio.counted = false;
         }
+        if per_bio.start_ns == 0 && (status.is_ok() || per_bio.deferred) {
+            // Success, or the worker's verdict on a bio it took over.
+            return bio.done();
+        }
+        self.end_timed_or_failed(target, bio, per_bio, status)
+    }
+
+    /// The rest of `end_io`, out of line: a timed bio's latency (the clock
+    /// is a call), then a failure (`failed`).
+    #[cold]
+    #[inline(never)]
+    fn end_timed_or_failed<'a>(
+        &self,
+        target: &Target<Self>,
+        bio: EndBio<'a, Self>,
+        per_bio: &mut PerBio,
+        status: BlkStatus,
+    ) -> EndIoOutcome<'a> {
         if per_bio.start_ns != 0 {
             self.stats.record_latency(per_bio.to_spare, now_ns().saturating_sub(per_bio.start_ns));
             per_bio.start_ns = 0;
         }
         if status.is_ok() || per_bio.deferred {
-            // Success, or the worker's verdict on a bio it took over.
             return bio.done();
         }
         self.failed(target, bio, per_bio, status)
@@ -152,61 +179,97 @@ impl RemapTarget {
     /// Takes a bio `route` decided to send (its first `blocks` blocks, the
     /// caller having split it there) out of its read section; a bio that
     /// changes data is counted in flight inside that section (see
-    /// `InFlight`). Returns the bio's saved iterator and its in-flight epoch,
-    /// for its `PerBio`. The caller records them, then sends the bio (`send`)
-    /// last: `send` calls into C, and what map still needs after that call
-    /// is spilled to the stack around it (0.13% of dm-linear's IOPS on
-    /// null_blk, `Documentation/benchmark.rst`).
+    /// `InFlight`). Returns the bio's in-flight epoch, for its `PerBio`. The
+    /// caller saves the bio's iterator, records both and sends the bio
+    /// (`send`) last.
     #[inline(always)]
-    fn leave_routed(&self, bio: &Bio, routed: Routed) -> (SavedIter, Option<u8>) {
+    fn leave_routed(&self, routed: Routed) -> Option<u8> {
         // Only bios that change data need draining before a remap copies
         // blocks.
         let epoch = (routed.op != BioOp::Read).then(|| self.inflight.enter());
         drop(routed.guard);
-        (bio.save_iter(), epoch)
+        epoch
     }
 
     /// `map` of a data bio (or of the part of it that goes to one place): a
     /// bio to a run being moved is held back, a write to a pending block
-    /// goes to the worker, any other is sent, counted and sampled.
+    /// goes to the worker, any other is sent, counted and sampled. The
+    /// common case, a bio sent whole, runs straight through without a call;
+    /// the others are out of line (`route_data_split`, `send_timed`).
     #[inline(always)]
-    fn route_data<'a>(&self, target: &Target<Self>, mut bio: MapBio<'a, Self>, per_bio: &mut PerBio) -> MapOutcome<'a> {
+    fn route_data<'a>(&self, target: &Target<Self>, bio: MapBio<'a, Self>) -> MapOutcome<'a> {
         let routed = self.route(&bio, false);
-        let (spare, n) = match routed.decision {
+        match routed.decision {
+            Decision::Send { spare, blocks } if blocks == routed.blocks => self.send_routed(bio, routed, spare),
+            _ => self.route_data_split(target, bio, routed),
+        }
+    }
+
+    /// `route_data` of a bio held back, handed to the worker or split.
+    #[cold]
+    #[inline(never)]
+    fn route_data_split<'a>(&self, target: &Target<Self>, mut bio: MapBio<'a, Self>, routed: Routed) -> MapOutcome<'a> {
+        match routed.decision {
             Decision::Hold { blocks: n } => {
                 bio.accept_partial(self.sectors_u32(n));
-                let (kept, proof) = bio.keep();
+                let (kept, proof) = bio.keep(PerBio::default());
                 self.mapping.hold(kept);
                 drop(routed);
-                return MapOutcome::Submitted(proof);
+                MapOutcome::Submitted(proof)
             }
             Decision::Pending => {
                 bio.accept_partial(self.sectors_u32(1));
-                per_bio.iter = bio.save_iter();
-                let (kept, proof) = bio.keep();
+                let iter = bio.save_iter();
+                let (kept, proof) = bio.keep(PerBio { iter, ..PerBio::default() });
                 self.to_worker.pending_writes.push(kept);
                 drop(routed);
                 target.queue_work();
-                return MapOutcome::Submitted(proof);
+                MapOutcome::Submitted(proof)
             }
-            Decision::Send { spare, blocks } => (spare, blocks),
-        };
-        if n < routed.blocks {
-            bio.accept_partial(self.sectors_u32(n));
+            Decision::Send { spare, blocks: n } => {
+                if n < routed.blocks {
+                    bio.accept_partial(self.sectors_u32(n));
+                }
+                self.send_routed(bio, routed, spare)
+            }
         }
+    }
+
+    /// Sends a bio `route` decided to send whole (after any split): counts
+    /// it in flight inside its read section if it changes data, counts it,
+    /// records its `PerBio` and readdresses it.
+    #[inline(always)]
+    fn send_routed<'a>(&self, mut bio: MapBio<'a, Self>, routed: Routed, spare: Option<u64>) -> MapOutcome<'a> {
         let (op, offset) = (routed.op, routed.offset);
-        let (iter, epoch) = self.leave_routed(&bio, routed);
-        per_bio.sent(iter, spare, epoch);
+        let epoch = self.leave_routed(routed);
         let timed = match op {
-            BioOp::Read => self.stats.count_io(false, per_bio.to_spare),
-            BioOp::Write => self.stats.count_io(true, per_bio.to_spare),
+            BioOp::Read => self.stats.count_io(false, spare.is_some()),
+            BioOp::Write => self.stats.count_io(true, spare.is_some()),
             _ => false,
         };
         if timed {
-            per_bio.start_ns = now_ns();
+            return self.send_timed(bio, offset, spare, epoch);
         }
+        // Where the bio is in the target, before `send` readdresses it.
+        let per_bio = PerBio::sent(bio.save_iter(), spare, epoch, 0);
         self.send(&mut bio, offset, spare);
-        bio.remapped()
+        bio.remapped(per_bio)
+    }
+
+    /// The end of `send_routed` for a bio whose latency is sampled: reading
+    /// the clock is a call, out of the common path.
+    #[cold]
+    #[inline(never)]
+    fn send_timed<'a>(
+        &self,
+        mut bio: MapBio<'a, Self>,
+        offset: u64,
+        spare: Option<u64>,
+        epoch: Option<u8>,
+    ) -> MapOutcome<'a> {
+        let per_bio = PerBio::sent(bio.save_iter(), spare, epoch, now_ns());
+        self.send(&mut bio, offset, spare);
+        bio.remapped(per_bio)
     }
 
     /// Sends a bio the worker gives back where `map` would send it now,
@@ -228,8 +291,9 @@ impl RemapTarget {
             }
             Decision::Send { spare, .. } => {
                 let offset = routed.offset;
-                let (iter, epoch) = self.leave_routed(kept.bio(), routed);
-                kept.per_bio().sent(iter, spare, epoch);
+                let epoch = self.leave_routed(routed);
+                let iter = kept.bio().save_iter();
+                kept.per_bio().resent(iter, spare, epoch);
                 self.send(kept.bio(), offset, spare);
                 kept.submit();
             }

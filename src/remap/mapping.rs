@@ -3,6 +3,8 @@
 //! without a lock: the remap table, the runs being moved and the pending
 //! blocks; and the bios held back by a move.
 
+use core::sync::atomic::{AtomicBool, Ordering};
+
 use kernel::new_spinlock;
 use kernel::prelude::*;
 use kernel::sync::SpinLock;
@@ -16,6 +18,17 @@ use crate::dm_remap_core::engine::route::Published;
 use crate::dm_remap_core::extent::{Extent, Route};
 
 /// The published versions, and the bios a move holds back.
+///
+/// `quiet` lets `map` skip the moving runs and the pending blocks with one
+/// load when neither has any (always, but during a move or while a block
+/// is pending). It is true only while both published versions are empty:
+/// every change to them takes `changes`, clears `quiet` before it
+/// publishes (so before the grace period `RcuBox::update` waits for), and
+/// sets it again only once both versions it left are empty. A read section
+/// that sees `quiet` set is then one that could have seen the empty
+/// versions: it began before the grace period that follows the change
+/// ended, which every move and pending mark already waits for (readers
+/// that saw the old versions), and it does what it would do with them.
 pub(crate) struct Mapping {
     /// The published table; map() reads it under RCU, without a lock.
     table: RcuBox<Table>,
@@ -30,6 +43,11 @@ pub(crate) struct Mapping {
     held: Pin<KBox<SpinLock<KeptBioList<RemapTarget>>>>,
     /// Blocks that failed every read retry.
     pending: RcuBox<PendingBlocks>,
+    /// No run is moving and no block is pending (see above).
+    quiet: AtomicBool,
+    /// Taken by every change to `moving` and `pending`, around the change
+    /// and the update of `quiet`.
+    changes: Pin<KBox<kernel::sync::Mutex<()>>>,
 }
 
 impl Mapping {
@@ -41,13 +59,37 @@ impl Mapping {
             no_moving: KBox::pin_init(kernel::new_mutex!(None), GFP_KERNEL)?,
             held: KBox::pin_init(new_spinlock!(KeptBioList::new()), GFP_KERNEL)?,
             pending: RcuBox::new(PendingBlocks::none()?)?,
+            quiet: AtomicBool::new(true),
+            changes: KBox::pin_init(kernel::new_mutex!(()), GFP_KERNEL)?,
         })
+    }
+
+    /// Runs `change` of `moving` or `pending` with `quiet` clear, then sets
+    /// `quiet` again if nothing moves and nothing is pending any more.
+    fn change<R>(&self, change: impl FnOnce() -> R) -> R {
+        let _changes = self.changes.lock();
+        // Before the change publishes anything (Release for the
+        // reasoning's sake: `RcuBox::update` publishes with a stronger
+        // swap and waits for a grace period after it).
+        self.quiet.store(false, Ordering::Release);
+        let r = change();
+        // Both versions are current while `changes` is held.
+        let guard = RcuReadGuard::new();
+        let empty = self.moving.read(&guard).is_empty() && self.pending.read(&guard).len() == 0;
+        drop(guard);
+        if empty {
+            self.quiet.store(true, Ordering::Release);
+        }
+        r
     }
 
     /// What `map` routes by, as seen inside `guard`'s read section.
     #[inline(always)]
     pub(crate) fn view<'g>(&'g self, guard: &'g RcuReadGuard) -> View<'g> {
-        View { moving: self.moving.read(guard), pending: self.pending.read(guard), table: self.table.read(guard) }
+        // Inside the section (see `quiet`); Acquire pairs with the stores
+        // in `change` (a plain load on x86).
+        let quiet = self.quiet.load(Ordering::Acquire);
+        View { mapping: self, guard, quiet }
     }
 
     /// The table, as seen inside `guard`'s read section.
@@ -88,12 +130,12 @@ impl Mapping {
 
     /// Marks `block` pending.
     pub(crate) fn mark_pending(&self, block: u64) -> Result {
-        self.pending.update(|p| p.with(block))
+        self.change(|| self.pending.update(|p| p.with(block)))
     }
 
     /// Unmarks the pending blocks that `runs` map.
     pub(crate) fn unmark_pending(&self, runs: &[Extent]) -> Result {
-        self.pending.update(|p| p.without(|b| runs.iter().any(|e| e.main <= b && b < e.main_end())))
+        self.change(|| self.pending.update(|p| p.without(|b| runs.iter().any(|e| e.main <= b && b < e.main_end()))))
     }
 
     /// Publishes `runs` as being moved: map() holds back I/O to them.
@@ -101,7 +143,7 @@ impl Mapping {
         // The empty version that `clear_moving` publishes, allocated before
         // anything is held back, so that releasing cannot fail.
         let none = MovingRuns::none()?;
-        self.moving.update(|_| MovingRuns::of(runs))?;
+        self.change(|| self.moving.update(|_| MovingRuns::of(runs)))?;
         *self.no_moving.lock() = Some(none);
         Ok(())
     }
@@ -109,7 +151,9 @@ impl Mapping {
     /// Publishes that no run is moving.
     pub(crate) fn clear_moving(&self) {
         if let Some(none) = self.no_moving.lock().take() {
-            let _ = self.moving.update(|_| Ok::<_, Error>(none));
+            self.change(|| {
+                let _ = self.moving.update(|_| Ok::<_, Error>(none));
+            });
         }
     }
 
@@ -125,24 +169,30 @@ impl Mapping {
     }
 }
 
-/// What `map` reads under RCU, for the engine's routing.
+/// What `map` reads under RCU, for the engine's routing: `quiet` as seen
+/// in `guard`'s section, and the versions current in it (the moving runs
+/// and pending blocks only read when `quiet` was not set).
 pub(crate) struct View<'g> {
-    moving: &'g MovingRuns,
-    pending: &'g PendingBlocks,
-    table: &'g Table,
+    mapping: &'g Mapping,
+    guard: &'g RcuReadGuard,
+    quiet: bool,
 }
 
 impl Published for View<'_> {
     #[inline(always)]
+    fn quiet(&self) -> bool {
+        self.quiet
+    }
+    #[inline(always)]
     fn moving(&self, block: u64, blocks: u64) -> Option<Route> {
-        self.moving.route(block, blocks)
+        self.mapping.moving.read(self.guard).route(block, blocks)
     }
     #[inline(always)]
     fn first_pending_in(&self, block: u64, blocks: u64) -> Option<u64> {
-        self.pending.first_in(block, blocks)
+        self.mapping.pending.read(self.guard).first_in(block, blocks)
     }
     #[inline(always)]
     fn route(&self, block: u64, blocks: u64) -> Route {
-        self.table.route(block, blocks)
+        self.mapping.table.read(self.guard).route(block, blocks)
     }
 }

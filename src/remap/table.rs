@@ -94,6 +94,11 @@ impl MovingRuns {
         Ok(KBox::new(Self { runs: v }, GFP_KERNEL)?)
     }
 
+    /// Whether no run is moving.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
     /// `None` when no run is moving near `block` (the common case, one
     /// length check); otherwise the route through the moving runs.
     #[inline]

@@ -237,8 +237,8 @@ impl TargetOps for RemapTarget {
     }
 
     #[inline]
-    fn map<'a>(&self, target: &Target<Self>, bio: MapBio<'a, Self>, per_bio: &mut PerBio) -> MapOutcome<'a> {
-        self.map_bio(target, bio, per_bio)
+    fn map<'a>(&self, target: &Target<Self>, bio: MapBio<'a, Self>) -> MapOutcome<'a> {
+        self.map_bio(target, bio)
     }
 
     #[inline]

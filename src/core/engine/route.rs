@@ -10,6 +10,13 @@ use super::Op;
 
 /// The versions `map` reads, lock-free.
 pub trait Published {
+    /// Whether the section may take it that no run is moving and no block
+    /// is pending: then routing reads only the table. The platform keeps
+    /// this true only while both are empty, and clears it before either
+    /// gets an entry, inside the change that the move or the pending mark
+    /// waits a grace period after (see `Mapping` in the kernel target):
+    /// a section that sees it is one that could have seen them empty.
+    fn quiet(&self) -> bool;
     /// The route through the runs being moved, `None` when none is near.
     fn moving(&self, block: u64, blocks: u64) -> Option<Route>;
     /// The first pending block in `[block, block + blocks)`.
@@ -74,18 +81,20 @@ pub fn decide_held(view: &impl Published, op: Op, block: u64, blocks: u64) -> De
 #[inline(always)]
 fn decide_from(view: &impl Published, op: Op, block: u64, blocks: u64, pending: bool) -> Decision {
     let mut limit = blocks;
-    if let Some(r) = view.moving(block, blocks) {
-        if r.spare.is_some() {
-            return Decision::Hold { blocks: r.blocks };
-        }
-        limit = r.blocks;
-    }
-    if pending && changes_data(op) {
-        if let Some(p) = view.first_pending_in(block, limit) {
-            if p == block {
-                return Decision::Pending;
+    if !view.quiet() {
+        if let Some(r) = view.moving(block, blocks) {
+            if r.spare.is_some() {
+                return Decision::Hold { blocks: r.blocks };
             }
-            limit = p.saturating_sub(block);
+            limit = r.blocks;
+        }
+        if pending && changes_data(op) {
+            if let Some(p) = view.first_pending_in(block, limit) {
+                if p == block {
+                    return Decision::Pending;
+                }
+                limit = p.saturating_sub(block);
+            }
         }
     }
     let route = view.route(block, limit);

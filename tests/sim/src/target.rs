@@ -377,6 +377,11 @@ pub struct Target<'a> {
     pub table: Rcud<Vec<Extent>>,
     pub moving: Rcud<Vec<Extent>>,
     pub pending: Rcud<Vec<u64>>,
+    /// No run moving and no block pending, kept as the kernel's `Mapping`
+    /// keeps it: cleared before a change to either publishes, set after
+    /// one that left both empty, under `changes`; `map` reads it first.
+    pub quiet: AtomicBool,
+    pub changes: Mutex<()>,
     pub held: Mutex<Vec<Bio>>,
     pub pending_writes: Mutex<Vec<Bio>>,
     pub failed: Mutex<Vec<Bio>>,
@@ -405,12 +410,16 @@ pub struct Target<'a> {
 }
 
 struct View<'v> {
+    quiet: bool,
     moving: &'v [Extent],
     pending: &'v [u64],
     table: &'v [Extent],
 }
 
 impl Published for View<'_> {
+    fn quiet(&self) -> bool {
+        self.quiet
+    }
     fn moving(&self, block: u64, blocks: u64) -> Option<Route> {
         route::through_moving(self.moving, block, blocks)
     }
@@ -429,6 +438,17 @@ fn rand_cpu() -> usize {
 }
 
 impl<'a> Target<'a> {
+    /// A change to `moving` or `pending`, with `quiet` kept as the kernel
+    /// keeps it (`Mapping::change`).
+    fn change(&self, f: impl FnOnce()) {
+        let _changes = self.changes.lock().unwrap_or_else(|e| e.into_inner());
+        self.quiet.store(false, Ordering::SeqCst);
+        f();
+        if self.moving.read().is_empty() && self.pending.read().is_empty() {
+            self.quiet.store(true, Ordering::SeqCst);
+        }
+    }
+
     /// A target over a blank main device of `main_blocks` blocks and a
     /// blank spare of `spare_sectors`, formatted as the kernel formats.
     pub fn new(
@@ -492,6 +512,8 @@ impl<'a> Target<'a> {
             table: Rcud::new(table),
             moving: Rcud::new(vec![]),
             pending: Rcud::new(vec![]),
+            quiet: AtomicBool::new(true),
+            changes: Mutex::default(),
             held: Mutex::default(),
             pending_writes: Mutex::default(),
             failed: Mutex::default(),
@@ -616,8 +638,9 @@ impl<'a> Target<'a> {
     fn map(&self, mut bio: Bio) -> Option<Bio> {
         let cpu = rand_cpu();
         let section = self.rcu.enter();
+        let quiet = self.quiet.load(Ordering::SeqCst);
         let (moving, pending, table) = (self.moving.read(), self.pending.read(), self.table.read());
-        let view = View { moving: &moving, pending: &pending, table: &table };
+        let view = View { quiet, moving: &moving, pending: &pending, table: &table };
         match decide(&view, bio.op, bio.block, bio.blocks) {
             Decision::Hold { blocks } => {
                 let rest = bio.split(blocks);
@@ -899,30 +922,34 @@ impl Platform for Target<'_> {
         self.pending.read().binary_search(&block).is_ok()
     }
     fn mark_pending(&self, block: u64) -> Result<(), NoMem> {
-        let mut v = (*self.pending.read()).clone();
-        if let Err(i) = v.binary_search(&block) {
-            v.insert(i, block);
-        }
-        self.pending.update(self.rcu, v);
+        self.change(|| {
+            let mut v = (*self.pending.read()).clone();
+            if let Err(i) = v.binary_search(&block) {
+                v.insert(i, block);
+            }
+            self.pending.update(self.rcu, v);
+        });
         Ok(())
     }
     fn unmark_pending(&self, runs: &[Extent]) -> Result<(), NoMem> {
-        let v: Vec<u64> = self
-            .pending
-            .read()
-            .iter()
-            .copied()
-            .filter(|&b| !runs.iter().any(|e| e.main <= b && b < e.main_end()))
-            .collect();
-        self.pending.update(self.rcu, v);
+        self.change(|| {
+            let v: Vec<u64> = self
+                .pending
+                .read()
+                .iter()
+                .copied()
+                .filter(|&b| !runs.iter().any(|e| e.main <= b && b < e.main_end()))
+                .collect();
+            self.pending.update(self.rcu, v);
+        });
         Ok(())
     }
     fn publish_moving(&self, runs: &[Extent]) -> Result<(), NoMem> {
-        self.moving.update(self.rcu, runs.to_vec());
+        self.change(|| self.moving.update(self.rcu, runs.to_vec()));
         Ok(())
     }
     fn clear_moving(&self) {
-        self.moving.update(self.rcu, vec![]);
+        self.change(|| self.moving.update(self.rcu, vec![]));
     }
     fn drain_writes(&self) {
         drain(&self.inflight);
@@ -938,8 +965,9 @@ impl Platform for Target<'_> {
         bio.leave_worker();
         let cpu = rand_cpu();
         let section = self.rcu.enter();
+        let quiet = self.quiet.load(Ordering::SeqCst);
         let (moving, pending, table) = (self.moving.read(), self.pending.read(), self.table.read());
-        let view = View { moving: &moving, pending: &pending, table: &table };
+        let view = View { quiet, moving: &moving, pending: &pending, table: &table };
         match decide_held(&view, bio.op, bio.block, bio.blocks) {
             Decision::Hold { blocks } | Decision::Send { blocks, .. } if blocks < bio.blocks => {
                 // map splits held bios at run edges and each run moves or
