@@ -46,7 +46,8 @@ SKIP = ("/usr/share/doc/", "/usr/share/man/", "/usr/share/locale/", "/usr/share/
 # Units of the host's packages that need what this guest lacks (a D-Bus
 # daemon, agetty on a console the harness writes to): masked, as an image
 # builder would. Nothing of dm-remap's is masked.
-MASKED = ["systemd-logind.service", "getty@.service", "serial-getty@.service", "console-getty.service"]
+MASKED = ["systemd-logind.service", "getty@.service", "serial-getty@.service", "console-getty.service",
+          "getty-static.service"]
 # The disks: vda the main disk, vdb the spare (blank: the target formats it).
 DISKS = {"vda": 32 << 20, "vdb": 48 << 10}
 CONFIG = "# written by scripts/vm/systemd_guest.py\ndata0  /dev/vda  /dev/vdb  spare_warn 25 spare_crit 50\n"
@@ -164,9 +165,11 @@ def build(root: Path, out: Path, destdir: Path, kernel_dir: Path) -> Path:
     (root / "usr/bin/awk").symlink_to("mawk")
     copy("/usr/lib/os-release", root)
     (root / "etc/os-release").symlink_to("../usr/lib/os-release")
-    (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n"
-                                     "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
-    (root / "etc/group").write_text("root:x:0:\nnogroup:x:65534:\n")
+    # A fresh Debian's users and groups (base-passwd), and the groups udev's
+    # postinst adds for its rules.
+    shutil.copy2("/usr/share/base-passwd/passwd.master", root / "etc/passwd")
+    groups = Path("/usr/share/base-passwd/group.master").read_text()
+    (root / "etc/group").write_text(groups + "input:x:101:\nkvm:x:102:\nrender:x:103:\nsgx:x:104:\n")
     (root / "etc/shadow").write_text("root:*:19000:0:99999:7:::\n")
     (root / "etc/shadow").chmod(0o640)
     (root / "etc/nsswitch.conf").write_text("passwd: files systemd\ngroup: files systemd\nshadow: files\n")

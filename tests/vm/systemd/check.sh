@@ -82,7 +82,8 @@ monitor_service() {
         exec 5<&-
         grep -q 'dm_remap_health{device="data0",state="ok"} 1' /tmp/metrics
     }
-    wait_for 60 get 2>/dev/null || fail "no data0 on http://127.0.0.1:9377/metrics: $(head -c 2000 /tmp/metrics 2>/dev/null)"
+    wait_for 60 get 2>/dev/null || fail "no data0 on http://127.0.0.1:9377/metrics; the unit's log:
+$(journalctl -b -u dm-remap-monitor.service -o cat | tail -n 8)"
     head -1 /tmp/metrics | grep -q "^HTTP/1.[01] 200" || fail "status line: $(head -1 /tmp/metrics)"
     grep -qi '^content-type: text/plain; version=0.0.4' /tmp/metrics || fail "content type: $(grep -i ^content-type /tmp/metrics)"
     grep -q "^dm_remap_info{device=\"data0\",main=\"$(cat /sys/class/block/vda/dev)\",spare=\"$(cat /sys/class/block/vdb/dev)\"," \
