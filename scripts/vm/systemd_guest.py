@@ -17,7 +17,7 @@ two blank virtio disks) and enables the units with `systemctl --root`; the
 guest boots, and tests/vm/systemd/check.sh, run by a service, checks the
 boot activation, the hardened monitor and its metrics over HTTP, the scrub
 timer and scan, the events unit's journal lines and that no unit failed, then
-powers off. Results come on the second serial port as in run.py; the console
+reboots (which ends QEMU). Results come on the second serial port as in run.py; the console
 log (kernel and the journal) is in the output directory.
 """
 

@@ -5,7 +5,8 @@
 # /etc/dm-remap/devices.conf (data0 over the blank disks /dev/vda and
 # /dev/vdb, spare_warn 25 spare_crit 50) and the units enabled as an admin
 # would. Each check reports "### RESULT <name> PASS|FAIL <rc> <seconds>" on
-# the second serial port (run.py's protocol); the guest powers off at the end.
+# the second serial port (run.py's protocol); the guest reboots at the end,
+# which ends QEMU.
 set -u
 exec 3>/dev/ttyS1
 export SYSTEMD_PAGER= SYSTEMD_COLORS=0 PATH=/usr/sbin:/usr/bin
@@ -147,4 +148,5 @@ check clean_journal clean_journal
 echo "### DONE" >&3
 journalctl -b -p warning -o short-monotonic --no-pager | sed 's/^/journal: /' | tail -n 80
 sync
-systemctl --no-block poweroff
+# The kernel has no ACPI to power off with: a reboot ends QEMU (-no-reboot).
+systemctl --no-block reboot
