@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Builds the Rust-enabled test kernel from Debian's linux-source-6.12 and caches it
 # outside the work tree, keyed by kernel version, config fragments and toolchain.
-# Usage: build-kernel.sh [--checked | --debug] [--print-dir]
+# Usage: build-kernel.sh [--checked | --debug | --systemd] [--print-dir]
 #   --checked    the checked flavour (lockdep, PROVE_RCU, DEBUG_ATOMIC_SLEEP,
 #                DEBUG_OBJECTS, kmemleak, KFENCE): what CI runs the suite on too
 #   --debug      the debug flavour: checked plus KASAN (a manual run)
+#   --systemd    the systemd flavour: base plus what systemd as PID 1 and the
+#                units' hardening need (cgroups, net, seccomp, BPF): what the
+#                packaging check boots the installed units under
 #   --print-dir  only print the build directory the key selects (built or not)
 # The last line printed is the build directory (bzImage at arch/x86/boot/bzImage).
 set -euo pipefail
@@ -16,13 +19,15 @@ for a in "$@"; do
   case "$a" in
     --checked) flavour=checked ;;
     --debug) flavour=debug ;;
+    --systemd) flavour=systemd ;;
     --print-dir) print_only=1 ;;
     *) echo "build-kernel.sh: unknown argument '$a'" >&2; exit 2 ;;
   esac
 done
 fragments=("$here/kernel/base.config")
-[ "$flavour" != base ] && fragments+=("$here/kernel/checked.config")
+case "$flavour" in checked|debug) fragments+=("$here/kernel/checked.config") ;; esac
 [ "$flavour" = debug ] && fragments+=("$here/kernel/debug.config")
+[ "$flavour" = systemd ] && fragments+=("$here/kernel/systemd.config")
 
 kver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
 key=$( { echo "$kver"; cat "${fragments[@]}"; "$RUSTC" --version; "$BINDGEN" --version; clang --version | head -1; } \

@@ -2,7 +2,8 @@
 # The README's test command: host unit and property tests of the pure code
 # (and the engine simulation), fuzzing, a warning-free module build with no
 # panic reachable from the I/O path and packaging checks (against the base
-# kernel), the VM harness self-test, then every VM test on the checked kernel
+# kernel; then the installed units booted under systemd on the systemd
+# flavour), the VM harness self-test, then every VM test on the checked kernel
 # (lockdep, PROVE_RCU, DEBUG_ATOMIC_SLEEP, DEBUG_OBJECTS, kmemleak, KFENCE).
 # Any failed test or kernel report fails the run. (The suite on both kernels
 # does not fit CI's 90 minutes on 2 cores: see Documentation/testing.rst.)
@@ -36,8 +37,9 @@ echo "== module build (base kernel)"
 kdir=$("$here/build-module.sh" | tail -n 1)
 echo "== no panic reachable from map/end_io"
 python3 "$here/check-io-path.py" "$repo/dm-remap.ko"
-echo "== packaging (DKMS build, make install, make install-tools)"
-"$here/test-packaging.sh" "$kdir"
+echo "== packaging (DKMS build, make install, make install-tools; the units under systemd as PID 1)"
+skdir=$("$here/build-kernel.sh" --systemd | tail -n 1)
+"$here/test-packaging.sh" "$kdir" "$skdir"
 
 for flavour in $kernels; do
   echo "== VM tests on the $flavour kernel"

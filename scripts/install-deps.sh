@@ -13,6 +13,9 @@ APT_PACKAGES=(
   qemu-system-x86 busybox-static dmsetup fio e2fsprogs util-linux coreutils stress-ng dkms
   # boot files: systemd-analyze verify of the unit; udev rules and LVM for main-disk hiding
   systemd udev lvm2
+  # the systemd guest of the packaging check is made of the host's own
+  # packages (scripts/vm/systemd_guest.py): these besides the ones above
+  libnss-systemd procps mawk dash
   # monitoring: promtool (check metrics) validates dm-remap-monitor's exposition in its tests
   prometheus
   # packaging: the generated man pages are rendered with man -l

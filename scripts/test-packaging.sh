@@ -3,13 +3,18 @@
 # the tree against the test kernel (dkms.conf, BUILD_EXCLUSIVE_CONFIG and
 # the Makefile as a user's DKMS runs them), `make install` installs it, and
 # `make install-tools` installs both tools (the boot one lean), unit, udev
-# rule and example config.
+# rule and example config. With a second kernel (the systemd flavour), the
+# module built against it and the tools are installed into a second scratch
+# root, and scripts/vm/systemd_guest.py boots the host's systemd as PID 1
+# over it: the units run as on a fresh machine (boot activation, the
+# hardened monitor, scrub timer, events in the journal).
 # Everything goes to a scratch directory, nothing into the system.
-# Usage: test-packaging.sh <kernel build dir>
+# Usage: test-packaging.sh <kernel build dir> [<systemd kernel build dir>]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 kdir=$1
+skdir=${2:-}
 . "$here/toolchain.sh"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
@@ -115,3 +120,18 @@ exposure=$(systemd-analyze security --offline=yes --root="$scratch/root" "$scrat
     || { echo "packaging: /$unit exposure ${exposure:-unknown} (systemd-analyze security), above 3.9" >&2; exit 1; }
 echo "packaging: dm-remap-monitor.service verified, exposure $exposure"
 echo "packaging: make install and make install-tools ok"
+
+[ -n "$skdir" ] || exit 0
+# The fresh machine: the module built against the systemd flavour from the
+# copy of the tree, make install and make install-tools into one root, and
+# that root booted under the host's systemd.
+skver=$(cat "$skdir/include/config/kernel.release")
+msrc="$scratch/src/dm-remap-$version"
+{ make -C "$msrc" KDIR="$skdir" && make -C "$msrc" install KDIR="$skdir" INSTALL_MOD_PATH="$scratch/sroot"; } \
+    > "$scratch/smodule.log" 2>&1 \
+    || { cat "$scratch/smodule.log"; echo "packaging: the module for the systemd kernel did not build or install" >&2; exit 1; }
+make -s -C "$repo" install-tools DESTDIR="$scratch/sroot" >/dev/null
+echo "packaging: installed for $skver; booting it under systemd"
+python3 "$here/vm/systemd_guest.py" --kernel-dir "$skdir" --root "$scratch/sroot" --out "${DM_REMAP_VM_OUT:-$repo/out/vm}" \
+    || { echo "packaging: the installed units failed under systemd (scripts/vm/systemd_guest.py)" >&2; exit 1; }
+echo "packaging: the installed units work under systemd"

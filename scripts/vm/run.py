@@ -69,7 +69,7 @@ BENCH_CMDLINE = "null_blk.nr_devices=1 null_blk.gb=16 null_blk.bs=4096 brd.rd_nr
 
 
 def qemu_command(kernel: Path, initrd: Path, accel: str, console: Path, results: Path, mode: str,
-                 disks: list[Path] = ()) -> list[str]:
+                 disks: list[Path] = (), extra_cmdline: str = "") -> list[str]:
     accel_args = {
         "kvm": ["-accel", "kvm", "-cpu", "host"],
         "tcg": ["-accel", "tcg,thread=multi", "-cpu", "max"],
@@ -78,6 +78,7 @@ def qemu_command(kernel: Path, initrd: Path, accel: str, console: Path, results:
         "icount": ["-accel", "tcg,thread=single", "-cpu", "max", "-icount", "shift=0,sleep=off"],
     }[accel]
     extra = f" {BENCH_CMDLINE}" if mode == "bench" else ""
+    extra += f" {extra_cmdline}" if extra_cmdline else ""
     return [
         "qemu-system-x86_64", *accel_args, "-smp", "2", "-m", "4G" if mode == "bench" else "3G",
         "-kernel", str(kernel / "arch/x86/boot/bzImage"), "-initrd", str(initrd),
