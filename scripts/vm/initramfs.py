@@ -23,7 +23,7 @@ BOOT_FILES = Path(__file__).resolve().parents[2] / "scripts" / "boot"
 TOOL_ALIASES = {"mkfs.ext4": "mke2fs", "fsck.ext4": "e2fsck"}
 
 
-def _libraries(binary: str) -> set[str]:
+def libraries(binary: str) -> set[str]:
     out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
     libs = set()
     for line in out.splitlines():
@@ -60,10 +60,10 @@ def build(root: Path, out: Path, module: Path, guest_dir: Path, config: dict[str
         if path is None:
             raise SystemExit(f"initramfs: host tool '{tool}' not found (run scripts/install-deps.sh)")
         _copy(path, root, "/usr/bin/" + tool)
-        libs |= _libraries(path)
+        libs |= libraries(path)
     for name, binary in own_tools.items():
         _copy(str(binary), root, "/usr/bin/" + name)
-        libs |= _libraries(str(binary))
+        libs |= libraries(str(binary))
     for alias, name in TOOL_ALIASES.items():
         (root / "usr/bin" / alias).symlink_to(name)
     for lib in libs:

@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import logscan  # noqa: E402
 import run  # noqa: E402
+from initramfs import libraries  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 GUEST = REPO / "tests" / "vm" / "systemd"
@@ -87,18 +88,6 @@ def is_elf(path: str) -> bool:
             return f.read(4) == b"\x7fELF"
     except OSError:
         return False
-
-
-def libraries(binary: str) -> set[str]:
-    out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
-    libs = set()
-    for line in out.splitlines():
-        parts = line.split()
-        if "=>" in parts and len(parts) >= 3 and parts[2].startswith("/"):
-            libs.add(parts[2])
-        elif parts and parts[0].startswith("/"):
-            libs.add(parts[0])
-    return libs
 
 
 def package_files(pkg: str) -> list[str]:
