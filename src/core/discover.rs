@@ -436,6 +436,36 @@ mod tests {
         superblock_sector(layout, copy, slot) as usize * 512
     }
 
+    /// Reads of a `Disk` that fail at some sectors.
+    struct FailingReads<'a>(&'a mut Disk, Vec<u64>);
+
+    impl MetaIo for FailingReads<'_> {
+        fn read_block(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), crate::load::ReadFailed> {
+            if self.1.contains(&sector) {
+                return Err(crate::load::ReadFailed);
+            }
+            self.0.read_block(sector, buf)
+        }
+    }
+
+    /// A spare whose superblocks all fail to read (a spare failing for a
+    /// while, or the sectors gone bad) while the other places region B
+    /// could be read as zeros: that is not a blank spare. It must be
+    /// refused (formatting it wipes the table), unless force_format.
+    #[test]
+    fn a_spare_whose_superblocks_cannot_be_read_is_never_formatted() {
+        let (mut img, layout) = formatted(5, SPARE);
+        let bad: Vec<u64> = (0..2u8)
+            .flat_map(|c| (0..2u8).map(move |s| (c, s)))
+            .map(|(c, s)| superblock_sector(&layout, c, s))
+            .collect();
+        let d = discover(&mut FailingReads(&mut img, bad.clone()), SPARE, &FP, false, &mut vec![0u8; BLOCK]);
+        assert!(matches!(d, Discovery::Refuse(Refusal::Unreadable)), "{d:?}");
+        let d = discover(&mut FailingReads(&mut img, bad), SPARE, &FP, true, &mut vec![0u8; BLOCK]);
+        assert!(matches!(d, Discovery::Format { .. }), "force_format: {d:?}");
+        assert_eq!(loads(&run(&mut img, &FP, false)), Some(5), "once they read again");
+    }
+
     #[test]
     fn a_blank_spare_is_formatted() {
         let mut img = Disk::new(SPARE);
