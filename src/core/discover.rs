@@ -130,9 +130,11 @@ struct Survey {
     best: Option<Superblock>,
     /// The highest generation of any superblock that decodes.
     highest: u64,
-    /// Whether any block read, whether a block was foreign, and whether a
-    /// dm-remap block was there (damaged, leftover, newer version).
+    /// Whether any block read, whether any failed, whether a block was
+    /// foreign, and whether a dm-remap block was there (damaged, leftover,
+    /// newer version).
     read_any: bool,
+    read_failed: bool,
     foreign: bool,
     ours: bool,
     newer: bool,
@@ -145,6 +147,7 @@ impl Survey {
     /// had at another size, which are pool blocks then.
     fn look(&mut self, io: &mut impl MetaIo, sector: u64, copy: u8, region_start: u64, fixed: bool, buf: &mut [u8]) {
         if io.read_block(sector, buf).is_err() {
+            self.read_failed = true;
             return;
         }
         self.read_any = true;
@@ -186,7 +189,15 @@ impl Superblock {
 /// superblocks, then, only if neither gives the layout, region B's wherever
 /// it can start.
 fn survey(io: &mut impl MetaIo, spare_sectors: u64, block_sizes: &[u32], buf: &mut [u8]) -> Survey {
-    let mut survey = Survey { best: None, highest: 0, read_any: false, foreign: false, ours: false, newer: false };
+    let mut survey = Survey {
+        best: None,
+        highest: 0,
+        read_any: false,
+        read_failed: false,
+        foreign: false,
+        ours: false,
+        newer: false,
+    };
     for slot in 0..2u64 {
         survey.look(io, slot * META_BLOCK_SECTORS, 0, 0, true, buf);
     }
@@ -337,6 +348,10 @@ pub fn discover(
     let Some(found) = survey.best else {
         return match (survey.read_any, survey.ours, survey.foreign) {
             (false, _, _) => refuse(Refusal::Unreadable),
+            // A superblock place that cannot be read may hold the
+            // metadata: blank only when every place read as blank, and
+            // damaged only when the superblocks read.
+            _ if survey.read_failed => refuse(Refusal::Unreadable),
             (true, false, false) => format,
             (true, false, true) => refuse(Refusal::NotMetadata),
             (true, true, _) => refuse(Refusal::Damaged { states: [[CopyState::Missing; 2]; 2] }),
