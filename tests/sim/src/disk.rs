@@ -40,6 +40,10 @@ pub struct Faults {
     pub bad_write: BTreeSet<u64>,
     /// Sectors whose next I/Os fail with a transient error, and how many.
     pub transient: BTreeMap<u64, u32>,
+    /// Sectors whose writes reach the medium and then report an error (a
+    /// timeout after the drive took the data): the writer cannot tell them
+    /// from writes that never landed.
+    pub lying_write: BTreeSet<u64>,
     /// Every I/O fails.
     pub dead: bool,
 }
@@ -115,6 +119,7 @@ impl Disk {
         if let Some(st) = self.fault(sector, n, true) {
             return Err(st);
         }
+        let lies = (sector..sector + n).any(|s| self.faults.lying_write.contains(&s));
         for (i, chunk) in data.chunks(512).enumerate() {
             let s = sector + i as u64;
             let mut d = zero();
@@ -127,6 +132,9 @@ impl Disk {
             } else {
                 self.cache.push((s, d));
             }
+        }
+        if lies {
+            return Err(status::IOERR);
         }
         Ok(())
     }

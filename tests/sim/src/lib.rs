@@ -26,6 +26,7 @@
 //! A failing seed is reported and replays exactly: `SIM_SEED=<n> cargo
 //! test -p dm-remap-sim replay -- --nocapture`.
 
+pub mod abandoned;
 pub mod disk;
 pub mod oracle;
 pub mod target;

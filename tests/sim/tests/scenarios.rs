@@ -102,3 +102,12 @@ fn a_full_remap_list_of_unreadable_blocks_sleeps_no_more_than_the_message_budget
         1,
     );
 }
+
+#[test]
+fn a_write_after_an_abandoned_remap_survives_a_reload() {
+    // The abandoned commit's generation is on the spare: a write to the
+    // block acknowledged after it must not depend on which one loads.
+    for auto_remap in [true, false] {
+        shuttle::check_random(move || dm_remap_sim::abandoned::a_write_after_an_abandoned_remap_survives_a_reload(auto_remap), 20);
+    }
+}
