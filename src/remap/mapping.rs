@@ -133,6 +133,17 @@ impl Mapping {
         self.change(|| self.pending.update(|p| p.with(block)))
     }
 
+    /// Marks every block of `runs` pending, in one change.
+    pub(crate) fn mark_pending_runs(&self, runs: &[Extent]) -> Result {
+        self.change(|| self.pending.update(|p| p.with_runs(runs)))
+    }
+
+    /// Unmarks the pending blocks the table remaps. Under the writer lock,
+    /// which keeps the table as it is meanwhile.
+    pub(crate) fn unmark_remapped_pending(&self) -> Result {
+        self.with_table(|t| self.change(|| self.pending.update(|p| p.without(|b| t.route(b, 1).spare.is_some()))))
+    }
+
     /// Unmarks the pending blocks that `runs` map.
     pub(crate) fn unmark_pending(&self, runs: &[Extent]) -> Result {
         self.change(|| self.pending.update(|p| p.without(|b| runs.iter().any(|e| e.main <= b && b < e.main_end()))))

@@ -5,6 +5,8 @@
 
 use kernel::prelude::*;
 
+use crate::dm_remap_core::extent::Extent;
+
 /// A sorted set of main blocks.
 #[derive(Default)]
 pub(crate) struct PendingBlocks {
@@ -45,6 +47,25 @@ impl PendingBlocks {
             v.push(block, GFP_KERNEL)?;
         }
         v.extend_from_slice(self.blocks.get(i..).unwrap_or_default(), GFP_KERNEL)?;
+        Ok(KBox::new(Self { blocks: v }, GFP_KERNEL)?)
+    }
+
+    /// This set with every block of `runs` (sorted, disjoint) added.
+    pub(crate) fn with_runs(&self, runs: &[Extent]) -> Result<KBox<Self>> {
+        let added = runs.iter().map(|e| u64::from(e.len)).fold(0u64, u64::saturating_add);
+        let room = usize::try_from(added).map_err(|_| ENOMEM)?.saturating_add(self.blocks.len());
+        let mut v = KVec::with_capacity(room, GFP_KERNEL)?;
+        let mut old = self.blocks.iter().copied().peekable();
+        for b in runs.iter().flat_map(|e| e.main..e.main_end()) {
+            while let Some(o) = old.next_if(|&o| o < b) {
+                v.push(o, GFP_KERNEL)?;
+            }
+            old.next_if_eq(&b);
+            v.push(b, GFP_KERNEL)?;
+        }
+        for o in old {
+            v.push(o, GFP_KERNEL)?;
+        }
         Ok(KBox::new(Self { blocks: v }, GFP_KERNEL)?)
     }
 

@@ -262,6 +262,14 @@ impl<'t> Platform for &'t RemapTarget {
         self.mapping.unmark_pending(runs).map_err(|_| NoMem)
     }
 
+    fn fence(&self, runs: &[Extent]) -> Result<(), NoMem> {
+        self.mapping.mark_pending_runs(runs).map_err(|_| NoMem)
+    }
+    fn unfence(&self) {
+        // Without memory the marks stay: see `Platform::unfence`.
+        let _ = self.mapping.unmark_remapped_pending();
+    }
+
     fn publish_moving(&self, runs: &[Extent]) -> Result<(), NoMem> {
         self.mapping.publish_moving(runs).map_err(|_| NoMem)
     }
@@ -271,10 +279,14 @@ impl<'t> Platform for &'t RemapTarget {
     fn drain_writes(&self) {
         drain(&self.inflight);
     }
-    fn release_held(&self) {
+    fn release_held(&self, fail_writes: bool) {
         let mut held = self.mapping.take_held();
-        while let Some(kept) = held.pop() {
-            self.route_held(kept);
+        while let Some(mut kept) = held.pop() {
+            if fail_writes && kept.bio().op() != BioOp::Read {
+                self.complete_held(HeldBio { target: self, bio: kept }, Completion::IoError);
+            } else {
+                self.route_held(kept);
+            }
         }
     }
     fn resubmit(&self, bio: HeldBio<'t>) {
@@ -348,6 +360,11 @@ impl RemapTarget {
             Event::RemapFailed { blocks } => {
                 dm_err_limited!(self.name, "remapping {} block(s) failed: no metadata copy could be written\n", blocks)
             }
+            Event::FenceFailed { blocks } => dm_err_limited!(
+                self.name,
+                "no memory to fence {} block(s) of a failed commit: a reload before the next commit may not see writes to them\n",
+                blocks
+            ),
             Event::PoolExhausted { free, total } => {
                 dm_warn_limited!(self.name, "remap: spare pool exhausted ({} of {} blocks free)\n", free, total)
             }

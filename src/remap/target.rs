@@ -196,7 +196,7 @@ impl TargetOps for RemapTarget {
         spare_state.set_remapped(remapped);
         spare_state.set_commit(opened.meta.generation(), opened.copies);
         let (buf, scratch) = (IoBuffer::new().map_err(nomem)?, IoBuffer::new().map_err(nomem)?);
-        let writer = Writer { alloc, meta: opened.meta, buf, scratch };
+        let writer = Writer { alloc, meta: opened.meta, buf, scratch, unsettled: false };
         let (inflight, stats, last_report) =
             (InFlight::new().map_err(nomem)?, IoStats::new().map_err(nomem)?, LastReport::new().map_err(nomem)?);
 

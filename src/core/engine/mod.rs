@@ -19,6 +19,7 @@ pub mod drain;
 pub mod moves;
 pub mod recovery;
 pub mod route;
+pub mod settle;
 
 use core::ops::{Deref, DerefMut};
 
@@ -129,6 +130,9 @@ pub struct Writer<M, B> {
     /// under memory pressure does not fail for want of one.
     pub buf: B,
     pub scratch: B,
+    /// A commit failed and no commit has succeeded since: its generation
+    /// may be the spare's newest (see [`settle`]).
+    pub unsettled: bool,
 }
 
 /// A counter the engine bumps.
@@ -162,6 +166,10 @@ pub enum Event {
     Remapped { remapped: u64, moved: u64 },
     /// A round's commit failed; its `blocks` remaps were abandoned.
     RemapFailed { blocks: u64 },
+    /// A failed commit could be neither retracted nor fenced (no memory):
+    /// a write to one of its `blocks` runs may be acknowledged that a
+    /// reload before the next commit would not see.
+    FenceFailed { blocks: u64 },
     /// The pool cannot hold a `remap` message's blocks.
     PoolExhausted { free: u64, total: u64 },
     /// A `remap` message failed and changed nothing.
@@ -230,6 +238,14 @@ pub trait Platform {
     fn mark_pending(&self, block: u64) -> Result<(), NoMem>;
     /// Unmarks the blocks of `runs`.
     fn unmark_pending(&self, runs: &[Extent]) -> Result<(), NoMem>;
+    /// Marks every block of `runs` pending, in one change: the blocks of a
+    /// failed commit that may have landed (see [`settle`]).
+    fn fence(&self, runs: &[Extent]) -> Result<(), NoMem>;
+    /// Unmarks every pending block that the published table remaps (only
+    /// fenced blocks are both); under the writer lock. Without memory for
+    /// that the marks stay, and writes to those blocks merely pass through
+    /// the worker, which sends them where the table says.
+    fn unfence(&self);
 
     /// Publishes `runs` as moving: `map` holds back I/O to them from now.
     fn publish_moving(&self, runs: &[Extent]) -> Result<(), NoMem>;
@@ -238,8 +254,10 @@ pub trait Platform {
     /// Waits until every bio that changes data and was mapped before the
     /// call (and not held) has completed.
     fn drain_writes(&self);
-    /// Sends the bios held back by moving runs where the table now says.
-    fn release_held(&self);
+    /// Sends the bios held back by moving runs where the table now says;
+    /// with `fail_writes`, fails those that change data instead (their
+    /// blocks are fenced: see [`settle`]).
+    fn release_held(&self, fail_writes: bool);
     /// Sends a held bio where the table now says.
     fn resubmit(&self, bio: Self::Held);
     /// Completes a failed bio as `how` says.

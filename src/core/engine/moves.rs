@@ -12,7 +12,7 @@
 use super::super::extent::{Extent, ExtentState, MAX_EXTENT_LEN};
 use super::super::spare_alloc::SpareAllocator;
 use super::recovery::SPARE_ATTEMPTS;
-use super::{ChangeFailed, Counter, Event, IoBuf, List, Platform, IO_BYTES};
+use super::{settle, ChangeFailed, Counter, Event, IoBuf, List, Platform, IO_BYTES};
 
 /// Backoff sleep (milliseconds) one remap message may spend rereading the
 /// blocks it finds unreadable, under the writer lock and with I/O to its
@@ -74,14 +74,17 @@ pub fn remap_ranges<P: Platform>(p: &P, ranges: &mut [(u64, u64)]) -> Result<Rep
     // reaches the spare before the remap that sends it there is on disk.
     let w = &mut *writer;
     let published = copy_runs(p, &mut w.buf, &mut w.scratch, &mut trial, &runs)
-        .and_then(|copied| p.commit_and_publish(w, trial, &[], &copied.extents).map(|()| copied));
+        .and_then(|copied| settle::commit_change(p, w, trial, &[], &copied.extents).map(|()| copied));
     if let Ok(copied) = &published {
         // A pending block now remapped is no longer pending: its data (or
         // the zeros of a lost block) is on the spare.
         let _ = p.unmark_pending(&copied.extents);
     }
+    // After a failed commit not retracted, the held writes fail: their
+    // blocks are fenced, and either table may load.
+    let fenced = matches!(published, Err(ChangeFailed::Commit)) && w.unsettled;
     p.clear_moving();
-    p.release_held();
+    p.release_held(fenced);
     published
 }
 
@@ -155,18 +158,22 @@ pub fn relocate<P: Platform>(p: &P, blocks: &mut [u64]) {
         if moved.try_push(e.main).is_err() {
             // Without the list of moved blocks nothing can be committed.
             p.clear_moving();
-            p.release_held();
+            p.release_held(false);
             return;
         }
     }
+    let mut fenced = false;
     if !placed.is_empty() {
-        match p.commit_and_publish(w, alloc, &moved, &placed) {
+        match settle::commit_change(p, w, alloc, &moved, &placed) {
             Ok(()) => p.log(Event::Remapped { remapped: 0, moved: placed.len() as u64 }),
-            Err(_) => p.log(Event::RemapFailed { blocks: placed.len() as u64 }),
+            Err(_) => {
+                p.log(Event::RemapFailed { blocks: placed.len() as u64 });
+                fenced = w.unsettled;
+            }
         }
     }
     p.clear_moving();
-    p.release_held();
+    p.release_held(fenced);
 }
 
 /// The unmapped runs of `ranges` (sorted, disjoint), each with spare

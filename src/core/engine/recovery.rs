@@ -10,7 +10,7 @@ use super::super::error_class::ErrorClass;
 use super::super::extent::{Extent, ExtentState};
 use super::super::sort::heapsort_by_key;
 use super::super::spare_alloc::SpareAllocator;
-use super::{BioInfo, Completion, Counter, Event, IoBuf, List, Op, Platform, WorkBio, Writer};
+use super::{settle, BioInfo, Completion, Counter, Event, IoBuf, List, Op, Platform, WorkBio, Writer};
 
 /// Spare blocks tried for one remapped block before giving up on it.
 pub(super) const SPARE_ATTEMPTS: u32 = 3;
@@ -46,6 +46,8 @@ pub fn recover_round<P: Platform>(
     writes: impl Iterator<Item = P::Held>,
 ) {
     let mut writer = p.lock_writer();
+    // A failed commit not yet superseded is retracted first (see `settle`).
+    settle::settle(p, &mut writer);
     let mut round: Round<P> = Round {
         alloc: writer.alloc,
         may_place: p.in_step(&writer),
@@ -72,6 +74,8 @@ pub fn recover_round<P: Platform>(
         };
     }
     let committed = round.runs.is_empty() || commit_round(p, &mut writer, &mut round);
+    // Writes to fenced blocks are acknowledged only once settled.
+    let unsettled = writer.unsettled;
     drop(writer);
     // Blocks that read from a failing spare block only on retry move off
     // it (writes to them held and drained like any move) before the bios
@@ -94,8 +98,13 @@ pub fn recover_round<P: Platform>(
         }
         p.complete_held(kept, if committed { Completion::Ok } else { Completion::IoError });
     }
-    for kept in resubmit {
-        p.resubmit(kept);
+    for mut kept in resubmit {
+        if unsettled && p.is_pending(kept.info().block) {
+            p.count(Counter::Unrecovered, 1);
+            p.complete_held(kept, Completion::IoError);
+        } else {
+            p.resubmit(kept);
+        }
     }
 }
 
@@ -335,7 +344,7 @@ fn commit_round<P: Platform>(p: &P, writer: &mut Writer<P::Meta, P::Buf>, round:
     heapsort_by_key(&mut round.runs, |e| e.main);
     heapsort_by_key(&mut round.moved, |b| *b);
     let (runs, moved) = (&round.runs, &round.moved);
-    if p.commit_and_publish(writer, round.alloc, moved, runs).is_err() {
+    if settle::commit_change(p, writer, round.alloc, moved, runs).is_err() {
         p.log(Event::RemapFailed { blocks: runs.len() as u64 });
         return false;
     }

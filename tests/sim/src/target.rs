@@ -518,7 +518,13 @@ impl<'a> Target<'a> {
             pending_writes: Mutex::default(),
             failed: Mutex::default(),
             inflight: InFlight::new(rcu),
-            writer: Mutex::new(Writer { alloc, meta, buf: SimBuf::default(), scratch: SimBuf::default() }),
+            writer: Mutex::new(Writer {
+                alloc,
+                meta,
+                buf: SimBuf::default(),
+                scratch: SimBuf::default(),
+                unsettled: false,
+            }),
             policies: Mutex::new(policies),
             work: AtomicBool::new(false),
             queue: Mutex::default(),
@@ -944,6 +950,26 @@ impl Platform for Target<'_> {
         });
         Ok(())
     }
+    fn fence(&self, runs: &[Extent]) -> Result<(), NoMem> {
+        self.trace.note(format!("fence {runs:?}"));
+        self.change(|| {
+            let mut v = (*self.pending.read()).clone();
+            v.extend(runs.iter().flat_map(|e| e.main..e.main_end()));
+            v.sort_unstable();
+            v.dedup();
+            self.pending.update(self.rcu, v);
+        });
+        Ok(())
+    }
+    fn unfence(&self) {
+        self.trace.note("unfence".into());
+        let table = self.table.read();
+        self.change(|| {
+            let v: Vec<u64> =
+                self.pending.read().iter().copied().filter(|&b| extent::route(&table, b, 1).spare.is_none()).collect();
+            self.pending.update(self.rcu, v);
+        });
+    }
     fn publish_moving(&self, runs: &[Extent]) -> Result<(), NoMem> {
         self.change(|| self.moving.update(self.rcu, runs.to_vec()));
         Ok(())
@@ -954,10 +980,15 @@ impl Platform for Target<'_> {
     fn drain_writes(&self) {
         drain(&self.inflight);
     }
-    fn release_held(&self) {
+    fn release_held(&self, fail_writes: bool) {
         let held: Vec<Bio> = std::mem::take(&mut *self.held.lock().unwrap_or_else(|e| e.into_inner()));
         for b in held {
-            self.resubmit(Owned(Some(b)));
+            if fail_writes && b.op != Op::Read {
+                self.trace.note(format!("held {:?} {}+{} fails (fenced)", b.op, b.block, b.blocks));
+                self.complete_held(Owned(Some(b)), Completion::IoError);
+            } else {
+                self.resubmit(Owned(Some(b)));
+            }
         }
     }
     fn resubmit(&self, mut kept: Owned) {

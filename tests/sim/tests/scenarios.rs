@@ -108,6 +108,9 @@ fn a_write_after_an_abandoned_remap_survives_a_reload() {
     // The abandoned commit's generation is on the spare: a write to the
     // block acknowledged after it must not depend on which one loads.
     for auto_remap in [true, false] {
-        shuttle::check_random(move || dm_remap_sim::abandoned::a_write_after_an_abandoned_remap_survives_a_reload(auto_remap), 20);
+        shuttle::check_random(
+            move || dm_remap_sim::abandoned::a_write_after_an_abandoned_remap_survives_a_reload(auto_remap),
+            20,
+        );
     }
 }

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-2.0
+//! A change whose commit failed may still be on the spare: a write can
+//! report an error after the drive took its data (a timeout, a bridge that
+//! loses the completion), so the generation of a failed commit may be the
+//! spare's newest and load at the next reload or reboot, mapping the
+//! change's blocks where the change put them. Nothing acknowledged may
+//! depend on which of the two tables loads.
+//!
+//! So a failed commit is retracted at once: the table that is live is
+//! committed again, at a higher generation. Until that (or any later
+//! commit) succeeds the writer is *unsettled*, and the blocks of the failed
+//! change are *fenced*: marked pending, so that `map` gives every write to
+//! them to the worker, which acknowledges one only after a commit that
+//! supersedes the failed one (a remap of the block, or a retraction). Where
+//! that commit fails too the write fails: either table may load, and both
+//! hold the block's data as of the failed change (its blocks' writes were
+//! held back during a move, or were the change itself). Reads are routed
+//! as before. Once settled, fenced blocks the table remaps are unmarked;
+//! unmapped ones stay pending, so their next write gets a spare block.
+
+use super::super::extent::Extent;
+use super::super::spare_alloc::SpareAllocator;
+use super::{ChangeFailed, Event, Platform, Writer};
+
+/// Commits and publishes a table change (see
+/// [`Platform::commit_and_publish`]); a failed commit is retracted, and
+/// where the retraction fails too the change's blocks (`new`) are fenced.
+/// Returns `Err(Commit)` for a failed commit, retracted or not.
+pub fn commit_change<P: Platform>(
+    p: &P,
+    writer: &mut Writer<P::Meta, P::Buf>,
+    alloc: SpareAllocator,
+    moved: &[u64],
+    new: &[Extent],
+) -> Result<(), ChangeFailed> {
+    match p.commit_and_publish(writer, alloc, moved, new) {
+        Ok(()) => {
+            settled(p, writer);
+            Ok(())
+        }
+        Err(ChangeFailed::Commit) => {
+            if !retract(p, writer) && p.fence(new).is_err() {
+                p.log(Event::FenceFailed { blocks: new.len() as u64 });
+            }
+            Err(ChangeFailed::Commit)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Commits the live table again, at a higher generation than any failed
+/// commit; whether that succeeded (the writer is settled then, and stays
+/// unsettled otherwise).
+pub fn retract<P: Platform>(p: &P, writer: &mut Writer<P::Meta, P::Buf>) -> bool {
+    writer.unsettled = true;
+    let alloc = writer.alloc;
+    if p.commit_and_publish(writer, alloc, &[], &[]).is_ok() {
+        settled(p, writer);
+        return true;
+    }
+    false
+}
+
+/// Retries the retraction of an earlier failed commit, if one is due;
+/// whether the writer is settled.
+pub fn settle<P: Platform>(p: &P, writer: &mut Writer<P::Meta, P::Buf>) -> bool {
+    !writer.unsettled || retract(p, writer)
+}
+
+/// A commit succeeded: no failed generation can load any more.
+fn settled<P: Platform>(p: &P, writer: &mut Writer<P::Meta, P::Buf>) {
+    if writer.unsettled {
+        writer.unsettled = false;
+        p.unfence();
+    }
+}
