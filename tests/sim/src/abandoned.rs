@@ -55,17 +55,24 @@ fn reload_and_check(t: &Target, oracle: &Mutex<Oracle>) {
 /// superblock writes all report errors but land. Main heals and a second
 /// write to block 5 is acknowledged: after a reload it must read back,
 /// though the spare's newest generation maps block 5 to the spare block
-/// holding the first write.
-pub fn a_write_after_an_abandoned_remap_survives_a_reload(auto_remap: bool) {
+/// holding the first write. With `fence_nomem`, only the first superblock
+/// write lands (the retraction of the failed commit fails for good) and
+/// fencing the remapped block fails for want of memory.
+pub fn a_write_after_an_abandoned_remap_survives_a_reload(auto_remap: bool, fence_nomem: bool) {
     let rcu = Rcu::default();
     let oracle = Mutex::new(Oracle::new(BLOCKS));
     let policies = Policies { auto_remap: true, ..Policies::default() };
     let t = Target::new(BLOCKS, SPARE_SECTORS, &rcu, &oracle, policies);
     let lying = superblocks(&t);
+    t.fence_nomem.store(fence_nomem, shuttle::sync::atomic::Ordering::SeqCst);
     with_devices(&t, &oracle, || {
         write_tags(&t, &oracle, 0..BLOCKS);
         t.main.lock().unwrap_or_else(|e| e.into_inner()).faults.bad_write.insert(5);
-        t.spare.lock().unwrap_or_else(|e| e.into_inner()).faults.lying_write.extend(lying.iter().copied());
+        {
+            let mut s = t.spare.lock().unwrap_or_else(|e| e.into_inner());
+            s.faults.lying_write.extend(lying.iter().copied());
+            s.faults.lies_left = fence_nomem.then_some(1);
+        }
         let st = write_tag(&t, &oracle, 5);
         assert_ne!(st, 0, "the write whose remap no commit took succeeded");
         t.spare.lock().unwrap_or_else(|e| e.into_inner()).faults.lying_write.clear();

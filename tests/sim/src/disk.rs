@@ -44,6 +44,9 @@ pub struct Faults {
     /// timeout after the drive took the data): the writer cannot tell them
     /// from writes that never landed.
     pub lying_write: BTreeSet<u64>,
+    /// How many writes to `lying_write` sectors still land before the rest
+    /// fail without landing (`None`: all of them land).
+    pub lies_left: Option<u32>,
     /// Every I/O fails.
     pub dead: bool,
 }
@@ -120,6 +123,13 @@ impl Disk {
             return Err(st);
         }
         let lies = (sector..sector + n).any(|s| self.faults.lying_write.contains(&s));
+        if lies {
+            match &mut self.faults.lies_left {
+                Some(0) => return Err(status::IOERR),
+                Some(left) => *left -= 1,
+                None => {}
+            }
+        }
         for (i, chunk) in data.chunks(512).enumerate() {
             let s = sector + i as u64;
             let mut d = zero();

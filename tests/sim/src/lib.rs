@@ -203,9 +203,17 @@ fn control(t: &Target, oracle: &Mutex<Oracle>, cfg: &Config) {
                 t.trace.note(format!("main block {block} bad"));
             }
             55..=64 => {
+                // Once per block: errors injected again while a read is
+                // retrying could add up past its retries, a failure the
+                // oracle (which counts transient errors as no fault) would
+                // not excuse.
                 let c = rng.gen_range(1..=2);
-                t.main.lock().unwrap_or_else(|e| e.into_inner()).faults.transient.insert(block, c);
-                t.trace.note(format!("main block {block}: {c} transient errors"));
+                if let std::collections::btree_map::Entry::Vacant(e) =
+                    t.main.lock().unwrap_or_else(|e| e.into_inner()).faults.transient.entry(block)
+                {
+                    e.insert(c);
+                    t.trace.note(format!("main block {block}: {c} transient errors"));
+                }
             }
             65..=74 => {
                 // A spare block in use fails: transiently on reads, or for
@@ -241,13 +249,22 @@ fn control(t: &Target, oracle: &Mutex<Oracle>, cfg: &Config) {
                     .map(|(c, s)| superblock_sector(&t.layout, c, s))
                     .collect();
                 let mut s = t.spare.lock().unwrap_or_else(|e| e.into_inner());
+                let (lies_left, fence_nomem) = (rng.gen_bool(0.5).then(|| rng.gen_range(0..3)), rng.gen_bool(0.3));
                 if lying {
                     s.faults.lying_write.clear();
+                    t.fence_nomem.store(false, Ordering::SeqCst);
                 } else {
+                    // The first `lies_left` land, the rest fail for good;
+                    // fencing may find no memory meanwhile.
                     s.faults.lying_write.extend(sectors);
+                    s.faults.lies_left = lies_left;
+                    t.fence_nomem.store(fence_nomem, Ordering::SeqCst);
                     t.excused.store(true, Ordering::SeqCst);
                 }
-                t.trace.note(format!("superblock writes {}", if lying { "heal" } else { "lie" }));
+                t.trace.note(format!(
+                    "superblock writes {}",
+                    if lying { "heal".into() } else { format!("lie ({lies_left:?} land, fence_nomem {fence_nomem})") }
+                ));
             }
             87..=89 => {
                 // One metadata region stops taking writes for good (with

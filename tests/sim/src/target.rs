@@ -407,6 +407,8 @@ pub struct Target<'a> {
     /// backoffs): for the scenarios that bound how long one change holds
     /// the writer lock. Per target, as tests run side by side.
     pub slept_ms: std::sync::atomic::AtomicU64,
+    /// Whether fencing a change's blocks fails for want of memory.
+    pub fence_nomem: AtomicBool,
 }
 
 struct View<'v> {
@@ -537,6 +539,7 @@ impl<'a> Target<'a> {
             worker_bios: Arc::default(),
             worker_thread: Mutex::new(None),
             slept_ms: Default::default(),
+            fence_nomem: AtomicBool::new(false),
         }
     }
 
@@ -951,6 +954,10 @@ impl Platform for Target<'_> {
         Ok(())
     }
     fn fence(&self, runs: &[Extent]) -> Result<(), NoMem> {
+        if self.fence_nomem.load(Ordering::SeqCst) {
+            self.trace.note(format!("fence {runs:?}: no memory"));
+            return Err(NoMem);
+        }
         self.trace.note(format!("fence {runs:?}"));
         self.change(|| {
             let mut v = (*self.pending.read()).clone();

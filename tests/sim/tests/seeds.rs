@@ -50,7 +50,8 @@ fn replay() {
             Ok(s) => eprintln!("seed {seed} passes: {s:?}"),
             Err(e) => {
                 let trace = dm_remap_sim::TRACE.lock().unwrap();
-                for line in trace.iter().rev().take(200).rev() {
+                let keep = env("SIM_TRACE_LINES").unwrap_or(200) as usize;
+                for line in trace.iter().rev().take(keep).rev() {
                     eprintln!("  {line}");
                 }
                 eprintln!("seed {seed}: {e}");
