@@ -133,9 +133,19 @@ impl Mapping {
         self.change(|| self.pending.update(|p| p.with(block)))
     }
 
-    /// Marks every block of `runs` pending, in one change.
-    pub(crate) fn mark_pending_runs(&self, runs: &[Extent]) -> Result {
-        self.change(|| self.pending.update(|p| p.with_runs(runs)))
+    /// The pending set with every block of `runs` added, to publish later
+    /// with [`Self::publish_pending`] (valid while the pending set does not
+    /// change meanwhile: under the writer lock, which every change of it
+    /// holds).
+    pub(crate) fn pending_with_runs(&self, runs: &[Extent]) -> Result<KBox<PendingBlocks>> {
+        self.pending.read(&RcuReadGuard::new()).with_runs(runs)
+    }
+
+    /// Publishes a pending set built ahead (cannot fail).
+    pub(crate) fn publish_pending(&self, next: KBox<PendingBlocks>) {
+        self.change(|| {
+            let _ = self.pending.update(|_| Ok::<_, Error>(next));
+        });
     }
 
     /// Unmarks the pending blocks the table remaps. Under the writer lock,

@@ -3,19 +3,20 @@
 //! SMART attribute 197): their next write goes to a newly remapped spare
 //! block. Published with RCU so map() checks it without a lock.
 
+use kernel::alloc::KVVec;
 use kernel::prelude::*;
 
 use crate::dm_remap_core::extent::Extent;
 
-/// A sorted set of main blocks.
-#[derive(Default)]
+/// A sorted set of main blocks (vmalloc-backed where large: a failed
+/// `remap` of a million blocks fences a million).
 pub(crate) struct PendingBlocks {
-    blocks: KVec<u64>,
+    blocks: KVVec<u64>,
 }
 
 impl PendingBlocks {
     pub(crate) fn none() -> Result<KBox<Self>> {
-        Ok(KBox::new(Self::default(), GFP_KERNEL)?)
+        Ok(KBox::new(Self { blocks: KVVec::new() }, GFP_KERNEL)?)
     }
 
     /// How many blocks are pending.
@@ -41,7 +42,7 @@ impl PendingBlocks {
     /// This set with `block` added.
     pub(crate) fn with(&self, block: u64) -> Result<KBox<Self>> {
         let i = self.blocks.partition_point(|&b| b < block);
-        let mut v = KVec::with_capacity(self.blocks.len().saturating_add(1), GFP_KERNEL)?;
+        let mut v = KVVec::with_capacity(self.blocks.len().saturating_add(1), GFP_KERNEL)?;
         v.extend_from_slice(self.blocks.get(..i).unwrap_or_default(), GFP_KERNEL)?;
         if self.blocks.get(i) != Some(&block) {
             v.push(block, GFP_KERNEL)?;
@@ -54,7 +55,7 @@ impl PendingBlocks {
     pub(crate) fn with_runs(&self, runs: &[Extent]) -> Result<KBox<Self>> {
         let added = runs.iter().map(|e| u64::from(e.len)).fold(0u64, u64::saturating_add);
         let room = usize::try_from(added).map_err(|_| ENOMEM)?.saturating_add(self.blocks.len());
-        let mut v = KVec::with_capacity(room, GFP_KERNEL)?;
+        let mut v = KVVec::with_capacity(room, GFP_KERNEL)?;
         let mut old = self.blocks.iter().copied().peekable();
         for b in runs.iter().flat_map(|e| e.main..e.main_end()) {
             while let Some(o) = old.next_if(|&o| o < b) {
@@ -71,7 +72,7 @@ impl PendingBlocks {
 
     /// This set without the blocks for which `mapped` is true.
     pub(crate) fn without(&self, mapped: impl Fn(u64) -> bool) -> Result<KBox<Self>> {
-        let mut v = KVec::with_capacity(self.blocks.len(), GFP_KERNEL)?;
+        let mut v = KVVec::with_capacity(self.blocks.len(), GFP_KERNEL)?;
         for &b in self.blocks.iter().filter(|&&b| !mapped(b)) {
             v.push(b, GFP_KERNEL)?;
         }

@@ -12,6 +12,7 @@ use super::counters::Recovery;
 use super::inflight::InFlight;
 use super::io::PerBio;
 use super::metadata::Metadata;
+use super::pending_blocks::PendingBlocks;
 use super::table::Table;
 use super::target::RemapTarget;
 use crate::dm::log::{dm_err_limited, dm_info_limited, dm_warn_limited};
@@ -199,6 +200,7 @@ impl<'t> Platform for &'t RemapTarget {
     type Failed = FailedBio<'t>;
     type Held = HeldBio<'t>;
     type Meta = Metadata;
+    type Fence = KBox<PendingBlocks>;
     type WriterGuard<'a>
         = Guard<'a, Writer<Metadata, IoBuffer>, MutexBackend>
     where
@@ -262,8 +264,11 @@ impl<'t> Platform for &'t RemapTarget {
         self.mapping.unmark_pending(runs).map_err(|_| NoMem)
     }
 
-    fn fence(&self, runs: &[Extent]) -> Result<(), NoMem> {
-        self.mapping.mark_pending_runs(runs).map_err(|_| NoMem)
+    fn prepare_fence(&self, runs: &[Extent]) -> Result<KBox<PendingBlocks>, NoMem> {
+        self.mapping.pending_with_runs(runs).map_err(|_| NoMem)
+    }
+    fn fence(&self, fence: KBox<PendingBlocks>) {
+        self.mapping.publish_pending(fence);
     }
     fn unfence(&self) {
         // Without memory the marks stay: see `Platform::unfence`.
@@ -360,11 +365,6 @@ impl RemapTarget {
             Event::RemapFailed { blocks } => {
                 dm_err_limited!(self.name, "remapping {} block(s) failed: no metadata copy could be written\n", blocks)
             }
-            Event::FenceFailed { blocks } => dm_err_limited!(
-                self.name,
-                "no memory to fence {} block(s) of a failed commit: a reload before the next commit may not see writes to them\n",
-                blocks
-            ),
             Event::PoolExhausted { free, total } => {
                 dm_warn_limited!(self.name, "remap: spare pool exhausted ({} of {} blocks free)\n", free, total)
             }

@@ -166,10 +166,6 @@ pub enum Event {
     Remapped { remapped: u64, moved: u64 },
     /// A round's commit failed; its `blocks` remaps were abandoned.
     RemapFailed { blocks: u64 },
-    /// A failed commit could be neither retracted nor fenced (no memory):
-    /// a write to one of its `blocks` runs may be acknowledged that a
-    /// reload before the next commit would not see.
-    FenceFailed { blocks: u64 },
     /// The pool cannot hold a `remap` message's blocks.
     PoolExhausted { free: u64, total: u64 },
     /// A `remap` message failed and changed nothing.
@@ -193,6 +189,8 @@ pub trait Platform {
     type Held: WorkBio;
     /// What a commit needs.
     type Meta;
+    /// A pending set built ahead: see [`Platform::prepare_fence`].
+    type Fence;
     /// The writer lock, held.
     type WriterGuard<'a>: DerefMut<Target = Writer<Self::Meta, Self::Buf>>
     where
@@ -238,9 +236,13 @@ pub trait Platform {
     fn mark_pending(&self, block: u64) -> Result<(), NoMem>;
     /// Unmarks the blocks of `runs`.
     fn unmark_pending(&self, runs: &[Extent]) -> Result<(), NoMem>;
-    /// Marks every block of `runs` pending, in one change: the blocks of a
-    /// failed commit that may have landed (see [`settle`]).
-    fn fence(&self, runs: &[Extent]) -> Result<(), NoMem>;
+    /// The pending set with every block of `runs` added, built before a
+    /// commit (under the writer lock, which every change of the pending
+    /// set holds) so that fencing the blocks of a failed commit that may
+    /// have landed cannot fail (see [`settle`]).
+    fn prepare_fence(&self, runs: &[Extent]) -> Result<Self::Fence, NoMem>;
+    /// Publishes a pending set that [`Platform::prepare_fence`] built.
+    fn fence(&self, fence: Self::Fence);
     /// Unmarks every pending block that the published table remaps (only
     /// fenced blocks are both); under the writer lock. Without memory for
     /// that the marks stay, and writes to those blocks merely pass through

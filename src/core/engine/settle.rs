@@ -20,12 +20,16 @@
 
 use super::super::extent::Extent;
 use super::super::spare_alloc::SpareAllocator;
-use super::{ChangeFailed, Event, Platform, Writer};
+use super::{ChangeFailed, Platform, Writer};
 
 /// Commits and publishes a table change (see
 /// [`Platform::commit_and_publish`]); a failed commit is retracted, and
 /// where the retraction fails too the change's blocks (`new`) are fenced.
-/// Returns `Err(Commit)` for a failed commit, retracted or not.
+/// The fence is built first: without memory for it nothing is committed
+/// (`Err(NoMem)`), as a fence that could not be published after a failed
+/// commit would let a write to its blocks be acknowledged that a reload
+/// might not see. Returns `Err(Commit)` for a failed commit, retracted or
+/// not.
 pub fn commit_change<P: Platform>(
     p: &P,
     writer: &mut Writer<P::Meta, P::Buf>,
@@ -33,14 +37,15 @@ pub fn commit_change<P: Platform>(
     moved: &[u64],
     new: &[Extent],
 ) -> Result<(), ChangeFailed> {
+    let fence = p.prepare_fence(new).map_err(|_| ChangeFailed::NoMem)?;
     match p.commit_and_publish(writer, alloc, moved, new) {
         Ok(()) => {
             settled(p, writer);
             Ok(())
         }
         Err(ChangeFailed::Commit) => {
-            if !retract(p, writer) && p.fence(new).is_err() {
-                p.log(Event::FenceFailed { blocks: new.len() as u64 });
+            if !retract(p, writer) {
+                p.fence(fence);
             }
             Err(ChangeFailed::Commit)
         }

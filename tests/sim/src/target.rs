@@ -877,6 +877,7 @@ impl Platform for Target<'_> {
     type Failed = Owned;
     type Held = Owned;
     type Meta = SimMeta;
+    type Fence = Vec<u64>;
     type WriterGuard<'g>
         = MutexGuard<'g, Writer<SimMeta, SimBuf>>
     where
@@ -953,20 +954,20 @@ impl Platform for Target<'_> {
         });
         Ok(())
     }
-    fn fence(&self, runs: &[Extent]) -> Result<(), NoMem> {
+    fn prepare_fence(&self, runs: &[Extent]) -> Result<Vec<u64>, NoMem> {
         if self.fence_nomem.load(Ordering::SeqCst) {
             self.trace.note(format!("fence {runs:?}: no memory"));
             return Err(NoMem);
         }
-        self.trace.note(format!("fence {runs:?}"));
-        self.change(|| {
-            let mut v = (*self.pending.read()).clone();
-            v.extend(runs.iter().flat_map(|e| e.main..e.main_end()));
-            v.sort_unstable();
-            v.dedup();
-            self.pending.update(self.rcu, v);
-        });
-        Ok(())
+        let mut v = (*self.pending.read()).clone();
+        v.extend(runs.iter().flat_map(|e| e.main..e.main_end()));
+        v.sort_unstable();
+        v.dedup();
+        Ok(v)
+    }
+    fn fence(&self, fence: Vec<u64>) {
+        self.trace.note(format!("fence: pending {fence:?}"));
+        self.change(|| self.pending.update(self.rcu, fence));
     }
     fn unfence(&self) {
         self.trace.note("unfence".into());
