@@ -90,3 +90,127 @@ pub fn a_write_after_an_abandoned_remap_survives_a_reload(auto_remap: bool, fenc
     }
     reload_and_check(&t, &oracle);
 }
+
+/// Every sector of both metadata regions.
+fn metadata_regions(t: &Target) -> Vec<u64> {
+    (0..2u8)
+        .flat_map(|copy| {
+            let start = t.layout.region_start(copy);
+            start..start + t.layout.region_sectors
+        })
+        .collect()
+}
+
+/// The next superblock write lands but reports an error (after
+/// `honest` more succeed), then the metadata regions take no write: a
+/// commit that fails though its generation may load, and a retraction
+/// that fails for good.
+fn one_lie_then_no_metadata(t: &Target, honest: u32) {
+    let lying = superblocks(t);
+    let regions = metadata_regions(t);
+    let mut spare = t.spare.lock().unwrap_or_else(|e| e.into_inner());
+    spare.faults.lying_write.extend(lying.iter().copied());
+    spare.faults.honest_left = honest;
+    spare.faults.lies_left = Some(1);
+    spare.faults.fail_after_lies = regions;
+}
+
+/// Runs the device in a thread of its own while `f` runs (no worker: the
+/// scenario runs recovery rounds itself).
+fn with_device_only<R>(t: &Target, f: impl FnOnce() -> R) -> R {
+    use shuttle::sync::atomic::{AtomicBool, Ordering};
+    let stop = AtomicBool::new(false);
+    shuttle::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Ordering::SeqCst) {
+                if !t.complete_one() {
+                    shuttle::thread::yield_now();
+                }
+            }
+        });
+        let r = f();
+        stop.store(true, Ordering::SeqCst);
+        r
+    })
+}
+
+/// Waits until `queue` (a queue of the worker's) holds a bio.
+fn wait_for<T>(queue: &Mutex<Vec<T>>) {
+    while queue.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+        shuttle::thread::yield_now();
+    }
+}
+
+/// A write to block 5 fails on main (transiently) and waits for the
+/// worker; meanwhile a `remap` of block 5 copies its old data to the
+/// spare and commits, and the commit fails (its first superblock lands)
+/// and so does the retraction: block 5 is fenced. The worker's round then
+/// rewrites the write to main, where the live table maps the block; it
+/// may acknowledge it only after a commit that supersedes the failed one,
+/// which here never comes (the spare's newest generation maps block 5 to
+/// the copy made before the write).
+pub fn a_failed_write_to_a_fenced_block_waits_for_a_superseding_commit() {
+    let rcu = Rcu::default();
+    let oracle = Mutex::new(Oracle::new(BLOCKS));
+    let t = Target::new(BLOCKS, SPARE_SECTORS, &rcu, &oracle, Policies::default());
+    with_device_only(&t, || {
+        write_tags(&t, &oracle, 0..BLOCKS);
+        t.remap(2, 1).expect("remap of block 2");
+        t.main.lock().unwrap_or_else(|e| e.into_inner()).faults.transient.insert(5, 1);
+        shuttle::thread::scope(|s| {
+            let write = s.spawn(|| write_tag(&t, &oracle, 5));
+            wait_for(&t.failed);
+            one_lie_then_no_metadata(&t, 0);
+            let r = t.remap(5, 1);
+            t.trace.note(format!("remap of block 5: {r:?}; pending {:?}", t.pending_now()));
+            assert!(t.lock_writer_for_test().unsettled, "the failed commit was retracted");
+            t.recover_all();
+            let st = write.join().unwrap_or(u8::MAX);
+            t.trace.note(format!("the failed write to block 5: {st}"));
+        });
+    });
+    reload_and_check(&t, &oracle);
+}
+
+/// Block 5 is remapped and fenced (an earlier change failed), and a write
+/// to it waits for the worker. The worker's round settles (the retraction
+/// succeeds, unfencing block 5) and gives the write back, but in the same
+/// round a read of block 5 that succeeded only on retry moves it off its
+/// spare block, and that commit fails (its first superblock lands) as
+/// does its retraction: block 5 is fenced again, the spare's newest
+/// generation maps it to the copy made before the write, and the write
+/// must not be sent to the old spare block and acknowledged.
+pub fn a_write_given_back_after_a_failed_relocation_is_not_acknowledged() {
+    use dm_remap_core::engine::Platform;
+    use dm_remap_core::extent::{route, Extent, ExtentState};
+    let rcu = Rcu::default();
+    let oracle = Mutex::new(Oracle::new(BLOCKS));
+    let t = Target::new(BLOCKS, SPARE_SECTORS, &rcu, &oracle, Policies::default());
+    with_device_only(&t, || {
+        write_tags(&t, &oracle, 0..BLOCKS);
+        t.remap(5, 1).expect("remap of block 5");
+        let spare = route(&t.table_now(), 5, 1).spare.expect("block 5 is remapped");
+        {
+            // As a failed change leaves it.
+            let mut w = t.lock_writer_for_test();
+            w.unsettled = true;
+            let fence = t.prepare_fence(&[Extent { main: 5, spare: 0, len: 1, state: ExtentState::Ok }]);
+            t.fence(fence.expect("memory for the fence"));
+        }
+        shuttle::thread::scope(|s| {
+            let write = s.spawn(|| write_tag(&t, &oracle, 5));
+            wait_for(&t.pending_writes);
+            let sector = t.layout.pool_start + spare;
+            t.spare.lock().unwrap_or_else(|e| e.into_inner()).faults.transient.insert(sector, 1);
+            let read = s.spawn(|| t.submit(Op::Read, 5, 1, false, vec![0]).0);
+            wait_for(&t.failed);
+            // Two honest superblock writes: the round's retraction.
+            one_lie_then_no_metadata(&t, 2);
+            t.recover_all();
+            let st = write.join().unwrap_or(u8::MAX);
+            let _ = read.join();
+            t.trace.note(format!("the write to block 5: {st}"));
+        });
+    });
+    reload_and_check(&t, &oracle);
+}

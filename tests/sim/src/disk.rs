@@ -47,6 +47,12 @@ pub struct Faults {
     /// How many writes to `lying_write` sectors still land before the rest
     /// fail without landing (`None`: all of them land).
     pub lies_left: Option<u32>,
+    /// How many writes to `lying_write` sectors succeed (report success
+    /// and land) before they start lying.
+    pub honest_left: u32,
+    /// Sectors that fail every write (as `bad_write`) once `lies_left`
+    /// reaches 0.
+    pub fail_after_lies: Vec<u64>,
     /// Every I/O fails.
     pub dead: bool,
 }
@@ -122,11 +128,21 @@ impl Disk {
         if let Some(st) = self.fault(sector, n, true) {
             return Err(st);
         }
-        let lies = (sector..sector + n).any(|s| self.faults.lying_write.contains(&s));
+        let mut lies = (sector..sector + n).any(|s| self.faults.lying_write.contains(&s));
+        if lies && self.faults.honest_left > 0 {
+            self.faults.honest_left -= 1;
+            lies = false;
+        }
         if lies {
             match &mut self.faults.lies_left {
                 Some(0) => return Err(status::IOERR),
-                Some(left) => *left -= 1,
+                Some(left) => {
+                    *left -= 1;
+                    if *left == 0 {
+                        let sectors = std::mem::take(&mut self.faults.fail_after_lies);
+                        self.faults.bad_write.extend(sectors);
+                    }
+                }
                 None => {}
             }
         }

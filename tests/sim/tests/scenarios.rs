@@ -126,3 +126,18 @@ fn a_write_after_an_abandoned_remap_survives_a_reload_when_fencing_has_no_memory
         );
     }
 }
+
+#[test]
+fn a_failed_write_to_a_fenced_block_waits_for_a_superseding_commit() {
+    // The worker recovers a write that failed before its block was fenced:
+    // rewritten in place, it is acknowledged only after a commit that
+    // supersedes the failed change (here none: it fails).
+    shuttle::check_random(dm_remap_sim::abandoned::a_failed_write_to_a_fenced_block_waits_for_a_superseding_commit, 5);
+}
+
+#[test]
+fn a_write_given_back_after_a_failed_relocation_is_not_acknowledged() {
+    // The relocation of the round fences the block the round gives a held
+    // write back to.
+    shuttle::check_random(dm_remap_sim::abandoned::a_write_given_back_after_a_failed_relocation_is_not_acknowledged, 5);
+}
