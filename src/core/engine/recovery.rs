@@ -26,6 +26,10 @@ struct Round<P: Platform> {
     /// Remapped blocks whose spare block failed: they move to the spare
     /// block their entry in `runs` names.
     moved: P::List<u64>,
+    /// Whether a write to a fenced block was put where the live table
+    /// says: it may complete only after a commit that supersedes the
+    /// failed change, so the round commits even without new remaps.
+    fenced_writes: bool,
 }
 
 /// Backoff before retry `attempt` (1, 2, ...) of a transient error.
@@ -53,6 +57,7 @@ pub fn recover_round<P: Platform>(
         may_place: p.in_step(&writer),
         runs: Default::default(),
         moved: Default::default(),
+        fenced_writes: false,
     };
     let mut verdicts: P::List<(P::Failed, Completion, bool)> = Default::default();
     let mut relocate: P::List<u64> = Default::default();
@@ -73,17 +78,24 @@ pub fn recover_round<P: Platform>(
             resubmit.try_push(kept)
         };
     }
-    let committed = round.runs.is_empty() || commit_round(p, &mut writer, &mut round);
-    // Writes to fenced blocks are acknowledged only once settled.
-    let unsettled = writer.unsettled;
+    let committed = if round.runs.is_empty() {
+        // A successful retraction supersedes the failed change too.
+        !round.fenced_writes || settle::settle(p, &mut writer)
+    } else {
+        commit_round(p, &mut writer, &mut round)
+    };
+    let mut unsettled = writer.unsettled;
     drop(writer);
     // Blocks that read from a failing spare block only on retry move off
     // it (writes to them held and drained like any move) before the bios
     // of the round complete: a suspend waits for bios, not for the worker,
     // so a commit after them could land behind a table reloaded meanwhile.
     // The failed bios are out of the in-flight counts the move drains.
+    // A move whose commit fails fences its blocks: the writes given back
+    // below see that fence (the verdicts' data was on the blocks before
+    // the move copied them, so either table holds it).
     if !relocate.is_empty() {
-        super::moves::relocate(p, &mut relocate);
+        unsettled |= super::moves::relocate(p, &mut relocate);
     }
     for (bio, how, needs_commit) in verdicts {
         let how = if needs_commit && !committed { Completion::IoError } else { how };
@@ -98,6 +110,7 @@ pub fn recover_round<P: Platform>(
         }
         p.complete_held(kept, if committed { Completion::Ok } else { Completion::IoError });
     }
+    // Writes to fenced blocks are acknowledged only once settled.
     for mut kept in resubmit {
         if unsettled && p.is_pending(kept.info().block) {
             p.count(Counter::Unrecovered, 1);
@@ -120,6 +133,7 @@ fn recover_bio<P: Platform>(
     let BioInfo { op, block: first, blocks, class, on_spare } = bio.info();
     let bs = p.block_bytes();
     let transient = class == Some(ErrorClass::Transient);
+    let unsettled = writer.unsettled;
     let buf = &mut writer.buf;
     let mut needs_commit = false;
     let mut lost = false;
@@ -133,17 +147,24 @@ fn recover_bio<P: Platform>(
                 } else if bio.copy_out(at, buf.bytes(bs)).is_err() {
                     return (Completion::AsFailed, false);
                 }
+                // A block fenced since the bio was mapped (a change of it
+                // failed to commit, and so did its retraction) is written
+                // where the live table says, but that write may not load:
+                // the bio waits for a commit that supersedes the change.
+                let fenced = unsettled && p.is_pending(block);
+                round.fenced_writes |= fenced;
                 // A block remapped since the bio was mapped (a remap
                 // message ran in between) is written where it now lives.
                 let on_main = !on_spare && p.spare_block_of(block).is_none();
                 if on_main && rewrite_main(p, block, buf, transient) {
+                    needs_commit |= fenced;
                     continue;
                 }
                 if on_main && !p.policies().auto_remap {
                     return (Completion::AsFailed, false);
                 }
                 match place_block(p, block, buf, round) {
-                    Ok(commit) => needs_commit |= commit,
+                    Ok(commit) => needs_commit |= commit || fenced,
                     Err(()) => return (Completion::AsFailed, false),
                 }
             }

@@ -11,10 +11,13 @@
 //! commit) succeeds the writer is *unsettled*, and the blocks of the failed
 //! change are *fenced*: marked pending, so that `map` gives every write to
 //! them to the worker, which acknowledges one only after a commit that
-//! supersedes the failed one (a remap of the block, or a retraction). Where
-//! that commit fails too the write fails: either table may load, and both
-//! hold the block's data as of the failed change (its blocks' writes were
-//! held back during a move, or were the change itself). Reads are routed
+//! supersedes the failed one (a remap of the block, or a retraction); so
+//! does a write that failed before the fence and that the worker recovers
+//! where the live table says. Where that commit fails too the write fails
+//! (as does a held write the worker gives back): either table may load,
+//! and both hold the block's data as of the failed change (its blocks'
+//! writes were held back during a move, or were the change itself, or
+//! failed). Reads are routed
 //! as before. Once settled, fenced blocks the table remaps are unmarked;
 //! unmapped ones stay pending, so their next write gets a spare block.
 
