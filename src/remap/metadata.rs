@@ -21,7 +21,7 @@ use crate::dm_remap_core::geometry::SpareLayout;
 use crate::dm_remap_core::latency::LatencyRing;
 use crate::dm_remap_core::load::{read_slot, CopyState};
 use crate::dm_remap_core::slots::Slots;
-use crate::dm_remap_core::table_check::check_table;
+use crate::dm_remap_core::table_check::{bitmap_words, check_table, prefer_bitmap, Scratch};
 
 /// Metadata state of one target; the table writer owns it.
 pub(crate) struct Metadata {
@@ -189,9 +189,16 @@ impl Metadata {
             pr_err!("spare {}: metadata copy {}/{} changed while loading ({:?})\n", spare.name(), copy, slot, state);
             return Err(ctr_err(EIO, c"Spare metadata changed while it was being loaded"));
         }
-        let mut scratch = VVec::with_capacity(count, GFP_KERNEL).map_err(no_table)?;
-        scratch.extend_from_slice(&extents, GFP_KERNEL).map_err(no_table)?;
-        if let Err(fault) = check_table(&extents, &mut scratch, layout.gap(), sb.alloc_next, target_blocks) {
+        let checked = if prefer_bitmap(sb.extent_count, sb.alloc_next) {
+            let words = usize::try_from(bitmap_words(sb.alloc_next)).map_err(|_| no_table(()))?;
+            let mut bits = VVec::from_elem(0u64, words, GFP_KERNEL).map_err(no_table)?;
+            check_table(&extents, Scratch::Bitmap(&mut bits), layout.gap(), sb.alloc_next, target_blocks)
+        } else {
+            let mut copy = VVec::with_capacity(count, GFP_KERNEL).map_err(no_table)?;
+            copy.extend_from_slice(&extents, GFP_KERNEL).map_err(no_table)?;
+            check_table(&extents, Scratch::Sorted(&mut copy), layout.gap(), sb.alloc_next, target_blocks)
+        };
+        if let Err(fault) = checked {
             pr_err!("spare {}: inconsistent remap table: {:?}\n", spare.name(), fault);
             return Err(ctr_err(EINVAL, c"Spare metadata holds an inconsistent remap table"));
         }

@@ -140,8 +140,14 @@ impl Dump {
 /// `main_blocks` blocks and a pool whose first `alloc_next` blocks are
 /// allocated (the kernel's load-time check).
 pub fn check_table(extents: &[Extent], layout: &SpareLayout, alloc_next: u64, main_blocks: u64) -> Result<(), String> {
-    table_check::check_table(extents, &mut extents.to_vec(), layout.gap(), alloc_next, main_blocks).map_err(|f| match f
-    {
+    table_check::check_table(
+        extents,
+        table_check::Scratch::Sorted(&mut extents.to_vec()),
+        layout.gap(),
+        alloc_next,
+        main_blocks,
+    )
+    .map_err(|f| match f {
         TableFault::InRegionB(m) => format!("extent at main block {m} uses spare blocks of metadata region B"),
         TableFault::Unsorted(a, b) => format!("extents at main blocks {a} and {b} overlap or are unsorted"),
         TableFault::SharedSpare(a, b) => format!("extents at main blocks {a} and {b} share spare blocks"),

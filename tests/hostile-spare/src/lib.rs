@@ -20,7 +20,7 @@ use dm_remap_core::format::{entry_blocks, BLOCK, ENTRY_MAGIC, SUPER_MAGIC};
 use dm_remap_core::geometry::{region_b_candidates, SpareLayout, META_BLOCK_SECTORS};
 use dm_remap_core::load::{read_slot, CopyState, MetaIo, ReadFailed};
 use dm_remap_core::slots::{entry_sector, footprint_of, superblock_sector};
-use dm_remap_core::table_check::check_table;
+use dm_remap_core::table_check::{bitmap_words, check_table, prefer_bitmap, Scratch};
 
 /// A spare image as a [`MetaIo`].
 pub struct Image<'a>(pub &'a [u8]);
@@ -570,8 +570,15 @@ pub fn predict(img: &[u8], main_sectors: u64) -> Outcome {
             if state != CopyState::Valid(sb) {
                 return Outcome::Refused("Spare metadata changed while it was being loaded".into());
             }
-            let mut scratch = extents.clone();
-            if check_table(&extents, &mut scratch, layout.gap(), sb.alloc_next, main_sectors).is_err() {
+            // As the kernel chooses its scratch.
+            let (mut copy, mut bits) = (extents.clone(), vec![]);
+            let scratch = if prefer_bitmap(sb.extent_count, sb.alloc_next) {
+                bits.resize(bitmap_words(sb.alloc_next) as usize, 0u64);
+                Scratch::Bitmap(&mut bits)
+            } else {
+                Scratch::Sorted(&mut copy)
+            };
+            if check_table(&extents, scratch, layout.gap(), sb.alloc_next, main_sectors).is_err() {
                 return Outcome::Refused("Spare metadata holds an inconsistent remap table".into());
             }
             Outcome::Loaded { formatted: false, extents, layout }

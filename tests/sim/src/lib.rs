@@ -44,7 +44,7 @@ use dm_remap_core::format::BLOCK;
 use dm_remap_core::load::read_slot;
 use dm_remap_core::policy::Policies;
 use dm_remap_core::slots::{superblock_sector, SLOTS};
-use dm_remap_core::table_check::check_table;
+use dm_remap_core::table_check::{check_table, Scratch};
 
 use oracle::Oracle;
 use target::{decode, DirectSpare, Rcu, Target, BS};
@@ -320,7 +320,9 @@ fn check_crash(cfg: &Config, mut crash: target::Crash) {
     );
     let mut table: Vec<Extent> = vec![];
     read_slot(&mut DirectSpare(&mut crash.spare), &layout, copy, slot, &mut buf, |e| table.push(e));
-    if let Err(f) = check_table(&table, &mut table.clone(), layout.gap(), sb.alloc_next, cfg.main_blocks) {
+    if let Err(f) =
+        check_table(&table, Scratch::Sorted(&mut table.clone()), layout.gap(), sb.alloc_next, cfg.main_blocks)
+    {
         panic!("invariant: the table loaded after a crash is inconsistent: {f:?}");
     }
     for block in 0..cfg.main_blocks {

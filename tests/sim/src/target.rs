@@ -27,7 +27,7 @@ use dm_remap_core::load::{MetaIo, ReadFailed};
 use dm_remap_core::policy::Policies;
 use dm_remap_core::slots::Slots;
 use dm_remap_core::spare_alloc::SpareAllocator;
-use dm_remap_core::table_check::check_table;
+use dm_remap_core::table_check::{check_table, Scratch};
 
 use crate::disk::Disk;
 
@@ -1057,7 +1057,9 @@ impl Platform for Target<'_> {
         let mut next = vec![Extent::default(); carved.len() + new.len()];
         let n = extent::merge(&carved, new, &mut next).map_err(|_| ChangeFailed::NoMem)?;
         next.truncate(n);
-        if let Err(f) = check_table(&next, &mut next.clone(), self.layout.gap(), alloc.cursor(), self.main_blocks) {
+        if let Err(f) =
+            check_table(&next, Scratch::Sorted(&mut next.clone()), self.layout.gap(), alloc.cursor(), self.main_blocks)
+        {
             panic!("invariant: the next table is inconsistent ({f:?}): {next:?}");
         }
         let on_worker = *self.worker_thread.lock().unwrap_or_else(|e| e.into_inner()) == Some(thread::current().id());
