@@ -141,3 +141,16 @@ fn a_write_given_back_after_a_failed_relocation_is_not_acknowledged() {
     // write back to.
     shuttle::check_random(dm_remap_sim::abandoned::a_write_given_back_after_a_failed_relocation_is_not_acknowledged, 5);
 }
+
+#[test]
+fn a_write_given_back_while_a_remap_of_its_block_fails_is_not_acknowledged() {
+    // A remap message that fails and fences the block runs between the
+    // round's decision and the write it gives back.
+    for seed in 0..4 {
+        check_n(
+            seed,
+            5_000,
+            dm_remap_sim::abandoned::a_write_given_back_while_a_remap_of_its_block_fails_is_not_acknowledged,
+        );
+    }
+}
