@@ -118,12 +118,11 @@ pub fn merge_ranges(ranges: &mut [(u64, u64)]) -> usize {
 /// Moves the remapped blocks of `blocks` (sorted here, duplicates dropped)
 /// off their spare blocks to new ones. A block whose old spare block does
 /// not read now, or whose new one takes no write, stays where it is.
-/// Returns whether the move's commit failed and its blocks are fenced.
-pub fn relocate<P: Platform>(p: &P, blocks: &mut [u64]) -> bool {
+pub fn relocate<P: Platform>(p: &P, blocks: &mut [u64]) {
     super::super::sort::heapsort_by_key(blocks, |b| *b);
     let mut writer = p.lock_writer();
     if !p.in_step(&writer) {
-        return false;
+        return;
     }
     let mut alloc = writer.alloc;
     let mut runs: P::List<Extent> = Default::default();
@@ -140,7 +139,7 @@ pub fn relocate<P: Platform>(p: &P, blocks: &mut [u64]) -> bool {
         }
     }
     if runs.is_empty() || p.publish_moving(&runs).is_err() {
-        return false;
+        return;
     }
     p.drain_writes();
     let bs = p.block_bytes();
@@ -160,7 +159,7 @@ pub fn relocate<P: Platform>(p: &P, blocks: &mut [u64]) -> bool {
             // Without the list of moved blocks nothing can be committed.
             p.clear_moving();
             p.release_held(false);
-            return false;
+            return;
         }
     }
     let mut fenced = false;
@@ -175,7 +174,6 @@ pub fn relocate<P: Platform>(p: &P, blocks: &mut [u64]) -> bool {
     }
     p.clear_moving();
     p.release_held(fenced);
-    fenced
 }
 
 /// The unmapped runs of `ranges` (sorted, disjoint), each with spare

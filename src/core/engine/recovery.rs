@@ -84,18 +84,16 @@ pub fn recover_round<P: Platform>(
     } else {
         commit_round(p, &mut writer, &mut round)
     };
-    let mut unsettled = writer.unsettled;
     drop(writer);
     // Blocks that read from a failing spare block only on retry move off
     // it (writes to them held and drained like any move) before the bios
     // of the round complete: a suspend waits for bios, not for the worker,
     // so a commit after them could land behind a table reloaded meanwhile.
     // The failed bios are out of the in-flight counts the move drains.
-    // A move whose commit fails fences its blocks: the writes given back
-    // below see that fence (the verdicts' data was on the blocks before
-    // the move copied them, so either table holds it).
+    // A move whose commit fails fences its blocks (the verdicts' data was
+    // on the blocks before the move copied them, so either table holds it).
     if !relocate.is_empty() {
-        unsettled |= super::moves::relocate(p, &mut relocate);
+        super::moves::relocate(p, &mut relocate);
     }
     for (bio, how, needs_commit) in verdicts {
         let how = if needs_commit && !committed { Completion::IoError } else { how };
@@ -110,15 +108,21 @@ pub fn recover_round<P: Platform>(
         }
         p.complete_held(kept, if committed { Completion::Ok } else { Completion::IoError });
     }
-    // Writes to fenced blocks are acknowledged only once settled.
+    // Writes to fenced blocks are acknowledged only once settled. Decided
+    // and sent under the writer lock: a change that fails and fences a
+    // block (this round's move, or a `remap` message since the round) ran
+    // before, and `unsettled` and the fence show it, or runs after, and
+    // its drain waits for the write, in flight by then.
+    let writer = p.lock_writer();
     for mut kept in resubmit {
-        if unsettled && p.is_pending(kept.info().block) {
+        if writer.unsettled && p.is_pending(kept.info().block) {
             p.count(Counter::Unrecovered, 1);
             p.complete_held(kept, Completion::IoError);
         } else {
             p.resubmit(kept);
         }
     }
+    drop(writer);
 }
 
 /// Retries a failed bio block by block; returns how to complete it and
