@@ -206,18 +206,26 @@ pub fn encode_entries(block: &mut [u8], generation: u64, index: u32, extents: &[
     if extents.len() > ENTRIES_PER_BLOCK {
         return Err(FormatError::BadField);
     }
-    block.fill(0);
-    put(block, 0, &ENTRY_MAGIC);
-    put(block, 8, &generation.to_le_bytes());
-    put(block, 16, &index.to_le_bytes());
+    let (header, entries) = block.split_at_mut(ENTRY_HEADER);
+    header.fill(0);
+    put(header, 0, &ENTRY_MAGIC);
+    put(header, 8, &generation.to_le_bytes());
+    put(header, 16, &index.to_le_bytes());
     // At most 252 extents (checked above).
-    put(block, 20, &(extents.len() as u32).to_le_bytes());
-    for (i, e) in extents.iter().enumerate() {
-        let at = ENTRY_HEADER + i * ENTRY_SIZE;
-        put(block, at, &e.main.to_le_bytes());
-        put(block, at + 8, &e.spare.to_le_bytes());
-        put(block, at + 12, &e.len.to_le_bytes());
-        put(block, at + 14, &[e.state as u8]);
+    put(header, 20, &(extents.len() as u32).to_le_bytes());
+    // Each entry as a fixed-size array (see `decode_entries`); the unused
+    // ones zeroed.
+    let mut slots = entries.chunks_exact_mut(ENTRY_SIZE);
+    // `extents` first: zip stops at its end without taking another slot.
+    for (e, raw) in extents.iter().zip(&mut slots) {
+        let [m0, m1, m2, m3, m4, m5, m6, m7] = e.main.to_le_bytes();
+        let [s0, s1, s2, s3] = e.spare.to_le_bytes();
+        let [l0, l1] = e.len.to_le_bytes();
+        let entry = [m0, m1, m2, m3, m4, m5, m6, m7, s0, s1, s2, s3, l0, l1, e.state as u8, 0];
+        raw.copy_from_slice(&entry);
+    }
+    for raw in slots {
+        raw.fill(0);
     }
     let crc = entry_crc(block);
     put(block, ENTRY_CRC_AT, &crc.to_le_bytes());
@@ -318,6 +326,29 @@ mod tests {
         }
         assert_eq!(next_generation(41), Some(42));
         assert_eq!(next_generation(MAX_GENERATION), None);
+    }
+
+    #[test]
+    fn entries_are_laid_out_as_documented_and_unused_ones_are_zero() {
+        // A block that held a full one before: whatever is left past the
+        // extents of the next one must not leak into it (the checksum
+        // would cover it, so no round trip would notice).
+        let mut b = [0xAAu8; BLOCK];
+        let full = [Extent { main: 7, spare: 9, len: 3, state: ExtentState::Lost }; ENTRIES_PER_BLOCK];
+        encode_entries(&mut b, 5, 0, &full).unwrap();
+        let one = [Extent { main: 0x0102_0304_0506_0708, spare: 0x1122_3344, len: 0x5566, state: ExtentState::Lost }];
+        encode_entries(&mut b, 6, 1, &one).unwrap();
+        assert_eq!(&b[..8], &ENTRY_MAGIC);
+        assert_eq!(u64_at(&b, 8), 6);
+        assert_eq!(u32_at(&b, 16), 1);
+        assert_eq!(u32_at(&b, 20), 1);
+        let entry: [u8; ENTRY_SIZE] = [8, 7, 6, 5, 4, 3, 2, 1, 0x44, 0x33, 0x22, 0x11, 0x66, 0x55, 1, 0];
+        assert_eq!(&b[ENTRY_HEADER..ENTRY_HEADER + ENTRY_SIZE], &entry);
+        assert!(b[ENTRY_HEADER + ENTRY_SIZE..].iter().all(|&x| x == 0));
+        assert!(b[24..ENTRY_CRC_AT].iter().all(|&x| x == 0));
+        let mut got = vec![];
+        decode_entries(&b, 6, 1, |e| got.push(e)).unwrap();
+        assert_eq!(got, one);
     }
 
     #[test]
