@@ -245,3 +245,56 @@ pub fn a_write_given_back_while_a_remap_of_its_block_fails_is_not_acknowledged()
     });
     reload_and_check(&t, &oracle);
 }
+
+/// Block 5 is fenced: a `remap` of it failed to commit (its first
+/// superblock lands, so the spare's newest generation maps block 5 to the
+/// copy of its old data) and so did the retraction. A second `remap` of
+/// block 5 holds back a write to it, then fails before any commit: its
+/// copy finds no spare block that takes a write (`copy_fails`), or its
+/// fence cannot be allocated. Nothing supersedes the failed change, so the
+/// held write must not be sent to main and acknowledged.
+pub fn a_write_held_by_a_move_that_fails_before_committing_waits_for_the_fence(copy_fails: bool) {
+    let rcu = Rcu::default();
+    let oracle = Mutex::new(Oracle::new(BLOCKS));
+    let t = Target::new(BLOCKS, SPARE_SECTORS, &rcu, &oracle, Policies::default());
+    with_devices(&t, &oracle, || {
+        write_tags(&t, &oracle, 0..BLOCKS);
+        one_lie_then_no_metadata(&t, 0);
+        let r = t.remap(5, 1);
+        assert!(r.is_err() && t.lock_writer_for_test().unsettled, "the first remap failed and stayed unretracted");
+        assert!(t.pending_now().contains(&5), "block 5 is fenced");
+        if copy_fails {
+            let pool: Vec<u64> = (t.layout.pool_start..SPARE_SECTORS).collect();
+            t.spare.lock().unwrap_or_else(|e| e.into_inner()).faults.bad_write.extend(pool);
+        } else {
+            t.fence_nomem.store(true, shuttle::sync::atomic::Ordering::SeqCst);
+        }
+        shuttle::thread::scope(|s| {
+            // Section `a` keeps the message inside publish_moving's grace
+            // period once it published block 5 as moving; section `b`
+            // then keeps it in its drain until the write is held.
+            let a = t.rcu.enter();
+            let message = s.spawn(|| t.remap(5, 1));
+            while t.moving.read().is_empty() {
+                shuttle::thread::yield_now();
+            }
+            let b = t.rcu.enter();
+            t.rcu.exit(a);
+            let write = s.spawn(|| write_tag(&t, &oracle, 5));
+            while t.held.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+                shuttle::thread::yield_now();
+            }
+            t.rcu.exit(b);
+            let r = message.join();
+            let st = write.join().unwrap_or(u8::MAX);
+            t.trace.note(format!("second remap: {r:?}; the held write to block 5: {st}"));
+            assert!(t.lock_writer_for_test().unsettled, "nothing superseded the failed change");
+        });
+    });
+    if std::env::var_os("SIM_TRACE").is_some() {
+        for line in super::TRACE.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            eprintln!("{line}");
+        }
+    }
+    reload_and_check(&t, &oracle);
+}

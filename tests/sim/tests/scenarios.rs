@@ -154,3 +154,20 @@ fn a_write_given_back_while_a_remap_of_its_block_fails_is_not_acknowledged() {
         );
     }
 }
+
+#[test]
+fn a_write_held_by_a_remap_that_fails_before_committing_is_not_acknowledged() {
+    // Block 5 is fenced (an earlier remap failed, and so did its
+    // retraction); a second remap holds a write to it back and fails
+    // before any commit: its copy, or the memory for its fence.
+    for copy_fails in [false, true] {
+        shuttle::check_random(
+            move || {
+                dm_remap_sim::abandoned::a_write_held_by_a_move_that_fails_before_committing_waits_for_the_fence(
+                    copy_fails,
+                )
+            },
+            3,
+        );
+    }
+}
