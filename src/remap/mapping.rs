@@ -136,9 +136,10 @@ impl Mapping {
     /// The pending set with every block of `runs` added, to publish later
     /// with [`Self::publish_pending`] (valid while the pending set does not
     /// change meanwhile: under the writer lock, which every change of it
-    /// holds).
+    /// holds). Built under the set's update lock, not in a read section:
+    /// the allocation may sleep.
     pub(crate) fn pending_with_runs(&self, runs: &[Extent]) -> Result<KBox<PendingBlocks>> {
-        self.pending.read(&RcuReadGuard::new()).with_runs(runs)
+        self.pending.read_locked(|p| p.with_runs(runs))
     }
 
     /// Publishes a pending set built ahead (cannot fail).
