@@ -80,11 +80,13 @@ pub fn remap_ranges<P: Platform>(p: &P, ranges: &mut [(u64, u64)]) -> Result<Rep
         // the zeros of a lost block) is on the spare.
         let _ = p.unmark_pending(&copied.extents);
     }
-    // After a failed commit not retracted, the held writes fail: their
-    // blocks are fenced, and either table may load.
-    let fenced = matches!(published, Err(ChangeFailed::Commit)) && w.unsettled;
+    // While a failed commit is not superseded (this one's, or an earlier
+    // one's that this change did not get to supersede: its copy or the
+    // memory for its fence failed), the held writes fail: their blocks may
+    // be fenced, and either table may load.
+    let unsettled = w.unsettled;
     p.clear_moving();
-    p.release_held(fenced);
+    p.release_held(unsettled);
     published
 }
 
@@ -158,22 +160,20 @@ pub fn relocate<P: Platform>(p: &P, blocks: &mut [u64]) {
         if moved.try_push(e.main).is_err() {
             // Without the list of moved blocks nothing can be committed.
             p.clear_moving();
-            p.release_held(false);
+            p.release_held(w.unsettled);
             return;
         }
     }
-    let mut fenced = false;
     if !placed.is_empty() {
         match settle::commit_change(p, w, alloc, &moved, &placed) {
             Ok(()) => p.log(Event::Remapped { remapped: 0, moved: placed.len() as u64 }),
-            Err(_) => {
-                p.log(Event::RemapFailed { blocks: placed.len() as u64 });
-                fenced = w.unsettled;
-            }
+            Err(_) => p.log(Event::RemapFailed { blocks: placed.len() as u64 }),
         }
     }
+    // As in `remap_ranges`: held writes fail while unsettled.
+    let unsettled = w.unsettled;
     p.clear_moving();
-    p.release_held(fenced);
+    p.release_held(unsettled);
 }
 
 /// The unmapped runs of `ranges` (sorted, disjoint), each with spare
