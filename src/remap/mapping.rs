@@ -150,9 +150,12 @@ impl Mapping {
     }
 
     /// Unmarks the pending blocks the table remaps. Under the writer lock,
-    /// which keeps the table as it is meanwhile.
+    /// which keeps the table as it is meanwhile; each block is looked up in
+    /// a read section of its own, not under the table's update lock, which
+    /// would order that lock before `changes` (and `changes` comes before
+    /// every box's update lock).
     pub(crate) fn unmark_remapped_pending(&self) -> Result {
-        self.with_table(|t| self.change(|| self.pending.update(|p| p.without(|b| t.route(b, 1).spare.is_some()))))
+        self.change(|| self.pending.update(|p| p.without(|b| self.spare_block_of(b).is_some())))
     }
 
     /// Unmarks the pending blocks that `runs` map.
