@@ -14,7 +14,7 @@ use dm_remap_core::slots::{superblock_sector, SLOTS};
 
 use super::oracle::Oracle;
 use super::target::{Crash, Rcu, Target};
-use super::{check_crash, with_devices, write_tags, Config};
+use super::{check_crash, with_devices, write_tag, write_tags, Config};
 
 const BLOCKS: u64 = 8;
 const SPARE_SECTORS: u64 = 512;
@@ -22,20 +22,6 @@ const SPARE_SECTORS: u64 = 512;
 /// Every superblock sector of both regions.
 fn superblocks(t: &Target) -> Vec<u64> {
     (0..2).flat_map(|copy| (0..SLOTS).map(move |slot| superblock_sector(&t.layout, copy, slot))).collect()
-}
-
-/// Writes a fresh tag to `block` with FUA (durable once acknowledged),
-/// recorded by the oracle; its status.
-fn write_tag(t: &Target, oracle: &Mutex<Oracle>, block: u64) -> u8 {
-    let id = {
-        let mut o = oracle.lock().unwrap_or_else(|e| e.into_inner());
-        let id = o.tag();
-        o.write_start(block, id, id);
-        id
-    };
-    let (st, _) = t.submit(Op::Write, block, 1, true, vec![id]);
-    oracle.lock().unwrap_or_else(|e| e.into_inner()).write_end(block, id, st == 0, true);
-    st
 }
 
 /// What the devices hold now, every cached write included, loaded again

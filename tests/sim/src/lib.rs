@@ -479,16 +479,23 @@ fn with_devices(t: &Target, oracle: &Mutex<Oracle>, f: impl FnOnce()) {
 /// Writes a fresh tag to each of `blocks` (FUA), checked by the oracle.
 fn write_tags(t: &Target, oracle: &Mutex<Oracle>, blocks: impl IntoIterator<Item = u64>) {
     for block in blocks {
-        let id = {
-            let mut o = oracle.lock().unwrap_or_else(|e| e.into_inner());
-            let id = o.tag();
-            o.write_start(block, id, id);
-            id
-        };
-        let (st, _) = t.submit(Op::Write, block, 1, true, vec![id]);
-        oracle.lock().unwrap_or_else(|e| e.into_inner()).write_end(block, id, st == 0, true);
+        let st = write_tag(t, oracle, block);
         assert_eq!(st, 0, "invariant: the write of block {block} failed on healthy devices");
     }
+}
+
+/// Writes a fresh tag to `block` with FUA (durable once acknowledged),
+/// recorded by the oracle; its status.
+fn write_tag(t: &Target, oracle: &Mutex<Oracle>, block: u64) -> u8 {
+    let id = {
+        let mut o = oracle.lock().unwrap_or_else(|e| e.into_inner());
+        let id = o.tag();
+        o.write_start(block, id, id);
+        id
+    };
+    let (st, _) = t.submit(Op::Write, block, 1, true, vec![id]);
+    oracle.lock().unwrap_or_else(|e| e.into_inner()).write_end(block, id, st == 0, true);
+    st
 }
 
 /// The scattered ranges the bulk scenarios remap (block 9 twice, 10..12
