@@ -284,3 +284,95 @@ pub fn a_write_held_by_a_move_that_fails_before_committing_waits_for_the_fence(c
     }
     reload_and_check(&t, &oracle);
 }
+
+/// Block 5 is fenced: a `remap` of it failed to commit (its first
+/// superblock lands, so the spare's newest generation maps block 5 to the
+/// copy of its old data) and so did the retraction. The table is then
+/// reloaded (`dmsetup reload` + resume, as the kernel's constructor and
+/// preresume load the spare: `discover`, the chosen slot, and
+/// `highest_generation` for the next commit), and one block of the
+/// abandoned copy fails its read once: the new table loads the generation
+/// before it, settled and with nothing pending, though the loader saw a
+/// superblock of a higher generation. A write to block 5 goes to main and
+/// is acknowledged; nothing is committed. Once that block reads again, the
+/// abandoned generation is the newest and loads: block 5 reads the old
+/// data. (From a fourth adversarial review.)
+pub fn a_reload_that_cannot_read_the_abandoned_copy_keeps_writes_to_its_blocks() {
+    use dm_remap_core::discover::{discover, highest_generation, slots_unchanged, Discovery, Fingerprint};
+    use dm_remap_core::format::{Superblock, BLOCK};
+    use dm_remap_core::load::read_slot;
+    use dm_remap_core::slots::{entry_sector, footprint_of};
+    use dm_remap_core::spare_alloc::SpareAllocator;
+
+    use super::target::{DirectSpare, SimMeta, BS};
+
+    let rcu = Rcu::default();
+    let oracle = Mutex::new(Oracle::new(BLOCKS));
+    let t = Target::new(BLOCKS, SPARE_SECTORS, &rcu, &oracle, Policies::default());
+    with_devices(&t, &oracle, || {
+        write_tags(&t, &oracle, 0..BLOCKS);
+        one_lie_then_no_metadata(&t, 0);
+        let r = t.remap(5, 1);
+        assert!(r.is_err() && t.lock_writer_for_test().unsettled, "the remap failed and stayed unretracted");
+        assert!(t.pending_now().contains(&5), "block 5 is fenced");
+    });
+    // The reload: the devices as they are (a suspend loses no cached
+    // write), the faults gone but one.
+    let main = t.main.lock().unwrap_or_else(|e| e.into_inner()).crash_image(|| true);
+    let mut spare = t.spare.lock().unwrap_or_else(|e| e.into_inner()).crash_image(|| true);
+    let layout = t.layout;
+    let mut buf = vec![0u8; BLOCK];
+    let abandoned = superblocks(&t)
+        .into_iter()
+        .filter_map(|sector| {
+            let mut block = vec![0u8; BLOCK];
+            spare.read(sector, &mut block).ok()?;
+            Superblock::decode(&block).ok()
+        })
+        .max_by_key(|sb| sb.generation)
+        .expect("a superblock");
+    assert_eq!(abandoned.generation, 2, "the abandoned commit's superblock landed");
+    let footprint = footprint_of(&layout, &abandoned).expect("footprint");
+    let first_entry = entry_sector(&layout, abandoned.copy, &footprint, 0);
+    // Unreadable for the constructor's load and for the preresume's.
+    spare.faults.transient.insert(first_entry, 2);
+    let fp = Fingerprint { main_sectors: BLOCKS, main_logical_block_size: 512, block_bytes: BS as u32 };
+    // `Metadata::open`: discover, read the chosen slot, and go above the
+    // highest generation any superblock shows.
+    let load = |spare: &mut super::disk::Disk, buf: &mut Vec<u8>| {
+        let Discovery::Load { copy, slot, sb, layout, slots, .. } =
+            discover(&mut DirectSpare(spare), SPARE_SECTORS, &fp, false, buf)
+        else {
+            panic!("the spare is refused");
+        };
+        let mut table = vec![];
+        read_slot(&mut DirectSpare(spare), &layout, copy, slot, buf, |e| table.push(e));
+        let highest = highest_generation(&mut DirectSpare(spare), &layout, SPARE_SECTORS, buf);
+        (table, SimMeta { layout, slots, sb, attempted: highest.max(sb.generation), in_step: false }, highest)
+    };
+    // The constructor, then `catch_up` in preresume: a superblock that
+    // changed (here: one of a higher generation where the loaded slots
+    // say free) makes `reload_if_advanced` load again.
+    let (mut table, mut meta, mut highest) = load(&mut spare, &mut buf);
+    if !slots_unchanged(&mut DirectSpare(&mut spare), &meta.layout, &meta.slots, &mut buf) {
+        t.trace.note(format!(
+            "preresume: the spare changed since generation {} loaded; loading again",
+            meta.sb.generation
+        ));
+        (table, meta, highest) = load(&mut spare, &mut buf);
+    }
+    meta.in_step = true;
+    t.trace.note(format!("reload: generation {} loads, highest seen {highest}: {table:?}", meta.sb.generation));
+    let alloc = SpareAllocator::for_layout(&layout, meta.sb.alloc_next);
+    let t2 = Target::with(BLOCKS, main, spare, layout, table, meta, alloc, &rcu, &oracle, Policies::default());
+    with_devices(&t2, &oracle, || {
+        let st = write_tag(&t2, &oracle, 5);
+        t2.trace.note(format!("the write to block 5 through the reloaded table: {st}"));
+    });
+    if std::env::var_os("SIM_TRACE").is_some() {
+        for line in super::TRACE.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            eprintln!("{line}");
+        }
+    }
+    reload_and_check(&t2, &oracle);
+}

@@ -171,3 +171,15 @@ fn a_write_held_by_a_remap_that_fails_before_committing_is_not_acknowledged() {
         );
     }
 }
+
+#[test]
+fn a_reload_that_cannot_read_the_abandoned_copy_keeps_writes_to_its_blocks() {
+    // Block 5 is fenced (a remap failed, its superblock landed, its
+    // retraction failed); a reload cannot read one block of the abandoned
+    // copy, loads the generation before it and acknowledges a write to
+    // block 5 on main without committing anything.
+    shuttle::check_random(
+        dm_remap_sim::abandoned::a_reload_that_cannot_read_the_abandoned_copy_keeps_writes_to_its_blocks,
+        1,
+    );
+}
