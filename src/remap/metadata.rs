@@ -284,6 +284,12 @@ impl Metadata {
         self.sb.generation
     }
 
+    /// The highest generation seen on the spare or tried by a commit (the
+    /// next commit goes above it).
+    pub(crate) fn attempted(&self) -> u64 {
+        self.attempted
+    }
+
     /// The allocator cursor of the last committed generation.
     pub(crate) fn alloc_next(&self) -> u64 {
         self.sb.alloc_next

@@ -7,7 +7,9 @@
 //! constructor writes nothing, and the table commits nothing until its
 //! preresume has checked the spare: if the spare holds a newer generation
 //! than the one it loaded, it loads the table again, before its first I/O;
-//! then it rewrites the newest copy into a region that lacks it. When the
+//! then it rewrites the newest copy into a region that lacks it, and commits
+//! above a superblock newer than the copy it loaded (see
+//! `settle::supersede_unread`). When the
 //! check fails the resume fails, and the table keeps refusing commits (it
 //! could reuse spare blocks or generations handed out since) until a
 //! resume succeeds.
@@ -17,6 +19,7 @@ use kernel::prelude::*;
 use super::metadata::Metadata;
 use super::table::Table;
 use super::target::{fingerprint, RemapTarget, Writer};
+use crate::dm_remap_core::engine::settle;
 use crate::dm_remap_core::extent;
 use crate::dm_remap_core::spare_alloc::SpareAllocator;
 
@@ -28,6 +31,16 @@ impl RemapTarget {
         writer.meta.set_in_step(false);
         self.reload_if_advanced(&mut writer)?;
         writer.meta.set_in_step(true);
+        let (loaded, seen) = (writer.meta.generation(), writer.meta.attempted());
+        if !settle::supersede_unread(&self, &mut writer, loaded, seen) {
+            pr_err!(
+                "spare {}: generation {} loaded, but a superblock shows generation {}, and committing above it failed; not resuming\n",
+                self.devices.spare().name(),
+                loaded,
+                seen
+            );
+            return Err(EIO);
+        }
         if writer.meta.copies() < 2 {
             // Rewrite the newest table as the next generation: both regions
             // get it (or health stays degraded if one still fails).

@@ -69,6 +69,24 @@ pub fn retract<P: Platform>(p: &P, writer: &mut Writer<P::Meta, P::Buf>) -> bool
     false
 }
 
+/// A table just loaded from a spare that shows a superblock of a higher
+/// generation (`highest_seen`) than the one it loaded (`loaded`) commits
+/// itself above it before it goes live: the copy it could not read may be
+/// a failed commit's that no retraction superseded (its table's writer
+/// gone with a reload), whose changes no fence here knows of, and a write
+/// acknowledged afterwards must not depend on that copy never loading.
+/// An unsettled writer (a table resumed after its own commit failed) knows
+/// its failed change and has fenced it: its worker retracts. Whether the
+/// table may go live (`false`: the commit failed).
+pub fn supersede_unread<P: Platform>(
+    p: &P,
+    writer: &mut Writer<P::Meta, P::Buf>,
+    loaded: u64,
+    highest_seen: u64,
+) -> bool {
+    writer.unsettled || highest_seen <= loaded || retract(p, writer)
+}
+
 /// Retries the retraction of an earlier failed commit, if one is due;
 /// whether the writer is settled.
 pub fn settle<P: Platform>(p: &P, writer: &mut Writer<P::Meta, P::Buf>) -> bool {

@@ -293,10 +293,11 @@ pub fn a_write_held_by_a_move_that_fails_before_committing_waits_for_the_fence(c
 /// `highest_generation` for the next commit), and one block of the
 /// abandoned copy fails its read once: the new table loads the generation
 /// before it, settled and with nothing pending, though the loader saw a
-/// superblock of a higher generation. A write to block 5 goes to main and
-/// is acknowledged; nothing is committed. Once that block reads again, the
-/// abandoned generation is the newest and loads: block 5 reads the old
-/// data. (From a fourth adversarial review.)
+/// superblock of a higher generation. Unless it commits above that
+/// generation before it goes live (`settle::supersede_unread`), a write to
+/// block 5 goes to main and is acknowledged with nothing committed, and
+/// once that block reads again the abandoned generation is the newest and
+/// loads: block 5 reads the old data. (From a fourth adversarial review.)
 pub fn a_reload_that_cannot_read_the_abandoned_copy_keeps_writes_to_its_blocks() {
     use dm_remap_core::discover::{discover, highest_generation, slots_unchanged, Discovery, Fingerprint};
     use dm_remap_core::format::{Superblock, BLOCK};
@@ -364,7 +365,12 @@ pub fn a_reload_that_cannot_read_the_abandoned_copy_keeps_writes_to_its_blocks()
     meta.in_step = true;
     t.trace.note(format!("reload: generation {} loads, highest seen {highest}: {table:?}", meta.sb.generation));
     let alloc = SpareAllocator::for_layout(&layout, meta.sb.alloc_next);
+    let loaded = meta.sb.generation;
     let t2 = Target::with(BLOCKS, main, spare, layout, table, meta, alloc, &rcu, &oracle, Policies::default());
+    // Then, as `catch_up` does before the table goes live: commit above a
+    // superblock newer than the copy loaded.
+    let live = dm_remap_core::engine::settle::supersede_unread(&t2, &mut t2.lock_writer_for_test(), loaded, highest);
+    assert!(live, "the spare takes metadata writes again: the commit above generation {highest} succeeds");
     with_devices(&t2, &oracle, || {
         let st = write_tag(&t2, &oracle, 5);
         t2.trace.note(format!("the write to block 5 through the reloaded table: {st}"));
