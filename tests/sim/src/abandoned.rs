@@ -24,6 +24,15 @@ fn superblocks(t: &Target) -> Vec<u64> {
     (0..2).flat_map(|copy| (0..SLOTS).map(move |slot| superblock_sector(&t.layout, copy, slot))).collect()
 }
 
+/// Prints the trace with `SIM_TRACE` set.
+fn print_trace() {
+    if std::env::var_os("SIM_TRACE").is_some() {
+        for line in super::TRACE.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            eprintln!("{line}");
+        }
+    }
+}
+
 /// What the devices hold now, every cached write included, loaded again
 /// and checked against what the workload may read back.
 fn reload_and_check(t: &Target, oracle: &Mutex<Oracle>) {
@@ -69,11 +78,7 @@ pub fn a_write_after_an_abandoned_remap_survives_a_reload(auto_remap: bool, fenc
         let st = write_tag(&t, &oracle, 5);
         t.trace.note(format!("second write to block 5: {st}"));
     });
-    if std::env::var_os("SIM_TRACE").is_some() {
-        for line in super::TRACE.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            eprintln!("{line}");
-        }
-    }
+    print_trace();
     reload_and_check(&t, &oracle);
 }
 
@@ -277,11 +282,7 @@ pub fn a_write_held_by_a_move_that_fails_before_committing_waits_for_the_fence(c
             assert!(t.lock_writer_for_test().unsettled, "nothing superseded the failed change");
         });
     });
-    if std::env::var_os("SIM_TRACE").is_some() {
-        for line in super::TRACE.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            eprintln!("{line}");
-        }
-    }
+    print_trace();
     reload_and_check(&t, &oracle);
 }
 
@@ -375,10 +376,6 @@ pub fn a_reload_that_cannot_read_the_abandoned_copy_keeps_writes_to_its_blocks()
         let st = write_tag(&t2, &oracle, 5);
         t2.trace.note(format!("the write to block 5 through the reloaded table: {st}"));
     });
-    if std::env::var_os("SIM_TRACE").is_some() {
-        for line in super::TRACE.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            eprintln!("{line}");
-        }
-    }
+    print_trace();
     reload_and_check(&t2, &oracle);
 }
