@@ -106,6 +106,17 @@ fn one_lie_then_no_metadata(t: &Target, honest: u32) {
     spare.faults.fail_after_lies = regions;
 }
 
+/// Writes every block, then fences block 5: a `remap` of it fails to
+/// commit (its first superblock lands, so the spare's newest generation
+/// maps block 5 to the copy of its old data), and so does the retraction.
+fn fence_block_5_by_a_failed_remap(t: &Target, oracle: &Mutex<Oracle>) {
+    write_tags(t, oracle, 0..BLOCKS);
+    one_lie_then_no_metadata(t, 0);
+    let r = t.remap(5, 1);
+    assert!(r.is_err() && t.lock_writer_for_test().unsettled, "the remap failed and stayed unretracted");
+    assert!(t.pending_now().contains(&5), "block 5 is fenced");
+}
+
 /// Runs the device in a thread of its own while `f` runs (no worker: the
 /// scenario runs recovery rounds itself).
 fn with_device_only<R>(t: &Target, f: impl FnOnce() -> R) -> R {
@@ -249,11 +260,7 @@ pub fn a_write_held_by_a_move_that_fails_before_committing_waits_for_the_fence(c
     let oracle = Mutex::new(Oracle::new(BLOCKS));
     let t = Target::new(BLOCKS, SPARE_SECTORS, &rcu, &oracle, Policies::default());
     with_devices(&t, &oracle, || {
-        write_tags(&t, &oracle, 0..BLOCKS);
-        one_lie_then_no_metadata(&t, 0);
-        let r = t.remap(5, 1);
-        assert!(r.is_err() && t.lock_writer_for_test().unsettled, "the first remap failed and stayed unretracted");
-        assert!(t.pending_now().contains(&5), "block 5 is fenced");
+        fence_block_5_by_a_failed_remap(&t, &oracle);
         if copy_fails {
             let pool: Vec<u64> = (t.layout.pool_start..SPARE_SECTORS).collect();
             t.spare.lock().unwrap_or_else(|e| e.into_inner()).faults.bad_write.extend(pool);
@@ -311,13 +318,7 @@ pub fn a_reload_that_cannot_read_the_abandoned_copy_keeps_writes_to_its_blocks()
     let rcu = Rcu::default();
     let oracle = Mutex::new(Oracle::new(BLOCKS));
     let t = Target::new(BLOCKS, SPARE_SECTORS, &rcu, &oracle, Policies::default());
-    with_devices(&t, &oracle, || {
-        write_tags(&t, &oracle, 0..BLOCKS);
-        one_lie_then_no_metadata(&t, 0);
-        let r = t.remap(5, 1);
-        assert!(r.is_err() && t.lock_writer_for_test().unsettled, "the remap failed and stayed unretracted");
-        assert!(t.pending_now().contains(&5), "block 5 is fenced");
-    });
+    with_devices(&t, &oracle, || fence_block_5_by_a_failed_remap(&t, &oracle));
     // The reload: the devices as they are (a suspend loses no cached
     // write), the faults gone but one.
     let main = t.main.lock().unwrap_or_else(|e| e.into_inner()).crash_image(|| true);
