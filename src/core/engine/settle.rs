@@ -17,9 +17,9 @@
 //! (as does a held write the worker gives back): either table may load,
 //! and both hold the block's data as of the failed change (its blocks'
 //! writes were held back during a move, or were the change itself, or
-//! failed). Reads are routed
-//! as before. Once settled, fenced blocks the table remaps are unmarked;
-//! unmapped ones stay pending, so their next write gets a spare block.
+//! failed). Reads are routed as before. Once settled, fenced blocks the
+//! table remaps are unmarked; unmapped ones stay pending, so their next
+//! write gets a spare block.
 
 use super::super::extent::Extent;
 use super::super::spare_alloc::SpareAllocator;
