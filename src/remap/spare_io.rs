@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Metadata block I/O on the spare device, for the shared format code:
-//! reads go through a 64 KiB read-ahead window, writes are gathered into
-//! 64 KiB batches until the next flush.
+//! reads go through a 64 KiB read-ahead window (a block alone where the
+//! window fails), writes are gathered into 64 KiB batches until the next
+//! flush.
 
 use kernel::prelude::*;
 
@@ -68,7 +69,17 @@ impl MetaIo for SpareIo<'_> {
             // `room` is at most 128 sectors.
             let len = (room << 9) as usize;
             self.window = Window::Empty;
-            self.dev.read_sync(sector, self.buf, len).map_err(|_| ReadFailed)?;
+            // A bad sector anywhere in the window must not fail a block
+            // that reads (the newest copy beside a failed commit's slot):
+            // then read the block alone.
+            let len = match self.dev.read_sync(sector, self.buf, len) {
+                Ok(()) => len,
+                Err(_) if len > BLOCK => {
+                    self.dev.read_sync(sector, self.buf, BLOCK).map_err(|_| ReadFailed)?;
+                    BLOCK
+                }
+                Err(_) => return Err(ReadFailed),
+            };
             self.window = Window::Read { start: sector, len };
         }
         let Window::Read { start, .. } = self.window else {
