@@ -290,6 +290,11 @@ impl Metadata {
         self.attempted
     }
 
+    /// Counts `generation` as attempted: the next commit goes above it.
+    pub(crate) fn raise_attempted(&mut self, generation: u64) {
+        self.attempted = self.attempted.max(generation);
+    }
+
     /// The allocator cursor of the last committed generation.
     pub(crate) fn alloc_next(&self) -> u64 {
         self.sb.alloc_next

@@ -99,11 +99,17 @@ impl RemapTarget {
         let remapped = extent::remapped_blocks(&opened.extents);
         let table = Table::loaded(opened.extents)?;
         self.mapping.update_table(|_| Ok::<_, Error>(table))?;
-        writer.alloc = SpareAllocator::for_layout(self.geo.layout(), opened.meta.alloc_next());
+        // A failed commit of this table may have landed where the reload
+        // could not read it: its generation and the spare blocks it handed
+        // out stay used.
+        let cursor = opened.meta.alloc_next().max(writer.alloc.cursor());
+        let attempted = writer.meta.attempted();
+        writer.alloc = SpareAllocator::for_layout(self.geo.layout(), cursor);
         self.spare_state.set_remapped(remapped);
         self.spare_state.set_used(writer.alloc.used());
         self.spare_state.set_commit(opened.meta.generation(), opened.copies);
         writer.meta = opened.meta;
+        writer.meta.raise_attempted(attempted);
         Ok(())
     }
 }
