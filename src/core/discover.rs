@@ -9,7 +9,7 @@
 //! the size, where a version-2 spare that has grown since keeps it). A
 //! spare is formatted only when every one of those places is blank.
 
-use super::format::{FormatError, Superblock, BLOCK, FORMAT_VERSION_1};
+use super::format::{FormatError, Superblock, BLOCK, FORMAT_VERSION_1, MAX_GENERATION};
 use super::geometry::{region_b_candidates, valid_block_size, SpareLayout, META_BLOCK_SECTORS};
 use super::load::{classify_block, newest, read_slot, CopyFault, CopyState, MetaIo};
 use super::slots::{footprint_of, Slot, Slots};
@@ -298,22 +298,35 @@ pub fn slots_unchanged(io: &mut impl MetaIo, layout: &SpareLayout, slots: &Slots
     })
 }
 
-/// The highest generation of any superblock on the spare that decodes, at
-/// the places `layout` gives and wherever region B could be: what a new
-/// commit or format must go above.
+/// How far above what it can read a commit goes when a superblock of the
+/// layout cannot be read: that one may hold a failed commit's generation
+/// that landed (see `engine::settle`), as high as the generations the
+/// writer that made it tried since its last success. 2^32 failed commits
+/// take years of retries; the generation space holds 2^31 such jumps.
+pub const UNREAD_MARGIN: u64 = 1 << 32;
+
+/// What a new commit or format must go above: the highest generation of
+/// any superblock on the spare that decodes, at the places `layout` gives
+/// and wherever region B could be, plus [`UNREAD_MARGIN`] (at most
+/// [`MAX_GENERATION`]) when one of the layout's superblocks cannot be read.
 pub fn highest_generation(io: &mut impl MetaIo, layout: &SpareLayout, spare_sectors: u64, buf: &mut [u8]) -> u64 {
     let mut highest = survey(io, spare_sectors, &[layout.block_bytes], buf).highest;
+    let mut unread = false;
     for copy in 0..2u8 {
         for slot in 0..2u64 {
             let sector = layout.region_start(copy).saturating_add(slot * META_BLOCK_SECTORS);
-            if io.read_block(sector, buf).is_ok() {
-                if let Ok(sb) = Superblock::decode(buf) {
-                    highest = highest.max(sb.generation);
-                }
+            if io.read_block(sector, buf).is_err() {
+                unread = true;
+            } else if let Ok(sb) = Superblock::decode(buf) {
+                highest = highest.max(sb.generation);
             }
         }
     }
-    highest
+    if unread {
+        highest.saturating_add(UNREAD_MARGIN).min(MAX_GENERATION)
+    } else {
+        highest
+    }
 }
 
 /// Decides what to do with a spare of `spare_sectors` sectors for the main
@@ -461,6 +474,29 @@ mod tests {
             }
             self.0.read_block(sector, buf)
         }
+    }
+
+    /// A superblock that cannot be read may hold a failed commit's
+    /// generation, above every one that reads: a commit goes above it by
+    /// `UNREAD_MARGIN`, while the newest copy that reads still loads.
+    #[test]
+    fn an_unreadable_superblock_raises_the_generation_to_go_above() {
+        let (mut img, layout) = formatted(5, SPARE);
+        assert_eq!(highest_generation(&mut img, &layout, SPARE, &mut vec![0u8; BLOCK]), 5);
+        // Slot 0 holds generation 4, slot 1 the newest, 5.
+        let bad = vec![superblock_sector(&layout, 1, 0)];
+        let mut io = FailingReads(&mut img, bad);
+        assert_eq!(highest_generation(&mut io, &layout, SPARE, &mut vec![0u8; BLOCK]), 5 + UNREAD_MARGIN);
+        assert_eq!(loads(&discover(&mut io, SPARE, &FP, false, &mut vec![0u8; BLOCK])), Some(5));
+        let mut top = formatted(5, SPARE).0;
+        let sector = superblock_sector(&layout, 0, 0);
+        let mut block = vec![0u8; BLOCK];
+        top.read_block(sector, &mut block).unwrap();
+        let sb = Superblock { generation: MAX_GENERATION - 1, ..Superblock::decode(&block).unwrap() };
+        sb.encode(&mut block).unwrap();
+        top.image[sector as usize * 512..][..BLOCK].copy_from_slice(&block);
+        let mut io = FailingReads(&mut top, vec![superblock_sector(&layout, 1, 1)]);
+        assert_eq!(highest_generation(&mut io, &layout, SPARE, &mut vec![0u8; BLOCK]), MAX_GENERATION);
     }
 
     /// A spare whose superblocks all fail to read (a spare failing for a

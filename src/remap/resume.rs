@@ -8,7 +8,7 @@
 //! preresume has checked the spare: if the spare holds a newer generation
 //! than the one it loaded, it loads the table again, before its first I/O;
 //! then it rewrites the newest copy into a region that lacks it, and commits
-//! above a superblock newer than the copy it loaded (see
+//! above a superblock newer than the copy it loaded or unreadable (see
 //! `settle::supersede_unread`). When the
 //! check fails the resume fails, and the table keeps refusing commits (it
 //! could reuse spare blocks or generations handed out since) until a
@@ -34,7 +34,7 @@ impl RemapTarget {
         let (loaded, seen) = (writer.meta.generation(), writer.meta.attempted());
         if !settle::supersede_unread(&self, &mut writer, loaded, seen) {
             pr_err!(
-                "spare {}: generation {} loaded, but a superblock shows generation {}, and committing above it failed; not resuming\n",
+                "spare {}: generation {} loaded, but a superblock is newer or unreadable (the next commit goes above {}), and committing above it failed; not resuming\n",
                 self.devices.spare().name(),
                 loaded,
                 seen

@@ -70,21 +70,30 @@ pub fn retract<P: Platform>(p: &P, writer: &mut Writer<P::Meta, P::Buf>) -> bool
 }
 
 /// A table just loaded from a spare that shows a superblock of a higher
-/// generation (`highest_seen`) than the one it loaded (`loaded`) commits
-/// itself above it before it goes live: the copy it could not read may be
-/// a failed commit's that no retraction superseded (its table's writer
-/// gone with a reload), whose changes no fence here knows of, and a write
-/// acknowledged afterwards must not depend on that copy never loading.
+/// generation (`highest_seen`) than the one it loaded (`loaded`), or one
+/// it could not read (`highest_seen` is then raised by
+/// `discover::UNREAD_MARGIN`), commits itself above it before it goes
+/// live: that copy may be a failed commit's that no retraction superseded
+/// (its table's writer gone with a reload), whose changes no fence here
+/// knows of, and a write acknowledged afterwards must not depend on that
+/// copy never loading.
 /// An unsettled writer (a table resumed after its own commit failed) knows
 /// its failed change and has fenced it: its worker retracts. Whether the
-/// table may go live (`false`: the commit failed).
+/// table may go live (`false`: the commit failed, and the writer is not
+/// unsettled by it).
 pub fn supersede_unread<P: Platform>(
     p: &P,
     writer: &mut Writer<P::Meta, P::Buf>,
     loaded: u64,
     highest_seen: u64,
 ) -> bool {
-    writer.unsettled || highest_seen <= loaded || retract(p, writer)
+    if writer.unsettled || highest_seen <= loaded || retract(p, writer) {
+        return true;
+    }
+    // No fence covers what that copy may hold: not unsettled, so that the
+    // next resume commits above it again before it goes live.
+    writer.unsettled = false;
+    false
 }
 
 /// Retries the retraction of an earlier failed commit, if one is due;
