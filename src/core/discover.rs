@@ -499,6 +499,26 @@ mod tests {
         assert_eq!(highest_generation(&mut io, &layout, SPARE, &mut vec![0u8; BLOCK]), MAX_GENERATION);
     }
 
+    /// A superblock write torn on a 512-byte-sector spare (power lost, or a
+    /// request failed part-way) into a never-written slot: every sector but
+    /// the first landed, so the block is zeros but for the checksum at its
+    /// end. That is ours, damaged, not someone else's data: the spare still
+    /// loads from the other slot.
+    #[test]
+    fn a_torn_superblock_over_a_blank_slot_is_damaged_not_foreign() {
+        let layout = SpareLayout::new(SPARE, 512).unwrap();
+        let mut img = Disk::new(SPARE);
+        let mut buf = vec![0u8; BLOCK];
+        let (_, done) = format(&mut img, &layout, &sb(&layout, 1, SPARE), &[], &mut buf);
+        assert_eq!(done.copies_written(), 2);
+        img.settle();
+        let torn = Superblock { copy: 0, slot: 1, ..sb(&layout, 2, SPARE) };
+        torn.encode(&mut buf).unwrap();
+        let at = superblock_sector(&layout, 0, 1) as usize * 512;
+        img.image[at + 512..at + BLOCK].copy_from_slice(&buf[512..]);
+        assert_eq!(loads(&run(&mut img, &FP, false)), Some(1));
+    }
+
     /// A spare whose superblocks all fail to read (a spare failing for a
     /// while, or the sectors gone bad) while the other places region B
     /// could be read as zeros: that is not a blank spare. It must be
