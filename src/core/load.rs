@@ -53,11 +53,16 @@ pub enum CopyFault {
 /// What the block at a superblock position holds, before any checksum:
 /// zero, our superblock magic, our entry magic, or something else.
 pub fn classify_block(block: &[u8]) -> CopyState {
+    // A superblock's bytes past its fields are zero up to its checksum.
+    let (head, checksum) = block.split_at(block.len().saturating_sub(4));
     match block.get(..8) {
         Some(m) if m == SUPER_MAGIC => CopyState::Damaged(CopyFault::Superblock(FormatError::BadChecksum)),
         Some(m) if m == ENTRY_MAGIC => CopyState::Leftover,
         // Only a zeroed block counts as never written (as dm-thin decides).
-        _ if block.iter().all(|&b| b == 0) => CopyState::Missing,
+        _ if head.iter().all(|&b| b == 0) && checksum.iter().all(|&b| b == 0) => CopyState::Missing,
+        // A superblock write torn over a zeroed block on a 512-byte-sector
+        // spare, its first sector lost: ours, not someone's data.
+        _ if head.iter().all(|&b| b == 0) => CopyState::Damaged(CopyFault::Superblock(FormatError::BadChecksum)),
         _ => CopyState::Foreign,
     }
 }
