@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Metadata block I/O on the spare device, for the shared format code:
-//! reads go through a 64 KiB read-ahead window (a block alone where the
-//! window fails), writes are gathered into 64 KiB batches until the next
-//! flush.
+//! reads go through a 64 KiB read-ahead window (blocks alone once a window
+//! fails), writes are gathered into 64 KiB batches until the next flush.
 
 use kernel::prelude::*;
 
@@ -34,11 +33,14 @@ pub(crate) struct SpareIo<'a> {
     dev: &'a DmDev,
     buf: &'a mut IoBuffer,
     window: Window,
+    /// A window read failed: read blocks alone from then on (a failing
+    /// spare can take seconds per failed read).
+    single: bool,
 }
 
 impl<'a> SpareIo<'a> {
     pub(crate) fn new(dev: &'a DmDev, buf: &'a mut IoBuffer) -> Self {
-        Self { dev, buf, window: Window::Empty }
+        Self { dev, buf, window: Window::Empty, single: false }
     }
 
     /// Writes out a pending write batch (dropped, not retried, on failure).
@@ -67,7 +69,7 @@ impl MetaIo for SpareIo<'_> {
                 return Err(ReadFailed);
             }
             // `room` is at most 128 sectors.
-            let len = (room << 9) as usize;
+            let len = if self.single { BLOCK } else { (room << 9) as usize };
             self.window = Window::Empty;
             // A bad sector anywhere in the window must not fail a block
             // that reads (the newest copy beside a failed commit's slot):
@@ -75,6 +77,7 @@ impl MetaIo for SpareIo<'_> {
             let len = match self.dev.read_sync(sector, self.buf, len) {
                 Ok(()) => len,
                 Err(_) if len > BLOCK => {
+                    self.single = true;
                     self.dev.read_sync(sector, self.buf, BLOCK).map_err(|_| ReadFailed)?;
                     BLOCK
                 }

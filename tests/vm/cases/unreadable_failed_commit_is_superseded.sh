@@ -17,6 +17,10 @@
 #    fails, it does not go live (before the fix it went live and
 #    acknowledged a write to the fenced block, the failed commit never
 #    superseded).
+# 3. heal, then remove and create: the failed commit's slot now reads,
+#    torn (zeros but for the checksum); it is a damaged copy, and the
+#    spare loads (before 2554822 it was refused as someone else's data,
+#    which only force_format, losing the table, got past).
 
 # fail_commit <name>: a remap target <name> over dust devices <name>m and
 # <name>s whose commit of a remap of block 64 and its retraction failed.
@@ -93,3 +97,14 @@ note "r2: the reloaded table does not go live while it cannot commit above the u
 heal r2
 dmsetup resume r2 || fail "resume of the reloaded table once the spare healed"
 settled_write r2
+
+fail_commit r3
+heal r3
+dmsetup remove r3
+dev=$(remap_create r3 "$(mapper r3m)" "$(mapper r3s)")
+dd if=/dev/urandom of=/tmp/work/r3-data bs=512 count=1 status=none
+dd if=/tmp/work/r3-data of="$dev" bs=512 seek=64 oflag=direct status=none || fail "a write after the recreate"
+dmsetup remove r3
+dev=$(remap_create r3 "$(mapper r3m)" "$(mapper r3s)")
+dd if="$dev" bs=512 skip=64 count=1 iflag=direct status=none | cmp - /tmp/work/r3-data || fail "block 64 after recreate"
+note "r3: recreated over the torn slot: the spare loads, and a write survives a recreate"
