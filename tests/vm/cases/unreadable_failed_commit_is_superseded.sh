@@ -17,10 +17,18 @@
 #    fails, it does not go live (before the fix it went live and
 #    acknowledged a write to the fenced block, the failed commit never
 #    superseded).
+#    Until a resume succeeds it commits nothing: a remap message between
+#    the failed resume and the next is refused (before the fix its failed
+#    commit left the table unsettled, and the next resume went live,
+#    counting on fences that did not cover the old table's failed commit).
 # 3. heal, then remove and create: the failed commit's slot now reads,
 #    torn (zeros but for the checksum); it is a damaged copy, and the
 #    spare loads (before 2554822 it was refused as someone else's data,
 #    which only force_format, losing the table, got past).
+# 4. a live table that made every generation on the spare, with slot 1
+#    gone bad and no commit tried: suspend and resume needs no commit
+#    above it, and succeeds (before the fix it was refused, leaving the
+#    device suspended, while the slot could not be written).
 
 # fail_commit <name>: a remap target <name> over dust devices <name>m and
 # <name>s whose commit of a remap of block 64 and its retraction failed.
@@ -94,6 +102,13 @@ if dmsetup resume r2 2>/dev/null; then
     fail "a new table went live with a superblock it could not read, without committing above it (generation $(info_field r2 generation))"
 fi
 note "r2: the reloaded table does not go live while it cannot commit above the unreadable slot"
+if dmsetup message r2 0 remap 200 >/dev/null 2>&1; then
+    fail "a remap message committed through a table whose resume failed"
+fi
+if dmsetup resume r2 2>/dev/null; then
+    fail "a remap message between two resumes let the table go live without committing above the unreadable slot"
+fi
+note "r2: a remap message before a successful resume is refused, and the table still does not go live"
 heal r2
 dmsetup resume r2 || fail "resume of the reloaded table once the spare healed"
 settled_write r2
@@ -108,3 +123,13 @@ dmsetup remove r3
 dev=$(remap_create r3 "$(mapper r3m)" "$(mapper r3s)")
 dd if="$dev" bs=512 skip=64 count=1 iflag=direct status=none | cmp - /tmp/work/r3-data || fail "block 64 after recreate"
 note "r3: recreated over the torn slot: the spare loads, and a write survives a recreate"
+
+main=$(mkdust r4m 32)
+spare=$(mkdust r4s 8)
+dev=$(remap_create r4 "$main" "$spare")
+b=$(region_b_sector /tmp/work/r4s-disk.img)
+for s in 8 $((b + 8)); do dmsetup message r4s 0 addbadblock "$s" 255; done
+dd if=/dev/urandom of="$dev" bs=4096 count=4 oflag=direct status=none || fail "a write to a live table"
+dmsetup suspend r4
+dmsetup resume r4 || fail "suspend and resume of a table that made every generation on the spare, slot 1 gone bad"
+note "r4: a live table whose slot 1 went bad resumes without a commit"
