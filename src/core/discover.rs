@@ -305,28 +305,48 @@ pub fn slots_unchanged(io: &mut impl MetaIo, layout: &SpareLayout, slots: &Slots
 /// take years of retries; the generation space holds 2^31 such jumps.
 pub const UNREAD_MARGIN: u64 = 1 << 32;
 
-/// What a new commit or format must go above: the highest generation of
-/// any superblock on the spare that decodes, at the places `layout` gives
-/// and wherever region B could be, plus [`UNREAD_MARGIN`] (at most
-/// [`MAX_GENERATION`]) when one of the layout's superblocks cannot be read.
-pub fn highest_generation(io: &mut impl MetaIo, layout: &SpareLayout, spare_sectors: u64, buf: &mut [u8]) -> u64 {
-    let mut highest = survey(io, spare_sectors, &[layout.block_bytes], buf).highest;
-    let mut unread = false;
+/// The generations of the superblocks on a spare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seen {
+    /// The highest generation of any superblock that decodes.
+    pub highest: u64,
+    /// Whether one of the layout's four superblocks could not be read.
+    pub unread: bool,
+}
+
+impl Seen {
+    /// What a new commit or format must go above: `highest`, plus
+    /// [`UNREAD_MARGIN`] (at most [`MAX_GENERATION`]) when a superblock
+    /// could not be read.
+    pub fn to_go_above(&self) -> u64 {
+        if self.unread {
+            self.highest.saturating_add(UNREAD_MARGIN).min(MAX_GENERATION)
+        } else {
+            self.highest
+        }
+    }
+}
+
+/// The generations of the superblocks at the places `layout` gives and
+/// wherever region B could be.
+pub fn seen_generations(io: &mut impl MetaIo, layout: &SpareLayout, spare_sectors: u64, buf: &mut [u8]) -> Seen {
+    let mut seen = Seen { highest: survey(io, spare_sectors, &[layout.block_bytes], buf).highest, unread: false };
     for copy in 0..2u8 {
         for slot in 0..2u64 {
             let sector = layout.region_start(copy).saturating_add(slot * META_BLOCK_SECTORS);
             if io.read_block(sector, buf).is_err() {
-                unread = true;
+                seen.unread = true;
             } else if let Ok(sb) = Superblock::decode(buf) {
-                highest = highest.max(sb.generation);
+                seen.highest = seen.highest.max(sb.generation);
             }
         }
     }
-    if unread {
-        highest.saturating_add(UNREAD_MARGIN).min(MAX_GENERATION)
-    } else {
-        highest
-    }
+    seen
+}
+
+/// What a new commit or format must go above (see [`Seen::to_go_above`]).
+pub fn highest_generation(io: &mut impl MetaIo, layout: &SpareLayout, spare_sectors: u64, buf: &mut [u8]) -> u64 {
+    seen_generations(io, layout, spare_sectors, buf).to_go_above()
 }
 
 /// Decides what to do with a spare of `spare_sectors` sectors for the main

@@ -14,7 +14,7 @@ use crate::dm::sched::fill_random;
 use crate::dm::sysfs::real_seconds;
 use crate::dm::{CtrError, DmDev, IoBuffer};
 use crate::dm_remap_core::commit::{commit, format, Committed, CopyError};
-use crate::dm_remap_core::discover::{discover, highest_generation, slots_unchanged, Discovery, Fingerprint};
+use crate::dm_remap_core::discover::{discover, seen_generations, slots_unchanged, Discovery, Fingerprint};
 use crate::dm_remap_core::extent::Extent;
 use crate::dm_remap_core::format::{next_generation, Superblock, BLOCK, FORMAT_VERSION};
 use crate::dm_remap_core::geometry::SpareLayout;
@@ -34,6 +34,13 @@ pub(crate) struct Metadata {
     /// commit may have reached the disk in part, so the next one goes
     /// higher still.
     attempted: u64,
+    /// The highest generation read on the spare at load (`attempted` is
+    /// above it by `UNREAD_MARGIN` where a superblock could not be read).
+    highest_read: u64,
+    /// Whether a preresume of this table has succeeded: every generation
+    /// written to the spare since is this writer's (another table commits
+    /// only after its own preresume, and replaces this one).
+    checked: bool,
     /// Whether this state is known to be the spare's newest: false from
     /// construction until a preresume has checked the spare (another table
     /// of the device may commit meanwhile), and after a failed check.
@@ -134,6 +141,8 @@ impl Metadata {
                     sb,
                     slots,
                     attempted: generation,
+                    highest_read: generation,
+                    checked: false,
                     in_step: false,
                     latency: LatencyRing::default(),
                     last_commit: 0,
@@ -144,14 +153,14 @@ impl Metadata {
             }
             Discovery::Load { copy, slot, sb, layout, slots, .. } => {
                 let extents = Self::read_table(spare, &mut buf, &mut block, &layout, copy, slot, &sb, target_blocks)?;
-                let highest =
-                    highest_generation(&mut SpareIo::new(spare, &mut buf), &layout, spare.sectors(), &mut block);
-                let attempted = highest.max(sb.generation);
+                let seen = seen_generations(&mut SpareIo::new(spare, &mut buf), &layout, spare.sectors(), &mut block);
                 let meta = Self {
                     layout,
                     sb,
                     slots,
-                    attempted,
+                    attempted: seen.to_go_above().max(sb.generation),
+                    highest_read: seen.highest.max(sb.generation),
+                    checked: false,
                     in_step: false,
                     latency: LatencyRing::default(),
                     last_commit: 0,
@@ -290,9 +299,21 @@ impl Metadata {
         self.attempted
     }
 
-    /// Counts `generation` as attempted: the next commit goes above it.
-    pub(crate) fn raise_attempted(&mut self, generation: u64) {
-        self.attempted = self.attempted.max(generation);
+    /// Takes over what `before`, this table's state before a reload, knew
+    /// of the spare. Generations and spare blocks its failed commits used
+    /// stay used (one that landed may be unreadable now). Where a
+    /// preresume of this table succeeded before, a superblock it cannot
+    /// read now holds nothing but its own commits, which `before` counts:
+    /// the reload needs no margin above it.
+    pub(crate) fn continue_from(&mut self, before: &Metadata) {
+        let own = if before.checked { self.highest_read } else { self.attempted };
+        self.attempted = own.max(before.attempted);
+        self.checked = before.checked;
+    }
+
+    /// Records that a preresume of this table succeeded (see `checked`).
+    pub(crate) fn set_checked(&mut self) {
+        self.checked = true;
     }
 
     /// The allocator cursor of the last committed generation.

@@ -33,6 +33,10 @@ impl RemapTarget {
         writer.meta.set_in_step(true);
         let (loaded, seen) = (writer.meta.generation(), writer.meta.attempted());
         if !settle::supersede_unread(&self, &mut writer, loaded, seen) {
+            // Nothing commits before a resume succeeds: a commit failing
+            // now would leave this table unsettled, with fences that know
+            // nothing of what it could not read.
+            writer.meta.set_in_step(false);
             pr_err!(
                 "spare {}: generation {} loaded, but a superblock is newer or unreadable (the next commit goes above {}), and committing above it failed; not resuming\n",
                 self.devices.spare().name(),
@@ -41,6 +45,7 @@ impl RemapTarget {
             );
             return Err(EIO);
         }
+        writer.meta.set_checked();
         if writer.meta.copies() < 2 {
             // Rewrite the newest table as the next generation: both regions
             // get it (or health stays degraded if one still fails).
@@ -103,13 +108,13 @@ impl RemapTarget {
         // could not read it: its generation and the spare blocks it handed
         // out stay used.
         let cursor = opened.meta.alloc_next().max(writer.alloc.cursor());
-        let attempted = writer.meta.attempted();
         writer.alloc = SpareAllocator::for_layout(self.geo.layout(), cursor);
         self.spare_state.set_remapped(remapped);
         self.spare_state.set_used(writer.alloc.used());
         self.spare_state.set_commit(opened.meta.generation(), opened.copies);
-        writer.meta = opened.meta;
-        writer.meta.raise_attempted(attempted);
+        let mut meta = opened.meta;
+        meta.continue_from(&writer.meta);
+        writer.meta = meta;
         Ok(())
     }
 }
