@@ -318,13 +318,23 @@ impl Seen {
     /// What a new commit or format must go above: `highest`, plus
     /// [`UNREAD_MARGIN`] (at most [`MAX_GENERATION`]) when a superblock
     /// could not be read.
-    pub fn to_go_above(&self) -> u64 {
+    pub fn to_go_above(self) -> u64 {
         if self.unread {
             self.highest.saturating_add(UNREAD_MARGIN).min(MAX_GENERATION)
         } else {
             self.highest
         }
     }
+}
+
+/// What a table must go above once it loaded generation `loaded` and saw
+/// `seen`, having tried generations up to `before` already (0: none).
+/// `checked`: a preresume of that table succeeded before, so every
+/// generation on the spare since is its own and counted in `before`; a
+/// superblock it cannot read needs no margin then.
+pub fn attempted_at_load(seen: Seen, loaded: u64, before: u64, checked: bool) -> u64 {
+    let now = if checked { seen.highest } else { seen.to_go_above() };
+    now.max(loaded).max(before)
 }
 
 /// The generations of the superblocks at the places `layout` gives and
@@ -537,6 +547,20 @@ mod tests {
         let at = superblock_sector(&layout, 0, 1) as usize * 512;
         img.image[at + 512..at + BLOCK].copy_from_slice(&buf[512..]);
         assert_eq!(loads(&run(&mut img, &FP, false)), Some(1));
+    }
+
+    #[test]
+    fn the_margin_applies_to_a_table_that_does_not_know_the_spare() {
+        let read = Seen { highest: 7, unread: false };
+        let unread = Seen { highest: 7, unread: true };
+        assert_eq!(attempted_at_load(read, 7, 0, false), 7);
+        assert_eq!(attempted_at_load(read, 7, 9, true), 9, "its own failed commits stay counted");
+        assert_eq!(attempted_at_load(unread, 7, 0, false), 7 + UNREAD_MARGIN, "a new table");
+        assert_eq!(attempted_at_load(unread, 7, 9, false), 7 + UNREAD_MARGIN, "a table never resumed");
+        assert_eq!(attempted_at_load(unread, 7, 9, true), 9, "a table resumed before made all since");
+        assert_eq!(attempted_at_load(unread, 7, 7 + UNREAD_MARGIN, true), 7 + UNREAD_MARGIN, "never lowered");
+        let top = Seen { highest: MAX_GENERATION - 1, unread: true };
+        assert_eq!(attempted_at_load(top, 3, 0, false), MAX_GENERATION);
     }
 
     /// A spare whose superblocks all fail to read (a spare failing for a

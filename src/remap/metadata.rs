@@ -14,7 +14,9 @@ use crate::dm::sched::fill_random;
 use crate::dm::sysfs::real_seconds;
 use crate::dm::{CtrError, DmDev, IoBuffer};
 use crate::dm_remap_core::commit::{commit, format, Committed, CopyError};
-use crate::dm_remap_core::discover::{discover, seen_generations, slots_unchanged, Discovery, Fingerprint};
+use crate::dm_remap_core::discover::{
+    attempted_at_load, discover, seen_generations, slots_unchanged, Discovery, Fingerprint, Seen,
+};
 use crate::dm_remap_core::extent::Extent;
 use crate::dm_remap_core::format::{next_generation, Superblock, BLOCK, FORMAT_VERSION};
 use crate::dm_remap_core::geometry::SpareLayout;
@@ -34,9 +36,8 @@ pub(crate) struct Metadata {
     /// commit may have reached the disk in part, so the next one goes
     /// higher still.
     attempted: u64,
-    /// The highest generation read on the spare at load (`attempted` is
-    /// above it by `UNREAD_MARGIN` where a superblock could not be read).
-    highest_read: u64,
+    /// The generations seen on the spare at load.
+    seen: Seen,
     /// Whether a preresume of this table has succeeded: every generation
     /// written to the spare since is this writer's (another table commits
     /// only after its own preresume, and replaces this one).
@@ -141,7 +142,7 @@ impl Metadata {
                     sb,
                     slots,
                     attempted: generation,
-                    highest_read: generation,
+                    seen: Seen { highest: generation, unread: false },
                     checked: false,
                     in_step: false,
                     latency: LatencyRing::default(),
@@ -158,8 +159,8 @@ impl Metadata {
                     layout,
                     sb,
                     slots,
-                    attempted: seen.to_go_above().max(sb.generation),
-                    highest_read: seen.highest.max(sb.generation),
+                    attempted: attempted_at_load(seen, sb.generation, 0, false),
+                    seen,
                     checked: false,
                     in_step: false,
                     latency: LatencyRing::default(),
@@ -306,8 +307,7 @@ impl Metadata {
     /// read now holds nothing but its own commits, which `before` counts:
     /// the reload needs no margin above it.
     pub(crate) fn continue_from(&mut self, before: &Metadata) {
-        let own = if before.checked { self.highest_read } else { self.attempted };
-        self.attempted = own.max(before.attempted);
+        self.attempted = attempted_at_load(self.seen, self.sb.generation, before.attempted, before.checked);
         self.checked = before.checked;
     }
 
