@@ -759,8 +759,7 @@ mod tests {
                         let at = (*sector as usize + k) * 512;
                         img.image[at..at + 512].copy_from_slice(&data[k * 512..(k + 1) * 512]);
                     }
-                    let d = run(&mut img, &FP, false);
-                    let got = loads(&d);
+                    let got = loads(&run(&mut img, &FP, false));
                     assert!(
                         got == Some(generation - 1) || got == Some(generation),
                         "generation {generation}, superblock at {sector} torn ({landed:#010b}): {got:?}"

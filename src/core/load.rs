@@ -58,11 +58,18 @@ pub fn classify_block(block: &[u8]) -> CopyState {
     match block.get(..8) {
         Some(m) if m == SUPER_MAGIC => CopyState::Damaged(CopyFault::Superblock(FormatError::BadChecksum)),
         Some(m) if m == ENTRY_MAGIC => CopyState::Leftover,
-        // Only a zeroed block counts as never written (as dm-thin decides).
-        _ if head.iter().all(|&b| b == 0) && checksum.iter().all(|&b| b == 0) => CopyState::Missing,
-        // A superblock write torn over a zeroed block on a 512-byte-sector
-        // spare, its first sector lost: ours, not someone's data.
-        _ if head.iter().all(|&b| b == 0) => CopyState::Damaged(CopyFault::Superblock(FormatError::BadChecksum)),
+        _ if head.iter().all(|&b| b == 0) => {
+            if checksum.iter().all(|&b| b == 0) {
+                // Only a zeroed block counts as never written (as dm-thin
+                // decides).
+                CopyState::Missing
+            } else {
+                // A superblock write torn over a zeroed block on a
+                // 512-byte-sector spare, its first sector lost: ours, not
+                // someone's data.
+                CopyState::Damaged(CopyFault::Superblock(FormatError::BadChecksum))
+            }
+        }
         _ => CopyState::Foreign,
     }
 }
