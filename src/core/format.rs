@@ -24,9 +24,9 @@ pub const SUPER_MAGIC: [u8; 8] = *b"DMREMAP1";
 pub const ENTRY_MAGIC: [u8; 8] = *b"DMRMENTR";
 
 const SUPER_CRC_AT: usize = BLOCK - 4;
-const ENTRY_CRC_AT: usize = 60;
-const ENTRY_HEADER: usize = META_BLOCK_HEADER_BYTES as usize;
-const ENTRY_SIZE: usize = META_ENTRY_BYTES as usize;
+pub(crate) const ENTRY_CRC_AT: usize = 60;
+pub(crate) const ENTRY_HEADER: usize = META_BLOCK_HEADER_BYTES as usize;
+pub(crate) const ENTRY_SIZE: usize = META_ENTRY_BYTES as usize;
 /// Extents in one entry block.
 pub const ENTRIES_PER_BLOCK: usize = ENTRIES_PER_META_BLOCK as usize;
 
@@ -91,7 +91,7 @@ pub struct Superblock {
     pub slot: u8,
 }
 
-fn get<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+pub(crate) fn get<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
     let mut out = [0u8; N];
     if let Some(src) = b.get(at..at + N) {
         out.copy_from_slice(src);
@@ -99,17 +99,17 @@ fn get<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
     out
 }
 
-fn put(b: &mut [u8], at: usize, v: &[u8]) {
+pub(crate) fn put(b: &mut [u8], at: usize, v: &[u8]) {
     if let Some(dst) = b.get_mut(at..at + v.len()) {
         dst.copy_from_slice(v);
     }
 }
 
-fn u32_at(b: &[u8], at: usize) -> u32 {
+pub(crate) fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(get(b, at))
 }
 
-fn u64_at(b: &[u8], at: usize) -> u64 {
+pub(crate) fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(get(b, at))
 }
 
@@ -213,16 +213,12 @@ pub fn encode_entries(block: &mut [u8], generation: u64, index: u32, extents: &[
     put(header, 16, &index.to_le_bytes());
     // At most 252 extents (checked above).
     put(header, 20, &(extents.len() as u32).to_le_bytes());
-    // Each entry as a fixed-size array (see `decode_entries`); the unused
+    // Each entry as a fixed-size array (see `decode_extent`); the unused
     // ones zeroed.
     let mut slots = entries.chunks_exact_mut(ENTRY_SIZE);
     // `extents` first: zip stops at its end without taking another slot.
     for (e, raw) in extents.iter().zip(&mut slots) {
-        let [m0, m1, m2, m3, m4, m5, m6, m7] = e.main.to_le_bytes();
-        let [s0, s1, s2, s3] = e.spare.to_le_bytes();
-        let [l0, l1] = e.len.to_le_bytes();
-        let entry = [m0, m1, m2, m3, m4, m5, m6, m7, s0, s1, s2, s3, l0, l1, e.state as u8, 0];
-        raw.copy_from_slice(&entry);
+        raw.copy_from_slice(&encode_extent(e));
     }
     for raw in slots {
         raw.fill(0);
@@ -261,32 +257,48 @@ pub fn decode_entries(
     if u64_at(block, 8) != generation || u32_at(block, 16) != index || count > ENTRIES_PER_BLOCK {
         return Err(FormatError::BadField);
     }
-    // Each entry as a fixed-size array: its fields need no bounds checks
-    // (a 1M-extent table decodes 1M of them at every load).
     let entries = block.get(ENTRY_HEADER..).unwrap_or_default().chunks_exact(ENTRY_SIZE);
     for raw in entries.take(count) {
-        let Ok(&[m0, m1, m2, m3, m4, m5, m6, m7, s0, s1, s2, s3, l0, l1, state, pad]) =
-            <&[u8; ENTRY_SIZE]>::try_from(raw)
-        else {
-            return Err(FormatError::BadField);
-        };
-        let state = match state {
-            0 => ExtentState::Ok,
-            1 => ExtentState::Lost,
-            _ => return Err(FormatError::BadField),
-        };
-        let e = Extent {
-            main: u64::from_le_bytes([m0, m1, m2, m3, m4, m5, m6, m7]),
-            spare: u32::from_le_bytes([s0, s1, s2, s3]),
-            len: u16::from_le_bytes([l0, l1]),
-            state,
-        };
-        if e.len == 0 || pad != 0 {
-            return Err(FormatError::BadField);
-        }
-        f(e);
+        f(decode_extent(raw)?);
     }
     Ok(count)
+}
+
+/// One extent as the 16 bytes of an entry (or a journal record): main
+/// block, spare block, length, state, a zero byte; little-endian.
+#[inline]
+pub(crate) fn encode_extent(e: &Extent) -> [u8; ENTRY_SIZE] {
+    let [m0, m1, m2, m3, m4, m5, m6, m7] = e.main.to_le_bytes();
+    let [s0, s1, s2, s3] = e.spare.to_le_bytes();
+    let [l0, l1] = e.len.to_le_bytes();
+    [m0, m1, m2, m3, m4, m5, m6, m7, s0, s1, s2, s3, l0, l1, e.state as u8, 0]
+}
+
+/// The extent in an entry's 16 bytes (`raw` of another length, an unknown
+/// state, a zero length or a non-zero pad byte is a bad field). A
+/// fixed-size array: the fields need no bounds checks (a 1M-extent table
+/// decodes 1M of them at every load).
+#[inline]
+pub(crate) fn decode_extent(raw: &[u8]) -> Result<Extent, FormatError> {
+    let Ok(&[m0, m1, m2, m3, m4, m5, m6, m7, s0, s1, s2, s3, l0, l1, state, pad]) = <&[u8; ENTRY_SIZE]>::try_from(raw)
+    else {
+        return Err(FormatError::BadField);
+    };
+    let state = match state {
+        0 => ExtentState::Ok,
+        1 => ExtentState::Lost,
+        _ => return Err(FormatError::BadField),
+    };
+    let e = Extent {
+        main: u64::from_le_bytes([m0, m1, m2, m3, m4, m5, m6, m7]),
+        spare: u32::from_le_bytes([s0, s1, s2, s3]),
+        len: u16::from_le_bytes([l0, l1]),
+        state,
+    };
+    if e.len == 0 || pad != 0 {
+        return Err(FormatError::BadField);
+    }
+    Ok(e)
 }
 
 #[cfg(test)]

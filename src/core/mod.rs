@@ -21,6 +21,7 @@ pub mod extent_index;
 pub mod format;
 pub mod geometry;
 pub mod health;
+pub mod journal;
 pub mod latency;
 pub mod load;
 pub mod message;
