@@ -268,7 +268,7 @@ pub fn slots_of(layout: &SpareLayout, states: &[[CopyState; 2]; 2]) -> Slots {
         for (s, state) in region.iter_mut().zip(row.iter()) {
             if let CopyState::Valid(v) = state {
                 if let Some(footprint) = footprint_of(layout, v) {
-                    *s = Slot::Holds { generation: v.generation, footprint };
+                    *s = Slot::holding(v, footprint);
                 }
             }
         }
@@ -728,7 +728,7 @@ mod tests {
         let mut buf = vec![0u8; BLOCK];
         format(&mut disk, &layout, &sb(&layout, 1, SPARE), &[], &mut buf);
         for at in 0..=disk.log.len() {
-            let mut img = Disk { image: crash(&disk.image, &disk.log, at, |_| 0), log: vec![], failing: vec![] };
+            let mut img = Disk::of(crash(&disk.image, &disk.log, at, |_| 0));
             let d = run(&mut img, &FP, false);
             assert!(matches!(d, Discovery::Format { .. } | Discovery::Load { .. }), "crash after {at}: {d:?}");
         }
@@ -754,7 +754,7 @@ mod tests {
                 let Op::Durable(sector, data) = op else { continue };
                 // Every set of the 8 sectors but none and all.
                 for landed in 1..255u32 {
-                    let mut img = Disk { image: crash(&base, &disk.log, at, |_| 8), log: vec![], failing: vec![] };
+                    let mut img = Disk::of(crash(&base, &disk.log, at, |_| 8));
                     for k in (0..8).filter(|k| landed & (1 << k) != 0) {
                         let at = (*sector as usize + k) * 512;
                         img.image[at..at + 512].copy_from_slice(&data[k * 512..(k + 1) * 512]);

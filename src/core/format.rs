@@ -16,6 +16,11 @@ use super::geometry::{ENTRIES_PER_META_BLOCK, META_BLOCK_BYTES, META_BLOCK_HEADE
 pub const BLOCK: usize = META_BLOCK_BYTES as usize;
 /// The format version this code writes; it reads this one and version 1.
 pub const FORMAT_VERSION: u32 = 2;
+/// The journal's format (issue 17.3): version 2 plus, in the superblock,
+/// the place of the copy's journal area (see `journal`). Not written or
+/// loaded by the target yet: only [`Superblock::decode_up_to`] with this
+/// version reads it.
+pub const FORMAT_VERSION_3: u32 = 3;
 /// The first format: one copy per region, region B after the pool.
 pub const FORMAT_VERSION_1: u32 = 1;
 /// Superblock magic.
@@ -89,6 +94,12 @@ pub struct Superblock {
     pub copy: u8,
     /// Which slot of its region this is (version 2; always 0 in version 1).
     pub slot: u8,
+    /// Version 3: the first block of the copy's journal area, counted from
+    /// the region's start (0 in versions 1 and 2).
+    pub journal_start: u32,
+    /// Version 3: blocks in the copy's journal area (0: none; always 0 in
+    /// versions 1 and 2).
+    pub journal_blocks: u32,
 }
 
 pub(crate) fn get<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
@@ -142,13 +153,20 @@ impl Superblock {
         put(block, 104, &self.alloc_next.to_le_bytes());
         put(block, 112, &[self.copy]);
         put(block, 113, &[self.slot]);
+        put(block, 120, &self.journal_start.to_le_bytes());
+        put(block, 124, &self.journal_blocks.to_le_bytes());
         let crc = crc32c(block.get(..SUPER_CRC_AT).unwrap_or_default());
         put(block, SUPER_CRC_AT, &crc.to_le_bytes());
         Ok(())
     }
 
-    /// Reads and checks a superblock.
+    /// Reads and checks a superblock of a version this code loads.
     pub fn decode(block: &[u8]) -> Result<Self, FormatError> {
+        Self::decode_up_to(block, FORMAT_VERSION)
+    }
+
+    /// Reads and checks a superblock of a version up to `newest`.
+    pub fn decode_up_to(block: &[u8], newest: u32) -> Result<Self, FormatError> {
         if block.len() != BLOCK {
             return Err(FormatError::WrongSize);
         }
@@ -175,8 +193,10 @@ impl Superblock {
             alloc_next: u64_at(block, 104),
             copy: get::<1>(block, 112)[0],
             slot: get::<1>(block, 113)[0],
+            journal_start: u32_at(block, 120),
+            journal_blocks: u32_at(block, 124),
         };
-        if sb.version > FORMAT_VERSION {
+        if sb.version > newest.min(FORMAT_VERSION_3) {
             return Err(FormatError::UnsupportedVersion);
         }
         let region_blocks = sb.region_sectors / (META_BLOCK_BYTES / 512);
@@ -190,6 +210,8 @@ impl Superblock {
             || sb.extent_count > sb.pool_blocks
             || sb.alloc_next > sb.pool_blocks
             || superblocks + entry_blocks(sb.extent_count) > region_blocks
+            || (sb.version < FORMAT_VERSION_3 && (sb.journal_start, sb.journal_blocks) != (0, 0))
+            || u64::from(sb.journal_start) + u64::from(sb.journal_blocks) > region_blocks
         {
             return Err(FormatError::BadField);
         }
@@ -368,6 +390,26 @@ mod tests {
         let mut b = [0u8; BLOCK];
         sample().encode(&mut b).unwrap();
         assert_eq!(Superblock::decode(&b), Ok(sample()));
+    }
+
+    #[test]
+    fn version_3_carries_its_journal_area_and_is_read_only_when_asked() {
+        let mut b = [0u8; BLOCK];
+        // region_sectors 136: 17 blocks.
+        let v3 = Superblock { version: FORMAT_VERSION_3, journal_start: 4, journal_blocks: 13, ..sample() };
+        v3.encode(&mut b).unwrap();
+        assert_eq!(Superblock::decode_up_to(&b, FORMAT_VERSION_3), Ok(v3));
+        assert_eq!(Superblock::decode(&b), Err(FormatError::UnsupportedVersion));
+        let past_the_region = Superblock { journal_blocks: 14, ..v3 };
+        past_the_region.encode(&mut b).unwrap();
+        assert_eq!(Superblock::decode_up_to(&b, FORMAT_VERSION_3), Err(FormatError::BadField));
+        // Versions 1 and 2 have no journal.
+        let v2 = Superblock { journal_start: 4, journal_blocks: 1, ..sample() };
+        v2.encode(&mut b).unwrap();
+        assert_eq!(Superblock::decode_up_to(&b, FORMAT_VERSION_3), Err(FormatError::BadField));
+        let newer = Superblock { version: FORMAT_VERSION_3 + 1, ..sample() };
+        newer.encode(&mut b).unwrap();
+        assert_eq!(Superblock::decode_up_to(&b, FORMAT_VERSION_3 + 1), Err(FormatError::UnsupportedVersion));
     }
 
     #[test]

@@ -12,11 +12,12 @@
 //! ```text
 //!   0  magic "DMRMJRNL"
 //!   8  base: the generation of the checkpoint the block applies to
-//!  16  generation: base + index + 1 (index: the block's place in the chain)
+//!  16  generation: above the base's and the chain's previous block's
 //!  24  uuid of the spare (16 bytes)
 //!  40  the allocator's cursor after the change
 //!  48  number of records (u32, at most 252)
-//!  52  copy: 0 in region A, 1 in region B; then 7 zero bytes
+//!  52  copy: 0 in region A, 1 in region B; then 3 zero bytes
+//!  56  index: the block's place in the chain, from 0 (u32)
 //!  60  CRC-32C of the block without these 4 bytes
 //!  64  records, 16 bytes each, encoded as entries: main block (u64), spare
 //!      block (u32), length (u16), state (u8), 0
@@ -41,7 +42,8 @@ pub const JOURNAL_MAGIC: [u8; 8] = *b"DMRMJRNL";
 pub const RECORDS_PER_BLOCK: usize = ENTRIES_PER_BLOCK;
 
 /// Where a journal block belongs: the spare, the region, the checkpoint it
-/// applies to and its place in that checkpoint's chain.
+/// applies to and its place in that checkpoint's chain. (Its generation is
+/// its own: commits skip generations, see `engine::settle`.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChainPlace {
     /// The spare's uuid.
@@ -55,12 +57,6 @@ pub struct ChainPlace {
 }
 
 impl ChainPlace {
-    /// The generation of the block at this place, `None` past
-    /// [`MAX_GENERATION`].
-    pub fn generation(&self) -> Option<u64> {
-        self.base.checked_add(u64::from(self.index) + 1).filter(|g| *g <= MAX_GENERATION)
-    }
-
     /// The place after this one.
     fn next(&self) -> Option<Self> {
         Some(Self { index: self.index.checked_add(1)?, ..*self })
@@ -89,22 +85,21 @@ fn journal_crc(block: &[u8]) -> u32 {
     !super::crc32c::update(super::crc32c::update(!0, head), tail)
 }
 
-/// Writes the journal block at `at` into `block` (4096 bytes): the change
-/// that maps `runs` (valid, at most [`RECORDS_PER_BLOCK`]) and leaves the
-/// allocator's cursor at `alloc_next`.
+/// Writes the journal block of generation `generation` at `at` into `block`
+/// (4096 bytes): the change that maps `runs` (valid, at most
+/// [`RECORDS_PER_BLOCK`]) and leaves the allocator's cursor at
+/// `alloc_next`.
 pub fn encode_journal_block(
     block: &mut [u8],
     at: &ChainPlace,
+    generation: u64,
     alloc_next: u64,
     runs: &[Extent],
 ) -> Result<(), FormatError> {
     if block.len() != BLOCK {
         return Err(FormatError::WrongSize);
     }
-    let Some(generation) = at.generation() else {
-        return Err(FormatError::BadField);
-    };
-    if runs.len() > RECORDS_PER_BLOCK || !runs_are_valid(runs) || at.copy > 1 {
+    if !generation_fits(at, generation) || runs.len() > RECORDS_PER_BLOCK || !runs_are_valid(runs) || at.copy > 1 {
         return Err(FormatError::BadField);
     }
     block.fill(0);
@@ -116,6 +111,7 @@ pub fn encode_journal_block(
     // At most 252 records (checked above).
     put(block, 48, &(runs.len() as u32).to_le_bytes());
     put(block, 52, &[at.copy]);
+    put(block, 56, &at.index.to_le_bytes());
     let records = block.get_mut(ENTRY_HEADER..).unwrap_or_default();
     for (r, raw) in runs.iter().zip(records.chunks_exact_mut(ENTRY_SIZE)) {
         raw.copy_from_slice(&encode_extent(r));
@@ -125,11 +121,26 @@ pub fn encode_journal_block(
     Ok(())
 }
 
+fn generation_fits(at: &ChainPlace, generation: u64) -> bool {
+    generation > at.base && generation <= MAX_GENERATION
+}
+
+/// What a journal block says besides its records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JournalHead {
+    /// Its generation.
+    pub generation: u64,
+    /// The allocator's cursor after its change.
+    pub alloc_next: u64,
+    /// Its number of records.
+    pub records: usize,
+}
+
 /// Reads the journal block at `at` from `block`: its records into `runs`
-/// (room for [`RECORDS_PER_BLOCK`]), returning the allocator's cursor
-/// after the change and the number of records. Checks magic, checksum,
-/// place (base, generation, uuid, copy) and every record.
-pub fn decode_journal_block(block: &[u8], at: &ChainPlace, runs: &mut [Extent]) -> Result<(u64, usize), FormatError> {
+/// (room for [`RECORDS_PER_BLOCK`]). Checks magic, checksum, place (base,
+/// uuid, copy, index), that its generation is above the base's, and every
+/// record.
+pub fn decode_journal_block(block: &[u8], at: &ChainPlace, runs: &mut [Extent]) -> Result<JournalHead, FormatError> {
     if block.len() != BLOCK {
         return Err(FormatError::WrongSize);
     }
@@ -140,10 +151,12 @@ pub fn decode_journal_block(block: &[u8], at: &ChainPlace, runs: &mut [Extent]) 
         return Err(FormatError::BadChecksum);
     }
     let count = u32_at(block, 48) as usize;
+    let generation = u64_at(block, 16);
     if u64_at(block, 8) != at.base
-        || Some(u64_at(block, 16)) != at.generation()
+        || !generation_fits(at, generation)
         || get::<16>(block, 24) != at.uuid
-        || get::<8>(block, 52) != [at.copy, 0, 0, 0, 0, 0, 0, 0]
+        || get::<4>(block, 52) != [at.copy, 0, 0, 0]
+        || u32_at(block, 56) != at.index
         || count > RECORDS_PER_BLOCK
     {
         return Err(FormatError::BadField);
@@ -156,7 +169,7 @@ pub fn decode_journal_block(block: &[u8], at: &ChainPlace, runs: &mut [Extent]) 
     if !runs_are_valid(out) {
         return Err(FormatError::BadField);
     }
-    Ok((u64_at(block, 40), count))
+    Ok(JournalHead { generation, alloc_next: u64_at(block, 40), records: count })
 }
 
 /// Why a chain of journal blocks ends where it does.
@@ -178,9 +191,14 @@ pub enum ChainEnd {
 /// A chain of journal blocks as read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Chain {
-    /// Blocks in the chain: the region's generation is the checkpoint's
-    /// plus this.
+    /// Blocks in the chain.
     pub blocks: u32,
+    /// The generation of its last block (the checkpoint's when it has
+    /// none): the copy's generation.
+    pub generation: u64,
+    /// The allocator's cursor after its last block (`None` when it has
+    /// none: the checkpoint's).
+    pub alloc_next: Option<u64>,
     /// Records in those blocks.
     pub records: u64,
     /// Why it ends there.
@@ -190,37 +208,45 @@ pub struct Chain {
 /// Reads the chain of journal blocks on a checkpoint, from the place
 /// `first` (index 0), in a journal area of `capacity` blocks:
 /// `read(index, buf)` reads block `index` of the area into `buf` (4096
-/// bytes). Each block of the chain goes to `each(alloc_next, runs)` in
-/// order, which returns `false` to stop there (the block does not count).
-/// `runs` is scratch room for [`RECORDS_PER_BLOCK`] records.
+/// bytes). A block belongs to the chain when it decodes at its place with a
+/// generation above the previous block's. Each block of the chain goes to
+/// `each(head, runs)` in order, which returns `false` to stop there (the
+/// block does not count). `runs` is scratch room for
+/// [`RECORDS_PER_BLOCK`] records.
 pub fn read_chain<E>(
     first: ChainPlace,
     capacity: u32,
     buf: &mut [u8],
     runs: &mut [Extent],
     mut read: impl FnMut(u32, &mut [u8]) -> Result<(), E>,
-    mut each: impl FnMut(u64, &[Extent]) -> bool,
+    mut each: impl FnMut(&JournalHead, &[Extent]) -> bool,
 ) -> Chain {
-    let mut chain = Chain { blocks: 0, records: 0, end: ChainEnd::Full };
+    let mut chain = Chain { blocks: 0, generation: first.base, alloc_next: None, records: 0, end: ChainEnd::Full };
     let mut at = Some(first);
     while let Some(place) = at.filter(|p| p.index < capacity) {
         if read(place.index, buf).is_err() {
             chain.end = ChainEnd::ReadFailed;
             return chain;
         }
-        let (alloc_next, n) = match decode_journal_block(buf, &place, runs) {
-            Ok(d) => d,
+        let head = match decode_journal_block(buf, &place, runs) {
+            Ok(h) if h.generation > chain.generation => h,
+            Ok(_) => {
+                chain.end = ChainEnd::NotNext(FormatError::BadField);
+                return chain;
+            }
             Err(e) => {
                 chain.end = ChainEnd::NotNext(e);
                 return chain;
             }
         };
-        if !each(alloc_next, runs.get(..n).unwrap_or_default()) {
+        if !each(&head, runs.get(..head.records).unwrap_or_default()) {
             chain.end = ChainEnd::Refused;
             return chain;
         }
         chain.blocks = chain.blocks.saturating_add(1);
-        chain.records = chain.records.saturating_add(n as u64);
+        chain.generation = head.generation;
+        chain.alloc_next = Some(head.alloc_next);
+        chain.records = chain.records.saturating_add(head.records as u64);
         at = place.next();
     }
     chain
@@ -264,15 +290,22 @@ mod tests {
         Extent { main, spare, len, state: ExtentState::Ok }
     }
 
+    /// A block of generation `base + index + 1` (as when no generation is
+    /// skipped).
     fn block_of(at: &ChainPlace, alloc_next: u64, runs: &[Extent]) -> Vec<u8> {
+        block_at(at, at.base + u64::from(at.index) + 1, alloc_next, runs)
+    }
+
+    fn block_at(at: &ChainPlace, generation: u64, alloc_next: u64, runs: &[Extent]) -> Vec<u8> {
         let mut b = vec![0u8; BLOCK];
-        encode_journal_block(&mut b, at, alloc_next, runs).unwrap();
+        encode_journal_block(&mut b, at, generation, alloc_next, runs).unwrap();
         b
     }
 
-    fn decode(b: &[u8], at: &ChainPlace) -> Result<(u64, Vec<Extent>), FormatError> {
+    /// The generation, cursor and records of a block.
+    fn decode(b: &[u8], at: &ChainPlace) -> Result<(u64, u64, Vec<Extent>), FormatError> {
         let mut runs = [Extent::default(); RECORDS_PER_BLOCK];
-        decode_journal_block(b, at, &mut runs).map(|(a, n)| (a, runs[..n].to_vec()))
+        decode_journal_block(b, at, &mut runs).map(|h| (h.generation, h.alloc_next, runs[..h.records].to_vec()))
     }
 
     /// Sorted, disjoint runs from (gap, len, spare, lost) tuples.
@@ -319,9 +352,10 @@ mod tests {
     fn a_block_decodes_only_at_its_own_place() {
         let runs = [run(5, 0, 2), run(9, 2, 1)];
         let b = block_of(&PLACE, 3, &runs);
-        assert_eq!(decode(&b, &PLACE), Ok((3, runs.to_vec())));
+        assert_eq!(decode(&b, &PLACE), Ok((44, 3, runs.to_vec())));
         for other in [
             ChainPlace { base: 41, index: 2, ..PLACE }, // same generation, other checkpoint
+            ChainPlace { base: 44, ..PLACE },           // a block at or below its base
             ChainPlace { index: 4, ..PLACE },
             ChainPlace { copy: 0, ..PLACE },
             ChainPlace { uuid: [8; 16], ..PLACE },
@@ -369,12 +403,14 @@ mod tests {
         let bad: [&[Extent]; 4] =
             [&[run(5, 0, 0)], &[run(5, 0, 2), run(6, 2, 1)], &[run(9, 0, 1), run(5, 1, 1)], &[run(u64::MAX - 1, 0, 2)]];
         for runs in bad {
-            assert_eq!(encode_journal_block(&mut b, &PLACE, 0, runs), Err(FormatError::BadField), "{runs:?}");
+            assert_eq!(encode_journal_block(&mut b, &PLACE, 50, 0, runs), Err(FormatError::BadField), "{runs:?}");
         }
         let too_many = runs_from(&[(0, 1, 0, false); RECORDS_PER_BLOCK + 1]);
-        assert_eq!(encode_journal_block(&mut b, &PLACE, 0, &too_many), Err(FormatError::BadField));
-        let last = ChainPlace { base: MAX_GENERATION - 1, index: 1, ..PLACE };
-        assert_eq!(encode_journal_block(&mut b, &last, 0, &[]), Err(FormatError::BadField));
+        assert_eq!(encode_journal_block(&mut b, &PLACE, 50, 0, &too_many), Err(FormatError::BadField));
+        // Generations at or below the base, or past the last.
+        for generation in [0, PLACE.base, MAX_GENERATION + 1] {
+            assert_eq!(encode_journal_block(&mut b, &PLACE, generation, 0, &[]), Err(FormatError::BadField));
+        }
         // A well-checksummed block whose records overlap (a hostile spare).
         let mut b = block_of(&PLACE, 0, &[run(5, 0, 2), run(9, 2, 1)]);
         b[ENTRY_HEADER + ENTRY_SIZE] = 6; // second run's main: 6, inside the first
@@ -394,10 +430,23 @@ mod tests {
     }
 
     fn chain_of(blocks: &[Vec<u8>], base: u64, fail_at: Option<u32>) -> (Chain, Vec<u64>) {
+        let mut cursors = Vec::new();
+        let chain = read_with(blocks, base, fail_at, |h, _| {
+            cursors.push(h.alloc_next);
+            true
+        });
+        (chain, cursors)
+    }
+
+    fn read_with(
+        blocks: &[Vec<u8>],
+        base: u64,
+        fail_at: Option<u32>,
+        each: impl FnMut(&JournalHead, &[Extent]) -> bool,
+    ) -> Chain {
         let mut buf = vec![0u8; BLOCK];
         let mut runs = [Extent::default(); RECORDS_PER_BLOCK];
-        let mut cursors = Vec::new();
-        let chain = read_chain(
+        read_chain(
             ChainPlace { base, index: 0, ..PLACE },
             blocks.len() as u32,
             &mut buf,
@@ -409,12 +458,13 @@ mod tests {
                 b.copy_from_slice(&blocks[i as usize]);
                 Ok(())
             },
-            |alloc_next, _| {
-                cursors.push(alloc_next);
-                true
-            },
-        );
-        (chain, cursors)
+            each,
+        )
+    }
+
+    fn chain(blocks: u32, generation: u64, records: u64, end: ChainEnd) -> Chain {
+        let alloc_next = blocks.checked_sub(1).map(|last| 100 + u64::from(last));
+        Chain { blocks, generation, alloc_next, records, end }
     }
 
     #[test]
@@ -422,12 +472,13 @@ mod tests {
         let changes: Vec<_> = (0..5).map(|i| vec![run(10 * i, i as u32, 1)]).collect();
         let blocks = area(50, &changes, 8);
         let (chain, cursors) = chain_of(&blocks, 50, None);
-        assert_eq!(chain, Chain { blocks: 5, records: 5, end: ChainEnd::NotNext(FormatError::BadMagic) });
+        assert_eq!(chain, self::chain(5, 55, 5, ChainEnd::NotNext(FormatError::BadMagic)));
         assert_eq!(cursors, [100, 101, 102, 103, 104]);
         // Full: the area ends with the chain.
         assert_eq!(chain_of(&blocks[..5], 50, None).0.end, ChainEnd::Full);
         // A read failure is not the end of the chain.
-        assert_eq!(chain_of(&blocks, 50, Some(2)).0, Chain { blocks: 2, records: 2, end: ChainEnd::ReadFailed });
+        assert_eq!(chain_of(&blocks, 50, Some(2)).0, self::chain(2, 52, 2, ChainEnd::ReadFailed));
+        assert_eq!(chain_of(&blocks, 50, Some(0)).0, self::chain(0, 50, 0, ChainEnd::ReadFailed));
         // The blocks of an older checkpoint after a newer chain's end, or
         // the whole area on another checkpoint, do not continue it.
         let mut mixed = area(50, &changes[..2], 8);
@@ -437,34 +488,31 @@ mod tests {
         // A gap: a torn block 2 hides blocks 3 and 4.
         let mut gap = blocks.clone();
         gap[2][700] ^= 1;
-        assert_eq!(
-            chain_of(&gap, 50, None).0,
-            Chain { blocks: 2, records: 2, end: ChainEnd::NotNext(FormatError::BadChecksum) }
-        );
+        assert_eq!(chain_of(&gap, 50, None).0, self::chain(2, 52, 2, ChainEnd::NotNext(FormatError::BadChecksum)));
+    }
+
+    #[test]
+    fn generations_in_a_chain_may_skip_but_never_go_back() {
+        let at = |index| ChainPlace { base: 50, index, ..PLACE };
+        let mut blocks = vec![block_at(&at(0), 53, 100, &[]), block_at(&at(1), 90, 101, &[]), vec![0u8; BLOCK]];
+        assert_eq!(chain_of(&blocks, 50, None).0, chain(2, 90, 0, ChainEnd::NotNext(FormatError::BadMagic)));
+        // A block at or below its predecessor's generation is not its next.
+        for g in [53, 60, 90] {
+            blocks[2] = block_at(&at(2), g, 102, &[]);
+            assert_eq!(chain_of(&blocks, 50, None).0, chain(2, 90, 0, ChainEnd::NotNext(FormatError::BadField)));
+        }
     }
 
     #[test]
     fn a_refused_block_ends_the_chain_uncounted() {
         let changes: Vec<_> = (0..4).map(|i| vec![run(10 * i, i as u32, 1)]).collect();
         let blocks = area(50, &changes, 4);
-        let mut buf = vec![0u8; BLOCK];
-        let mut runs = [Extent::default(); RECORDS_PER_BLOCK];
         let mut seen = 0;
-        let chain = read_chain(
-            ChainPlace { base: 50, index: 0, ..PLACE },
-            4,
-            &mut buf,
-            &mut runs,
-            |i, b: &mut [u8]| {
-                b.copy_from_slice(&blocks[i as usize]);
-                Ok::<(), ()>(())
-            },
-            |_, _| {
-                seen += 1;
-                seen < 3
-            },
-        );
-        assert_eq!(chain, Chain { blocks: 2, records: 2, end: ChainEnd::Refused });
+        let got = read_with(&blocks, 50, None, |_, _| {
+            seen += 1;
+            seen < 3
+        });
+        assert_eq!(got, chain(2, 52, 2, ChainEnd::Refused));
     }
 
     #[test]
@@ -484,8 +532,8 @@ mod tests {
         fn blocks_round_trip(runs in runs_strategy(RECORDS_PER_BLOCK), alloc_next: u64, base in 0u64..1 << 40,
                              index: u32, copy in 0u8..2, uuid: [u8; 16]) {
             let at = ChainPlace { uuid, copy, base, index };
-            let b = block_of(&at, alloc_next, &runs);
-            prop_assert_eq!(decode(&b, &at), Ok((alloc_next, runs)));
+            let b = block_at(&at, base + 1 + u64::from(index % 9), alloc_next, &runs);
+            prop_assert_eq!(decode(&b, &at), Ok((base + 1 + u64::from(index % 9), alloc_next, runs)));
         }
 
         #[test]
@@ -510,25 +558,27 @@ mod tests {
                 prop_assert_eq!(apply_vec(&table, c), table.clone());
             }
             let blocks = area(77, &changes, changes.len() + 1);
-            let mut buf = vec![0u8; BLOCK];
-            let mut runs = [Extent::default(); RECORDS_PER_BLOCK];
             let mut replayed = Vec::new();
-            let chain = read_chain(
-                ChainPlace { base: 77, index: 0, ..PLACE },
-                blocks.len() as u32,
-                &mut buf,
-                &mut runs,
-                |i, b: &mut [u8]| {
-                    b.copy_from_slice(&blocks[i as usize]);
-                    Ok::<(), ()>(())
-                },
-                |_, r| {
-                    replayed = apply_vec(&replayed, r);
-                    true
-                },
-            );
+            let chain = read_with(&blocks, 77, None, |_, r| {
+                replayed = apply_vec(&replayed, r);
+                true
+            });
             prop_assert_eq!(chain.blocks as usize, changes.len());
             prop_assert_eq!(replayed, table);
+        }
+
+        /// Applying a chain's changes one by one to a table equals applying
+        /// them to an empty table first and the result to the table once
+        /// (how a load applies a long chain to a large table in one pass).
+        #[test]
+        fn a_chain_applies_in_one_pass(table in runs_strategy(40), changes in prop::collection::vec(runs_strategy(12), 0..8)) {
+            let mut one_by_one = table.clone();
+            let mut overlay = Vec::new();
+            for c in &changes {
+                one_by_one = apply_vec(&one_by_one, c);
+                overlay = apply_vec(&overlay, c);
+            }
+            prop_assert_eq!(apply_vec(&table, &overlay), one_by_one);
         }
     }
 }

@@ -5,9 +5,12 @@
 //! nothing allocates.
 
 use super::extent::Extent;
-use super::format::{decode_entries, entry_blocks, FormatError, Superblock, BLOCK, ENTRY_MAGIC, SUPER_MAGIC};
+use super::format::{
+    decode_entries, entry_blocks, FormatError, Superblock, BLOCK, ENTRY_MAGIC, FORMAT_VERSION, SUPER_MAGIC,
+};
 use super::geometry::SpareLayout;
-use super::slots::{entry_sector, footprint_of, superblock_sector};
+use super::journal::{read_chain, Chain, ChainPlace, JournalHead};
+use super::slots::{entry_sector, footprint_of, journal_sector, superblock_sector};
 
 /// A metadata block could not be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,10 +80,22 @@ pub fn classify_block(block: &[u8]) -> CopyState {
 /// Reads the superblock of slot `slot` of region `copy` and checks it
 /// against `layout` (no entry blocks are read).
 pub fn read_superblock(io: &mut impl MetaIo, layout: &SpareLayout, copy: u8, slot: u8, buf: &mut [u8]) -> CopyState {
+    read_superblock_up_to(io, layout, copy, slot, buf, FORMAT_VERSION)
+}
+
+/// [`read_superblock`] of format versions up to `newest`.
+pub fn read_superblock_up_to(
+    io: &mut impl MetaIo,
+    layout: &SpareLayout,
+    copy: u8,
+    slot: u8,
+    buf: &mut [u8],
+    newest: u32,
+) -> CopyState {
     if buf.len() != BLOCK || io.read_block(superblock_sector(layout, copy, slot), buf).is_err() {
         return CopyState::Damaged(CopyFault::Io);
     }
-    let sb = match Superblock::decode(buf) {
+    let sb = match Superblock::decode_up_to(buf, newest) {
         Ok(sb) => sb,
         Err(FormatError::BadMagic) => return classify_block(buf),
         Err(e) => return CopyState::Damaged(CopyFault::Superblock(e)),
@@ -108,9 +123,23 @@ pub fn read_slot(
     copy: u8,
     slot: u8,
     buf: &mut [u8],
+    sink: impl FnMut(Extent),
+) -> CopyState {
+    read_slot_up_to(io, layout, copy, slot, buf, FORMAT_VERSION, sink)
+}
+
+/// [`read_slot`] of format versions up to `newest`: of a version-3 copy,
+/// the checkpoint only (its chain is [`read_journal`]'s).
+pub fn read_slot_up_to(
+    io: &mut impl MetaIo,
+    layout: &SpareLayout,
+    copy: u8,
+    slot: u8,
+    buf: &mut [u8],
+    newest: u32,
     mut sink: impl FnMut(Extent),
 ) -> CopyState {
-    let sb = match read_superblock(io, layout, copy, slot, buf) {
+    let sb = match read_superblock_up_to(io, layout, copy, slot, buf, newest) {
         CopyState::Valid(sb) => sb,
         other => return other,
     };
@@ -144,6 +173,35 @@ pub fn read_slot(
         return CopyState::Damaged(CopyFault::BadTable);
     }
     CopyState::Valid(sb)
+}
+
+/// Reads the chain of journal blocks on the copy `sb` (a valid checkpoint
+/// in region `copy`), passing each block to `each` (see
+/// [`read_chain`]): the copy's generation is the chain's. A copy without a
+/// journal area has an empty chain. `buf` is a 4096-byte block, `runs`
+/// room for a block's records.
+pub fn read_journal(
+    io: &mut impl MetaIo,
+    layout: &SpareLayout,
+    copy: u8,
+    sb: &Superblock,
+    buf: &mut [u8],
+    runs: &mut [Extent],
+    each: impl FnMut(&JournalHead, &[Extent]) -> bool,
+) -> Chain {
+    let first = ChainPlace { uuid: sb.uuid, copy, base: sb.generation, index: 0 };
+    let Some(footprint) = footprint_of(layout, sb) else {
+        return read_chain(first, 0, buf, runs, |_, _| Err(ReadFailed), each);
+    };
+    let capacity = u32::try_from(footprint.journal_blocks).unwrap_or(u32::MAX);
+    read_chain(
+        first,
+        capacity,
+        buf,
+        runs,
+        |index, b| io.read_block(journal_sector(layout, copy, &footprint, u64::from(index)), b),
+        each,
+    )
 }
 
 /// The newest valid copy among `states` (`[region][slot]`), as `(region,

@@ -130,6 +130,8 @@ impl Dump {
             alloc_next: self.alloc_next,
             copy: 0,
             slot: 0,
+            journal_start: 0,
+            journal_blocks: 0,
         };
         check_table(&extents, layout, self.alloc_next.min(layout.pool_blocks), main_blocks(&sb, layout))?;
         Ok((sb, extents))

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Feeds arbitrary bytes to the metadata decoder, as a whole spare image and
 //! as single blocks: decoding must never panic, whatever the spare holds.
+//! Version-3 copies (not loaded by the target yet) are read with their
+//! journal chains too.
 //! Whatever extents a copy yields, made disjoint, also go through the lookup
 //! index the kernel builds over a loaded table, which must agree with a
 //! plain binary search.
@@ -9,8 +11,9 @@
 use dm_remap_core::discover::{discover, find_layout, read_states, slots_of, Fingerprint};
 use dm_remap_core::extent::{self, Extent};
 use dm_remap_core::extent_index::{self, IndexShape};
-use dm_remap_core::format::{decode_entries, Superblock, BLOCK};
-use dm_remap_core::load::{newest, read_slot, MetaIo, ReadFailed};
+use dm_remap_core::format::{decode_entries, Superblock, BLOCK, FORMAT_VERSION_3};
+use dm_remap_core::journal::{decode_journal_block, ChainPlace, RECORDS_PER_BLOCK};
+use dm_remap_core::load::{newest, read_journal, read_slot, read_slot_up_to, CopyState, MetaIo, ReadFailed};
 use libfuzzer_sys::fuzz_target;
 
 struct Image<'a>(&'a [u8]);
@@ -27,6 +30,9 @@ impl MetaIo for Image<'_> {
 fuzz_target!(|data: &[u8]| {
     let _ = Superblock::decode(data.get(..BLOCK).unwrap_or(data));
     let _ = decode_entries(data.get(..BLOCK).unwrap_or(data), 1, 0, |_| ());
+    let mut runs = [Extent::default(); RECORDS_PER_BLOCK];
+    let place = ChainPlace { uuid: [0; 16], copy: 0, base: 1, index: 0 };
+    let _ = decode_journal_block(data.get(..BLOCK).unwrap_or(data), &place, &mut runs);
     let sectors = (data.len() / 512) as u64;
     let mut buf = vec![0u8; BLOCK];
     if let Ok(layout) = find_layout(&mut Image(data), sectors, &mut buf) {
@@ -35,6 +41,15 @@ fuzz_target!(|data: &[u8]| {
                 let mut found = Vec::new();
                 read_slot(&mut Image(data), &layout, copy, slot, &mut buf, |e| found.push(e));
                 check_index(found);
+                let state = read_slot_up_to(&mut Image(data), &layout, copy, slot, &mut buf, FORMAT_VERSION_3, |_| ());
+                if let CopyState::Valid(sb) = state {
+                    let mut changed = Vec::new();
+                    read_journal(&mut Image(data), &layout, copy, &sb, &mut buf, &mut runs, |_, r| {
+                        changed.extend_from_slice(r);
+                        true
+                    });
+                    check_index(changed);
+                }
             }
         }
         let states = read_states(&mut Image(data), &layout, &mut buf);

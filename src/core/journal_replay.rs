@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Crash and failure replay of commits that append journal blocks (format
+//! version 3, issue 17.3). Whatever the crash point, torn write or failing
+//! region, what loads is the last acknowledged table or one written since:
+//! never an older one, never one no commit wrote.
+
+use crate::commit::tests::{crash, sb, Disk, Op};
+use crate::commit::{commit_change, Committed};
+use crate::extent::Extent;
+use crate::format::{BLOCK, FORMAT_VERSION_3};
+use crate::geometry::SpareLayout;
+use crate::journal::{apply_runs, room_after, RECORDS_PER_BLOCK};
+use crate::load::{read_journal, read_slot_up_to, CopyState};
+use crate::slots::{footprint_of, Slot, Slots};
+use proptest::prelude::*;
+
+/// A spare of 2 MiB: regions of 36 blocks, so that tables of a few
+/// thousand extents leave journal areas of a few blocks.
+const SECTORS: u64 = 4096;
+
+fn layout() -> SpareLayout {
+    SpareLayout::new(SECTORS, 512).unwrap()
+}
+
+fn apply(table: &[Extent], runs: &[Extent]) -> Vec<Extent> {
+    let room = room_after(table.len(), runs.len());
+    let (mut scratch, mut out) = (vec![Extent::default(); room], vec![Extent::default(); room]);
+    let n = apply_runs(table, runs, &mut scratch, &mut out).unwrap();
+    out.truncate(n);
+    out
+}
+
+/// What loads from a spare: the newest copy, checkpoint plus chain.
+#[derive(Debug)]
+struct Loaded {
+    generation: u64,
+    table: Vec<Extent>,
+    alloc_next: u64,
+    /// What a writer that loaded this knows of the slots.
+    slots: Slots,
+}
+
+fn load(image: &[u8], layout: &SpareLayout) -> Option<Loaded> {
+    let mut disk = Disk::of(image.to_vec());
+    let mut buf = vec![0u8; BLOCK];
+    let mut runs = [Extent::default(); RECORDS_PER_BLOCK];
+    let mut best: Option<Loaded> = None;
+    let mut slots = Slots::default();
+    for copy in 0..2u8 {
+        for slot in 0..2u8 {
+            let mut checkpoint = vec![];
+            let state =
+                read_slot_up_to(&mut disk, layout, copy, slot, &mut buf, FORMAT_VERSION_3, |e| checkpoint.push(e));
+            let CopyState::Valid(sb) = state else { continue };
+            // The chain's changes gathered first, then applied in one pass.
+            let mut overlay = vec![];
+            let chain = read_journal(&mut disk, layout, copy, &sb, &mut buf, &mut runs, |_, r| {
+                overlay = apply(&overlay, r);
+                true
+            });
+            let got = Loaded {
+                generation: chain.generation,
+                table: apply(&checkpoint, &overlay),
+                alloc_next: chain.alloc_next.unwrap_or(sb.alloc_next),
+                slots: Slots::default(),
+            };
+            slots.slots[usize::from(copy)][usize::from(slot)] = Slot::Holds {
+                generation: chain.generation,
+                footprint: footprint_of(layout, &sb).unwrap(),
+                base: sb.generation,
+                chain: chain.blocks,
+            };
+            match &best {
+                Some(b) if b.generation == got.generation => {
+                    assert_eq!(
+                        (&b.table, b.alloc_next),
+                        (&got.table, got.alloc_next),
+                        "two copies of one generation differ"
+                    );
+                }
+                Some(b) if b.generation > got.generation => {}
+                _ => best = Some(got),
+            }
+        }
+    }
+    best.map(|b| Loaded { slots, ..b })
+}
+
+/// One table the spare may hold: its generation, extents and cursor.
+type State = (u64, Vec<Extent>, u64);
+
+/// A writer of version-3 commits over a [`Disk`], keeping every state it
+/// tried and the write log of each commit.
+struct Writer {
+    disk: Disk,
+    layout: SpareLayout,
+    slots: Slots,
+    table: Vec<Extent>,
+    generation: u64,
+    alloc_next: u64,
+    /// States tried, in order; `acked` indexes the last acknowledged one.
+    tried: Vec<State>,
+    acked: usize,
+}
+
+impl Writer {
+    /// A blank spare given its first full copy of a table of `n` extents.
+    fn new(n: u64) -> Self {
+        let layout = layout();
+        let mut w = Self {
+            disk: Disk::new(SECTORS),
+            layout,
+            slots: Slots::default(),
+            table: vec![],
+            generation: 10,
+            alloc_next: 0,
+            tried: vec![],
+            acked: 0,
+        };
+        let t: Vec<Extent> =
+            (0..n).map(|i| Extent { main: i * 5, spare: w.take(1), len: 1, state: Default::default() }).collect();
+        assert_eq!(w.commit(&t, None).copies_written(), 2);
+        w.disk.settle();
+        w
+    }
+
+    /// `len` fresh spare blocks (never in region B's place).
+    fn take(&mut self, len: u16) -> u32 {
+        if let Some((first, blocks)) = self.layout.gap() {
+            if self.alloc_next + u64::from(len) > first && self.alloc_next < first + blocks {
+                self.alloc_next = first + blocks;
+            }
+        }
+        let at = self.alloc_next;
+        self.alloc_next += u64::from(len);
+        at as u32
+    }
+
+    /// Commits `next` (the table after `change`) as the next generation.
+    fn commit(&mut self, next: &[Extent], change: Option<&[Extent]>) -> Committed<()> {
+        self.generation += 1;
+        let s = sb(&self.layout, self.generation, self.alloc_next);
+        let mut buf = vec![0u8; BLOCK];
+        let done =
+            commit_change(&mut self.disk, &self.layout, &mut self.slots, &s, FORMAT_VERSION_3, next, change, &mut buf);
+        self.tried.push((self.generation, next.to_vec(), self.alloc_next));
+        if done.copies_written() > 0 {
+            self.acked = self.tried.len() - 1;
+            self.table = next.to_vec();
+        }
+        done
+    }
+
+    /// Remaps `runs` (main, len) to fresh spare blocks and commits.
+    fn remap(&mut self, runs: &[(u64, u16)]) -> Committed<()> {
+        let change: Vec<Extent> = runs
+            .iter()
+            .map(|&(main, len)| Extent { main, spare: self.take(len), len, state: Default::default() })
+            .collect();
+        let next = apply(&self.table, &change);
+        self.commit(&next, Some(&change))
+    }
+
+    /// Checks every crash point of the writes since the last settle: with
+    /// the volatile writes lost, whole or torn, and with the next durable
+    /// write torn after 1..7 sectors, what loads is a state tried at or
+    /// after `from` (the last acknowledged before those writes), and the
+    /// last acknowledged one once every write was made. Then settles.
+    fn replay_since(&mut self, from: usize) {
+        let base = self.disk.image.clone();
+        let log = &self.disk.log;
+        for at in 0..=log.len() {
+            let mut images: Vec<Vec<u8>> =
+                [0, 8, 4].iter().map(|&keep| crash(&base, log, at, |i| if i % 2 == 0 { keep } else { 8 })).collect();
+            if let Some(Op::Durable(sector, data)) = log.get(at) {
+                for sectors in 1..8 {
+                    let mut torn = crash(&base, log, at, |_| 0);
+                    let o = *sector as usize * 512;
+                    torn[o..o + sectors * 512].copy_from_slice(&data[..sectors * 512]);
+                    images.push(torn);
+                }
+            }
+            for image in images {
+                let got = load(&image, &self.layout).unwrap_or_else(|| panic!("nothing loads after op {at}"));
+                let state = (got.generation, got.table, got.alloc_next);
+                let i = self.tried.iter().position(|t| *t == state);
+                assert!(
+                    i.is_some_and(|i| i >= from),
+                    "op {at} of {}: generation {} loads, not a state tried since {}",
+                    log.len(),
+                    state.0,
+                    self.tried[from].0
+                );
+                if at == log.len() {
+                    assert!(i.unwrap() >= self.acked, "op {at}: the acknowledged generation is lost");
+                }
+            }
+        }
+        self.disk.settle();
+    }
+
+    /// Every metadata sector of region `copy`.
+    fn region_sectors(&self, copy: u8) -> Vec<u64> {
+        let start = self.layout.region_start(copy);
+        (start..start + self.layout.region_sectors).step_by(8).collect()
+    }
+}
+
+fn durable_writes(log: &[Op]) -> usize {
+    log.iter().filter(|op| !matches!(op, Op::Flush)).count()
+}
+
+#[test]
+fn a_one_remap_commit_writes_one_block_per_region_whatever_the_table_size() {
+    for n in [0, 1000, 2000] {
+        let mut w = Writer::new(n);
+        for i in 0..5u64 {
+            let done = w.remap(&[(7 + 10 * i, 1)]);
+            assert_eq!(done.copies_written(), 2);
+            assert_eq!(durable_writes(&w.disk.log), 2, "table of {n}: commit {i}");
+            w.disk.settle();
+            let got = load(&w.disk.image, &w.layout).unwrap();
+            assert_eq!((got.generation, &got.table), (w.generation, &w.table));
+        }
+    }
+}
+
+#[test]
+fn a_crash_anywhere_in_a_chain_and_its_folds_loads_an_acknowledged_table() {
+    // 1000 extents: 4 entry blocks, a journal area of 8 blocks; 20 commits
+    // fill it twice and fold twice, remapping blocks of the table again as
+    // well as new ones.
+    let mut w = Writer::new(1000);
+    let cap = match w.slots.slots[0][0] {
+        Slot::Holds { footprint, .. } => footprint.journal_blocks,
+        Slot::Free => panic!("no copy"),
+    };
+    assert_eq!(cap, 8);
+    let mut folds = 0;
+    for i in 0..20u64 {
+        let from = w.acked;
+        let runs = [(5 * i, 2), (60_003 + i, 1)];
+        assert_eq!(w.remap(&runs).copies_written(), 2);
+        if durable_writes(&w.disk.log) > 2 {
+            folds += 1;
+        }
+        w.replay_since(from);
+    }
+    assert!(folds >= 2, "a full area folds: {folds} folds");
+}
+
+#[test]
+fn a_failing_region_folds_once_back_and_never_costs_an_acknowledged_table() {
+    // Failed writes change nothing, or land all the same.
+    for lands in [false, true] {
+        let mut w = Writer::new(1000);
+        w.disk.failed_lands = lands;
+        for i in 0..3u64 {
+            w.remap(&[(i * 5, 1)]);
+            w.disk.settle();
+        }
+        // Region B fails: region A goes on alone, appending, and folding
+        // when its area is full (8 blocks) without touching the chain that
+        // holds the only copy of the newest table until the fold lands.
+        w.disk.failing = w.region_sectors(1);
+        let mut alone = [0, 0];
+        for i in 0..12u64 {
+            let from = w.acked;
+            let done = w.remap(&[(100 + i, 1)]);
+            assert!(done.a.is_ok() && done.b.is_err(), "commit {i}: {done:?}");
+            let b_start = w.layout.region_b_start;
+            // A full copy writes entry blocks before its superblock.
+            alone[usize::from(w.disk.log.iter().any(|op| matches!(op, Op::Write(s, _) if *s < b_start)))] += 1;
+            w.replay_since(from);
+        }
+        assert!(alone[1] >= 1 && alone[0] >= 8, "region A appended and folded alone: {alone:?}");
+        assert_eq!(w.slots.appendable, [true, false]);
+        // Both fail: nothing acknowledged, and neither region appends next.
+        w.disk.failing.extend(w.region_sectors(0));
+        let from = w.acked;
+        assert_eq!(w.remap(&[(200, 1)]).copies_written(), 0);
+        w.replay_since(from);
+        assert_eq!(w.slots.appendable, [false, false]);
+        // Healed: both regions fold, then append again.
+        w.disk.failing.clear();
+        let from = w.acked;
+        assert_eq!(w.remap(&[(201, 1)]).copies_written(), 2);
+        assert!(durable_writes(&w.disk.log) > 2, "a full copy in each region");
+        w.replay_since(from);
+        let from = w.acked;
+        assert_eq!(w.remap(&[(202, 1)]).copies_written(), 2);
+        assert_eq!(durable_writes(&w.disk.log), 2);
+        w.replay_since(from);
+    }
+}
+
+#[test]
+fn a_change_larger_than_a_block_folds() {
+    let mut w = Writer::new(100);
+    let many: Vec<(u64, u16)> = (0..RECORDS_PER_BLOCK as u64 + 1).map(|i| (1000 + 2 * i, 1)).collect();
+    let from = w.acked;
+    assert_eq!(w.remap(&many).copies_written(), 2);
+    assert!(durable_writes(&w.disk.log) > 2);
+    w.replay_since(from);
+}
+
+#[derive(Clone, Debug)]
+enum Step {
+    Remap(Vec<(u64, u16)>),
+    Fail(u8),
+    Heal,
+    Reload,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        6 => prop::collection::vec((0u64..400, 1u16..4), 1..4).prop_map(|mut v| {
+            v.sort();
+            let mut end = 0;
+            v.retain(|&(m, l)| {
+                let keep = m >= end;
+                if keep {
+                    end = m + u64::from(l);
+                }
+                keep
+            });
+            Step::Remap(v)
+        }),
+        1 => (0u8..2).prop_map(Step::Fail),
+        1 => Just(Step::Heal),
+        1 => Just(Step::Reload),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Random remaps, failing (and perhaps landing all the same) and
+    /// healing regions, and reloads (a writer that knows only what it read,
+    /// so it folds first): every crash point loads a table tried since the
+    /// last acknowledged one.
+    #[test]
+    fn random_commits_failures_and_reloads_never_lose_a_table(
+        n in prop_oneof![Just(0u64), Just(1000u64)],
+        lands: bool,
+        steps in prop::collection::vec(step(), 1..24),
+    ) {
+        let mut w = Writer::new(n);
+        w.disk.failed_lands = lands;
+        for s in steps {
+            match s {
+                Step::Remap(runs) => {
+                    let from = w.acked;
+                    w.remap(&runs);
+                    w.replay_since(from);
+                }
+                Step::Fail(copy) => {
+                    let more = w.region_sectors(copy);
+                    w.disk.failing.extend(more);
+                }
+                Step::Heal => w.disk.failing.clear(),
+                Step::Reload => {
+                    let got = load(&w.disk.image, &w.layout).unwrap();
+                    let i = w.tried.iter().position(|t| t.0 == got.generation).unwrap();
+                    prop_assert!(i >= w.acked, "a reload finds the acknowledged table or a later one");
+                    w.acked = i;
+                    w.table = got.table;
+                    w.alloc_next = w.alloc_next.max(got.alloc_next);
+                    w.slots = got.slots;
+                }
+            }
+        }
+    }
+}
