@@ -282,7 +282,7 @@ pub(crate) mod tests {
     use crate::discover::{discover, Discovery, Fingerprint};
     use crate::extent::ExtentState;
     use crate::format::{encode_entries, BLOCK, FORMAT_VERSION_1};
-    use crate::load::{newest, read_slot, CopyState, MetaIo, ReadFailed};
+    use crate::load::{newest, read_slot, read_tails, CopyState, MetaIo, ReadFailed};
     use crate::slots::footprint_of;
     use proptest::prelude::*;
 
@@ -425,7 +425,7 @@ pub(crate) mod tests {
                     read_slot(&mut disk, layout, copy, slot, &mut buf, |e| t.push(e));
             }
         }
-        let (c, s) = newest(&states)?;
+        let (c, s) = newest(&states, &read_tails(&mut disk, layout, &states, &mut buf))?;
         let CopyState::Valid(sb) = states[c as usize][s as usize] else { unreachable!() };
         Some((sb.generation, tables[c as usize][s as usize].clone()))
     }

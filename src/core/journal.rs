@@ -136,11 +136,11 @@ pub struct JournalHead {
     pub records: usize,
 }
 
-/// Reads the journal block at `at` from `block`: its records into `runs`
-/// (room for [`RECORDS_PER_BLOCK`]). Checks magic, checksum, place (base,
-/// uuid, copy, index), that its generation is above the base's, and every
-/// record.
-pub fn decode_journal_block(block: &[u8], at: &ChainPlace, runs: &mut [Extent]) -> Result<JournalHead, FormatError> {
+/// Checks the journal block at `at` in `block` and reads its head: magic,
+/// checksum, place (base, uuid, copy, index), that its generation is above
+/// the base's, and every record (each a valid extent, sorted, disjoint).
+/// [`records`] then reads its records.
+pub fn decode_journal_block(block: &[u8], at: &ChainPlace) -> Result<JournalHead, FormatError> {
     if block.len() != BLOCK {
         return Err(FormatError::WrongSize);
     }
@@ -161,15 +161,22 @@ pub fn decode_journal_block(block: &[u8], at: &ChainPlace, runs: &mut [Extent]) 
     {
         return Err(FormatError::BadField);
     }
-    let out = runs.get_mut(..count).ok_or(FormatError::BadField)?;
-    let records = block.get(ENTRY_HEADER..).unwrap_or_default().chunks_exact(ENTRY_SIZE);
-    for (slot, raw) in out.iter_mut().zip(records) {
-        *slot = decode_extent(raw)?;
-    }
-    if !runs_are_valid(out) {
-        return Err(FormatError::BadField);
+    let mut end = 0u64;
+    for (i, raw) in block.get(ENTRY_HEADER..).unwrap_or_default().chunks_exact(ENTRY_SIZE).take(count).enumerate() {
+        let r = decode_extent(raw)?;
+        if (i > 0 && r.main < end) || r.main.checked_add(u64::from(r.len)).is_none() {
+            return Err(FormatError::BadField);
+        }
+        end = r.main_end();
     }
     Ok(JournalHead { generation, alloc_next: u64_at(block, 40), records: count })
+}
+
+/// The records of `block`, a journal block [`decode_journal_block`]
+/// accepted with the head `head`.
+pub fn records<'a>(block: &'a [u8], head: &JournalHead) -> impl Iterator<Item = Extent> + 'a {
+    let raw = block.get(ENTRY_HEADER..).unwrap_or_default().chunks_exact(ENTRY_SIZE);
+    raw.take(head.records).filter_map(|r| decode_extent(r).ok())
 }
 
 /// Why a chain of journal blocks ends where it does.
@@ -210,16 +217,14 @@ pub struct Chain {
 /// `read(index, buf)` reads block `index` of the area into `buf` (4096
 /// bytes). A block belongs to the chain when it decodes at its place with a
 /// generation above the previous block's. Each block of the chain goes to
-/// `each(head, runs)` in order, which returns `false` to stop there (the
-/// block does not count). `runs` is scratch room for
-/// [`RECORDS_PER_BLOCK`] records.
+/// `each(head, block)` in order (its records: [`records`]), which returns
+/// `false` to stop there (the block does not count).
 pub fn read_chain<E>(
     first: ChainPlace,
     capacity: u32,
     buf: &mut [u8],
-    runs: &mut [Extent],
     mut read: impl FnMut(u32, &mut [u8]) -> Result<(), E>,
-    mut each: impl FnMut(&JournalHead, &[Extent]) -> bool,
+    mut each: impl FnMut(&JournalHead, &[u8]) -> bool,
 ) -> Chain {
     let mut chain = Chain { blocks: 0, generation: first.base, alloc_next: None, records: 0, end: ChainEnd::Full };
     let mut at = Some(first);
@@ -228,7 +233,7 @@ pub fn read_chain<E>(
             chain.end = ChainEnd::ReadFailed;
             return chain;
         }
-        let head = match decode_journal_block(buf, &place, runs) {
+        let head = match decode_journal_block(buf, &place) {
             Ok(h) if h.generation > chain.generation => h,
             Ok(_) => {
                 chain.end = ChainEnd::NotNext(FormatError::BadField);
@@ -239,7 +244,7 @@ pub fn read_chain<E>(
                 return chain;
             }
         };
-        if !each(&head, runs.get(..head.records).unwrap_or_default()) {
+        if !each(&head, buf) {
             chain.end = ChainEnd::Refused;
             return chain;
         }
@@ -304,8 +309,7 @@ mod tests {
 
     /// The generation, cursor and records of a block.
     fn decode(b: &[u8], at: &ChainPlace) -> Result<(u64, u64, Vec<Extent>), FormatError> {
-        let mut runs = [Extent::default(); RECORDS_PER_BLOCK];
-        decode_journal_block(b, at, &mut runs).map(|h| (h.generation, h.alloc_next, runs[..h.records].to_vec()))
+        decode_journal_block(b, at).map(|h| (h.generation, h.alloc_next, records(b, &h).collect()))
     }
 
     /// Sorted, disjoint runs from (gap, len, spare, lost) tuples.
@@ -442,15 +446,13 @@ mod tests {
         blocks: &[Vec<u8>],
         base: u64,
         fail_at: Option<u32>,
-        each: impl FnMut(&JournalHead, &[Extent]) -> bool,
+        each: impl FnMut(&JournalHead, &[u8]) -> bool,
     ) -> Chain {
         let mut buf = vec![0u8; BLOCK];
-        let mut runs = [Extent::default(); RECORDS_PER_BLOCK];
         read_chain(
             ChainPlace { base, index: 0, ..PLACE },
             blocks.len() as u32,
             &mut buf,
-            &mut runs,
             |i, b: &mut [u8]| {
                 if Some(i) == fail_at {
                     return Err(());
@@ -559,8 +561,8 @@ mod tests {
             }
             let blocks = area(77, &changes, changes.len() + 1);
             let mut replayed = Vec::new();
-            let chain = read_with(&blocks, 77, None, |_, r| {
-                replayed = apply_vec(&replayed, r);
+            let chain = read_with(&blocks, 77, None, |h, b| {
+                replayed = apply_vec(&replayed, &records(b, h).collect::<Vec<_>>());
                 true
             });
             prop_assert_eq!(chain.blocks as usize, changes.len());

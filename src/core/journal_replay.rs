@@ -6,11 +6,12 @@
 
 use crate::commit::tests::{crash, sb, Disk, Op};
 use crate::commit::{commit_change, Committed};
+use crate::discover::{discover, seen_generations, slots_unchanged, Discovery, Fingerprint, Seen, UNREAD_MARGIN};
 use crate::extent::Extent;
-use crate::format::{BLOCK, FORMAT_VERSION_3};
+use crate::format::{Superblock, BLOCK, FORMAT_VERSION_3};
 use crate::geometry::SpareLayout;
-use crate::journal::{apply_runs, room_after, RECORDS_PER_BLOCK};
-use crate::load::{read_journal, read_slot_up_to, CopyState};
+use crate::journal::{apply_runs, records, room_after, RECORDS_PER_BLOCK};
+use crate::load::{read_journal, read_slot, CopyState, MetaIo, ReadFailed};
 use crate::slots::{footprint_of, Slot, Slots};
 use proptest::prelude::*;
 
@@ -43,19 +44,17 @@ struct Loaded {
 fn load(image: &[u8], layout: &SpareLayout) -> Option<Loaded> {
     let mut disk = Disk::of(image.to_vec());
     let mut buf = vec![0u8; BLOCK];
-    let mut runs = [Extent::default(); RECORDS_PER_BLOCK];
     let mut best: Option<Loaded> = None;
     let mut slots = Slots::default();
     for copy in 0..2u8 {
         for slot in 0..2u8 {
             let mut checkpoint = vec![];
-            let state =
-                read_slot_up_to(&mut disk, layout, copy, slot, &mut buf, FORMAT_VERSION_3, |e| checkpoint.push(e));
+            let state = read_slot(&mut disk, layout, copy, slot, &mut buf, |e| checkpoint.push(e));
             let CopyState::Valid(sb) = state else { continue };
             // The chain's changes gathered first, then applied in one pass.
             let mut overlay = vec![];
-            let chain = read_journal(&mut disk, layout, copy, &sb, &mut buf, &mut runs, |_, r| {
-                overlay = apply(&overlay, r);
+            let chain = read_journal(&mut disk, layout, copy, &sb, &mut buf, |h, b| {
+                overlay = apply(&overlay, &records(b, h).collect::<Vec<_>>());
                 true
             });
             let got = Loaded {
@@ -83,7 +82,28 @@ fn load(image: &[u8], layout: &SpareLayout) -> Option<Loaded> {
             }
         }
     }
-    best.map(|b| Loaded { slots, ..b })
+    let best = best.map(|b| Loaded { slots, ..b });
+    // Discovery, as the kernel runs it, agrees.
+    let fp = Fingerprint { main_sectors: 1 << 20, main_logical_block_size: 512, block_bytes: 512 };
+    match (discover(&mut disk, SECTORS, &fp, false, &mut buf), &best) {
+        (Discovery::Load { tail, slots, .. }, Some(b)) => {
+            assert_eq!((tail.generation, slots), (b.generation, b.slots), "discovery differs");
+        }
+        (d, b) => panic!("discovery {d:?} where {:?} loads", b.as_ref().map(|b| b.generation)),
+    }
+    best
+}
+
+/// A disk whose block at `sector` cannot be read.
+struct Unreadable<'a>(&'a mut Disk, u64);
+
+impl MetaIo for Unreadable<'_> {
+    fn read_block(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), ReadFailed> {
+        if sector == self.1 {
+            return Err(ReadFailed);
+        }
+        self.0.read_block(sector, buf)
+    }
 }
 
 /// One table the spare may hold: its generation, extents and cursor.
@@ -139,7 +159,7 @@ impl Writer {
     /// Commits `next` (the table after `change`) as the next generation.
     fn commit(&mut self, next: &[Extent], change: Option<&[Extent]>) -> Committed<()> {
         self.generation += 1;
-        let s = sb(&self.layout, self.generation, self.alloc_next);
+        let s = Superblock { spare_sectors: SECTORS, ..sb(&self.layout, self.generation, self.alloc_next) };
         let mut buf = vec![0u8; BLOCK];
         let done =
             commit_change(&mut self.disk, &self.layout, &mut self.slots, &s, FORMAT_VERSION_3, next, change, &mut buf);
@@ -371,4 +391,65 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn discovery_counts_chains_and_the_blocks_it_cannot_read() {
+    let mut w = Writer::new(1000);
+    for i in 0..3u64 {
+        w.remap(&[(7 * i, 1)]);
+        w.disk.settle();
+    }
+    // Region B misses the last two commits.
+    w.disk.failing = w.region_sectors(1);
+    for i in 3..5u64 {
+        w.remap(&[(7 * i, 1)]);
+    }
+    w.disk.failing.clear();
+    w.disk.settle();
+    let got = load(&w.disk.image, &w.layout).unwrap();
+    assert_eq!((got.generation, &got.table), (w.generation, &w.table));
+    match got.slots.slots {
+        [[Slot::Holds { base, chain: 5, generation, .. }, _], [Slot::Holds { chain: 3, generation: in_b, .. }, _]] => {
+            assert_eq!((base, generation, in_b), (11, 16, 14));
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut buf = vec![0u8; BLOCK];
+    let seen = seen_generations(&mut w.disk, &w.layout, SECTORS, &mut buf);
+    assert_eq!(seen, Seen { highest: 16, unread: false });
+    // Region A's fourth journal block cannot be read: its chain may go on
+    // past it (to 16), so a new commit goes a margin above what was read.
+    let Slot::Holds { footprint, .. } = got.slots.slots[0][0] else { unreachable!() };
+    let fourth = crate::slots::journal_sector(&w.layout, 0, &footprint, 3);
+    let seen = seen_generations(&mut Unreadable(&mut w.disk, fourth), &w.layout, SECTORS, &mut buf);
+    assert_eq!(seen, Seen { highest: 14, unread: true });
+    assert_eq!(seen.to_go_above(), 14 + UNREAD_MARGIN);
+}
+
+#[test]
+fn a_spare_is_unchanged_until_an_append_lands_or_another_table_commits() {
+    let mut w = Writer::new(1000);
+    w.remap(&[(3, 1)]);
+    w.disk.settle();
+    let mut buf = vec![0u8; BLOCK];
+    assert!(slots_unchanged(&mut w.disk, &w.layout, &w.slots, &mut buf));
+    // A commit that failed in both regions but landed in region A.
+    w.disk.failed_lands = true;
+    w.disk.failing = w.region_sectors(0);
+    w.disk.failing.extend(w.region_sectors(1));
+    let before = w.slots;
+    assert_eq!(w.remap(&[(4, 1)]).copies_written(), 0);
+    w.disk.settle();
+    assert!(!slots_unchanged(&mut w.disk, &w.layout, &before, &mut buf), "the landed append is seen");
+    // Another table loads and commits (a fold first): the first one sees it.
+    let mut w2 = Writer::new(1000);
+    w2.disk = w.disk.clone();
+    w2.disk.failing.clear();
+    let got = load(&w2.disk.image, &w2.layout).unwrap();
+    (w2.table, w2.slots, w2.generation, w2.alloc_next) = (got.table, got.slots, got.generation, got.alloc_next);
+    let mine = w.slots;
+    w2.remap(&[(9, 1)]);
+    w2.disk.settle();
+    assert!(!slots_unchanged(&mut w2.disk, &w.layout, &mine, &mut buf));
 }

@@ -5,11 +5,11 @@
 use std::path::Path;
 
 use dm_remap_core::commit::{commit, format, Committed, CopyError, MetaWrite};
-use dm_remap_core::discover::{find_layout, highest_generation, read_states, NoLayout};
+use dm_remap_core::discover::{self, find_layout, highest_generation, NoLayout};
 use dm_remap_core::extent::Extent;
 use dm_remap_core::format::{Superblock, BLOCK};
 use dm_remap_core::geometry::{SpareLayout, SECTOR_SIZE};
-use dm_remap_core::load::{newest, read_slot, CopyState, MetaIo, ReadFailed};
+use dm_remap_core::load::{read_slot, CopyState, MetaIo, ReadFailed};
 use dm_remap_core::slots::Slots;
 
 use crate::spare_file::SpareFile;
@@ -30,13 +30,14 @@ pub struct Copy {
 pub struct Copies {
     pub layout: SpareLayout,
     pub copies: [[Copy; 2]; 2],
+    /// What the kernel's reading found (with each copy's journal tail).
+    pub found: discover::Copies,
 }
 
 impl Copies {
     /// The newest valid copy: its region, slot, superblock and extents.
     pub fn newest(&self) -> Option<(u8, u8, Superblock, &[Extent])> {
-        let states = self.copies.each_ref().map(|r| r.each_ref().map(|c| c.state));
-        let (c, s) = newest(&states)?;
+        let (c, s) = self.found.newest()?;
         let copy = &self.copies[usize::from(c)][usize::from(s)];
         match copy.state {
             CopyState::Valid(sb) => Some((c, s, sb, &copy.extents)),
@@ -46,19 +47,17 @@ impl Copies {
 
     /// What each slot holds, for the writer.
     pub fn slots(&self) -> Slots {
-        let states = self.copies.each_ref().map(|r| r.each_ref().map(|c| c.state));
-        dm_remap_core::discover::slots_of(&self.layout, &states)
+        discover::slots_of(&self.layout, &self.found)
     }
 
     /// The highest generation of any copy that decodes.
     pub fn highest_generation(&self) -> u64 {
+        let tails = self.found.tails.iter().flatten();
         self.copies
             .iter()
             .flatten()
-            .filter_map(|c| match c.state {
-                CopyState::Valid(sb) => Some(sb.generation),
-                _ => None,
-            })
+            .zip(tails)
+            .filter_map(|(c, t)| matches!(c.state, CopyState::Valid(_)).then_some(t.generation))
             .max()
             .unwrap_or(0)
     }
@@ -101,7 +100,8 @@ impl Spare {
     pub fn read_copies(&mut self, layout: &SpareLayout) -> Copies {
         let mut buf = vec![0u8; BLOCK];
         // The kernel's reading, which also tells which places are not ours.
-        let states = read_states(self, layout, &mut buf);
+        let found = discover::read_copies(self, layout, &mut buf);
+        let states = found.states;
         let copies = [0u8, 1].map(|c| {
             [0u8, 1].map(|s| {
                 let mut extents = Vec::new();
@@ -113,7 +113,7 @@ impl Spare {
                 Copy { state, extents }
             })
         });
-        Copies { layout: *layout, copies }
+        Copies { layout: *layout, copies, found }
     }
 
     /// Commits `extents` as a new generation (`sb.generation`) the way the
