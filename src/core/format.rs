@@ -14,19 +14,15 @@ use super::geometry::{ENTRIES_PER_META_BLOCK, META_BLOCK_BYTES, META_BLOCK_HEADE
 
 /// Size of every metadata block.
 pub const BLOCK: usize = META_BLOCK_BYTES as usize;
-/// The format version this code writes; it reads this one and version 1.
-pub const FORMAT_VERSION: u32 = 2;
-/// The journal's format (issue 17.3): version 2 plus, in the superblock,
-/// the place of the copy's journal area (see `journal`).
+/// The format version this code writes: version 2 plus, in the superblock,
+/// the place of each copy's journal area (see `journal`). It reads every
+/// version up to this one.
+pub const FORMAT_VERSION: u32 = FORMAT_VERSION_3;
+/// The journal's format (issue 17.3).
 pub const FORMAT_VERSION_3: u32 = 3;
-/// The newest format version this code loads. Version 3 only in core's own
-/// tests until the target applies journal chains when it loads a table
-/// and writes version 3 (issue 17.3): the module and the tool refuse it as
-/// a newer version.
-#[cfg(test)]
-pub const NEWEST_LOADED: u32 = FORMAT_VERSION_3;
-/// The newest format version this code loads (see the test build's).
-#[cfg(not(test))]
+/// Two slots per region, no journal.
+pub const FORMAT_VERSION_2: u32 = 2;
+/// The newest format version this code loads.
 pub const NEWEST_LOADED: u32 = FORMAT_VERSION;
 /// The first format: one copy per region, region B after the pool.
 pub const FORMAT_VERSION_1: u32 = 1;
@@ -406,7 +402,7 @@ mod tests {
         past_the_region.encode(&mut b).unwrap();
         assert_eq!(Superblock::decode(&b), Err(FormatError::BadField));
         // Versions 1 and 2 have no journal.
-        let v2 = Superblock { journal_start: 4, journal_blocks: 1, ..sample() };
+        let v2 = Superblock { version: FORMAT_VERSION_2, journal_start: 4, journal_blocks: 1, ..sample() };
         v2.encode(&mut b).unwrap();
         assert_eq!(Superblock::decode(&b), Err(FormatError::BadField));
     }

@@ -257,6 +257,20 @@ pub fn read_chain<E>(
     chain
 }
 
+/// Whether every block of `blocks` (sorted) lies in one of `runs` (sorted,
+/// disjoint): whether a change that takes `blocks` out of their extents
+/// and maps `runs` is stated whole by `runs` (a journal has no record that
+/// unmaps a block).
+pub fn covers(runs: &[Extent], blocks: &[u64]) -> bool {
+    let mut i = 0;
+    blocks.iter().all(|&b| {
+        while runs.get(i).is_some_and(|r| r.main_end() <= b) {
+            i += 1;
+        }
+        runs.get(i).is_some_and(|r| r.main <= b)
+    })
+}
+
 /// Room a table of `extents` extents needs to take `records` more records
 /// (as [`apply_runs`]' `scratch` and `out`, and summed over a chain): each
 /// record can cut an extent in two and add itself.
@@ -527,6 +541,17 @@ mod tests {
         assert_eq!(apply_vec(&[run(10, 0, 2), run(14, 4, 2)], &[run(12, 2, 2)]), [run(10, 0, 6)]);
         // A run over several extents replaces them all.
         assert_eq!(apply_vec(&table, &[run(5, 100, 40)]), [run(5, 100, 40)]);
+    }
+
+    #[test]
+    fn a_change_covers_the_blocks_its_runs_map() {
+        let runs = [run(5, 0, 2), run(9, 2, 1)];
+        assert!(covers(&runs, &[]));
+        assert!(covers(&runs, &[5, 6, 9]));
+        assert!(!covers(&runs, &[5, 7]));
+        assert!(!covers(&runs, &[4]));
+        assert!(!covers(&runs, &[10]));
+        assert!(!covers(&[], &[1]));
     }
 
     proptest! {

@@ -307,9 +307,9 @@ pub struct Append {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::FORMAT_VERSION;
+    use crate::format::FORMAT_VERSION_2;
 
-    const V2: u32 = FORMAT_VERSION;
+    const V2: u32 = FORMAT_VERSION_2;
 
     fn holds(generation: u64, version: u32, slot: u8, count: u64, region_blocks: u64) -> Slot {
         let footprint = Footprint::of(version, slot, count, region_blocks).unwrap();

@@ -83,9 +83,9 @@ impl Dump {
                 crate::json::SCHEMA_VERSION
             ));
         }
-        if self.format_version != FORMAT_VERSION && self.format_version != FORMAT_VERSION_1 {
+        if !(FORMAT_VERSION_1..=FORMAT_VERSION).contains(&self.format_version) {
             return Err(format!(
-                "format_version {} is not {FORMAT_VERSION_1} or {FORMAT_VERSION}",
+                "format_version {} is not {FORMAT_VERSION_1} to {FORMAT_VERSION}",
                 self.format_version
             ));
         }
