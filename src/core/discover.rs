@@ -289,29 +289,17 @@ pub fn read_copies(io: &mut impl MetaIo, layout: &SpareLayout, buf: &mut [u8]) -
     Copies { states, tails }
 }
 
-/// What the writer knows of each slot, from what [`read_copies`] found. A
-/// region may append to the chain of its newest copy when that copy is of
-/// the newest generation and its chain read to its end: the block after
-/// the end is torn or never written (a block that landed whole is in the
-/// chain), so a new block may go there.
+/// What the writer knows of each slot, from what [`read_copies`] found.
 pub fn slots_of(layout: &SpareLayout, copies: &Copies) -> Slots {
     let mut slots = Slots::default();
-    let mut unread = [false; 2];
-    for (((region, row), tails), unread) in
-        slots.slots.iter_mut().zip(copies.states.iter()).zip(copies.tails.iter()).zip(unread.iter_mut())
-    {
+    for ((region, row), tails) in slots.slots.iter_mut().zip(copies.states.iter()).zip(copies.tails.iter()) {
         for ((s, state), tail) in region.iter_mut().zip(row.iter()).zip(tails.iter()) {
             if let CopyState::Valid(v) = state {
                 if let Some(footprint) = footprint_of(layout, v) {
                     *s = Slot::Holds { generation: tail.generation, footprint, base: v.generation, chain: tail.blocks };
-                    *unread |= tail.unread;
                 }
             }
         }
-    }
-    let newest = slots.newest();
-    for (copy, unread) in (0u8..).zip(unread) {
-        slots.appendable[usize::from(copy)] = newest > 0 && slots.region_newest(copy) == newest && !unread;
     }
     slots
 }
@@ -321,10 +309,9 @@ pub fn slots_of(layout: &SpareLayout, copies: &Copies) -> Slots {
 /// has no block past the known ones, or no valid superblock where a slot
 /// is free): `false` when one cannot be read or has changed, for instance
 /// because another table of the device committed meanwhile, or a failed
-/// commit of this one landed all the same. (Another table appends only
-/// where the chain it read ends, after its own preresume checked that no
-/// block followed: its first append lies just past a chain this table
-/// knows, or its commit changes a superblock.)
+/// commit of this one landed all the same. (Another table folds before it
+/// appends, see [`Slots::appendable`]: its commits always change a
+/// superblock.)
 pub fn slots_unchanged(io: &mut impl MetaIo, layout: &SpareLayout, slots: &Slots, buf: &mut [u8]) -> bool {
     (0..2u8).all(|copy| {
         (0..2u8).all(|slot| {

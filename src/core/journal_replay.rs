@@ -82,10 +82,6 @@ fn load(image: &[u8], layout: &SpareLayout) -> Option<Loaded> {
             }
         }
     }
-    // As discovery says: a region whose newest copy is of the newest
-    // generation appends to it (no chain here has an unreadable block).
-    let newest = slots.newest();
-    slots.appendable = [0, 1].map(|c| newest > 0 && slots.region_newest(c) == newest);
     let best = best.map(|b| Loaded { slots, ..b });
     // Discovery, as the kernel runs it, agrees.
     let fp = Fingerprint { main_sectors: 1 << 20, main_logical_block_size: 512, block_bytes: 512 };
@@ -360,9 +356,9 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     /// Random remaps, failing (and perhaps landing all the same) and
-    /// healing regions, and reloads (a writer that knows only what it
-    /// read, appending where the chain it read ends): every crash point
-    /// loads a table tried since the last acknowledged one.
+    /// healing regions, and reloads (a writer that knows only what it read,
+    /// so it folds first): every crash point loads a table tried since the
+    /// last acknowledged one.
     #[test]
     fn random_commits_failures_and_reloads_never_lose_a_table(
         n in prop_oneof![Just(0u64), Just(1000u64)],
@@ -446,8 +442,7 @@ fn a_spare_is_unchanged_until_an_append_lands_or_another_table_commits() {
     assert_eq!(w.remap(&[(4, 1)]).copies_written(), 0);
     w.disk.settle();
     assert!(!slots_unchanged(&mut w.disk, &w.layout, &before, &mut buf), "the landed append is seen");
-    // Another table loads and commits (appending where the chain it read
-    // ends): the first one sees it.
+    // Another table loads and commits (a fold first): the first one sees it.
     let mut w2 = Writer::new(1000);
     w2.disk = w.disk.clone();
     w2.disk.failing.clear();

@@ -195,10 +195,9 @@ pub struct Slots {
     pub slots: [[Slot; 2]; 2],
     /// Per region: whether the next commit may append to the chain of the
     /// region's newest copy. Set by a full copy of format version 3
-    /// written by this writer, and at load where the chain read to its
-    /// end (see `discover::slots_of`); cleared by any failed write to the
-    /// region (a failed append may have landed: its place is never written
-    /// again).
+    /// written by this writer; cleared by any failed write to the region
+    /// (a failed append may have landed: its place is never written again),
+    /// and false after a load.
     pub appendable: [bool; 2],
 }
 
@@ -395,7 +394,7 @@ mod tests {
         assert_eq!((f.journal, f.journal_blocks), (5, 10));
         s.slots[0][0] = Slot::Holds { generation: 9, footprint: f, base: 9, chain: 0 };
         s.slots[1][0] = s.slots[0][0];
-        assert_eq!(s.plan_append(0), None, "not before a full copy or a load allows it");
+        assert_eq!(s.plan_append(0), None, "not after a load");
         s.appendable = [true, true];
         assert_eq!(s.plan_append(0), Some(Append { slot: 0, footprint: f, base: 9, index: 0, destroys_other: false }));
         // Region B does not hold the newest generation.
