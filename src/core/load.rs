@@ -7,8 +7,7 @@
 use super::extent::Extent;
 use super::format::{decode_entries, entry_blocks, FormatError, Superblock, BLOCK, ENTRY_MAGIC, SUPER_MAGIC};
 use super::geometry::SpareLayout;
-use super::journal::{read_chain, Chain, ChainEnd, ChainPlace, JournalHead};
-use super::slots::{entry_sector, footprint_of, journal_sector, superblock_sector};
+use super::slots::{entry_sector, footprint_of, superblock_sector};
 
 /// A metadata block could not be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,8 +102,6 @@ pub fn read_superblock(io: &mut impl MetaIo, layout: &SpareLayout, copy: u8, slo
 /// Reads the copy in slot `slot` of region `copy` of a spare laid out as
 /// `layout`, passing each extent to `sink` in order (the sink may see some
 /// extents of a copy that turns out damaged; it must discard them then).
-/// Of a version-3 copy, the checkpoint only: its chain is
-/// [`read_journal`]'s.
 pub fn read_slot(
     io: &mut impl MetaIo,
     layout: &SpareLayout,
@@ -149,79 +146,16 @@ pub fn read_slot(
     CopyState::Valid(sb)
 }
 
-/// Reads the chain of journal blocks on the copy `sb` (a valid checkpoint
-/// in region `copy`), passing each block to `each` (see
-/// [`read_chain`]): the copy's generation is the chain's. A copy without a
-/// journal area has an empty chain. `buf` is a 4096-byte block.
-pub fn read_journal(
-    io: &mut impl MetaIo,
-    layout: &SpareLayout,
-    copy: u8,
-    sb: &Superblock,
-    buf: &mut [u8],
-    each: impl FnMut(&JournalHead, &[u8]) -> bool,
-) -> Chain {
-    let first = ChainPlace { uuid: sb.uuid, copy, base: sb.generation, index: 0 };
-    let Some(footprint) = footprint_of(layout, sb) else {
-        return read_chain(first, 0, buf, |_, _| Err(ReadFailed), each);
-    };
-    let capacity = u32::try_from(footprint.journal_blocks).unwrap_or(u32::MAX);
-    read_chain(
-        first,
-        capacity,
-        buf,
-        |index, b| io.read_block(journal_sector(layout, copy, &footprint, u64::from(index)), b),
-        each,
-    )
-}
-
-/// What a valid copy's journal chain adds to its checkpoint.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Tail {
-    /// The copy's generation: its chain's last block's, else its
-    /// checkpoint's.
-    pub generation: u64,
-    /// Blocks in its chain.
-    pub blocks: u32,
-    /// A block of the chain could not be read: the copy may be newer than
-    /// `generation`.
-    pub unread: bool,
-}
-
-/// The tail of the valid copy `sb` (a checkpoint in region `copy`).
-pub fn read_tail(io: &mut impl MetaIo, layout: &SpareLayout, copy: u8, sb: &Superblock, buf: &mut [u8]) -> Tail {
-    let chain = read_journal(io, layout, copy, sb, buf, |_, _| true);
-    Tail { generation: chain.generation, blocks: chain.blocks, unread: chain.end == ChainEnd::ReadFailed }
-}
-
-/// The tail of every valid copy among `states` (`[region][slot]`; the
-/// default elsewhere).
-pub fn read_tails(
-    io: &mut impl MetaIo,
-    layout: &SpareLayout,
-    states: &[[CopyState; 2]; 2],
-    buf: &mut [u8],
-) -> [[Tail; 2]; 2] {
-    let mut tails = [[Tail::default(); 2]; 2];
-    for ((copy, region), row) in (0u8..).zip(states).zip(tails.iter_mut()) {
-        for (state, tail) in region.iter().zip(row.iter_mut()) {
-            if let CopyState::Valid(sb) = state {
-                *tail = read_tail(io, layout, copy, sb, buf);
-            }
-        }
-    }
-    tails
-}
-
-/// The newest valid copy among `states` (`[region][slot]`) by the
-/// generations of their `tails`, as `(region, slot)`; the earlier one on a
-/// tie.
-pub fn newest(states: &[[CopyState; 2]; 2], tails: &[[Tail; 2]; 2]) -> Option<(u8, u8)> {
+/// The newest valid copy among `states` (`[region][slot]`), as `(region,
+/// slot)`; the earlier one on a tie.
+pub fn newest(states: &[[CopyState; 2]; 2]) -> Option<(u8, u8)> {
     let mut best: Option<(u8, u8, u64)> = None;
-    for ((c, region), row) in (0u8..).zip(states).zip(tails) {
-        for ((s, state), tail) in (0u8..).zip(region).zip(row) {
-            if matches!(state, CopyState::Valid(_)) && !matches!(best, Some(b) if b.2 >= tail.generation) {
-                best = Some((c, s, tail.generation));
+    for (c, region) in (0u8..).zip(states) {
+        for (s, state) in (0u8..).zip(region) {
+            if let CopyState::Valid(sb) = state {
+                if !matches!(best, Some(b) if b.2 >= sb.generation) {
+                    best = Some((c, s, sb.generation));
+                }
             }
         }
     }
@@ -246,11 +180,6 @@ mod tests {
         [0u8, 1].map(|c| [0u8, 1].map(|t| read(img, layout, c, t).0))
     }
 
-    fn newest_of(img: &mut Disk, layout: &SpareLayout) -> Option<(u8, u8)> {
-        let s = states(img, layout);
-        newest(&s, &read_tails(img, layout, &s, &mut vec![0u8; BLOCK]))
-    }
-
     #[test]
     fn newest_valid_copy_wins_and_damage_is_named() {
         let layout = SpareLayout::new(65536, 512).unwrap();
@@ -260,7 +189,8 @@ mod tests {
         let (mut slots, _) = format(&mut img, &layout, &sb(&layout, 4, 0), &[], &mut buf);
         commit(&mut img, &layout, &mut slots, &sb(&layout, 5, 600), &table(600, 0), &mut buf);
         img.settle();
-        assert_eq!(newest_of(&mut img, &layout), Some((0, 1)));
+        let s = states(&mut img, &layout);
+        assert_eq!(newest(&s), Some((0, 1)));
         assert_eq!(read(&mut img, &layout, 0, 1).1.len(), 600);
 
         // A torn entry block in region A's slot 1: region B's copy of the
@@ -271,7 +201,7 @@ mod tests {
             read(&mut img, &layout, 0, 1).0,
             CopyState::Damaged(CopyFault::Entries { error: FormatError::BadChecksum, .. })
         ));
-        assert_eq!(newest_of(&mut img, &layout), Some((1, 1)));
+        assert_eq!(newest(&states(&mut img, &layout)), Some((1, 1)));
 
         // Someone's data over a superblock is foreign, not damage.
         img.image[..BLOCK].fill(0x42);

@@ -21,9 +21,6 @@ pub mod extent_index;
 pub mod format;
 pub mod geometry;
 pub mod health;
-pub mod journal;
-#[cfg(test)]
-mod journal_replay;
 pub mod latency;
 pub mod load;
 pub mod message;

@@ -13,16 +13,15 @@ use crate::dm::percpu::now_ns;
 use crate::dm::sched::fill_random;
 use crate::dm::sysfs::real_seconds;
 use crate::dm::{CtrError, DmDev, IoBuffer};
-use crate::dm_remap_core::commit::{commit_change, format, Committed, CopyError};
+use crate::dm_remap_core::commit::{commit, format, Committed, CopyError};
 use crate::dm_remap_core::discover::{
     attempted_at_load, discover, seen_generations, slots_unchanged, Discovery, Fingerprint, Seen,
 };
 use crate::dm_remap_core::extent::Extent;
 use crate::dm_remap_core::format::{next_generation, Superblock, BLOCK, FORMAT_VERSION};
 use crate::dm_remap_core::geometry::SpareLayout;
-use crate::dm_remap_core::journal::{apply_runs, records, room_after, RECORDS_PER_BLOCK};
 use crate::dm_remap_core::latency::LatencyRing;
-use crate::dm_remap_core::load::{read_journal, read_slot, CopyState, Tail};
+use crate::dm_remap_core::load::{read_slot, CopyState};
 use crate::dm_remap_core::slots::Slots;
 use crate::dm_remap_core::table_check::{bitmap_words, check_table, prefer_bitmap, Scratch};
 
@@ -153,9 +152,8 @@ impl Metadata {
                 };
                 Ok(Opened { meta, extents: VVec::new(), copies })
             }
-            Discovery::Load { copy, slot, sb, tail, layout, slots, .. } => {
-                let (extents, sb) =
-                    Self::read_table(spare, &mut buf, &mut block, &layout, copy, slot, &sb, &tail, target_blocks)?;
+            Discovery::Load { copy, slot, sb, layout, slots, .. } => {
+                let extents = Self::read_table(spare, &mut buf, &mut block, &layout, copy, slot, &sb, target_blocks)?;
                 let seen = seen_generations(&mut SpareIo::new(spare, &mut buf), &layout, spare.sectors(), &mut block);
                 let meta = Self {
                     layout,
@@ -176,10 +174,7 @@ impl Metadata {
     }
 
     /// Reads the copy in `slot` of region `copy` (already checked by
-    /// discovery: its checkpoint `sb`, its chain's tail `tail`) into a
-    /// table, applies its journal chain and checks the table's
-    /// consistency. Returns the table and the superblock it amounts to (the
-    /// chain's generation and allocator cursor).
+    /// discovery) into a table and checks the table's consistency.
     #[allow(clippy::too_many_arguments)]
     fn read_table(
         spare: &DmDev,
@@ -189,9 +184,8 @@ impl Metadata {
         copy: u8,
         slot: u8,
         sb: &Superblock,
-        tail: &Tail,
         target_blocks: u64,
-    ) -> Result<(VVec<Extent>, Superblock), CtrError> {
+    ) -> Result<VVec<Extent>, CtrError> {
         let count = usize::try_from(sb.extent_count).map_err(|_| ctr_err(ENOMEM, c"Remap table too large"))?;
         let mut extents = VVec::with_capacity(count, GFP_KERNEL).map_err(no_table)?;
         let mut overflow = false;
@@ -205,9 +199,7 @@ impl Metadata {
             pr_err!("spare {}: metadata copy {}/{} changed while loading ({:?})\n", spare.name(), copy, slot, state);
             return Err(ctr_err(EIO, c"Spare metadata changed while it was being loaded"));
         }
-        let (extents, sb) = Self::apply_chain(spare, buf, block, layout, copy, sb, tail, extents)?;
-        let count = extents.len();
-        let checked = if prefer_bitmap(count as u64, sb.alloc_next) {
+        let checked = if prefer_bitmap(sb.extent_count, sb.alloc_next) {
             let words = usize::try_from(bitmap_words(sb.alloc_next)).map_err(|_| no_table(()))?;
             let mut bits = VVec::from_elem(0u64, words, GFP_KERNEL).map_err(no_table)?;
             check_table(&extents, Scratch::Bitmap(&mut bits), layout.gap(), sb.alloc_next, target_blocks)
@@ -220,61 +212,7 @@ impl Metadata {
             pr_err!("spare {}: inconsistent remap table: {:?}\n", spare.name(), fault);
             return Err(ctr_err(EINVAL, c"Spare metadata holds an inconsistent remap table"));
         }
-        Ok((extents, sb))
-    }
-
-    /// Applies the journal chain on the checkpoint `sb` (region `copy`) to
-    /// its `extents`: the chain's changes gathered on an empty table, then
-    /// applied to the checkpoint in one pass. The chain must be the one
-    /// discovery saw (`tail`). Returns the table and its superblock (the
-    /// chain's generation and cursor).
-    #[allow(clippy::too_many_arguments)]
-    fn apply_chain(
-        spare: &DmDev,
-        buf: &mut IoBuffer,
-        block: &mut [u8],
-        layout: &SpareLayout,
-        copy: u8,
-        sb: &Superblock,
-        tail: &Tail,
-        extents: VVec<Extent>,
-    ) -> Result<(VVec<Extent>, Superblock), CtrError> {
-        if tail.blocks == 0 {
-            return Ok((extents, *sb));
-        }
-        let mut runs = KVec::from_elem(Extent::default(), RECORDS_PER_BLOCK, GFP_KERNEL).map_err(no_table)?;
-        let mut changes = VVec::new();
-        let mut failed = false;
-        let chain = read_journal(&mut SpareIo::new(spare, buf), layout, copy, sb, block, |head, b| {
-            let mut n = 0;
-            for (slot, r) in runs.iter_mut().zip(records(b, head)) {
-                *slot = r;
-                n += 1;
-            }
-            match runs.get(..n).map(|r| applied(&changes, r)) {
-                Some(Ok(next)) => changes = next,
-                _ => failed = true,
-            }
-            !failed
-        });
-        if failed {
-            return Err(no_table(()));
-        }
-        let alloc_next = chain.alloc_next.unwrap_or(sb.alloc_next);
-        if chain.generation != tail.generation || chain.blocks != tail.blocks {
-            pr_err!(
-                "spare {}: metadata copy {} changed while loading (journal of {} blocks up to generation {}, {} when found)\n",
-                spare.name(),
-                copy,
-                chain.blocks,
-                chain.generation,
-                tail.generation
-            );
-            return Err(ctr_err(EIO, c"Spare metadata changed while it was being loaded"));
-        }
-        let table = applied(&extents, &changes).map_err(no_table)?;
-        let sb = Superblock { generation: chain.generation, alloc_next, extent_count: table.len() as u64, ..*sb };
-        Ok((table, sb))
+        Ok(extents)
     }
 
     /// Whether every slot superblock on the spare still says what this
@@ -283,19 +221,11 @@ impl Metadata {
         slots_unchanged(&mut SpareIo::new(spare, &mut self.buf), &self.layout, &self.slots, &mut self.block)
     }
 
-    /// Commits `extents` (the next table version, the current one with the
-    /// runs `change` applied when known) with the allocator's cursor at
-    /// `alloc_next`, as a new generation: a journal block per region where
-    /// it can, a full copy elsewhere. Returns the copies written, at least
-    /// 1; `EIO` when none was, and then the next commit still uses a higher
-    /// generation than any copy that may have landed.
-    pub(crate) fn commit(
-        &mut self,
-        spare: &DmDev,
-        extents: &[Extent],
-        change: Option<&[Extent]>,
-        alloc_next: u64,
-    ) -> Result<u8> {
+    /// Commits `extents` (the next table version) with the allocator's
+    /// cursor at `alloc_next`, as a new generation. Returns the copies
+    /// written, at least 1; `EIO` when none was, and then the next commit
+    /// still uses a higher generation than any copy that may have landed.
+    pub(crate) fn commit(&mut self, spare: &DmDev, extents: &[Extent], alloc_next: u64) -> Result<u8> {
         if !self.in_step {
             pr_warn!(
                 "spare {}: table not in step with the spare (its last resume failed); not committing\n",
@@ -315,16 +245,7 @@ impl Metadata {
         let next = Superblock { generation, alloc_next, extent_count: extents.len() as u64, ..self.sb };
         let started = now_ns();
         let mut io = SpareIo::new(spare, &mut self.buf);
-        let done = commit_change(
-            &mut io,
-            &self.layout,
-            &mut self.slots,
-            &next,
-            FORMAT_VERSION,
-            extents,
-            change,
-            &mut self.block,
-        );
+        let done = commit(&mut io, &self.layout, &mut self.slots, &next, extents, &mut self.block);
         log_commit(spare, "commit", &done);
         let us = now_ns().saturating_sub(started) / 1000;
         self.latency.record(u32::try_from(us).unwrap_or(u32::MAX));
@@ -404,16 +325,4 @@ impl Metadata {
     pub(crate) fn uuid(&self) -> [u8; 16] {
         self.sb.uuid
     }
-}
-
-/// `table` with the change `runs` applied (see `journal::apply_runs`), as a
-/// new array.
-fn applied(table: &[Extent], runs: &[Extent]) -> Result<VVec<Extent>> {
-    let room = room_after(table.len(), runs.len());
-    let mut scratch = VVec::from_elem(Extent::default(), room, GFP_KERNEL)?;
-    let mut out = VVec::from_elem(Extent::default(), room, GFP_KERNEL)?;
-    let n = apply_runs(table, runs, &mut scratch, &mut out).map_err(|_| EINVAL)?;
-    let mut table = VVec::with_capacity(n, GFP_KERNEL)?;
-    table.extend_from_slice(out.get(..n).ok_or(EINVAL)?, GFP_KERNEL)?;
-    Ok(table)
 }

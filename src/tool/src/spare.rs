@@ -5,12 +5,11 @@
 use std::path::Path;
 
 use dm_remap_core::commit::{commit, format, Committed, CopyError, MetaWrite};
-use dm_remap_core::discover::{self, find_layout, highest_generation, NoLayout};
+use dm_remap_core::discover::{find_layout, highest_generation, read_states, NoLayout};
 use dm_remap_core::extent::Extent;
 use dm_remap_core::format::{Superblock, BLOCK};
 use dm_remap_core::geometry::{SpareLayout, SECTOR_SIZE};
-use dm_remap_core::journal::{apply_runs, records, room_after};
-use dm_remap_core::load::{read_journal, read_slot, CopyFault, CopyState, MetaIo, ReadFailed};
+use dm_remap_core::load::{newest, read_slot, CopyState, MetaIo, ReadFailed};
 use dm_remap_core::slots::Slots;
 
 use crate::spare_file::SpareFile;
@@ -21,35 +20,23 @@ pub struct Spare {
     pub sectors: u64,
 }
 
-/// A copy as read from the spare: of a valid one, the superblock and table
-/// its journal chain brings it to.
+/// A copy as read from the spare.
 pub struct Copy {
     pub state: CopyState,
     pub extents: Vec<Extent>,
-}
-
-/// `table` with the journal change `runs` applied; `None` when `runs` are
-/// not valid records.
-fn applied(table: &[Extent], runs: &[Extent]) -> Option<Vec<Extent>> {
-    let room = room_after(table.len(), runs.len());
-    let (mut scratch, mut out) = (vec![Extent::default(); room], vec![Extent::default(); room]);
-    let n = apply_runs(table, runs, &mut scratch, &mut out).ok()?;
-    out.truncate(n);
-    Some(out)
 }
 
 /// Every slot of a spare whose layout was found: `[region][slot]`.
 pub struct Copies {
     pub layout: SpareLayout,
     pub copies: [[Copy; 2]; 2],
-    /// What the kernel's reading found (with each copy's journal tail).
-    pub found: discover::Copies,
 }
 
 impl Copies {
     /// The newest valid copy: its region, slot, superblock and extents.
     pub fn newest(&self) -> Option<(u8, u8, Superblock, &[Extent])> {
-        let (c, s) = self.found.newest()?;
+        let states = self.copies.each_ref().map(|r| r.each_ref().map(|c| c.state));
+        let (c, s) = newest(&states)?;
         let copy = &self.copies[usize::from(c)][usize::from(s)];
         match copy.state {
             CopyState::Valid(sb) => Some((c, s, sb, &copy.extents)),
@@ -59,17 +46,19 @@ impl Copies {
 
     /// What each slot holds, for the writer.
     pub fn slots(&self) -> Slots {
-        discover::slots_of(&self.layout, &self.found)
+        let states = self.copies.each_ref().map(|r| r.each_ref().map(|c| c.state));
+        dm_remap_core::discover::slots_of(&self.layout, &states)
     }
 
     /// The highest generation of any copy that decodes.
     pub fn highest_generation(&self) -> u64 {
-        let tails = self.found.tails.iter().flatten();
         self.copies
             .iter()
             .flatten()
-            .zip(tails)
-            .filter_map(|(c, t)| matches!(c.state, CopyState::Valid(_)).then_some(t.generation))
+            .filter_map(|c| match c.state {
+                CopyState::Valid(sb) => Some(sb.generation),
+                _ => None,
+            })
             .max()
             .unwrap_or(0)
     }
@@ -112,45 +101,19 @@ impl Spare {
     pub fn read_copies(&mut self, layout: &SpareLayout) -> Copies {
         let mut buf = vec![0u8; BLOCK];
         // The kernel's reading, which also tells which places are not ours.
-        let found = discover::read_copies(self, layout, &mut buf);
-        let states = found.states;
+        let states = read_states(self, layout, &mut buf);
         let copies = [0u8, 1].map(|c| {
             [0u8, 1].map(|s| {
                 let mut extents = Vec::new();
                 let read = read_slot(self, layout, c, s, &mut buf, |e| extents.push(e));
-                let mut state = states[usize::from(c)][usize::from(s)];
-                match (read, state) {
-                    (CopyState::Valid(_), CopyState::Valid(sb)) => {
-                        // The journal chain's changes, gathered, then
-                        // applied in one pass (as the kernel loads).
-                        let mut changes = Some(Vec::new());
-                        let chain = read_journal(self, layout, c, &sb, &mut buf, |head, block| {
-                            let runs: Vec<Extent> = records(block, head).collect();
-                            changes = changes.as_deref().and_then(|t| applied(t, &runs));
-                            changes.is_some()
-                        });
-                        match changes.and_then(|ch| applied(&extents, &ch)) {
-                            Some(table) => {
-                                extents = table;
-                                state = CopyState::Valid(Superblock {
-                                    generation: chain.generation,
-                                    alloc_next: chain.alloc_next.unwrap_or(sb.alloc_next),
-                                    extent_count: extents.len() as u64,
-                                    ..sb
-                                });
-                            }
-                            None => {
-                                extents.clear();
-                                state = CopyState::Damaged(CopyFault::BadTable);
-                            }
-                        }
-                    }
-                    _ => extents.clear(),
+                let state = states[usize::from(c)][usize::from(s)];
+                if !matches!(read, CopyState::Valid(_)) {
+                    extents.clear();
                 }
                 Copy { state, extents }
             })
         });
-        Copies { layout: *layout, copies, found }
+        Copies { layout: *layout, copies }
     }
 
     /// Commits `extents` as a new generation (`sb.generation`) the way the

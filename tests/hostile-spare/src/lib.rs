@@ -14,7 +14,7 @@
 //! on an image, so the VM test can compare the kernel's outcome with it.
 
 use dm_remap_core::crc32c::{crc32c, update};
-use dm_remap_core::discover::{discover, find_layout, read_copies, Discovery, Fingerprint};
+use dm_remap_core::discover::{discover, find_layout, read_states, Discovery, Fingerprint};
 use dm_remap_core::extent::Extent;
 use dm_remap_core::format::{entry_blocks, BLOCK, ENTRY_MAGIC, SUPER_MAGIC};
 use dm_remap_core::geometry::{region_b_candidates, SpareLayout, META_BLOCK_SECTORS};
@@ -115,7 +115,7 @@ pub fn targets(base: &[u8]) -> Option<Targets> {
     let sectors = (base.len() / 512) as u64;
     let mut buf = vec![0u8; BLOCK];
     let layout = find_layout(&mut Image(base), sectors, &mut buf).ok()?;
-    let states = read_copies(&mut Image(base), &layout, &mut buf).states;
+    let states = read_states(&mut Image(base), &layout, &mut buf);
     let mut superblocks = vec![];
     let mut copies = vec![];
     let mut newest = 0;
