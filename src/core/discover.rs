@@ -306,12 +306,14 @@ pub fn slots_of(layout: &SpareLayout, copies: &Copies) -> Slots {
 
 /// Whether every slot superblock of the spare still says what `slots`
 /// records (a copy whose checkpoint is of that generation and whose chain
-/// has no block past the known ones, or no valid superblock where a slot
-/// is free): `false` when one cannot be read or has changed, for instance
-/// because another table of the device committed meanwhile, or a failed
-/// commit of this one landed all the same. (Another table folds before it
-/// appends, see [`Slots::appendable`]: its commits always change a
-/// superblock.)
+/// has no block past the known ones; where a slot is free, no valid
+/// superblock, or an older copy whose chain ends older too): `false` when
+/// one cannot be read or has changed, for instance because another table
+/// of the device committed meanwhile, or a failed commit of this one
+/// landed all the same. (A table loaded after this one folds before it
+/// appends, see [`Slots::appendable`]: its commits change a superblock. The
+/// live table this one was loaded beside appends to its own chains, even
+/// one this table could not load and holds free.)
 pub fn slots_unchanged(io: &mut impl MetaIo, layout: &SpareLayout, slots: &Slots, buf: &mut [u8]) -> bool {
     (0..2u8).all(|copy| {
         (0..2u8).all(|slot| {
@@ -324,7 +326,15 @@ pub fn slots_unchanged(io: &mut impl MetaIo, layout: &SpareLayout, slots: &Slots
                 (Ok(sb), Slot::Holds { generation, footprint, base, chain }) => {
                     sb.generation == base && !chain_goes_on(io, layout, copy, &sb, &footprint, generation, chain, buf)
                 }
-                (Ok(sb), Slot::Free) => sb.generation < slots.newest(),
+                // A copy this table could not load (say an entry block
+                // failed to read) may still be another table's, which may
+                // have appended to it since: its chain must end below too.
+                (Ok(sb), Slot::Free) => {
+                    sb.generation < slots.newest() && {
+                        let tail = read_tail(io, layout, copy, &sb, buf);
+                        !tail.unread && tail.generation < slots.newest()
+                    }
+                }
                 (Err(_), Slot::Holds { .. }) => false,
                 (Err(_), Slot::Free) => true,
             }
