@@ -7,7 +7,9 @@
 use super::extent::Extent;
 use super::format::{decode_entries, entry_blocks, FormatError, Superblock, BLOCK, ENTRY_MAGIC, SUPER_MAGIC};
 use super::geometry::SpareLayout;
-use super::journal::{read_chain, Chain, ChainEnd, ChainPlace, JournalHead};
+use super::journal::{
+    apply_runs, read_chain, records, room_after, Chain, ChainEnd, ChainPlace, JournalHead, RECORDS_PER_BLOCK,
+};
 use super::slots::{entry_sector, footprint_of, journal_sector, superblock_sector};
 
 /// A metadata block could not be read.
@@ -173,6 +175,78 @@ pub fn read_journal(
         |index, b| io.read_block(journal_sector(layout, copy, &footprint, u64::from(index)), b),
         each,
     )
+}
+
+/// Storage a loaded table grows in: the kernel's `VVec`, a `Vec` on the
+/// host. Core never allocates; its callers do, through this.
+pub trait ExtentStore: Sized {
+    /// `n` extents (of any value); `None` when they cannot be allocated.
+    fn with_len(n: usize) -> Option<Self>;
+    /// The extents.
+    fn extents(&self) -> &[Extent];
+    /// The extents, to write.
+    fn extents_mut(&mut self) -> &mut [Extent];
+    /// The first `n` extents only (`n` at most the length).
+    fn keep(self, n: usize) -> Option<Self>;
+}
+
+/// Why a journal chain could not be applied to its checkpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApplyError {
+    /// A table could not be allocated.
+    NoMemory,
+    /// A block's records do not apply (not valid runs).
+    BadRecords,
+}
+
+/// `table` with the journal change `runs` applied, as a new table.
+pub fn applied<T: ExtentStore>(table: &[Extent], runs: &[Extent]) -> Result<T, ApplyError> {
+    let room = room_after(table.len(), runs.len());
+    let mut scratch = T::with_len(room).ok_or(ApplyError::NoMemory)?;
+    let mut out = T::with_len(room).ok_or(ApplyError::NoMemory)?;
+    let n = apply_runs(table, runs, scratch.extents_mut(), out.extents_mut()).map_err(|_| ApplyError::BadRecords)?;
+    out.keep(n).ok_or(ApplyError::NoMemory)
+}
+
+/// The table of the valid copy `sb` (region `copy`), whose checkpoint's
+/// extents are `checkpoint`, with its journal chain applied: the chain's
+/// changes gathered on an empty table, then applied to the checkpoint in
+/// one pass (what the kernel's load, the tool and the hostile-spare
+/// reference all do). Returns the chain as read (its generation and
+/// cursor are the copy's) and the table, `None` when the chain is empty.
+/// `runs` is scratch for one block's records ([`RECORDS_PER_BLOCK`]).
+pub fn apply_journal<T: ExtentStore>(
+    io: &mut impl MetaIo,
+    layout: &SpareLayout,
+    copy: u8,
+    sb: &Superblock,
+    checkpoint: &[Extent],
+    runs: &mut [Extent],
+    buf: &mut [u8],
+) -> (Chain, Result<Option<T>, ApplyError>) {
+    let mut changes: Result<Option<T>, ApplyError> = Ok(None);
+    let chain = read_journal(io, layout, copy, sb, buf, |head, block| {
+        let mut n = 0;
+        for (slot, r) in runs.iter_mut().zip(records(block, head)) {
+            *slot = r;
+            n += 1;
+        }
+        let Some(these) = runs.get(..n).filter(|_| n == head.records && n <= RECORDS_PER_BLOCK) else {
+            changes = Err(ApplyError::BadRecords);
+            return false;
+        };
+        changes = match &changes {
+            Ok(so_far) => applied::<T>(so_far.as_ref().map_or(&[][..], |t| t.extents()), these).map(Some),
+            Err(e) => Err(*e),
+        };
+        changes.is_ok()
+    });
+    let table = match changes {
+        Ok(Some(ch)) => applied::<T>(checkpoint, ch.extents()).map(Some),
+        Ok(None) => Ok(None),
+        Err(e) => Err(e),
+    };
+    (chain, table)
 }
 
 /// What a valid copy's journal chain adds to its checkpoint.
