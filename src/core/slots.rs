@@ -46,6 +46,12 @@ pub struct Footprint {
     pub journal_blocks: u64,
 }
 
+/// The longest journal area: a load reads and gathers a whole chain
+/// before it goes live, so a chain is bounded whatever the spare's size
+/// (a smaller area keeps the rule of [`journal_area`]: a shorter chain
+/// grows the table less). A copy recording a longer one is damaged.
+pub const JOURNAL_BLOCKS_MAX: u64 = 1024;
+
 /// The journal area of a version-3 copy of `count` entry blocks in `slot`
 /// of a region of `region_blocks` blocks, as (first block, blocks): beside
 /// the copy's entries, towards the middle, `(region_blocks - 4 - 2 *
@@ -55,7 +61,7 @@ pub struct Footprint {
 /// most `count + 2 * j + 2` blocks from the other end of the region: never
 /// into the area. (0, 0) when there is no room.
 pub fn journal_area(slot: u8, count: u64, region_blocks: u64) -> (u64, u64) {
-    let blocks = region_blocks.saturating_sub(4).saturating_sub(count.saturating_mul(2)) / 3;
+    let blocks = (region_blocks.saturating_sub(4).saturating_sub(count.saturating_mul(2)) / 3).min(JOURNAL_BLOCKS_MAX);
     match (blocks, slot) {
         (0, _) => (0, 0),
         (_, 0) => (2 + count, blocks),
@@ -91,13 +97,16 @@ impl Footprint {
     }
 
     /// This footprint with the journal area `blocks` blocks from `journal`:
-    /// `None` unless it lies past the superblocks, inside the region and
-    /// clear of the copy's own entries.
+    /// `None` unless it lies past the superblocks, inside the region, clear
+    /// of the copy's own entries and no longer than [`JOURNAL_BLOCKS_MAX`].
     pub fn with_journal(self, journal: u64, blocks: u64, region_blocks: u64) -> Option<Self> {
         let f = Self { journal, journal_blocks: blocks, ..self.without_journal() };
         let end = journal.checked_add(blocks)?;
         let clear = blocks == 0
-            || (journal >= 2 && end <= region_blocks && !Self::meet((f.entries, f.count), (journal, blocks)));
+            || (blocks <= JOURNAL_BLOCKS_MAX
+                && journal >= 2
+                && end <= region_blocks
+                && !Self::meet((f.entries, f.count), (journal, blocks)));
         clear.then_some(f)
     }
 
@@ -384,6 +393,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_journal_area_is_never_longer_than_the_bound() {
+        // A region of 2^28 blocks (a 1 TiB spare of 4K blocks).
+        let r = 1u64 << 28;
+        for (slot, count) in [(0u8, 0u64), (1, 0), (0, 4000), (1, 4000)] {
+            let (journal, blocks) = journal_area(slot, count, r);
+            assert_eq!(blocks, JOURNAL_BLOCKS_MAX);
+            let f = Footprint::of(FORMAT_VERSION_3, slot, count, r).unwrap();
+            assert_eq!((f.journal, f.journal_blocks), (journal, blocks));
+        }
+        // A superblock recording a longer area describes no copy.
+        let f = Footprint::of(FORMAT_VERSION_3, 0, 0, r).unwrap().without_journal();
+        assert!(f.with_journal(2, JOURNAL_BLOCKS_MAX, r).is_some());
+        assert_eq!(f.with_journal(2, JOURNAL_BLOCKS_MAX + 1, r), None);
     }
 
     #[test]
