@@ -307,7 +307,7 @@ pub fn slots_of(layout: &SpareLayout, copies: &Copies) -> Slots {
 /// Whether every slot superblock of the spare still says what `slots`
 /// records (a copy whose checkpoint is of that generation and whose chain
 /// has no block past the known ones; where a slot is free, no valid
-/// superblock, or an older copy whose chain ends older too): `false` when
+/// superblock, or an older checkpoint whose chain ends no newer): `false` when
 /// one cannot be read or has changed, for instance because another table
 /// of the device committed meanwhile, or a failed commit of this one
 /// landed all the same. (A table loaded after this one folds before it
@@ -328,11 +328,13 @@ pub fn slots_unchanged(io: &mut impl MetaIo, layout: &SpareLayout, slots: &Slots
                 }
                 // A copy this table could not load (say an entry block
                 // failed to read) may still be another table's, which may
-                // have appended to it since: its chain must end below too.
+                // have appended to it since: its chain must not go past the
+                // newest generation this table knows (one generation is
+                // one commit's, so a chain ending there is that commit).
                 (Ok(sb), Slot::Free) => {
                     sb.generation < slots.newest() && {
                         let tail = read_tail(io, layout, copy, &sb, buf);
-                        !tail.unread && tail.generation < slots.newest()
+                        !tail.unread && tail.generation <= slots.newest()
                     }
                 }
                 (Err(_), Slot::Holds { .. }) => false,
