@@ -128,3 +128,15 @@ dust_region() {
         fi
     done >/dev/null
 }
+
+# corrupt_superblock <device> <sector>: flips byte 100 of that sector (past
+# the magic), if it holds a superblock. Format version 3 leaves a slot blank
+# until a chain folds into it (one-change commits append journal blocks to
+# slot 0's copy): a byte written into a blank slot would be someone else's
+# data there (refused as foreign), not damage to a copy.
+corrupt_superblock() {
+    dd if="$1" of=/tmp/work/sector bs=512 skip="$2" count=1 iflag=direct status=none
+    [ "$(head -c 8 /tmp/work/sector | tr -d '\000')" = DMREMAP1 ] || return 0
+    printf '\377' | dd of=/tmp/work/sector bs=1 seek=100 conv=notrunc status=none
+    dd if=/tmp/work/sector of="$1" bs=512 seek="$2" count=1 oflag=direct conv=notrunc status=none
+}
