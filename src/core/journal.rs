@@ -297,7 +297,7 @@ pub fn apply_runs(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::extent::ExtentState;
     use proptest::prelude::*;
@@ -343,12 +343,12 @@ mod tests {
             .collect()
     }
 
-    fn runs_strategy(max: usize) -> impl Strategy<Value = Vec<Extent>> {
+    pub(crate) fn runs_strategy(max: usize) -> impl Strategy<Value = Vec<Extent>> {
         prop::collection::vec((0u64..40, 1u16..6, 0u32..400, any::<bool>()), 0..max).prop_map(|v| runs_from(&v))
     }
 
     /// What a table maps, block by block.
-    fn model_of(table: &[Extent]) -> BTreeMap<u64, (u64, ExtentState)> {
+    pub(crate) fn model_of(table: &[Extent]) -> BTreeMap<u64, (u64, ExtentState)> {
         let mut m = BTreeMap::new();
         for e in table {
             for i in 0..u64::from(e.len) {

@@ -10,8 +10,8 @@ use crate::discover::{discover, seen_generations, slots_unchanged, Discovery, Fi
 use crate::extent::Extent;
 use crate::format::{Superblock, BLOCK, FORMAT_VERSION_3};
 use crate::geometry::SpareLayout;
-use crate::journal::{apply_runs, records, room_after, RECORDS_PER_BLOCK};
-use crate::load::{read_journal, read_slot, CopyState, MetaIo, ReadFailed};
+use crate::journal::RECORDS_PER_BLOCK;
+use crate::load::{applied, apply_journal, read_slot, CopyState, MetaIo, ReadFailed};
 use crate::slots::{entry_sector, footprint_of, journal_sector, superblock_sector, Slot, Slots};
 use proptest::prelude::*;
 
@@ -24,11 +24,7 @@ fn layout() -> SpareLayout {
 }
 
 fn apply(table: &[Extent], runs: &[Extent]) -> Vec<Extent> {
-    let room = room_after(table.len(), runs.len());
-    let (mut scratch, mut out) = (vec![Extent::default(); room], vec![Extent::default(); room]);
-    let n = apply_runs(table, runs, &mut scratch, &mut out).unwrap();
-    out.truncate(n);
-    out
+    applied(table, runs).unwrap()
 }
 
 /// What loads from a spare: the newest copy, checkpoint plus chain.
@@ -51,15 +47,13 @@ fn load(image: &[u8], layout: &SpareLayout) -> Option<Loaded> {
             let mut checkpoint = vec![];
             let state = read_slot(&mut disk, layout, copy, slot, &mut buf, |e| checkpoint.push(e));
             let CopyState::Valid(sb) = state else { continue };
-            // The chain's changes gathered first, then applied in one pass.
-            let mut overlay = vec![];
-            let chain = read_journal(&mut disk, layout, copy, &sb, &mut buf, |h, b| {
-                overlay = apply(&overlay, &records(b, h).collect::<Vec<_>>());
-                true
-            });
+            // The chain applied as the kernel's load and the tool do.
+            let mut runs = vec![Extent::default(); RECORDS_PER_BLOCK];
+            let (chain, table) =
+                apply_journal::<Vec<Extent>>(&mut disk, layout, copy, &sb, &checkpoint, &mut runs, &mut buf);
             let got = Loaded {
                 generation: chain.generation,
-                table: apply(&checkpoint, &overlay),
+                table: table.unwrap().unwrap_or(checkpoint),
                 alloc_next: chain.alloc_next.unwrap_or(sb.alloc_next),
                 slots: Slots::default(),
             };

@@ -20,9 +20,9 @@ use crate::dm_remap_core::discover::{
 use crate::dm_remap_core::extent::Extent;
 use crate::dm_remap_core::format::{next_generation, Superblock, BLOCK, FORMAT_VERSION};
 use crate::dm_remap_core::geometry::SpareLayout;
-use crate::dm_remap_core::journal::{apply_runs, records, room_after, RECORDS_PER_BLOCK};
+use crate::dm_remap_core::journal::RECORDS_PER_BLOCK;
 use crate::dm_remap_core::latency::LatencyRing;
-use crate::dm_remap_core::load::{read_journal, read_slot, CopyState, Tail};
+use crate::dm_remap_core::load::{apply_journal, read_slot, ApplyError, CopyState, ExtentStore, Tail};
 use crate::dm_remap_core::slots::Slots;
 use crate::dm_remap_core::table_check::{bitmap_words, check_table, prefer_bitmap, Scratch};
 
@@ -224,10 +224,9 @@ impl Metadata {
     }
 
     /// Applies the journal chain on the checkpoint `sb` (region `copy`) to
-    /// its `extents`: the chain's changes gathered on an empty table, then
-    /// applied to the checkpoint in one pass. The chain must be the one
-    /// discovery saw (`tail`). Returns the table and its superblock (the
-    /// chain's generation and cursor).
+    /// its `extents` (core's `load::apply_journal`, as the tool does). The
+    /// chain must be the one discovery saw (`tail`). Returns the table and
+    /// its superblock (the chain's generation and cursor).
     #[allow(clippy::too_many_arguments)]
     fn apply_chain(
         spare: &DmDev,
@@ -243,24 +242,16 @@ impl Metadata {
             return Ok((extents, *sb));
         }
         let mut runs = KVec::from_elem(Extent::default(), RECORDS_PER_BLOCK, GFP_KERNEL).map_err(no_table)?;
-        let mut changes = VVec::new();
-        let mut failed = false;
-        let chain = read_journal(&mut SpareIo::new(spare, buf), layout, copy, sb, block, |head, b| {
-            let mut n = 0;
-            for (slot, r) in runs.iter_mut().zip(records(b, head)) {
-                *slot = r;
-                n += 1;
+        let (chain, table) =
+            apply_journal::<VVec<Extent>>(&mut SpareIo::new(spare, buf), layout, copy, sb, &extents, &mut runs, block);
+        let table = match table {
+            Ok(table) => table,
+            Err(ApplyError::NoMemory) => return Err(no_table(())),
+            Err(ApplyError::BadRecords) => {
+                pr_err!("spare {}: metadata copy {}: a journal block holds invalid records\n", spare.name(), copy);
+                return Err(ctr_err(EINVAL, c"Spare metadata journal holds invalid records"));
             }
-            match runs.get(..n).map(|r| applied(&changes, r)) {
-                Some(Ok(next)) => changes = next,
-                _ => failed = true,
-            }
-            !failed
-        });
-        if failed {
-            return Err(no_table(()));
-        }
-        let alloc_next = chain.alloc_next.unwrap_or(sb.alloc_next);
+        };
         if chain.generation != tail.generation || chain.blocks != tail.blocks {
             pr_err!(
                 "spare {}: metadata copy {} changed while loading (journal of {} blocks up to generation {}, {} when found)\n",
@@ -272,7 +263,8 @@ impl Metadata {
             );
             return Err(ctr_err(EIO, c"Spare metadata changed while it was being loaded"));
         }
-        let table = applied(&extents, &changes).map_err(no_table)?;
+        let table = table.unwrap_or(extents);
+        let alloc_next = chain.alloc_next.unwrap_or(sb.alloc_next);
         let sb = Superblock { generation: chain.generation, alloc_next, extent_count: table.len() as u64, ..*sb };
         Ok((table, sb))
     }
@@ -406,14 +398,22 @@ impl Metadata {
     }
 }
 
-/// `table` with the change `runs` applied (see `journal::apply_runs`), as a
-/// new array.
-fn applied(table: &[Extent], runs: &[Extent]) -> Result<VVec<Extent>> {
-    let room = room_after(table.len(), runs.len());
-    let mut scratch = VVec::from_elem(Extent::default(), room, GFP_KERNEL)?;
-    let mut out = VVec::from_elem(Extent::default(), room, GFP_KERNEL)?;
-    let n = apply_runs(table, runs, &mut scratch, &mut out).map_err(|_| EINVAL)?;
-    let mut table = VVec::with_capacity(n, GFP_KERNEL)?;
-    table.extend_from_slice(out.get(..n).ok_or(EINVAL)?, GFP_KERNEL)?;
-    Ok(table)
+/// A loaded table grows in virtually contiguous memory (core's
+/// `load::apply_journal` allocates through this).
+impl ExtentStore for VVec<Extent> {
+    fn with_len(n: usize) -> Option<Self> {
+        VVec::from_elem(Extent::default(), n, GFP_KERNEL).ok()
+    }
+    fn extents(&self) -> &[Extent] {
+        self
+    }
+    fn extents_mut(&mut self) -> &mut [Extent] {
+        self
+    }
+    fn keep(self, n: usize) -> Option<Self> {
+        // Copied, not truncated: the table keeps only the memory it uses.
+        let mut kept = VVec::with_capacity(n, GFP_KERNEL).ok()?;
+        kept.extend_from_slice(self.get(..n)?, GFP_KERNEL).ok()?;
+        Some(kept)
+    }
 }

@@ -9,8 +9,8 @@ use dm_remap_core::discover::{self, find_layout, highest_generation, NoLayout};
 use dm_remap_core::extent::Extent;
 use dm_remap_core::format::{Superblock, BLOCK};
 use dm_remap_core::geometry::{SpareLayout, SECTOR_SIZE};
-use dm_remap_core::journal::{apply_runs, records, room_after};
-use dm_remap_core::load::{read_journal, read_slot, CopyFault, CopyState, MetaIo, ReadFailed};
+use dm_remap_core::journal::RECORDS_PER_BLOCK;
+use dm_remap_core::load::{apply_journal, read_slot, CopyFault, CopyState, MetaIo, ReadFailed};
 use dm_remap_core::slots::Slots;
 
 use crate::spare_file::SpareFile;
@@ -26,16 +26,6 @@ pub struct Spare {
 pub struct Copy {
     pub state: CopyState,
     pub extents: Vec<Extent>,
-}
-
-/// `table` with the journal change `runs` applied; `None` when `runs` are
-/// not valid records.
-fn applied(table: &[Extent], runs: &[Extent]) -> Option<Vec<Extent>> {
-    let room = room_after(table.len(), runs.len());
-    let (mut scratch, mut out) = (vec![Extent::default(); room], vec![Extent::default(); room]);
-    let n = apply_runs(table, runs, &mut scratch, &mut out).ok()?;
-    out.truncate(n);
-    Some(out)
 }
 
 /// Every slot of a spare whose layout was found: `[region][slot]`.
@@ -121,17 +111,15 @@ impl Spare {
                 let mut state = states[usize::from(c)][usize::from(s)];
                 match (read, state) {
                     (CopyState::Valid(_), CopyState::Valid(sb)) => {
-                        // The journal chain's changes, gathered, then
-                        // applied in one pass (as the kernel loads).
-                        let mut changes = Some(Vec::new());
-                        let chain = read_journal(self, layout, c, &sb, &mut buf, |head, block| {
-                            let runs: Vec<Extent> = records(block, head).collect();
-                            changes = changes.as_deref().and_then(|t| applied(t, &runs));
-                            changes.is_some()
-                        });
-                        match changes.and_then(|ch| applied(&extents, &ch)) {
-                            Some(table) => {
-                                extents = table;
+                        // The journal chain, applied as the kernel loads.
+                        let mut runs = vec![Extent::default(); RECORDS_PER_BLOCK];
+                        let (chain, table) =
+                            apply_journal::<Vec<Extent>>(self, layout, c, &sb, &extents, &mut runs, &mut buf);
+                        match table {
+                            Ok(table) => {
+                                if let Some(t) = table {
+                                    extents = t;
+                                }
                                 state = CopyState::Valid(Superblock {
                                     generation: chain.generation,
                                     alloc_next: chain.alloc_next.unwrap_or(sb.alloc_next),
@@ -139,7 +127,7 @@ impl Spare {
                                     ..sb
                                 });
                             }
-                            None => {
+                            Err(_) => {
                                 extents.clear();
                                 state = CopyState::Damaged(CopyFault::BadTable);
                             }

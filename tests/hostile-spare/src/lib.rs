@@ -19,7 +19,7 @@ use dm_remap_core::extent::Extent;
 use dm_remap_core::format::{entry_blocks, BLOCK, ENTRY_MAGIC, SUPER_MAGIC};
 use dm_remap_core::geometry::{region_b_candidates, SpareLayout, META_BLOCK_SECTORS};
 use dm_remap_core::journal::{JOURNAL_MAGIC, RECORDS_PER_BLOCK};
-use dm_remap_core::load::{apply_journal, read_journal, read_slot, CopyState, ExtentStore, MetaIo, ReadFailed};
+use dm_remap_core::load::{apply_journal, read_journal, read_slot, ApplyError, CopyState, MetaIo, ReadFailed};
 use dm_remap_core::slots::{entry_sector, footprint_of, journal_sector, superblock_sector};
 use dm_remap_core::table_check::{bitmap_words, check_table, prefer_bitmap, Scratch};
 
@@ -545,25 +545,6 @@ pub fn mutate(base: &[u8], t: &Targets, seed: u64, main_blocks: u64) -> Mutant {
     Mutant { image: cx.img, recrc, ops: cx.ops }
 }
 
-/// A table as [`apply_journal`] grows it.
-struct Table(Vec<Extent>);
-
-impl ExtentStore for Table {
-    fn with_len(n: usize) -> Option<Self> {
-        Some(Self(vec![Extent::default(); n]))
-    }
-    fn extents(&self) -> &[Extent] {
-        &self.0
-    }
-    fn extents_mut(&mut self) -> &mut [Extent] {
-        &mut self.0
-    }
-    fn keep(mut self, n: usize) -> Option<Self> {
-        self.0.truncate(n);
-        Some(self)
-    }
-}
-
 /// What the constructor does with a spare image.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -603,14 +584,17 @@ pub fn predict(img: &[u8], main_sectors: u64) -> Outcome {
             // (format version 3: a commit of one change appends a block).
             let mut runs = vec![Extent::default(); RECORDS_PER_BLOCK];
             let (chain, table) =
-                apply_journal::<Table>(&mut Image(img), &layout, copy, &sb, &extents, &mut runs, &mut buf);
-            if chain.generation != tail.generation || chain.blocks != tail.blocks {
-                return Outcome::Refused("Spare metadata changed while it was being loaded".into());
-            }
+                apply_journal::<Vec<Extent>>(&mut Image(img), &layout, copy, &sb, &extents, &mut runs, &mut buf);
             match table {
-                Ok(Some(t)) => extents = t.0,
+                Ok(_) if chain.generation != tail.generation || chain.blocks != tail.blocks => {
+                    return Outcome::Refused("Spare metadata changed while it was being loaded".into());
+                }
+                Ok(Some(t)) => extents = t,
                 Ok(None) => {}
-                Err(_) => return Outcome::Refused("Cannot allocate the loaded remap table".into()),
+                Err(ApplyError::NoMemory) => return Outcome::Refused("Cannot allocate the loaded remap table".into()),
+                Err(ApplyError::BadRecords) => {
+                    return Outcome::Refused("Spare metadata journal holds invalid records".into())
+                }
             }
             let sb = dm_remap_core::format::Superblock {
                 generation: chain.generation,
