@@ -4,8 +4,8 @@
 //! region instead of the whole table (issue 17.3). This module is the
 //! block format, the reading of a chain and the applying of a change;
 //! where the journal lies in a region and when a commit appends or folds
-//! are in Documentation/design.rst ("Next: commits that cost O(change)"),
-//! and no format version writes journal blocks yet.
+//! are in Documentation/design.rst ("Commits that cost O(change)"); format
+//! version 3 writes them (Documentation/dm-remap-format.rst).
 //!
 //! A journal block is 4096 bytes, little-endian:
 //!
