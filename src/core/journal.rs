@@ -216,12 +216,15 @@ pub struct Chain {
 /// `first` (index 0), in a journal area of `capacity` blocks:
 /// `read(index, buf)` reads block `index` of the area into `buf` (4096
 /// bytes). A block belongs to the chain when it decodes at its place with a
-/// generation above the previous block's. Each block of the chain goes to
+/// generation above the previous block's and an allocator's cursor of at
+/// most `cursor_max` (the pool's blocks: no writer's cursor passes the
+/// pool's end, and a chain's records are bounded by its cursor). Each block of the chain goes to
 /// `each(head, block)` in order (its records: [`records`]), which returns
 /// `false` to stop there (the block does not count).
 pub fn read_chain<E>(
     first: ChainPlace,
     capacity: u32,
+    cursor_max: u64,
     buf: &mut [u8],
     mut read: impl FnMut(u32, &mut [u8]) -> Result<(), E>,
     mut each: impl FnMut(&JournalHead, &[u8]) -> bool,
@@ -234,7 +237,7 @@ pub fn read_chain<E>(
             return chain;
         }
         let head = match decode_journal_block(buf, &place) {
-            Ok(h) if h.generation > chain.generation => h,
+            Ok(h) if h.generation > chain.generation && h.alloc_next <= cursor_max => h,
             Ok(_) => {
                 chain.end = ChainEnd::NotNext(FormatError::BadField);
                 return chain;
@@ -466,6 +469,7 @@ pub(crate) mod tests {
         read_chain(
             ChainPlace { base, index: 0, ..PLACE },
             blocks.len() as u32,
+            u64::MAX,
             &mut buf,
             |i, b: &mut [u8]| {
                 if Some(i) == fail_at {

@@ -50,7 +50,7 @@ fn load(image: &[u8], layout: &SpareLayout) -> Option<Loaded> {
             // The chain applied as the kernel's load and the tool do.
             let mut runs = vec![Extent::default(); RECORDS_PER_BLOCK];
             let (chain, table) =
-                apply_journal::<Vec<Extent>>(&mut disk, layout, copy, &sb, &checkpoint, &mut runs, &mut buf);
+                apply_journal::<Vec<Extent>>(&mut disk, layout, copy, &sb, &checkpoint, u32::MAX, &mut runs, &mut buf);
             let got = Loaded {
                 generation: chain.generation,
                 table: table.unwrap().unwrap_or(checkpoint),
@@ -542,5 +542,303 @@ fn a_torn_append_is_never_completed_by_the_next_table() {
             t2.remap(&[(main, 1)]);
             t2.replay_since(from);
         }
+    }
+}
+
+/// `dmsetup reload` constructs a table while the old one is live and
+/// committing. Discovery reads the newest copy's tail, then the kernel's
+/// `Metadata::apply_chain` applies the chain and refuses the spare (EIO,
+/// "Spare metadata changed while it was being loaded") unless it is the
+/// chain discovery saw. In version 2 the live table's next commit wrote
+/// the *other* slot, so the copy being loaded stayed as discovered; in
+/// version 3 its common commit appends to that very chain, so the load
+/// applies only the blocks discovery saw (the preresume sees the rest).
+/// Fails when the whole chain is applied: one remap in the window failed
+/// the reload (review of journal-v3).
+#[test]
+fn a_reload_survives_an_append_between_discovery_and_its_read() {
+    let fp = Fingerprint { main_sectors: 1 << 20, main_logical_block_size: 512, block_bytes: 512 };
+    let mut w = Writer::new(1000);
+    w.remap(&[(3, 1)]);
+    w.disk.settle();
+    let discovered = w.table.clone();
+    let mut buf = vec![0u8; BLOCK];
+    let Discovery::Load { copy, slot, sb, tail, .. } = discover(&mut w.disk, SECTORS, &fp, false, &mut buf) else {
+        panic!()
+    };
+    // The live table remaps one block meanwhile (acknowledged).
+    assert_eq!(w.remap(&[(4, 1)]).copies_written(), 2);
+    w.disk.settle();
+    // What the kernel's read_table then checks.
+    let mut checkpoint = vec![];
+    assert_eq!(read_slot(&mut w.disk, &w.layout, copy, slot, &mut buf, |e| checkpoint.push(e)), CopyState::Valid(sb));
+    let mut runs = vec![Extent::default(); RECORDS_PER_BLOCK];
+    let (chain, table) =
+        apply_journal::<Vec<Extent>>(&mut w.disk, &w.layout, copy, &sb, &checkpoint, tail.blocks, &mut runs, &mut buf);
+    assert_eq!(table.unwrap().unwrap_or(checkpoint), discovered, "the table discovery saw");
+    assert_eq!(
+        (chain.generation, chain.blocks),
+        (tail.generation, tail.blocks),
+        "the reload's constructor fails: the chain it discovered went on"
+    );
+}
+
+/// Steps of a machine that crashes for real and
+/// restarts the way the kernel does: generations after a load go on from
+/// what the load saw (`attempted_at_load`), not from what the crashed
+/// writer tried; a load above which something unreadable or newer was
+/// seen commits itself again; a load with one region behind repairs it.
+#[derive(Clone, Debug)]
+enum KStep {
+    Remap(Vec<(u64, u16)>),
+    /// Remap, then crash at op `at` (modulo the log) with volatile writes
+    /// kept `keep` sectors and the crash op's durable write torn `tear`
+    /// (0: whole or not at all; 1..7 its first sectors; 9..15 its last).
+    RemapCrash(Vec<(u64, u16)>, usize, usize, usize),
+    Fail(u8),
+    Heal,
+    Lands(bool),
+}
+
+fn kstep() -> impl Strategy<Value = KStep> {
+    let runs = prop::collection::vec((0u64..400, 1u16..4), 1..4).prop_map(|mut v| {
+        v.sort();
+        let mut end = 0;
+        v.retain(|&(m, l)| {
+            let keep = m >= end;
+            if keep {
+                end = m + u64::from(l);
+            }
+            keep
+        });
+        v
+    });
+    prop_oneof![
+        6 => runs.clone().prop_map(KStep::Remap),
+        3 => (runs, 0usize..64, prop_oneof![Just(0usize), Just(4), Just(8)], 0usize..16)
+            .prop_map(|(r, at, keep, tear)| KStep::RemapCrash(r, at, keep, tear)),
+        1 => (0u8..2).prop_map(KStep::Fail),
+        1 => Just(KStep::Heal),
+        1 => any::<bool>().prop_map(KStep::Lands),
+    ]
+}
+
+impl Writer {
+    /// Loads `image` as a restarted kernel does and goes on from it.
+    fn restart(&mut self, image: Vec<u8>) -> Result<(), TestCaseError> {
+        self.disk.image = image;
+        self.disk.log.clear();
+        let got = load(&self.disk.image, &self.layout).ok_or_else(|| TestCaseError::fail("nothing loads"))?;
+        let state = (got.generation, got.table.clone(), got.alloc_next);
+        let i = self.tried.iter().rposition(|t| *t == state);
+        prop_assert!(
+            i.is_some_and(|i| i >= self.acked),
+            "restart loads generation {}, not a table tried since the acknowledged {}",
+            got.generation,
+            self.tried[self.acked].0
+        );
+        self.acked = i.unwrap();
+        self.table = got.table;
+        self.alloc_next = self.alloc_next.max(got.alloc_next);
+        self.slots = got.slots;
+        let mut buf = vec![0u8; BLOCK];
+        let seen = seen_generations(&mut self.disk, &self.layout, SECTORS, &mut buf);
+        self.generation = crate::discover::attempted_at_load(seen, got.generation, 0, false);
+        let table = self.table.clone();
+        if self.generation > got.generation {
+            self.commit(&table, Some(&[]));
+            self.disk.settle();
+        }
+        if self.slots.copies() < 2 {
+            self.commit(&table, Some(&[]));
+            self.disk.settle();
+        }
+        Ok(())
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: std::env::var("REPLAY_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256), ..ProptestConfig::default() })]
+
+    #[test]
+    fn real_crashes_and_kernel_restarts_never_lose_a_table(
+        n in prop_oneof![Just(0u64), Just(1000u64)],
+        steps in prop::collection::vec(kstep(), 1..30),
+    ) {
+        let mut w = Writer::new(n);
+        for s in steps {
+            match s {
+                KStep::Remap(runs) => {
+                    w.remap(&runs);
+                    w.disk.settle();
+                }
+                KStep::RemapCrash(runs, at, keep, tear) => {
+                    let base = w.disk.image.clone();
+                    let (acked_before, table_before) = (w.acked, w.table.clone());
+                    w.remap(&runs);
+                    let log = w.disk.log.clone();
+                    let at = at % (log.len() + 1);
+                    let mut image = crash(&base, &log, at, |i| if i % 2 == 0 { keep } else { 8 });
+                    if let (Some(Op::Durable(sector, data)), 1..=15) = (log.get(at), tear) {
+                        let o = *sector as usize * 512;
+                        if tear < 8 {
+                            image[o..o + tear * 512].copy_from_slice(&data[..tear * 512]);
+                        } else if tear > 8 {
+                            let s = tear - 8;
+                            image[o + s * 512..o + BLOCK].copy_from_slice(&data[s * 512..]);
+                        }
+                    }
+                    // A crash acknowledges nothing the commit did unless it
+                    // returned (`at` past the log).
+                    if at < log.len() {
+                        // The commit did not return: roll back its ack.
+                        (w.acked, w.table) = (acked_before, table_before);
+                    }
+                    let failing = std::mem::take(&mut w.disk.failing);
+                    w.restart(image)?;
+                    w.disk.failing = failing;
+                }
+                KStep::Fail(copy) => {
+                    let more = w.region_sectors(copy);
+                    w.disk.failing.extend(more);
+                }
+                KStep::Heal => w.disk.failing.clear(),
+                KStep::Lands(l) => w.disk.failed_lands = l,
+            }
+        }
+    }
+}
+
+/// What the kernel's constructor loads through `io` (discovery, then the
+/// chosen copy's checkpoint and chain), and what it must go above.
+fn kernel_open(io: &mut impl MetaIo, layout: &SpareLayout) -> Option<(State, Slots, Seen)> {
+    let fp = Fingerprint { main_sectors: 1 << 20, main_logical_block_size: 512, block_bytes: 512 };
+    let mut buf = vec![0u8; BLOCK];
+    let Discovery::Load { copy, slot, sb, tail, slots, .. } = discover(io, SECTORS, &fp, false, &mut buf) else {
+        return None;
+    };
+    let mut checkpoint = vec![];
+    if read_slot(io, layout, copy, slot, &mut buf, |e| checkpoint.push(e)) != CopyState::Valid(sb) {
+        return None;
+    }
+    let mut runs = vec![Extent::default(); RECORDS_PER_BLOCK];
+    let (chain, table) =
+        apply_journal::<Vec<Extent>>(io, layout, copy, &sb, &checkpoint, tail.blocks, &mut runs, &mut buf);
+    if (chain.generation, chain.blocks) != (tail.generation, tail.blocks) {
+        return None;
+    }
+    let table = table.ok()?.unwrap_or(checkpoint);
+    let seen = seen_generations(io, layout, SECTORS, &mut buf);
+    Some(((chain.generation, table, chain.alloc_next.unwrap_or(sb.alloc_next)), slots, seen))
+}
+
+#[derive(Clone, Debug)]
+enum T1Step {
+    Remap(Vec<(u64, u16)>),
+    Fail(u8),
+    Heal,
+    Lands(bool),
+}
+
+fn t1step() -> impl Strategy<Value = T1Step> {
+    prop_oneof![
+        5 => prop::collection::vec((0u64..400, 1u16..3), 1..3).prop_map(|mut v| {
+            v.sort();
+            v.dedup_by_key(|r| r.0);
+            let mut end = 0;
+            v.retain(|&(m, l)| { let k = m >= end; if k { end = m + u64::from(l); } k });
+            T1Step::Remap(v)
+        }),
+        1 => (0u8..2).prop_map(T1Step::Fail),
+        1 => Just(T1Step::Heal),
+        1 => any::<bool>().prop_map(T1Step::Lands),
+    ]
+}
+
+fn run_t1(w: &mut Writer, steps: &[T1Step]) {
+    for s in steps {
+        match s {
+            T1Step::Remap(r) => {
+                w.remap(r);
+                w.disk.settle();
+            }
+            T1Step::Fail(c) => {
+                let more = w.region_sectors(*c);
+                w.disk.failing.extend(more);
+            }
+            T1Step::Heal => w.disk.failing.clear(),
+            T1Step::Lands(l) => w.disk.failed_lands = *l,
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: std::env::var("REPLAY_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256), ..ProptestConfig::default() })]
+
+    /// A reload. T1 commits; T2 is constructed (some
+    /// metadata block perhaps unreadable to it then); T1 goes on
+    /// committing (failing regions, writes landing despite errors); then
+    /// T2's preresume: `slots_unchanged`, else a load. What T2 goes live
+    /// with must be T1's acknowledged table or one T1 tried after it, and
+    /// T2's own commits then never lose a table at any crash point.
+    #[test]
+    fn a_reload_beside_a_committing_table_goes_live_with_its_newest(
+        n in prop_oneof![Just(0u64), Just(1000u64)],
+        before in prop::collection::vec(t1step(), 0..14),
+        unreadable in prop::option::of(0usize..72),
+        after in prop::collection::vec(t1step(), 0..10),
+        t2_remaps in prop::collection::vec((400u64..800, 1u16..3), 1..5),
+    ) {
+        let mut w = Writer::new(n);
+        run_t1(&mut w, &before);
+        // T2's constructor.
+        let mut sectors = w.region_sectors(0);
+        sectors.extend(w.region_sectors(1));
+        let bad = unreadable.map(|i| sectors[i % sectors.len()]);
+        let opened = match bad {
+            Some(b) => kernel_open(&mut Unreadable(&mut w.disk, b), &w.layout),
+            None => kernel_open(&mut w.disk, &w.layout),
+        };
+        let Some((mut state, mut slots, seen)) = opened else { return Ok(()) };
+        let mut attempted = crate::discover::attempted_at_load(seen, state.0, 0, false);
+        let acked_before_t2 = w.acked;
+        run_t1(&mut w, &after);
+        // T2's preresume (T1 suspended for good).
+        let mut buf = vec![0u8; BLOCK];
+        w.disk.failing.clear();
+        if !slots_unchanged(&mut w.disk, &w.layout, &slots, &mut buf) {
+            let Some((s, sl, seen)) = kernel_open(&mut w.disk, &w.layout) else {
+                return Err(TestCaseError::fail("the reload loads nothing"));
+            };
+            prop_assert!(s.0 >= state.0, "went back");
+            attempted = crate::discover::attempted_at_load(seen, s.0, attempted, false);
+            (state, slots) = (s, sl);
+        }
+        let i = w.tried.iter().rposition(|t| *t == state);
+        prop_assert!(
+            i.is_some_and(|i| i >= w.acked),
+            "T2 goes live with generation {} ({} extents), T1 acknowledged generation {} ({} extents); T2 loaded {} at its constructor (T1's ack then {})",
+            state.0, state.1.len(), w.tried[w.acked].0, w.tried[w.acked].1.len(), state.0, w.tried[acked_before_t2].0
+        );
+        // T2 takes over the disk.
+        w.acked = i.unwrap();
+        w.table = state.1.clone();
+        w.alloc_next = w.alloc_next.max(state.2);
+        w.slots = slots;
+        w.generation = attempted;
+        w.disk.failed_lands = false;
+        if attempted > state.0 || w.slots.copies() < 2 {
+            let from = w.acked;
+            let t = w.table.clone();
+            w.commit(&t, Some(&[]));
+            w.replay_since(from);
+        }
+        for (m, l) in t2_remaps {
+            let from = w.acked;
+            w.remap(&[(m, l)]);
+            w.replay_since(from);
+        }
+        let got = load(&w.disk.image, &w.layout).unwrap();
+        prop_assert_eq!((got.generation, &got.table), (w.generation, &w.table));
     }
 }

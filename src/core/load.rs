@@ -165,12 +165,13 @@ pub fn read_journal(
 ) -> Chain {
     let first = ChainPlace { uuid: sb.uuid, copy, base: sb.generation, index: 0 };
     let Some(footprint) = footprint_of(layout, sb) else {
-        return read_chain(first, 0, buf, |_, _| Err(ReadFailed), each);
+        return read_chain(first, 0, sb.pool_blocks, buf, |_, _| Err(ReadFailed), each);
     };
     let capacity = u32::try_from(footprint.journal_blocks).unwrap_or(u32::MAX);
     read_chain(
         first,
         capacity,
+        sb.pool_blocks,
         buf,
         |index, b| io.read_block(journal_sector(layout, copy, &footprint, u64::from(index)), b),
         each,
@@ -299,20 +300,30 @@ impl<T: ExtentStore> Gather<T> {
 /// checkpoint in one pass. The one routine that applies a chain: the
 /// kernel's load, the tool and the hostile-spare reference all use it.
 /// Returns the chain as read (its generation and cursor are the copy's)
-/// and the table, `None` when the chain is empty. `runs` is scratch for one
-/// block's records ([`RECORDS_PER_BLOCK`]).
+/// and the table, `None` when the chain is empty. It applies at most
+/// `limit` blocks: the chain discovery saw (a live table's commits may
+/// append more meanwhile, as `dmsetup reload` constructs a table beside a
+/// live one; its preresume then sees them and loads again). `runs` is
+/// scratch for one block's records ([`RECORDS_PER_BLOCK`]).
+#[allow(clippy::too_many_arguments)]
 pub fn apply_journal<T: ExtentStore>(
     io: &mut impl MetaIo,
     layout: &SpareLayout,
     copy: u8,
     sb: &Superblock,
     checkpoint: &[Extent],
+    limit: u32,
     runs: &mut [Extent],
     buf: &mut [u8],
 ) -> (Chain, Result<Option<T>, ApplyError>) {
     let mut gather = Gather::<T>::default();
     let mut failed = None;
+    let mut read = 0u32;
     let chain = read_journal(io, layout, copy, sb, buf, |head, block| {
+        if read >= limit {
+            return false;
+        }
+        read += 1;
         let mut n = 0;
         for (slot, r) in runs.iter_mut().zip(records(block, head)) {
             *slot = r;

@@ -224,9 +224,11 @@ impl Metadata {
     }
 
     /// Applies the journal chain on the checkpoint `sb` (region `copy`) to
-    /// its `extents` (core's `load::apply_journal`, as the tool does). The
-    /// chain must be the one discovery saw (`tail`). Returns the table and
-    /// its superblock (the chain's generation and cursor).
+    /// its `extents` (core's `load::apply_journal`, as the tool does): the
+    /// chain discovery saw (`tail`), whose first `tail.blocks` blocks must
+    /// still be there (a live table's commits may have appended more since,
+    /// which this table's preresume sees). Returns the table and its
+    /// superblock (the chain's generation and cursor).
     #[allow(clippy::too_many_arguments)]
     fn apply_chain(
         spare: &DmDev,
@@ -242,8 +244,16 @@ impl Metadata {
             return Ok((extents, *sb));
         }
         let mut runs = KVec::from_elem(Extent::default(), RECORDS_PER_BLOCK, GFP_KERNEL).map_err(no_table)?;
-        let (chain, table) =
-            apply_journal::<VVec<Extent>>(&mut SpareIo::new(spare, buf), layout, copy, sb, &extents, &mut runs, block);
+        let (chain, table) = apply_journal::<VVec<Extent>>(
+            &mut SpareIo::new(spare, buf),
+            layout,
+            copy,
+            sb,
+            &extents,
+            tail.blocks,
+            &mut runs,
+            block,
+        );
         let table = match table {
             Ok(table) => table,
             Err(ApplyError::NoMemory) => return Err(no_table(())),

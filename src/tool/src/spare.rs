@@ -114,7 +114,7 @@ impl Spare {
                         // The journal chain, applied as the kernel loads.
                         let mut runs = vec![Extent::default(); RECORDS_PER_BLOCK];
                         let (chain, table) =
-                            apply_journal::<Vec<Extent>>(self, layout, c, &sb, &extents, &mut runs, &mut buf);
+                            apply_journal::<Vec<Extent>>(self, layout, c, &sb, &extents, u32::MAX, &mut runs, &mut buf);
                         match table {
                             Ok(table) => {
                                 if let Some(t) = table {

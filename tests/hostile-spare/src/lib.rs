@@ -583,8 +583,16 @@ pub fn predict(img: &[u8], main_sectors: u64) -> Outcome {
             // The copy's journal chain, applied as the kernel's load does
             // (format version 3: a commit of one change appends a block).
             let mut runs = vec![Extent::default(); RECORDS_PER_BLOCK];
-            let (chain, table) =
-                apply_journal::<Vec<Extent>>(&mut Image(img), &layout, copy, &sb, &extents, &mut runs, &mut buf);
+            let (chain, table) = apply_journal::<Vec<Extent>>(
+                &mut Image(img),
+                &layout,
+                copy,
+                &sb,
+                &extents,
+                tail.blocks,
+                &mut runs,
+                &mut buf,
+            );
             match table {
                 Ok(_) if chain.generation != tail.generation || chain.blocks != tail.blocks => {
                     return Outcome::Refused("Spare metadata changed while it was being loaded".into());

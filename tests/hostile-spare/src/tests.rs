@@ -159,3 +159,48 @@ fn mutants_of_a_grown_spare() {
         .count();
     assert!((100..900).contains(&loaded), "{loaded} of 1000 loaded");
 }
+
+/// A journal block's allocator cursor is bounded by the pool as a
+/// superblock's is (`Superblock::decode`), since a chain's records are
+/// checked only against that cursor. Without it (review of journal-v3,
+/// fails without `read_chain`'s `cursor_max`), a well-checksummed block
+/// with `alloc_next` past the pool loads a table whose extents map main
+/// blocks past the pool's end (here past the spare's end; on a version-1
+/// layout, onto region B's metadata right after the pool). Version 2 could
+/// not load such a table: every extent ended below a superblock's cursor,
+/// itself at most `pool_blocks`.
+#[test]
+fn a_journal_cursor_past_the_pool_ends_the_chain() {
+    let mut img = base(3);
+    let layout = SpareLayout::new(4096, 512).unwrap();
+    let t = targets(&img).unwrap();
+    let mut buf = vec![0u8; BLOCK];
+    let found = read_copies(&mut Image(&img), &layout, &mut buf);
+    let (c, s) = found.newest().unwrap();
+    let CopyState::Valid(sb) = found.states[usize::from(c)][usize::from(s)] else { panic!() };
+    let chain = read_journal(&mut Image(&img), &layout, c, &sb, &mut buf, |_, _| true);
+    let fp = footprint_of(&layout, &sb).unwrap();
+    // The next block of that chain, as a writer would encode it, but with a
+    // run on pool block `pool_blocks` and the cursor just past it.
+    let past = layout.pool_blocks;
+    let run = Extent { main: 900, spare: past as u32, len: 1, state: ExtentState::Ok };
+    let place = dm_remap_core::journal::ChainPlace { uuid: sb.uuid, copy: c, base: sb.generation, index: chain.blocks };
+    let mut block = vec![0u8; BLOCK];
+    dm_remap_core::journal::encode_journal_block(&mut block, &place, chain.generation + 1, past + 1, &[run]).unwrap();
+    let at = (journal_sector(&layout, c, &fp, u64::from(chain.blocks)) * 512) as usize;
+    img[at..at + BLOCK].copy_from_slice(&block);
+    let _ = t;
+    match predict(&img, MAIN_SECTORS) {
+        Outcome::Loaded { formatted: false, extents, layout } => {
+            let off = route(&extents, &layout, 900);
+            let pool_end = (layout.pool_start + layout.pool_blocks * layout.block_sectors()) * 512;
+            assert!(
+                off.is_none_or(|o| o < pool_end),
+                "main block 900 routes to spare byte {off:?}, past the pool's end {pool_end} (image {} bytes)",
+                img.len()
+            );
+        }
+        Outcome::Refused(_) => {}
+        other => panic!("{other:?}"),
+    }
+}
