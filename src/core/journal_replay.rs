@@ -340,20 +340,26 @@ enum Step {
     Reload,
 }
 
+/// A change: fewer than `count` runs of fewer than `len` blocks in main
+/// blocks 0..400, sorted, without overlap.
+fn disjoint_runs(len: u16, count: usize) -> impl Strategy<Value = Vec<(u64, u16)>> {
+    prop::collection::vec((0u64..400, 1u16..len), 1..count).prop_map(|mut v| {
+        v.sort();
+        let mut end = 0;
+        v.retain(|&(m, l)| {
+            let keep = m >= end;
+            if keep {
+                end = m + u64::from(l);
+            }
+            keep
+        });
+        v
+    })
+}
+
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        6 => prop::collection::vec((0u64..400, 1u16..4), 1..4).prop_map(|mut v| {
-            v.sort();
-            let mut end = 0;
-            v.retain(|&(m, l)| {
-                let keep = m >= end;
-                if keep {
-                    end = m + u64::from(l);
-                }
-                keep
-            });
-            Step::Remap(v)
-        }),
+        6 => disjoint_runs(4, 4).prop_map(Step::Remap),
         1 => (0u8..2).prop_map(Step::Fail),
         1 => Just(Step::Heal),
         1 => Just(Step::Reload),
@@ -601,21 +607,9 @@ enum KStep {
 }
 
 fn kstep() -> impl Strategy<Value = KStep> {
-    let runs = prop::collection::vec((0u64..400, 1u16..4), 1..4).prop_map(|mut v| {
-        v.sort();
-        let mut end = 0;
-        v.retain(|&(m, l)| {
-            let keep = m >= end;
-            if keep {
-                end = m + u64::from(l);
-            }
-            keep
-        });
-        v
-    });
     prop_oneof![
-        6 => runs.clone().prop_map(KStep::Remap),
-        3 => (runs, 0usize..64, prop_oneof![Just(0usize), Just(4), Just(8)], 0usize..16)
+        6 => disjoint_runs(4, 4).prop_map(KStep::Remap),
+        3 => (disjoint_runs(4, 4), 0usize..64, prop_oneof![Just(0usize), Just(4), Just(8)], 0usize..16)
             .prop_map(|(r, at, keep, tear)| KStep::RemapCrash(r, at, keep, tear)),
         1 => (0u8..2).prop_map(KStep::Fail),
         1 => Just(KStep::Heal),
@@ -742,13 +736,7 @@ enum T1Step {
 
 fn t1step() -> impl Strategy<Value = T1Step> {
     prop_oneof![
-        5 => prop::collection::vec((0u64..400, 1u16..3), 1..3).prop_map(|mut v| {
-            v.sort();
-            v.dedup_by_key(|r| r.0);
-            let mut end = 0;
-            v.retain(|&(m, l)| { let k = m >= end; if k { end = m + u64::from(l); } k });
-            T1Step::Remap(v)
-        }),
+        5 => disjoint_runs(3, 3).prop_map(T1Step::Remap),
         1 => (0u8..2).prop_map(T1Step::Fail),
         1 => Just(T1Step::Heal),
         1 => any::<bool>().prop_map(T1Step::Lands),
