@@ -11,7 +11,7 @@
 
 use super::format::{FormatError, Superblock, BLOCK, FORMAT_VERSION_1, MAX_GENERATION};
 use super::geometry::{region_b_candidates, valid_block_size, SpareLayout, META_BLOCK_SECTORS};
-use super::journal::{decode_journal_block, ChainPlace};
+use super::journal::{chain_next, ChainPlace};
 use super::load::{classify_block, newest, read_slot, read_tail, read_tails, CopyFault, CopyState, MetaIo, Tail};
 use super::slots::{footprint_of, journal_sector, Footprint, Slot, Slots};
 
@@ -365,7 +365,7 @@ fn chain_goes_on(
         return true;
     }
     let place = ChainPlace { uuid: sb.uuid, copy, base: sb.generation, index: chain };
-    decode_journal_block(buf, &place).is_ok_and(|h| h.generation > generation)
+    chain_next(buf, &place, generation, sb.pool_blocks).is_ok()
 }
 
 /// How far above what it can read a commit goes when a superblock of the

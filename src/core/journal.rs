@@ -212,6 +212,25 @@ pub struct Chain {
     pub end: ChainEnd,
 }
 
+/// The head of `block` when it is a chain's block at `place` after one of
+/// generation `previous`: it decodes at that place, with a generation
+/// above `previous` and an allocator's cursor of at most `cursor_max` (see
+/// [`read_chain`]). The one rule of what continues a chain: loads and a
+/// reload's check of the spare use it alike.
+pub fn chain_next(
+    block: &[u8],
+    place: &ChainPlace,
+    previous: u64,
+    cursor_max: u64,
+) -> Result<JournalHead, FormatError> {
+    let head = decode_journal_block(block, place)?;
+    if head.generation > previous && head.alloc_next <= cursor_max {
+        Ok(head)
+    } else {
+        Err(FormatError::BadField)
+    }
+}
+
 /// Reads the chain of journal blocks on a checkpoint, from the place
 /// `first` (index 0), in a journal area of `capacity` blocks:
 /// `read(index, buf)` reads block `index` of the area into `buf` (4096
@@ -236,12 +255,8 @@ pub fn read_chain<E>(
             chain.end = ChainEnd::ReadFailed;
             return chain;
         }
-        let head = match decode_journal_block(buf, &place) {
-            Ok(h) if h.generation > chain.generation && h.alloc_next <= cursor_max => h,
-            Ok(_) => {
-                chain.end = ChainEnd::NotNext(FormatError::BadField);
-                return chain;
-            }
+        let head = match chain_next(buf, &place, chain.generation, cursor_max) {
+            Ok(h) => h,
             Err(e) => {
                 chain.end = ChainEnd::NotNext(e);
                 return chain;

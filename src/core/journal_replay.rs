@@ -11,7 +11,7 @@ use crate::extent::Extent;
 use crate::format::{Superblock, BLOCK, FORMAT_VERSION_3};
 use crate::geometry::SpareLayout;
 use crate::journal::RECORDS_PER_BLOCK;
-use crate::load::{applied, apply_journal, read_slot, CopyState, MetaIo, ReadFailed};
+use crate::load::{applied, apply_journal, read_slot, CopyState, MetaIo, ReadFailed, Tail};
 use crate::slots::{entry_sector, footprint_of, journal_sector, superblock_sector, Slot, Slots};
 use proptest::prelude::*;
 
@@ -617,6 +617,20 @@ fn kstep() -> impl Strategy<Value = KStep> {
     ]
 }
 
+/// Lands part of the write `op` (the one a crash interrupted) on `image`:
+/// nothing when `tear` is 0 or 8, its first `tear` sectors for 1..7, its
+/// last `16 - tear` for 9..15.
+fn tear_into(image: &mut [u8], op: Option<&Op>, tear: usize) {
+    let Some(Op::Durable(sector, data) | Op::Write(sector, data)) = op else { return };
+    let o = *sector as usize * 512;
+    if (1..8).contains(&tear) {
+        image[o..o + tear * 512].copy_from_slice(&data[..tear * 512]);
+    } else if (9..16).contains(&tear) {
+        let s = tear - 8;
+        image[o + s * 512..o + BLOCK].copy_from_slice(&data[s * 512..]);
+    }
+}
+
 impl Writer {
     /// Loads `image` as a restarted kernel does and goes on from it.
     fn restart(&mut self, image: Vec<u8>) -> Result<(), TestCaseError> {
@@ -673,15 +687,7 @@ proptest! {
                     let log = w.disk.log.clone();
                     let at = at % (log.len() + 1);
                     let mut image = crash(&base, &log, at, |i| if i % 2 == 0 { keep } else { 8 });
-                    if let (Some(Op::Durable(sector, data)), 1..=15) = (log.get(at), tear) {
-                        let o = *sector as usize * 512;
-                        if tear < 8 {
-                            image[o..o + tear * 512].copy_from_slice(&data[..tear * 512]);
-                        } else if tear > 8 {
-                            let s = tear - 8;
-                            image[o + s * 512..o + BLOCK].copy_from_slice(&data[s * 512..]);
-                        }
-                    }
+                    tear_into(&mut image, log.get(at).filter(|op| matches!(op, Op::Durable(..))), tear);
                     // A crash acknowledges nothing the commit did unless it
                     // returned (`at` past the log).
                     if at < log.len() {
@@ -724,6 +730,99 @@ fn kernel_open(io: &mut impl MetaIo, layout: &SpareLayout) -> Option<(State, Slo
     let table = table.ok()?.unwrap_or(checkpoint);
     let seen = seen_generations(io, layout, SECTORS, &mut buf);
     Some(((chain.generation, table, chain.alloc_next.unwrap_or(sb.alloc_next)), slots, seen))
+}
+
+/// What a reload's constructor applies after discovery saw `tail` on the
+/// copy `sb` (region `copy`) whose checkpoint holds `checkpoint`: the
+/// chain's first `tail.blocks` blocks, as the kernel's `apply_chain`;
+/// `None` when it refuses the spare (the chain changed under it).
+fn constructor_chain(
+    io: &mut impl MetaIo,
+    layout: &SpareLayout,
+    copy: u8,
+    sb: &Superblock,
+    tail: &Tail,
+    checkpoint: Vec<Extent>,
+) -> Result<Option<State>, TestCaseError> {
+    if tail.blocks == 0 {
+        return Ok(Some((sb.generation, checkpoint, sb.alloc_next)));
+    }
+    let mut buf = vec![0u8; BLOCK];
+    let mut runs = vec![Extent::default(); RECORDS_PER_BLOCK];
+    let (chain, table) =
+        apply_journal::<Vec<Extent>>(io, layout, copy, sb, &checkpoint, tail.blocks, &mut runs, &mut buf);
+    let table = table.map_err(|e| TestCaseError::fail(format!("the chain does not apply: {e:?}")))?;
+    if (chain.generation, chain.blocks) != (tail.generation, tail.blocks) {
+        return Ok(None);
+    }
+    Ok(Some((chain.generation, table.unwrap_or(checkpoint), chain.alloc_next.unwrap_or(sb.alloc_next))))
+}
+
+impl Writer {
+    /// The `i`th sector (modulo their number) of the two regions.
+    fn metadata_sector(&self, i: usize) -> u64 {
+        let mut sectors = self.region_sectors(0);
+        sectors.extend(self.region_sectors(1));
+        sectors[i % sectors.len()]
+    }
+}
+
+/// A reload's preresume (the old table suspended for good): when a slot
+/// or chain changed since the constructor loaded `state`, a load again.
+/// What goes live must be the acknowledged table or one tried after it.
+fn preresume(w: &mut Writer, state: State, slots: Slots, attempted: u64) -> Result<(State, Slots, u64), TestCaseError> {
+    let mut buf = vec![0u8; BLOCK];
+    let (mut state, mut slots, mut attempted) = (state, slots, attempted);
+    if !slots_unchanged(&mut w.disk, &w.layout, &slots, &mut buf) {
+        let Some((s, sl, seen)) = kernel_open(&mut w.disk, &w.layout) else {
+            return Err(TestCaseError::fail("the reload loads nothing"));
+        };
+        prop_assert!(s.0 >= state.0, "went back");
+        attempted = crate::discover::attempted_at_load(seen, s.0, attempted, false);
+        (state, slots) = (s, sl);
+    }
+    let live = w.tried.iter().rposition(|t| *t == state);
+    prop_assert!(
+        live.is_some_and(|i| i >= w.acked),
+        "the new table goes live with generation {} ({} extents), the old one acknowledged generation {} ({} extents)",
+        state.0,
+        state.1.len(),
+        w.tried[w.acked].0,
+        w.tried[w.acked].1.len()
+    );
+    Ok((state, slots, attempted))
+}
+
+/// The reloaded table takes over the disk (what `preresume` let live),
+/// commits again when its load saw something newer or one region behind,
+/// then remaps `remaps`: no crash point of its commits loses a table.
+fn goes_live(
+    w: &mut Writer,
+    state: State,
+    slots: Slots,
+    attempted: u64,
+    remaps: &[(u64, u16)],
+) -> Result<(), TestCaseError> {
+    w.acked = w.tried.iter().rposition(|t| *t == state).unwrap_or(w.acked);
+    w.table = state.1.clone();
+    w.alloc_next = w.alloc_next.max(state.2);
+    w.slots = slots;
+    w.generation = attempted;
+    w.disk.failed_lands = false;
+    if attempted > state.0 || w.slots.copies() < 2 {
+        let from = w.acked;
+        let t = w.table.clone();
+        w.commit(&t, Some(&[]));
+        w.replay_since(from);
+    }
+    for &(m, l) in remaps {
+        let from = w.acked;
+        w.remap(&[(m, l)]);
+        w.replay_since(from);
+    }
+    let got = load(&w.disk.image, &w.layout).unwrap();
+    prop_assert_eq!((got.generation, &got.table), (w.generation, &w.table));
+    Ok(())
 }
 
 #[derive(Clone, Debug)]
@@ -780,53 +879,134 @@ proptest! {
         let mut w = Writer::new(n);
         run_t1(&mut w, &before);
         // T2's constructor.
-        let mut sectors = w.region_sectors(0);
-        sectors.extend(w.region_sectors(1));
-        let bad = unreadable.map(|i| sectors[i % sectors.len()]);
+        let bad = unreadable.map(|i| w.metadata_sector(i));
         let opened = match bad {
             Some(b) => kernel_open(&mut Unreadable(&mut w.disk, b), &w.layout),
             None => kernel_open(&mut w.disk, &w.layout),
         };
-        let Some((mut state, mut slots, seen)) = opened else { return Ok(()) };
-        let mut attempted = crate::discover::attempted_at_load(seen, state.0, 0, false);
-        let acked_before_t2 = w.acked;
+        let Some((state, slots, seen)) = opened else { return Ok(()) };
+        let attempted = crate::discover::attempted_at_load(seen, state.0, 0, false);
         run_t1(&mut w, &after);
         // T2's preresume (T1 suspended for good).
-        let mut buf = vec![0u8; BLOCK];
         w.disk.failing.clear();
-        if !slots_unchanged(&mut w.disk, &w.layout, &slots, &mut buf) {
-            let Some((s, sl, seen)) = kernel_open(&mut w.disk, &w.layout) else {
-                return Err(TestCaseError::fail("the reload loads nothing"));
-            };
-            prop_assert!(s.0 >= state.0, "went back");
-            attempted = crate::discover::attempted_at_load(seen, s.0, attempted, false);
-            (state, slots) = (s, sl);
-        }
-        let i = w.tried.iter().rposition(|t| *t == state);
-        prop_assert!(
-            i.is_some_and(|i| i >= w.acked),
-            "T2 goes live with generation {} ({} extents), T1 acknowledged generation {} ({} extents); T2 loaded {} at its constructor (T1's ack then {})",
-            state.0, state.1.len(), w.tried[w.acked].0, w.tried[w.acked].1.len(), state.0, w.tried[acked_before_t2].0
-        );
-        // T2 takes over the disk.
-        w.acked = i.unwrap();
-        w.table = state.1.clone();
-        w.alloc_next = w.alloc_next.max(state.2);
-        w.slots = slots;
-        w.generation = attempted;
-        w.disk.failed_lands = false;
-        if attempted > state.0 || w.slots.copies() < 2 {
-            let from = w.acked;
-            let t = w.table.clone();
-            w.commit(&t, Some(&[]));
-            w.replay_since(from);
-        }
-        for (m, l) in t2_remaps {
-            let from = w.acked;
-            w.remap(&[(m, l)]);
-            w.replay_since(from);
-        }
-        let got = load(&w.disk.image, &w.layout).unwrap();
-        prop_assert_eq!((got.generation, &got.table), (w.generation, &w.table));
+        let (state, slots, attempted) = preresume(&mut w, state, slots, attempted)?;
+        goes_live(&mut w, state, slots, attempted, &t2_remaps)?;
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: std::env::var("REPLAY_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64), ..ProptestConfig::default() })]
+
+    /// Review of 4772914: T1 commits *inside* T2's constructor: between discovery
+    /// and the checkpoint's read (`mid1`), between that and the chain's
+    /// read (`mid2`), and after (`after`), then T2's preresume. T2's
+    /// constructor either refuses or loads exactly what discovery saw (a
+    /// table T1 tried); what goes live is T1's acknowledged or newer.
+    #[test]
+    fn commits_inside_a_reloads_constructor(
+        n in prop_oneof![Just(0u64), Just(1000u64)],
+        before in prop::collection::vec(t1step(), 0..14),
+        unreadable in prop::option::of(0usize..72),
+        mid1 in prop::collection::vec(t1step(), 0..10),
+        mid2 in prop::collection::vec(t1step(), 0..10),
+        after in prop::collection::vec(t1step(), 0..6),
+        t2_remaps in prop::collection::vec((400u64..800, 1u16..3), 1..4),
+    ) {
+        let fp = Fingerprint { main_sectors: 1 << 20, main_logical_block_size: 512, block_bytes: 512 };
+        let mut w = Writer::new(n);
+        run_t1(&mut w, &before);
+        let bad = unreadable.map(|i| w.metadata_sector(i));
+        let mut buf = vec![0u8; BLOCK];
+        let d = match bad {
+            Some(b) => discover(&mut Unreadable(&mut w.disk, b), SECTORS, &fp, false, &mut buf),
+            None => discover(&mut w.disk, SECTORS, &fp, false, &mut buf),
+        };
+        let Discovery::Load { copy, slot, sb, tail, slots, .. } = d else { return Ok(()) };
+        run_t1(&mut w, &mid1);
+        let mut checkpoint = vec![];
+        if read_slot(&mut w.disk, &w.layout, copy, slot, &mut buf, |e| checkpoint.push(e)) != CopyState::Valid(sb) {
+            return Ok(());
+        }
+        run_t1(&mut w, &mid2);
+        let Some(state) = constructor_chain(&mut w.disk, &w.layout, copy, &sb, &tail, checkpoint)? else {
+            return Ok(());
+        };
+        prop_assert!(w.tried.contains(&state), "the constructor loads a table nobody tried: generation {}", state.0);
+        let seen = seen_generations(&mut w.disk, &w.layout, SECTORS, &mut buf);
+        let attempted = crate::discover::attempted_at_load(seen, state.0, 0, false);
+        run_t1(&mut w, &after);
+        w.disk.failing.clear();
+        let (state, slots, attempted) = preresume(&mut w, state, slots, attempted)?;
+        goes_live(&mut w, state, slots, attempted, &t2_remaps)?;
+    }
+
+    /// Review of 4772914: T2's discovery reads while T1's commit is in flight (any
+    /// prefix of its writes, the next one torn), then T1's writes land and
+    /// T1 goes on; T2's constructor reads the chain (limited to what
+    /// discovery saw) and its preresume decides.
+    #[test]
+    fn discovery_beside_an_in_flight_commit(
+        n in prop_oneof![Just(0u64), Just(1000u64)],
+        before in prop::collection::vec(t1step(), 0..14),
+        runs in disjoint_runs(3, 3),
+        at in 0usize..64,
+        tear in 0usize..16,
+        mid in prop::collection::vec(t1step(), 0..6),
+    ) {
+        let fp = Fingerprint { main_sectors: 1 << 20, main_logical_block_size: 512, block_bytes: 512 };
+        let mut w = Writer::new(n);
+        run_t1(&mut w, &before);
+        let base = w.disk.image.clone();
+        w.remap(&runs);
+        let log = w.disk.log.clone();
+        let at = at % (log.len() + 1);
+        let mut image = crash(&base, &log, at, |_| 8);
+        tear_into(&mut image, log.get(at), tear);
+        let mut buf = vec![0u8; BLOCK];
+        let d = discover(&mut Disk::of(image), SECTORS, &fp, false, &mut buf);
+        w.disk.settle();
+        let Discovery::Load { copy, slot, sb, tail, slots, .. } = d else { return Ok(()) };
+        run_t1(&mut w, &mid);
+        let mut checkpoint = vec![];
+        if read_slot(&mut w.disk, &w.layout, copy, slot, &mut buf, |e| checkpoint.push(e)) != CopyState::Valid(sb) {
+            return Ok(());
+        }
+        let Some(state) = constructor_chain(&mut w.disk, &w.layout, copy, &sb, &tail, checkpoint)? else {
+            return Ok(());
+        };
+        prop_assert!(w.tried.contains(&state), "the constructor loads a table nobody tried: generation {}", state.0);
+        w.disk.failing.clear();
+        preresume(&mut w, state, slots, 0)?;
+    }
+}
+
+/// Discovery's chain ends at a block whose cursor passes the pool
+/// (`read_chain`'s `cursor_max`), and so does the preresume's view
+/// (`slots_unchanged`, `chain_goes_on`): both use `journal::chain_next`.
+/// When `chain_goes_on` read that block as the chain going on (review of
+/// 4772914; fails without `chain_next` there), a spare nobody changed
+/// never counted as unchanged, so every resume of a table on it loaded
+/// the table again ("metadata changed since generation ... was loaded").
+#[test]
+fn a_block_past_the_pool_is_not_a_change() {
+    let fp = Fingerprint { main_sectors: 1 << 20, main_logical_block_size: 512, block_bytes: 512 };
+    let mut w = Writer::new(1000);
+    w.remap(&[(3, 1)]);
+    w.disk.settle();
+    let Slot::Holds { footprint, base, chain, generation } = w.slots.slots[0][0] else { panic!() };
+    // Region A's next chain place: a well-formed block but for its cursor.
+    let s = Superblock { spare_sectors: SECTORS, ..sb(&w.layout, base, 0) };
+    let place = crate::journal::ChainPlace { uuid: s.uuid, copy: 0, base, index: chain };
+    let mut block = vec![0u8; BLOCK];
+    let run = Extent { main: 900, spare: 1, len: 1, state: Default::default() };
+    crate::journal::encode_journal_block(&mut block, &place, generation + 1, w.layout.pool_blocks + 1, &[run]).unwrap();
+    let at = journal_sector(&w.layout, 0, &footprint, u64::from(chain)) as usize * 512;
+    w.disk.image[at..at + BLOCK].copy_from_slice(&block);
+    let mut buf = vec![0u8; BLOCK];
+    let Discovery::Load { tail, slots, .. } = discover(&mut w.disk, SECTORS, &fp, false, &mut buf) else { panic!() };
+    assert_eq!((tail.generation, tail.blocks), (generation, chain), "the block past the pool ends the chain");
+    assert!(
+        slots_unchanged(&mut w.disk, &w.layout, &slots, &mut buf),
+        "a spare just discovered, unchanged since, counts as changed"
+    );
 }
