@@ -14,11 +14,22 @@
 //! a region that keeps failing costs its own slots only, and the other
 //! region keeps alternating between its two slots. A commit is
 //! acknowledged when at least one copy is complete.
+//!
+//! In format version 3 a commit whose change fits one journal block may
+//! instead *append* it to the chain of the region's newest copy (see
+//! `journal`): a cache flush (for the data the change points at), then the
+//! block with FUA, one write whatever the table's size. A region appends
+//! only when it holds the newest generation and nothing failed in it since
+//! its last full copy (see [`Slots::appendable`]); otherwise the commit
+//! writes it a full copy, a *fold*, as above.
 
 use super::extent::Extent;
-use super::format::{encode_entry_blocks, entry_blocks, EncodeError, FormatError, Superblock, BLOCK, FORMAT_VERSION};
+use super::format::{
+    encode_entry_blocks, entry_blocks, EncodeError, FormatError, Superblock, BLOCK, FORMAT_VERSION, FORMAT_VERSION_3,
+};
 use super::geometry::SpareLayout;
-use super::slots::{entry_sector, superblock_sector, Footprint, Slot, Slots, SLOTS};
+use super::journal::{encode_journal_block, runs_are_valid, ChainPlace, RECORDS_PER_BLOCK};
+use super::slots::{entry_sector, journal_sector, superblock_sector, Append, Footprint, Slot, Slots, SLOTS};
 
 /// Writes 4 KiB metadata blocks to a spare device or image.
 pub trait MetaWrite {
@@ -103,29 +114,109 @@ pub fn commit<W: MetaWrite>(
     extents: &[Extent],
     buf: &mut [u8],
 ) -> Committed<W::Error> {
-    let count = entry_blocks(extents.len() as u64);
+    commit_change(io, layout, slots, sb, FORMAT_VERSION, extents, None, buf)
+}
+
+/// Commits `extents`, the table after the change `change` (its runs, as a
+/// journal block states them; `None` when the change is not known), as
+/// generation `sb.generation` in format `version`: in each region an
+/// append of the change when the region can take one (format version 3, a
+/// change of at most one block), else a full copy, as [`commit`] writes.
+#[allow(clippy::too_many_arguments)]
+pub fn commit_change<W: MetaWrite>(
+    io: &mut W,
+    layout: &SpareLayout,
+    slots: &mut Slots,
+    sb: &Superblock,
+    version: u32,
+    extents: &[Extent],
+    change: Option<&[Extent]>,
+    buf: &mut [u8],
+) -> Committed<W::Error> {
+    let change = change.filter(|r| version >= FORMAT_VERSION_3 && r.len() <= RECORDS_PER_BLOCK && runs_are_valid(r));
     let mut results = [Err(CopyError::NoSafeSlot), Err(CopyError::NoSafeSlot)];
     clear_unwritten_version_1_blocks(io, layout, slots, buf);
+    // Planned before either region is written: once the first region holds
+    // this generation, the second no longer holds the newest.
+    let appends = [slots.plan_append(0), slots.plan_append(1)];
     for copy in slots.region_order() {
-        let Some((slot, footprint, destroyed)) = slots.plan(copy, FORMAT_VERSION, count, layout.region_meta_blocks())
-        else {
-            continue;
+        let c = usize::from(copy & 1);
+        let result = match (change, appends[c]) {
+            (Some(runs), Some(at)) => append(io, layout, slots, copy, &at, sb, runs, buf),
+            _ => fold(io, layout, slots, copy, sb, version, extents, buf),
         };
-        let region = &mut slots.slots[usize::from(copy & 1)];
-        for (s, gone) in region.iter_mut().zip(destroyed) {
-            if gone {
-                *s = Slot::Free;
-            }
-        }
-        let sb = Superblock { version: FORMAT_VERSION, copy, slot, extent_count: extents.len() as u64, ..*sb };
-        let result = write_slot(io, layout, &sb, &footprint, extents, buf);
-        if result.is_ok() {
-            region[usize::from(slot)] = Slot::Holds { generation: sb.generation, footprint };
-        }
-        results[usize::from(copy & 1)] = result;
+        slots.appendable[c] = result.is_ok() && version >= FORMAT_VERSION_3;
+        results[c] = result;
     }
     let [a, b] = results;
     Committed { a, b }
+}
+
+/// Writes a full copy of `extents` in format `version` into region `copy`,
+/// in the slot [`Slots::plan`] chooses.
+#[allow(clippy::too_many_arguments)]
+fn fold<W: MetaWrite>(
+    io: &mut W,
+    layout: &SpareLayout,
+    slots: &mut Slots,
+    copy: u8,
+    sb: &Superblock,
+    version: u32,
+    extents: &[Extent],
+    buf: &mut [u8],
+) -> Result<(), CopyError<W::Error>> {
+    let count = entry_blocks(extents.len() as u64);
+    let (slot, footprint, destroyed) =
+        slots.plan(copy, version, count, layout.region_meta_blocks()).ok_or(CopyError::NoSafeSlot)?;
+    let (Ok(journal_start), Ok(journal_blocks)) =
+        (u32::try_from(footprint.journal), u32::try_from(footprint.journal_blocks))
+    else {
+        return Err(CopyError::Format(FormatError::BadField));
+    };
+    let region = &mut slots.slots[usize::from(copy & 1)];
+    for (s, gone) in region.iter_mut().zip(destroyed) {
+        if gone {
+            *s = Slot::Free;
+        }
+    }
+    let sb =
+        Superblock { version, copy, slot, extent_count: extents.len() as u64, journal_start, journal_blocks, ..*sb };
+    write_slot(io, layout, &sb, &footprint, extents, buf)?;
+    region[usize::from(slot)] = Slot::holding(&sb, footprint);
+    Ok(())
+}
+
+/// Appends the journal block of generation `sb.generation` holding `runs`
+/// (valid, at most one block's) to region `copy` where `at` says: a flush
+/// (the data the runs point at must be durable first), then the block with
+/// FUA.
+#[allow(clippy::too_many_arguments)]
+fn append<W: MetaWrite>(
+    io: &mut W,
+    layout: &SpareLayout,
+    slots: &mut Slots,
+    copy: u8,
+    at: &Append,
+    sb: &Superblock,
+    runs: &[Extent],
+    buf: &mut [u8],
+) -> Result<(), CopyError<W::Error>> {
+    let place = ChainPlace { uuid: sb.uuid, copy, base: at.base, index: at.index };
+    encode_journal_block(buf, &place, sb.generation, sb.alloc_next, runs).map_err(CopyError::Format)?;
+    let region = &mut slots.slots[usize::from(copy & 1)];
+    if at.destroys_other {
+        region[usize::from(at.slot == 0)] = Slot::Free;
+    }
+    io.flush().map_err(CopyError::Write)?;
+    io.write_durable(journal_sector(layout, copy, &at.footprint, u64::from(at.index)), buf)
+        .map_err(CopyError::Write)?;
+    region[usize::from(at.slot)] = Slot::Holds {
+        generation: sb.generation,
+        footprint: at.footprint,
+        base: at.base,
+        chain: at.index.saturating_add(1),
+    };
+    Ok(())
 }
 
 /// Before a version-2 copy lands on a version-1 spare: zeroes, durably, the
@@ -137,7 +228,7 @@ pub fn commit<W: MetaWrite>(
 /// region, which fails too.
 fn clear_unwritten_version_1_blocks<W: MetaWrite>(io: &mut W, layout: &SpareLayout, slots: &Slots, buf: &mut [u8]) {
     for (copy, region) in (0u8..).zip(slots.slots.iter()) {
-        let empty_v1 = matches!(region[0], Slot::Holds { footprint, .. } if footprint == Footprint { superblock: 0, entries: 1, count: 0 });
+        let empty_v1 = matches!(region[0], Slot::Holds { footprint, .. } if footprint == Footprint { superblock: 0, entries: 1, count: 0, journal: 0, journal_blocks: 0 });
         if empty_v1 && region[1] == Slot::Free {
             buf.fill(0);
             let _ = io.write_durable(superblock_sector(layout, copy, 1), buf.get(..BLOCK).unwrap_or_default());
@@ -177,6 +268,7 @@ pub fn format<W: MetaWrite>(
         if !ok {
             // A region whose slot 1 is unknown is not trusted with a copy.
             slots.slots[copy] = [Slot::Free; 2];
+            slots.appendable[copy] = false;
             let r = if copy == 0 { &mut done.a } else { &mut done.b };
             *r = Err(CopyError::NoSafeSlot);
         }
@@ -190,7 +282,7 @@ pub(crate) mod tests {
     use crate::discover::{discover, Discovery, Fingerprint};
     use crate::extent::ExtentState;
     use crate::format::{encode_entries, BLOCK, FORMAT_VERSION_1};
-    use crate::load::{newest, read_slot, CopyState, MetaIo, ReadFailed};
+    use crate::load::{newest, read_slot, read_tails, CopyState, MetaIo, ReadFailed};
     use crate::slots::footprint_of;
     use proptest::prelude::*;
 
@@ -202,17 +294,25 @@ pub(crate) mod tests {
     }
 
     /// A spare image, every write made to it since the last `settle`, in
-    /// order, and the sectors whose writes fail (changing nothing).
+    /// order, and the sectors whose writes fail (changing nothing, or, when
+    /// `failed_lands`, landing all the same: an error reported after the
+    /// write reached the medium).
     #[derive(Clone)]
     pub(crate) struct Disk {
         pub(crate) image: Vec<u8>,
         pub(crate) log: Vec<Op>,
         pub(crate) failing: Vec<u64>,
+        pub(crate) failed_lands: bool,
     }
 
     impl Disk {
         pub(crate) fn new(sectors: u64) -> Self {
-            Self { image: vec![0; sectors as usize * 512], log: vec![], failing: vec![] }
+            Self::of(vec![0; sectors as usize * 512])
+        }
+
+        /// A disk holding `image`, no write failing.
+        pub(crate) fn of(image: Vec<u8>) -> Self {
+            Self { image, log: vec![], failing: vec![], failed_lands: false }
         }
 
         /// Everything written so far reaches the image.
@@ -225,22 +325,30 @@ pub(crate) mod tests {
     impl MetaWrite for Disk {
         type Error = ();
         fn write_block(&mut self, sector: u64, block: &[u8]) -> Result<(), ()> {
-            if self.failing.contains(&sector) {
-                return Err(());
+            let failed = self.failing.contains(&sector);
+            if !failed || self.failed_lands {
+                self.log.push(Op::Write(sector, block.to_vec()));
             }
-            self.log.push(Op::Write(sector, block.to_vec()));
-            Ok(())
+            if failed {
+                Err(())
+            } else {
+                Ok(())
+            }
         }
         fn flush(&mut self) -> Result<(), ()> {
             self.log.push(Op::Flush);
             Ok(())
         }
         fn write_durable(&mut self, sector: u64, block: &[u8]) -> Result<(), ()> {
-            if self.failing.contains(&sector) {
-                return Err(());
+            let failed = self.failing.contains(&sector);
+            if !failed || self.failed_lands {
+                self.log.push(Op::Durable(sector, block.to_vec()));
             }
-            self.log.push(Op::Durable(sector, block.to_vec()));
-            Ok(())
+            if failed {
+                Err(())
+            } else {
+                Ok(())
+            }
         }
     }
 
@@ -306,7 +414,7 @@ pub(crate) mod tests {
     /// What loads from `image`: the generation and extents of the newest
     /// valid copy.
     pub(crate) fn load(image: Vec<u8>, layout: &SpareLayout) -> Option<(u64, Vec<Extent>)> {
-        let mut disk = Disk { image, log: vec![], failing: vec![] };
+        let mut disk = Disk::of(image);
         let mut buf = vec![0u8; BLOCK];
         let mut states = [[CopyState::Missing; 2]; 2];
         let mut tables = [[vec![], vec![]], [vec![], vec![]]];
@@ -317,7 +425,7 @@ pub(crate) mod tests {
                     read_slot(&mut disk, layout, copy, slot, &mut buf, |e| t.push(e));
             }
         }
-        let (c, s) = newest(&states)?;
+        let (c, s) = newest(&states, &read_tails(&mut disk, layout, &states, &mut buf))?;
         let CopyState::Valid(sb) = states[c as usize][s as usize] else { unreachable!() };
         Some((sb.generation, tables[c as usize][s as usize].clone()))
     }
@@ -475,7 +583,7 @@ pub(crate) mod tests {
     /// 2^20 sectors), or `None` when it refuses or formats the spare.
     fn discovered(image: Vec<u8>, sectors: u64) -> Option<u64> {
         let fp = Fingerprint { main_sectors: 1 << 20, main_logical_block_size: 512, block_bytes: 512 };
-        let mut disk = Disk { image, log: vec![], failing: vec![] };
+        let mut disk = Disk::of(image);
         match discover(&mut disk, sectors, &fp, false, &mut vec![0u8; BLOCK]) {
             Discovery::Load { sb, .. } => Some(sb.generation),
             _ => None,
@@ -498,8 +606,7 @@ pub(crate) mod tests {
         let mut slots = Slots::default();
         for copy in 0..2u8 {
             if let CopyState::Valid(v) = read_slot(&mut disk, &layout, copy, 0, &mut buf, |_| ()) {
-                slots.slots[copy as usize][0] =
-                    Slot::Holds { generation: v.generation, footprint: footprint_of(&layout, &v).unwrap() };
+                slots.slots[copy as usize][0] = Slot::holding(&v, footprint_of(&layout, &v).unwrap());
             }
         }
         (disk, layout, slots)
@@ -551,8 +658,7 @@ pub(crate) mod tests {
             let mut buf = vec![0u8; BLOCK];
             for copy in 0..2u8 {
                 if let CopyState::Valid(v) = read_slot(&mut disk, &layout, copy, 0, &mut buf, |_| ()) {
-                    slots.slots[copy as usize][0] =
-                        Slot::Holds { generation: v.generation, footprint: footprint_of(&layout, &v).unwrap() };
+                    slots.slots[copy as usize][0] = Slot::holding(&v, footprint_of(&layout, &v).unwrap());
                 }
             }
             if b_failing {

@@ -11,8 +11,9 @@
 
 use super::format::{FormatError, Superblock, BLOCK, FORMAT_VERSION_1, MAX_GENERATION};
 use super::geometry::{region_b_candidates, valid_block_size, SpareLayout, META_BLOCK_SECTORS};
-use super::load::{classify_block, newest, read_slot, CopyFault, CopyState, MetaIo};
-use super::slots::{footprint_of, Slot, Slots};
+use super::journal::{chain_next, ChainPlace};
+use super::load::{classify_block, newest, read_slot, read_tail, read_tails, CopyFault, CopyState, MetaIo, Tail};
+use super::slots::{footprint_of, journal_sector, Footprint, Slot, Slots};
 
 /// The main device the metadata must belong to, and the remap block size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,10 +73,19 @@ impl Refusal {
 #[allow(clippy::large_enum_variant)] // built once per table load
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Discovery {
-    /// Load the copy in slot `slot` of region `copy` (its superblock is
-    /// `sb`, the spare laid out as `layout`). `states` is what every slot
-    /// holds, `slots` the same for the writer.
-    Load { copy: u8, slot: u8, sb: Superblock, layout: SpareLayout, states: [[CopyState; 2]; 2], slots: Slots },
+    /// Load the copy in slot `slot` of region `copy` (its checkpoint's
+    /// superblock is `sb`, its journal chain's tail `tail`, the spare laid
+    /// out as `layout`). `states` is what every slot holds, `slots` the
+    /// same for the writer.
+    Load {
+        copy: u8,
+        slot: u8,
+        sb: Superblock,
+        tail: Tail,
+        layout: SpareLayout,
+        states: [[CopyState; 2]; 2],
+        slots: Slots,
+    },
     /// Nothing to keep: format the spare as `layout`, with a generation
     /// above `highest` (the highest any superblock on the spare records).
     Format { layout: SpareLayout, highest: u64 },
@@ -237,20 +247,38 @@ pub fn find_layout(io: &mut impl MetaIo, spare_sectors: u64, buf: &mut [u8]) -> 
     }
 }
 
-/// Reads (and fully checks) every slot of a spare laid out as `layout`.
-pub fn read_states(io: &mut impl MetaIo, layout: &SpareLayout, buf: &mut [u8]) -> [[CopyState; 2]; 2] {
+/// What every slot of a spare holds: `[region][slot]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Copies {
+    /// Each slot's copy.
+    pub states: [[CopyState; 2]; 2],
+    /// The journal tail of each valid copy.
+    pub tails: [[Tail; 2]; 2],
+}
+
+impl Copies {
+    /// The newest valid copy (see [`newest`]).
+    pub fn newest(&self) -> Option<(u8, u8)> {
+        newest(&self.states, &self.tails)
+    }
+}
+
+/// Reads (and fully checks) every slot of a spare laid out as `layout`,
+/// and the journal chain of every valid copy.
+pub fn read_copies(io: &mut impl MetaIo, layout: &SpareLayout, buf: &mut [u8]) -> Copies {
     let mut states = [[CopyState::Missing; 2]; 2];
     for (copy, region) in (0u8..).zip(states.iter_mut()) {
         for (slot, state) in (0u8..).zip(region.iter_mut()) {
             *state = read_slot(io, layout, copy, slot, buf, |_| ());
         }
     }
+    let tails = read_tails(io, layout, &states, buf);
     // Version 1 never wrote slot 1's places: on a spare whose newest copy
     // is version 1, what is there is not a copy, whatever it holds. (The
     // first version-2 commit clears those places before it writes a copy,
     // so once a version-2 copy is the newest, foreign data there is
     // someone else's.)
-    let v1 = newest(&states).is_some_and(|(c, s)| {
+    let v1 = newest(&states, &tails).is_some_and(|(c, s)| {
         matches!(states[usize::from(c)][usize::from(s)], CopyState::Valid(sb) if sb.version == FORMAT_VERSION_1)
     });
     for region in states.iter_mut() {
@@ -258,17 +286,17 @@ pub fn read_states(io: &mut impl MetaIo, layout: &SpareLayout, buf: &mut [u8]) -
             region[1] = CopyState::Missing;
         }
     }
-    states
+    Copies { states, tails }
 }
 
-/// What the writer knows of each slot, from what [`read_states`] found.
-pub fn slots_of(layout: &SpareLayout, states: &[[CopyState; 2]; 2]) -> Slots {
+/// What the writer knows of each slot, from what [`read_copies`] found.
+pub fn slots_of(layout: &SpareLayout, copies: &Copies) -> Slots {
     let mut slots = Slots::default();
-    for (region, row) in slots.slots.iter_mut().zip(states.iter()) {
-        for (s, state) in region.iter_mut().zip(row.iter()) {
+    for ((region, row), tails) in slots.slots.iter_mut().zip(copies.states.iter()).zip(copies.tails.iter()) {
+        for ((s, state), tail) in region.iter_mut().zip(row.iter()).zip(tails.iter()) {
             if let CopyState::Valid(v) = state {
                 if let Some(footprint) = footprint_of(layout, v) {
-                    *s = Slot::Holds { generation: v.generation, footprint };
+                    *s = Slot::Holds { generation: tail.generation, footprint, base: v.generation, chain: tail.blocks };
                 }
             }
         }
@@ -277,9 +305,15 @@ pub fn slots_of(layout: &SpareLayout, states: &[[CopyState; 2]; 2]) -> Slots {
 }
 
 /// Whether every slot superblock of the spare still says what `slots`
-/// records (a copy of that generation, or no valid superblock where a slot
-/// is free): `false` when one cannot be read or has changed, for instance
-/// because another table of the device committed meanwhile.
+/// records (a copy whose checkpoint is of that generation and whose chain
+/// has no block past the known ones; where a slot is free, no valid
+/// superblock, or an older checkpoint whose chain ends no newer): `false` when
+/// one cannot be read or has changed, for instance because another table
+/// of the device committed meanwhile, or a failed commit of this one
+/// landed all the same. (A table loaded after this one folds before it
+/// appends, see [`Slots::appendable`]: its commits change a superblock. The
+/// live table this one was loaded beside appends to its own chains, even
+/// one this table could not load and holds free.)
 pub fn slots_unchanged(io: &mut impl MetaIo, layout: &SpareLayout, slots: &Slots, buf: &mut [u8]) -> bool {
     (0..2u8).all(|copy| {
         (0..2u8).all(|slot| {
@@ -289,13 +323,49 @@ pub fn slots_unchanged(io: &mut impl MetaIo, layout: &SpareLayout, slots: &Slots
             }
             let known = slots.slots[usize::from(copy)][usize::from(slot)];
             match (Superblock::decode(buf), known) {
-                (Ok(sb), Slot::Holds { generation, .. }) => sb.generation == generation,
-                (Ok(sb), Slot::Free) => sb.generation < slots.newest(),
+                (Ok(sb), Slot::Holds { generation, footprint, base, chain }) => {
+                    sb.generation == base && !chain_goes_on(io, layout, copy, &sb, &footprint, generation, chain, buf)
+                }
+                // A copy this table could not load (say an entry block
+                // failed to read) may still be another table's, which may
+                // have appended to it since: its chain must not go past the
+                // newest generation this table knows (one generation is
+                // one commit's, so a chain ending there is that commit).
+                (Ok(sb), Slot::Free) => {
+                    sb.generation < slots.newest() && {
+                        let tail = read_tail(io, layout, copy, &sb, buf);
+                        !tail.unread && tail.generation <= slots.newest()
+                    }
+                }
                 (Err(_), Slot::Holds { .. }) => false,
                 (Err(_), Slot::Free) => true,
             }
         })
     })
+}
+
+/// Whether the chain on the checkpoint `sb` in region `copy`, known to end
+/// at block `chain` with generation `generation`, has a block past that
+/// (or one that cannot be read).
+#[allow(clippy::too_many_arguments)]
+fn chain_goes_on(
+    io: &mut impl MetaIo,
+    layout: &SpareLayout,
+    copy: u8,
+    sb: &Superblock,
+    footprint: &Footprint,
+    generation: u64,
+    chain: u32,
+    buf: &mut [u8],
+) -> bool {
+    if u64::from(chain) >= footprint.journal_blocks {
+        return false;
+    }
+    if io.read_block(journal_sector(layout, copy, footprint, u64::from(chain)), buf).is_err() {
+        return true;
+    }
+    let place = ChainPlace { uuid: sb.uuid, copy, base: sb.generation, index: chain };
+    chain_next(buf, &place, generation, sb.pool_blocks).is_ok()
 }
 
 /// How far above what it can read a commit goes when a superblock of the
@@ -310,7 +380,8 @@ pub const UNREAD_MARGIN: u64 = 1 << 32;
 pub struct Seen {
     /// The highest generation of any superblock that decodes.
     pub highest: u64,
-    /// Whether one of the layout's four superblocks could not be read.
+    /// Whether one of the layout's four superblocks, or a block of the
+    /// journal chain on one, could not be read.
     pub unread: bool,
 }
 
@@ -337,8 +408,9 @@ pub fn attempted_at_load(seen: Seen, loaded: u64, before: u64, checked: bool) ->
     now.max(loaded).max(before)
 }
 
-/// The generations of the superblocks at the places `layout` gives and
-/// wherever region B could be.
+/// The generations of the superblocks (and of the journal chains on them)
+/// at the places `layout` gives, and of the superblocks wherever region B
+/// could be.
 pub fn seen_generations(io: &mut impl MetaIo, layout: &SpareLayout, spare_sectors: u64, buf: &mut [u8]) -> Seen {
     let mut seen = Seen { highest: survey(io, spare_sectors, &[layout.block_bytes], buf).highest, unread: false };
     for copy in 0..2u8 {
@@ -347,7 +419,10 @@ pub fn seen_generations(io: &mut impl MetaIo, layout: &SpareLayout, spare_sector
             if io.read_block(sector, buf).is_err() {
                 seen.unread = true;
             } else if let Ok(sb) = Superblock::decode(buf) {
-                seen.highest = seen.highest.max(sb.generation);
+                // A journal chain holds generations above its checkpoint's.
+                let tail = read_tail(io, layout, copy, &sb, buf);
+                seen.highest = seen.highest.max(sb.generation).max(tail.generation);
+                seen.unread |= tail.unread;
             }
         }
     }
@@ -405,7 +480,8 @@ pub fn discover(
         Some(Err(sb)) => return refuse(Refusal::SpareShrank(sb)),
         None => return refuse(Refusal::Damaged { states: [[CopyState::Damaged(CopyFault::Misplaced); 2]; 2] }),
     };
-    let states = read_states(io, &layout, buf);
+    let copies = read_copies(io, &layout, buf);
+    let states = copies.states;
     if states
         .iter()
         .flatten()
@@ -418,7 +494,7 @@ pub fn discover(
             return refuse(Refusal::Foreign { copy, slot });
         }
     }
-    let Some((copy, slot)) = newest(&states) else {
+    let Some((copy, slot)) = copies.newest() else {
         return refuse(Refusal::Damaged { states });
     };
     let CopyState::Valid(sb) = states[usize::from(copy)][usize::from(slot)] else {
@@ -430,8 +506,9 @@ pub fn discover(
     if sb.main_sectors != fp.main_sectors || sb.main_logical_block_size != fp.main_logical_block_size {
         return refuse(Refusal::ForeignMain(sb));
     }
-    let slots = slots_of(&layout, &states);
-    Discovery::Load { copy, slot, sb, layout, states, slots }
+    let slots = slots_of(&layout, &copies);
+    let tail = copies.tails[usize::from(copy)][usize::from(slot)];
+    Discovery::Load { copy, slot, sb, tail, layout, states, slots }
 }
 
 #[cfg(test)]
@@ -440,7 +517,7 @@ mod tests {
     use crate::commit::tests::{crash, table, v1_image, Disk, Op};
     use crate::commit::{commit, format};
     use crate::extent::{Extent, ExtentState};
-    use crate::format::FORMAT_VERSION;
+    use crate::format::{FORMAT_VERSION, NEWEST_LOADED};
 
     use crate::slots::superblock_sector;
 
@@ -639,7 +716,7 @@ mod tests {
         for copy in [0, 1] {
             let a = at(&layout, copy, 1);
             let mut sb = Superblock::decode(&img.image[a..a + BLOCK]).unwrap();
-            sb.version = FORMAT_VERSION + 1;
+            sb.version = NEWEST_LOADED + 1;
             sb.encode(&mut img.image[a..a + BLOCK]).unwrap();
         }
         assert_eq!(run(&mut img, &FP, false), Discovery::Refuse(Refusal::NewerVersion));
@@ -728,7 +805,7 @@ mod tests {
         let mut buf = vec![0u8; BLOCK];
         format(&mut disk, &layout, &sb(&layout, 1, SPARE), &[], &mut buf);
         for at in 0..=disk.log.len() {
-            let mut img = Disk { image: crash(&disk.image, &disk.log, at, |_| 0), log: vec![], failing: vec![] };
+            let mut img = Disk::of(crash(&disk.image, &disk.log, at, |_| 0));
             let d = run(&mut img, &FP, false);
             assert!(matches!(d, Discovery::Format { .. } | Discovery::Load { .. }), "crash after {at}: {d:?}");
         }
@@ -754,7 +831,7 @@ mod tests {
                 let Op::Durable(sector, data) = op else { continue };
                 // Every set of the 8 sectors but none and all.
                 for landed in 1..255u32 {
-                    let mut img = Disk { image: crash(&base, &disk.log, at, |_| 8), log: vec![], failing: vec![] };
+                    let mut img = Disk::of(crash(&base, &disk.log, at, |_| 8));
                     for k in (0..8).filter(|k| landed & (1 << k) != 0) {
                         let at = (*sector as usize + k) * 512;
                         img.image[at..at + 512].copy_from_slice(&data[k * 512..(k + 1) * 512]);

@@ -239,6 +239,41 @@ pub fn carve(table: &[Extent], blocks: &[u64], out: &mut [Extent]) -> Result<usi
     Ok(n)
 }
 
+/// Writes `table` without the main blocks that `runs` (sorted, disjoint)
+/// cover into `out`, splitting the extents they cut, and returns its
+/// length. `out` needs room for `table.len() + runs.len()` extents (a run
+/// inside an extent leaves two pieces of it). The runs' spare blocks and
+/// states do not matter here.
+pub fn carve_runs(table: &[Extent], runs: &[Extent], out: &mut [Extent]) -> Result<usize, MergeError> {
+    let mut n = 0usize;
+    let mut emit = |e: &Extent, from: u64, to: u64| -> Result<(), MergeError> {
+        // A piece of an extent is shorter than it: the casts hold.
+        let spare = e.spare.wrapping_add(from.saturating_sub(e.main) as u32);
+        *out.get_mut(n).ok_or(MergeError::OutputTooSmall)? =
+            Extent { main: from, spare, len: (to - from) as u16, state: e.state };
+        n = n.saturating_add(1);
+        Ok(())
+    };
+    // Runs ending at or before the current extent cannot cut a later one.
+    let mut first = 0usize;
+    for e in table {
+        while runs.get(first).is_some_and(|r| r.main_end() <= e.main) {
+            first = first.saturating_add(1);
+        }
+        let mut start = e.main;
+        for r in runs.get(first..).unwrap_or_default().iter().take_while(|r| r.main < e.main_end()) {
+            if r.main > start {
+                emit(e, start, r.main)?;
+            }
+            start = start.max(r.main_end());
+        }
+        if start < e.main_end() {
+            emit(e, start, e.main_end())?;
+        }
+    }
+    Ok(n)
+}
+
 /// Number of remapped blocks in `table`.
 pub fn remapped_blocks(table: &[Extent]) -> u64 {
     table.iter().fold(0u64, |sum, e| sum.saturating_add(u64::from(e.len)))

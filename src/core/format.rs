@@ -14,8 +14,16 @@ use super::geometry::{ENTRIES_PER_META_BLOCK, META_BLOCK_BYTES, META_BLOCK_HEADE
 
 /// Size of every metadata block.
 pub const BLOCK: usize = META_BLOCK_BYTES as usize;
-/// The format version this code writes; it reads this one and version 1.
-pub const FORMAT_VERSION: u32 = 2;
+/// The format version this code writes: version 2 plus, in the superblock,
+/// the place of each copy's journal area (see `journal`). It reads every
+/// version up to this one.
+pub const FORMAT_VERSION: u32 = FORMAT_VERSION_3;
+/// The journal's format (issue 17.3).
+pub const FORMAT_VERSION_3: u32 = 3;
+/// Two slots per region, no journal.
+pub const FORMAT_VERSION_2: u32 = 2;
+/// The newest format version this code loads.
+pub const NEWEST_LOADED: u32 = FORMAT_VERSION;
 /// The first format: one copy per region, region B after the pool.
 pub const FORMAT_VERSION_1: u32 = 1;
 /// Superblock magic.
@@ -24,9 +32,9 @@ pub const SUPER_MAGIC: [u8; 8] = *b"DMREMAP1";
 pub const ENTRY_MAGIC: [u8; 8] = *b"DMRMENTR";
 
 const SUPER_CRC_AT: usize = BLOCK - 4;
-const ENTRY_CRC_AT: usize = 60;
-const ENTRY_HEADER: usize = META_BLOCK_HEADER_BYTES as usize;
-const ENTRY_SIZE: usize = META_ENTRY_BYTES as usize;
+pub(crate) const ENTRY_CRC_AT: usize = 60;
+pub(crate) const ENTRY_HEADER: usize = META_BLOCK_HEADER_BYTES as usize;
+pub(crate) const ENTRY_SIZE: usize = META_ENTRY_BYTES as usize;
 /// Extents in one entry block.
 pub const ENTRIES_PER_BLOCK: usize = ENTRIES_PER_META_BLOCK as usize;
 
@@ -89,9 +97,15 @@ pub struct Superblock {
     pub copy: u8,
     /// Which slot of its region this is (version 2; always 0 in version 1).
     pub slot: u8,
+    /// Version 3: the first block of the copy's journal area, counted from
+    /// the region's start (0 in versions 1 and 2).
+    pub journal_start: u32,
+    /// Version 3: blocks in the copy's journal area (0: none; always 0 in
+    /// versions 1 and 2).
+    pub journal_blocks: u32,
 }
 
-fn get<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+pub(crate) fn get<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
     let mut out = [0u8; N];
     if let Some(src) = b.get(at..at + N) {
         out.copy_from_slice(src);
@@ -99,17 +113,17 @@ fn get<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
     out
 }
 
-fn put(b: &mut [u8], at: usize, v: &[u8]) {
+pub(crate) fn put(b: &mut [u8], at: usize, v: &[u8]) {
     if let Some(dst) = b.get_mut(at..at + v.len()) {
         dst.copy_from_slice(v);
     }
 }
 
-fn u32_at(b: &[u8], at: usize) -> u32 {
+pub(crate) fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(get(b, at))
 }
 
-fn u64_at(b: &[u8], at: usize) -> u64 {
+pub(crate) fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(get(b, at))
 }
 
@@ -142,12 +156,15 @@ impl Superblock {
         put(block, 104, &self.alloc_next.to_le_bytes());
         put(block, 112, &[self.copy]);
         put(block, 113, &[self.slot]);
+        put(block, 120, &self.journal_start.to_le_bytes());
+        put(block, 124, &self.journal_blocks.to_le_bytes());
         let crc = crc32c(block.get(..SUPER_CRC_AT).unwrap_or_default());
         put(block, SUPER_CRC_AT, &crc.to_le_bytes());
         Ok(())
     }
 
-    /// Reads and checks a superblock.
+    /// Reads and checks a superblock (of a version up to
+    /// [`NEWEST_LOADED`]).
     pub fn decode(block: &[u8]) -> Result<Self, FormatError> {
         if block.len() != BLOCK {
             return Err(FormatError::WrongSize);
@@ -175,8 +192,10 @@ impl Superblock {
             alloc_next: u64_at(block, 104),
             copy: get::<1>(block, 112)[0],
             slot: get::<1>(block, 113)[0],
+            journal_start: u32_at(block, 120),
+            journal_blocks: u32_at(block, 124),
         };
-        if sb.version > FORMAT_VERSION {
+        if sb.version > NEWEST_LOADED {
             return Err(FormatError::UnsupportedVersion);
         }
         let region_blocks = sb.region_sectors / (META_BLOCK_BYTES / 512);
@@ -190,6 +209,8 @@ impl Superblock {
             || sb.extent_count > sb.pool_blocks
             || sb.alloc_next > sb.pool_blocks
             || superblocks + entry_blocks(sb.extent_count) > region_blocks
+            || (sb.version < FORMAT_VERSION_3 && (sb.journal_start, sb.journal_blocks) != (0, 0))
+            || u64::from(sb.journal_start) + u64::from(sb.journal_blocks) > region_blocks
         {
             return Err(FormatError::BadField);
         }
@@ -213,16 +234,12 @@ pub fn encode_entries(block: &mut [u8], generation: u64, index: u32, extents: &[
     put(header, 16, &index.to_le_bytes());
     // At most 252 extents (checked above).
     put(header, 20, &(extents.len() as u32).to_le_bytes());
-    // Each entry as a fixed-size array (see `decode_entries`); the unused
+    // Each entry as a fixed-size array (see `decode_extent`); the unused
     // ones zeroed.
     let mut slots = entries.chunks_exact_mut(ENTRY_SIZE);
     // `extents` first: zip stops at its end without taking another slot.
     for (e, raw) in extents.iter().zip(&mut slots) {
-        let [m0, m1, m2, m3, m4, m5, m6, m7] = e.main.to_le_bytes();
-        let [s0, s1, s2, s3] = e.spare.to_le_bytes();
-        let [l0, l1] = e.len.to_le_bytes();
-        let entry = [m0, m1, m2, m3, m4, m5, m6, m7, s0, s1, s2, s3, l0, l1, e.state as u8, 0];
-        raw.copy_from_slice(&entry);
+        raw.copy_from_slice(&encode_extent(e));
     }
     for raw in slots {
         raw.fill(0);
@@ -261,32 +278,48 @@ pub fn decode_entries(
     if u64_at(block, 8) != generation || u32_at(block, 16) != index || count > ENTRIES_PER_BLOCK {
         return Err(FormatError::BadField);
     }
-    // Each entry as a fixed-size array: its fields need no bounds checks
-    // (a 1M-extent table decodes 1M of them at every load).
     let entries = block.get(ENTRY_HEADER..).unwrap_or_default().chunks_exact(ENTRY_SIZE);
     for raw in entries.take(count) {
-        let Ok(&[m0, m1, m2, m3, m4, m5, m6, m7, s0, s1, s2, s3, l0, l1, state, pad]) =
-            <&[u8; ENTRY_SIZE]>::try_from(raw)
-        else {
-            return Err(FormatError::BadField);
-        };
-        let state = match state {
-            0 => ExtentState::Ok,
-            1 => ExtentState::Lost,
-            _ => return Err(FormatError::BadField),
-        };
-        let e = Extent {
-            main: u64::from_le_bytes([m0, m1, m2, m3, m4, m5, m6, m7]),
-            spare: u32::from_le_bytes([s0, s1, s2, s3]),
-            len: u16::from_le_bytes([l0, l1]),
-            state,
-        };
-        if e.len == 0 || pad != 0 {
-            return Err(FormatError::BadField);
-        }
-        f(e);
+        f(decode_extent(raw)?);
     }
     Ok(count)
+}
+
+/// One extent as the 16 bytes of an entry (or a journal record): main
+/// block, spare block, length, state, a zero byte; little-endian.
+#[inline]
+pub(crate) fn encode_extent(e: &Extent) -> [u8; ENTRY_SIZE] {
+    let [m0, m1, m2, m3, m4, m5, m6, m7] = e.main.to_le_bytes();
+    let [s0, s1, s2, s3] = e.spare.to_le_bytes();
+    let [l0, l1] = e.len.to_le_bytes();
+    [m0, m1, m2, m3, m4, m5, m6, m7, s0, s1, s2, s3, l0, l1, e.state as u8, 0]
+}
+
+/// The extent in an entry's 16 bytes (`raw` of another length, an unknown
+/// state, a zero length or a non-zero pad byte is a bad field). A
+/// fixed-size array: the fields need no bounds checks (a 1M-extent table
+/// decodes 1M of them at every load).
+#[inline]
+pub(crate) fn decode_extent(raw: &[u8]) -> Result<Extent, FormatError> {
+    let Ok(&[m0, m1, m2, m3, m4, m5, m6, m7, s0, s1, s2, s3, l0, l1, state, pad]) = <&[u8; ENTRY_SIZE]>::try_from(raw)
+    else {
+        return Err(FormatError::BadField);
+    };
+    let state = match state {
+        0 => ExtentState::Ok,
+        1 => ExtentState::Lost,
+        _ => return Err(FormatError::BadField),
+    };
+    let e = Extent {
+        main: u64::from_le_bytes([m0, m1, m2, m3, m4, m5, m6, m7]),
+        spare: u32::from_le_bytes([s0, s1, s2, s3]),
+        len: u16::from_le_bytes([l0, l1]),
+        state,
+    };
+    if e.len == 0 || pad != 0 {
+        return Err(FormatError::BadField);
+    }
+    Ok(e)
 }
 
 #[cfg(test)]
@@ -359,6 +392,22 @@ mod tests {
     }
 
     #[test]
+    fn version_3_carries_its_journal_area() {
+        let mut b = [0u8; BLOCK];
+        // region_sectors 136: 17 blocks.
+        let v3 = Superblock { version: FORMAT_VERSION_3, journal_start: 4, journal_blocks: 13, ..sample() };
+        v3.encode(&mut b).unwrap();
+        assert_eq!(Superblock::decode(&b), Ok(v3));
+        let past_the_region = Superblock { journal_blocks: 14, ..v3 };
+        past_the_region.encode(&mut b).unwrap();
+        assert_eq!(Superblock::decode(&b), Err(FormatError::BadField));
+        // Versions 1 and 2 have no journal.
+        let v2 = Superblock { version: FORMAT_VERSION_2, journal_start: 4, journal_blocks: 1, ..sample() };
+        v2.encode(&mut b).unwrap();
+        assert_eq!(Superblock::decode(&b), Err(FormatError::BadField));
+    }
+
+    #[test]
     fn superblock_damage_is_detected() {
         let mut b = [0u8; BLOCK];
         sample().encode(&mut b).unwrap();
@@ -367,7 +416,7 @@ mod tests {
         assert_eq!(Superblock::decode(&flipped), Err(FormatError::BadChecksum));
         assert_eq!(Superblock::decode(&[0u8; BLOCK]), Err(FormatError::BadMagic));
         assert_eq!(Superblock::decode(&b[..100]), Err(FormatError::WrongSize));
-        let newer = Superblock { version: FORMAT_VERSION + 1, ..sample() };
+        let newer = Superblock { version: NEWEST_LOADED + 1, ..sample() };
         newer.encode(&mut b).unwrap();
         assert_eq!(Superblock::decode(&b), Err(FormatError::UnsupportedVersion));
         let too_many = Superblock { extent_count: 3825, ..sample() };

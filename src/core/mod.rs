@@ -11,6 +11,9 @@
 // In the kernel this is a private module of which each user takes a part.
 #![cfg_attr(MODULE, allow(unreachable_pub, dead_code))]
 
+#[cfg(any(test, feature = "alloc"))]
+extern crate alloc;
+
 pub mod commit;
 pub mod crc32c;
 pub mod discover;
@@ -21,6 +24,9 @@ pub mod extent_index;
 pub mod format;
 pub mod geometry;
 pub mod health;
+pub mod journal;
+#[cfg(test)]
+mod journal_replay;
 pub mod latency;
 pub mod load;
 pub mod message;

@@ -13,15 +13,16 @@ use crate::dm::percpu::now_ns;
 use crate::dm::sched::fill_random;
 use crate::dm::sysfs::real_seconds;
 use crate::dm::{CtrError, DmDev, IoBuffer};
-use crate::dm_remap_core::commit::{commit, format, Committed, CopyError};
+use crate::dm_remap_core::commit::{commit_change, format, Committed, CopyError};
 use crate::dm_remap_core::discover::{
     attempted_at_load, discover, seen_generations, slots_unchanged, Discovery, Fingerprint, Seen,
 };
 use crate::dm_remap_core::extent::Extent;
 use crate::dm_remap_core::format::{next_generation, Superblock, BLOCK, FORMAT_VERSION};
 use crate::dm_remap_core::geometry::SpareLayout;
+use crate::dm_remap_core::journal::RECORDS_PER_BLOCK;
 use crate::dm_remap_core::latency::LatencyRing;
-use crate::dm_remap_core::load::{read_slot, CopyState};
+use crate::dm_remap_core::load::{apply_journal, read_slot, ApplyError, CopyState, ExtentStore, Tail};
 use crate::dm_remap_core::slots::Slots;
 use crate::dm_remap_core::table_check::{bitmap_words, check_table, prefer_bitmap, Scratch};
 
@@ -152,8 +153,9 @@ impl Metadata {
                 };
                 Ok(Opened { meta, extents: VVec::new(), copies })
             }
-            Discovery::Load { copy, slot, sb, layout, slots, .. } => {
-                let extents = Self::read_table(spare, &mut buf, &mut block, &layout, copy, slot, &sb, target_blocks)?;
+            Discovery::Load { copy, slot, sb, tail, layout, slots, .. } => {
+                let (extents, sb) =
+                    Self::read_table(spare, &mut buf, &mut block, &layout, copy, slot, &sb, &tail, target_blocks)?;
                 let seen = seen_generations(&mut SpareIo::new(spare, &mut buf), &layout, spare.sectors(), &mut block);
                 let meta = Self {
                     layout,
@@ -174,7 +176,10 @@ impl Metadata {
     }
 
     /// Reads the copy in `slot` of region `copy` (already checked by
-    /// discovery) into a table and checks the table's consistency.
+    /// discovery: its checkpoint `sb`, its chain's tail `tail`) into a
+    /// table, applies its journal chain and checks the table's
+    /// consistency. Returns the table and the superblock it amounts to (the
+    /// chain's generation and allocator cursor).
     #[allow(clippy::too_many_arguments)]
     fn read_table(
         spare: &DmDev,
@@ -184,8 +189,9 @@ impl Metadata {
         copy: u8,
         slot: u8,
         sb: &Superblock,
+        tail: &Tail,
         target_blocks: u64,
-    ) -> Result<VVec<Extent>, CtrError> {
+    ) -> Result<(VVec<Extent>, Superblock), CtrError> {
         let count = usize::try_from(sb.extent_count).map_err(|_| ctr_err(ENOMEM, c"Remap table too large"))?;
         let mut extents = VVec::with_capacity(count, GFP_KERNEL).map_err(no_table)?;
         let mut overflow = false;
@@ -199,7 +205,9 @@ impl Metadata {
             pr_err!("spare {}: metadata copy {}/{} changed while loading ({:?})\n", spare.name(), copy, slot, state);
             return Err(ctr_err(EIO, c"Spare metadata changed while it was being loaded"));
         }
-        let checked = if prefer_bitmap(sb.extent_count, sb.alloc_next) {
+        let (extents, sb) = Self::apply_chain(spare, buf, block, layout, copy, sb, tail, extents)?;
+        let count = extents.len();
+        let checked = if prefer_bitmap(count as u64, sb.alloc_next) {
             let words = usize::try_from(bitmap_words(sb.alloc_next)).map_err(|_| no_table(()))?;
             let mut bits = VVec::from_elem(0u64, words, GFP_KERNEL).map_err(no_table)?;
             check_table(&extents, Scratch::Bitmap(&mut bits), layout.gap(), sb.alloc_next, target_blocks)
@@ -212,7 +220,63 @@ impl Metadata {
             pr_err!("spare {}: inconsistent remap table: {:?}\n", spare.name(), fault);
             return Err(ctr_err(EINVAL, c"Spare metadata holds an inconsistent remap table"));
         }
-        Ok(extents)
+        Ok((extents, sb))
+    }
+
+    /// Applies the journal chain on the checkpoint `sb` (region `copy`) to
+    /// its `extents` (core's `load::apply_journal`, as the tool does): the
+    /// chain discovery saw (`tail`), whose first `tail.blocks` blocks must
+    /// still be there (a live table's commits may have appended more since,
+    /// which this table's preresume sees). Returns the table and its
+    /// superblock (the chain's generation and cursor).
+    #[allow(clippy::too_many_arguments)]
+    fn apply_chain(
+        spare: &DmDev,
+        buf: &mut IoBuffer,
+        block: &mut [u8],
+        layout: &SpareLayout,
+        copy: u8,
+        sb: &Superblock,
+        tail: &Tail,
+        extents: VVec<Extent>,
+    ) -> Result<(VVec<Extent>, Superblock), CtrError> {
+        if tail.blocks == 0 {
+            return Ok((extents, *sb));
+        }
+        let mut runs = KVec::from_elem(Extent::default(), RECORDS_PER_BLOCK, GFP_KERNEL).map_err(no_table)?;
+        let (chain, table) = apply_journal::<VVec<Extent>>(
+            &mut SpareIo::new(spare, buf),
+            layout,
+            copy,
+            sb,
+            &extents,
+            tail.blocks,
+            &mut runs,
+            block,
+        );
+        let table = match table {
+            Ok(table) => table,
+            Err(ApplyError::NoMemory) => return Err(no_table(())),
+            Err(ApplyError::BadRecords) => {
+                pr_err!("spare {}: metadata copy {}: a journal block holds invalid records\n", spare.name(), copy);
+                return Err(ctr_err(EINVAL, c"Spare metadata journal holds invalid records"));
+            }
+        };
+        if chain.generation != tail.generation || chain.blocks != tail.blocks {
+            pr_err!(
+                "spare {}: metadata copy {} changed while loading (journal of {} blocks up to generation {}, {} when found)\n",
+                spare.name(),
+                copy,
+                chain.blocks,
+                chain.generation,
+                tail.generation
+            );
+            return Err(ctr_err(EIO, c"Spare metadata changed while it was being loaded"));
+        }
+        let table = table.unwrap_or(extents);
+        let alloc_next = chain.alloc_next.unwrap_or(sb.alloc_next);
+        let sb = Superblock { generation: chain.generation, alloc_next, extent_count: table.len() as u64, ..*sb };
+        Ok((table, sb))
     }
 
     /// Whether every slot superblock on the spare still says what this
@@ -221,11 +285,19 @@ impl Metadata {
         slots_unchanged(&mut SpareIo::new(spare, &mut self.buf), &self.layout, &self.slots, &mut self.block)
     }
 
-    /// Commits `extents` (the next table version) with the allocator's
-    /// cursor at `alloc_next`, as a new generation. Returns the copies
-    /// written, at least 1; `EIO` when none was, and then the next commit
-    /// still uses a higher generation than any copy that may have landed.
-    pub(crate) fn commit(&mut self, spare: &DmDev, extents: &[Extent], alloc_next: u64) -> Result<u8> {
+    /// Commits `extents` (the next table version, the current one with the
+    /// runs `change` applied when known) with the allocator's cursor at
+    /// `alloc_next`, as a new generation: a journal block per region where
+    /// it can, a full copy elsewhere. Returns the copies written, at least
+    /// 1; `EIO` when none was, and then the next commit still uses a higher
+    /// generation than any copy that may have landed.
+    pub(crate) fn commit(
+        &mut self,
+        spare: &DmDev,
+        extents: &[Extent],
+        change: Option<&[Extent]>,
+        alloc_next: u64,
+    ) -> Result<u8> {
         if !self.in_step {
             pr_warn!(
                 "spare {}: table not in step with the spare (its last resume failed); not committing\n",
@@ -245,7 +317,16 @@ impl Metadata {
         let next = Superblock { generation, alloc_next, extent_count: extents.len() as u64, ..self.sb };
         let started = now_ns();
         let mut io = SpareIo::new(spare, &mut self.buf);
-        let done = commit(&mut io, &self.layout, &mut self.slots, &next, extents, &mut self.block);
+        let done = commit_change(
+            &mut io,
+            &self.layout,
+            &mut self.slots,
+            &next,
+            FORMAT_VERSION,
+            extents,
+            change,
+            &mut self.block,
+        );
         log_commit(spare, "commit", &done);
         let us = now_ns().saturating_sub(started) / 1000;
         self.latency.record(u32::try_from(us).unwrap_or(u32::MAX));
@@ -324,5 +405,25 @@ impl Metadata {
     /// The identity chosen when the spare was formatted.
     pub(crate) fn uuid(&self) -> [u8; 16] {
         self.sb.uuid
+    }
+}
+
+/// A loaded table grows in virtually contiguous memory (core's
+/// `load::apply_journal` allocates through this).
+impl ExtentStore for VVec<Extent> {
+    fn with_len(n: usize) -> Option<Self> {
+        VVec::from_elem(Extent::default(), n, GFP_KERNEL).ok()
+    }
+    fn extents(&self) -> &[Extent] {
+        self
+    }
+    fn extents_mut(&mut self) -> &mut [Extent] {
+        self
+    }
+    fn keep(self, n: usize) -> Option<Self> {
+        // Copied, not truncated: the table keeps only the memory it uses.
+        let mut kept = VVec::with_capacity(n, GFP_KERNEL).ok()?;
+        kept.extend_from_slice(self.get(..n)?, GFP_KERNEL).ok()?;
+        Some(kept)
     }
 }

@@ -24,6 +24,7 @@ use crate::dm_remap_core::engine::{
     BioInfo, ChangeFailed, Completion, Counter, Event, IoBuf, IoFailed, List, NoMem, Op, Platform, WorkBio, Writer,
 };
 use crate::dm_remap_core::extent::{self, Extent};
+use crate::dm_remap_core::journal;
 use crate::dm_remap_core::policy::Policies;
 use crate::dm_remap_core::spare_alloc::SpareAllocator;
 
@@ -317,7 +318,10 @@ impl<'t> Platform for &'t RemapTarget {
         moved: &[u64],
         new: &[Extent],
     ) -> Result<(), ChangeFailed> {
-        self.commit_table(writer, alloc, |t: &Table| t.with_moved(moved, new))
+        // The journal states runs absolutely: `new` is the whole change when
+        // it maps every moved block again (the engine's changes do).
+        let change = journal::covers(new, moved).then_some(new);
+        self.commit_table(writer, alloc, change, |t: &Table| t.with_moved(moved, new))
     }
 
     fn count(&self, counter: Counter, n: u64) {

@@ -8,12 +8,14 @@ use kernel::prelude::*;
 use super::table::Table;
 use super::target::{RemapTarget, Writer};
 use crate::dm_remap_core::engine::ChangeFailed;
-use crate::dm_remap_core::extent;
+use crate::dm_remap_core::extent::{self, Extent};
 use crate::dm_remap_core::spare_alloc::SpareAllocator;
 
 impl RemapTarget {
     /// Builds the next table with `next` from the current one, commits it
-    /// with `alloc`'s cursor and publishes it; then `alloc` becomes the
+    /// with `alloc`'s cursor (as the journal's `change` where that is the
+    /// whole change, see `Metadata::commit`) and publishes it; then `alloc`
+    /// becomes the
     /// writer's allocator. On failure nothing is published, except that a
     /// failed commit is reflected in status; and when a commit was tried,
     /// the allocator still moves past the blocks it named (a copy of it may
@@ -22,6 +24,7 @@ impl RemapTarget {
         &self,
         writer: &mut Writer,
         alloc: SpareAllocator,
+        change: Option<&[Extent]>,
         next: impl FnOnce(&Table) -> Result<KBox<Table>>,
     ) -> Result<(), ChangeFailed> {
         let meta = &mut writer.meta;
@@ -30,7 +33,7 @@ impl RemapTarget {
         let done = self.mapping.update_table(|t| {
             let next = next(t).map_err(|_| ChangeFailed::NoMem)?;
             tried = true;
-            let copies = meta.commit(self.devices.spare(), next.extents(), alloc.cursor());
+            let copies = meta.commit(self.devices.spare(), next.extents(), change, alloc.cursor());
             self.spare_state.set_commit(meta.generation(), *copies.as_ref().unwrap_or(&0));
             copies.map_err(|_| ChangeFailed::Commit)?;
             remapped = extent::remapped_blocks(next.extents());

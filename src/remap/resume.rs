@@ -50,7 +50,7 @@ impl RemapTarget {
             // Rewrite the newest table as the next generation: both regions
             // get it (or health stays degraded if one still fails).
             let alloc = writer.alloc;
-            match self.commit_table(&mut writer, alloc, |t| t.with(&[])) {
+            match self.commit_table(&mut writer, alloc, Some(&[]), |t| t.with(&[])) {
                 Ok(()) if writer.meta.copies() == 2 => pr_info!(
                     "spare {}: metadata rewritten into both regions (generation {})\n",
                     self.devices.spare().name(),

@@ -21,7 +21,7 @@ NULL_WORKLOADS=${BENCH_WORKLOADS:-randread4k randwrite4k seqread128k}
 NVME_WORKLOADS=${BENCH_WORKLOADS:-randread4k randwrite4k randread4k_qd1 randwrite4k_qd1}
 BRD_WORKLOADS=${BENCH_WORKLOADS:-randread4k randwrite4k seqread128k}
 COMMITS=${BENCH_COMMITS:-200}
-COMMITS_1M=${BENCH_COMMITS_1M:-50}
+COMMITS_1M=${BENCH_COMMITS_1M:-200}
 NVME_NSEC=20000
 # wanted <word> <list>: whether the list has the word.
 wanted() { case " $2 " in *" $1 "*) return 0 ;; esac; return 1; }
@@ -260,7 +260,11 @@ table1m_set() {
 # A table of 1M extents on brd (main ram3, spare ram2, 512-byte blocks:
 # main block 2i + 1 -> pool index i): the time to load it (dmsetup create,
 # guest time) and the latency of one-block remap commits on it
-# (BENCH_COMMITS_1M, scattered even blocks, from the module's stats).
+# (BENCH_COMMITS_1M, scattered even blocks, from the module's stats). The
+# first commit after a load folds (format version 3: full copies, so that a
+# journal place is only ever written by its checkpoint's writer); it is
+# measured on its own, the commits after it (appends, and a fold each time
+# a journal area fills) together.
 local t0 t1 i
 restore_table /dev/ram3 /dev/ram2 'BEGIN { for (i = 0; i < 1000000; i++) print 2 * i + 1, i }'
 t0=$(now_ms)
@@ -271,8 +275,11 @@ echo "### BENCHKV t1m_extents 1000000"
 echo "### BENCHKV t1m_load_ms $((t1 - t0))"
 if [ "$COMMITS_1M" -gt 0 ]; then
     dmsetup message t1m 0 clear_stats
-    for i in $(seq 1 "$COMMITS_1M"); do dmsetup message t1m 0 remap $((i * 7919 * 2)) >/dev/null; done
-    assert_eq "$(info_field t1m remaps)" $((1000000 + COMMITS_1M)) "remaps of t1m after the commits"
+    dmsetup message t1m 0 remap 2 >/dev/null
+    dmsetup message t1m 0 stats | awk '/^commit_max_us/ { print "### BENCHKV t1m_first_commit_us " $2 }'
+    dmsetup message t1m 0 clear_stats
+    for i in $(seq 1 "$COMMITS_1M"); do dmsetup message t1m 0 remap $((i * 7919 * 2 % 2000000)) >/dev/null; done
+    assert_eq "$(info_field t1m remaps)" $((1000001 + COMMITS_1M)) "remaps of t1m after the commits"
     dmsetup message t1m 0 stats | awk '/^commit/ { print "### BENCHKV t1m_" $1 " " $2 }'
 fi
 dmsetup remove_all

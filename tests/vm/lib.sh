@@ -106,3 +106,37 @@ info_field() {
 region_b_sector() {
     dm-remap check "$1" | sed -n 's/^layout: .* at sectors 0 and \([0-9]*\),.*/\1/p'
 }
+
+# region_sectors <spare device or image>: sectors in each metadata region.
+region_sectors() {
+    dm-remap check "$1" | sed -n 's/^layout: .* metadata regions of \([0-9]*\) sectors at .*/\1/p'
+}
+
+# dust_region <dust name> add|remove <first sector> <sectors>: every 4 KiB
+# metadata block from <first sector> on fails every read and write (its first
+# sector is a bad block; dm-dust splits I/O into 512-byte pieces, so a write
+# of the block tears: sectors 1-7 land), or works again. Whole regions, since
+# a version-3 commit may write a region's superblocks, entry blocks or any
+# place of its journal area.
+dust_region() {
+    local s
+    for s in $(seq "$3" 8 $(($3 + $4 - 8))); do
+        if [ "$2" = add ]; then
+            dmsetup message "$1" 0 addbadblock "$s" 255
+        else
+            dmsetup message "$1" 0 removebadblock "$s"
+        fi
+    done >/dev/null
+}
+
+# corrupt_superblock <device> <sector>: flips byte 100 of that sector (past
+# the magic), if it holds a superblock. Format version 3 leaves a slot blank
+# until a chain folds into it (one-change commits append journal blocks to
+# slot 0's copy): a byte written into a blank slot would be someone else's
+# data there (refused as foreign), not damage to a copy.
+corrupt_superblock() {
+    dd if="$1" of=/tmp/work/sector bs=512 skip="$2" count=1 iflag=direct status=none
+    [ "$(head -c 8 /tmp/work/sector | tr -d '\000')" = DMREMAP1 ] || return 0
+    printf '\377' | dd of=/tmp/work/sector bs=1 seek=100 conv=notrunc status=none
+    dd if=/tmp/work/sector of="$1" bs=512 seek="$2" count=1 oflag=direct conv=notrunc status=none
+}

@@ -83,9 +83,9 @@ impl Dump {
                 crate::json::SCHEMA_VERSION
             ));
         }
-        if self.format_version != FORMAT_VERSION && self.format_version != FORMAT_VERSION_1 {
+        if !(FORMAT_VERSION_1..=FORMAT_VERSION).contains(&self.format_version) {
             return Err(format!(
-                "format_version {} is not {FORMAT_VERSION_1} or {FORMAT_VERSION}",
+                "format_version {} is not {FORMAT_VERSION_1} to {FORMAT_VERSION}",
                 self.format_version
             ));
         }
@@ -130,6 +130,8 @@ impl Dump {
             alloc_next: self.alloc_next,
             copy: 0,
             slot: 0,
+            journal_start: 0,
+            journal_blocks: 0,
         };
         check_table(&extents, layout, self.alloc_next.min(layout.pool_blocks), main_blocks(&sb, layout))?;
         Ok((sb, extents))

@@ -5,11 +5,12 @@
 use std::path::Path;
 
 use dm_remap_core::commit::{commit, format, Committed, CopyError, MetaWrite};
-use dm_remap_core::discover::{find_layout, highest_generation, read_states, NoLayout};
+use dm_remap_core::discover::{self, find_layout, highest_generation, NoLayout};
 use dm_remap_core::extent::Extent;
 use dm_remap_core::format::{Superblock, BLOCK};
 use dm_remap_core::geometry::{SpareLayout, SECTOR_SIZE};
-use dm_remap_core::load::{newest, read_slot, CopyState, MetaIo, ReadFailed};
+use dm_remap_core::journal::RECORDS_PER_BLOCK;
+use dm_remap_core::load::{apply_journal, read_slot, CopyFault, CopyState, MetaIo, ReadFailed};
 use dm_remap_core::slots::Slots;
 
 use crate::spare_file::SpareFile;
@@ -20,7 +21,8 @@ pub struct Spare {
     pub sectors: u64,
 }
 
-/// A copy as read from the spare.
+/// A copy as read from the spare: of a valid one, the superblock and table
+/// its journal chain brings it to.
 pub struct Copy {
     pub state: CopyState,
     pub extents: Vec<Extent>,
@@ -30,13 +32,14 @@ pub struct Copy {
 pub struct Copies {
     pub layout: SpareLayout,
     pub copies: [[Copy; 2]; 2],
+    /// What the kernel's reading found (with each copy's journal tail).
+    pub found: discover::Copies,
 }
 
 impl Copies {
     /// The newest valid copy: its region, slot, superblock and extents.
     pub fn newest(&self) -> Option<(u8, u8, Superblock, &[Extent])> {
-        let states = self.copies.each_ref().map(|r| r.each_ref().map(|c| c.state));
-        let (c, s) = newest(&states)?;
+        let (c, s) = self.found.newest()?;
         let copy = &self.copies[usize::from(c)][usize::from(s)];
         match copy.state {
             CopyState::Valid(sb) => Some((c, s, sb, &copy.extents)),
@@ -46,19 +49,17 @@ impl Copies {
 
     /// What each slot holds, for the writer.
     pub fn slots(&self) -> Slots {
-        let states = self.copies.each_ref().map(|r| r.each_ref().map(|c| c.state));
-        dm_remap_core::discover::slots_of(&self.layout, &states)
+        discover::slots_of(&self.layout, &self.found)
     }
 
     /// The highest generation of any copy that decodes.
     pub fn highest_generation(&self) -> u64 {
+        let tails = self.found.tails.iter().flatten();
         self.copies
             .iter()
             .flatten()
-            .filter_map(|c| match c.state {
-                CopyState::Valid(sb) => Some(sb.generation),
-                _ => None,
-            })
+            .zip(tails)
+            .filter_map(|(c, t)| matches!(c.state, CopyState::Valid(_)).then_some(t.generation))
             .max()
             .unwrap_or(0)
     }
@@ -101,19 +102,43 @@ impl Spare {
     pub fn read_copies(&mut self, layout: &SpareLayout) -> Copies {
         let mut buf = vec![0u8; BLOCK];
         // The kernel's reading, which also tells which places are not ours.
-        let states = read_states(self, layout, &mut buf);
+        let found = discover::read_copies(self, layout, &mut buf);
+        let states = found.states;
         let copies = [0u8, 1].map(|c| {
             [0u8, 1].map(|s| {
                 let mut extents = Vec::new();
                 let read = read_slot(self, layout, c, s, &mut buf, |e| extents.push(e));
-                let state = states[usize::from(c)][usize::from(s)];
-                if !matches!(read, CopyState::Valid(_)) {
-                    extents.clear();
+                let mut state = states[usize::from(c)][usize::from(s)];
+                match (read, state) {
+                    (CopyState::Valid(_), CopyState::Valid(sb)) => {
+                        // The journal chain, applied as the kernel loads.
+                        let mut runs = vec![Extent::default(); RECORDS_PER_BLOCK];
+                        let (chain, table) =
+                            apply_journal::<Vec<Extent>>(self, layout, c, &sb, &extents, u32::MAX, &mut runs, &mut buf);
+                        match table {
+                            Ok(table) => {
+                                if let Some(t) = table {
+                                    extents = t;
+                                }
+                                state = CopyState::Valid(Superblock {
+                                    generation: chain.generation,
+                                    alloc_next: chain.alloc_next.unwrap_or(sb.alloc_next),
+                                    extent_count: extents.len() as u64,
+                                    ..sb
+                                });
+                            }
+                            Err(_) => {
+                                extents.clear();
+                                state = CopyState::Damaged(CopyFault::BadTable);
+                            }
+                        }
+                    }
+                    _ => extents.clear(),
                 }
                 Copy { state, extents }
             })
         });
-        Copies { layout: *layout, copies }
+        Copies { layout: *layout, copies, found }
     }
 
     /// Commits `extents` as a new generation (`sb.generation`) the way the

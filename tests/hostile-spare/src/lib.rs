@@ -14,12 +14,13 @@
 //! on an image, so the VM test can compare the kernel's outcome with it.
 
 use dm_remap_core::crc32c::{crc32c, update};
-use dm_remap_core::discover::{discover, find_layout, read_states, Discovery, Fingerprint};
+use dm_remap_core::discover::{discover, find_layout, read_copies, Discovery, Fingerprint};
 use dm_remap_core::extent::Extent;
 use dm_remap_core::format::{entry_blocks, BLOCK, ENTRY_MAGIC, SUPER_MAGIC};
 use dm_remap_core::geometry::{region_b_candidates, SpareLayout, META_BLOCK_SECTORS};
-use dm_remap_core::load::{read_slot, CopyState, MetaIo, ReadFailed};
-use dm_remap_core::slots::{entry_sector, footprint_of, superblock_sector};
+use dm_remap_core::journal::{JOURNAL_MAGIC, RECORDS_PER_BLOCK};
+use dm_remap_core::load::{apply_journal, read_journal, read_slot, ApplyError, CopyState, MetaIo, ReadFailed};
+use dm_remap_core::slots::{entry_sector, footprint_of, journal_sector, superblock_sector};
 use dm_remap_core::table_check::{bitmap_words, check_table, prefer_bitmap, Scratch};
 
 /// A spare image as a [`MetaIo`].
@@ -101,6 +102,8 @@ pub struct Targets {
     /// Byte offsets of the superblocks of valid copies, with their entry
     /// blocks' byte offsets and generation.
     pub copies: Vec<(usize, Vec<usize>, u64)>,
+    /// Byte offsets of the journal blocks in the chains of valid copies.
+    pub journals: Vec<usize>,
     /// Byte offsets of every metadata block of both regions.
     pub region_blocks: Vec<usize>,
     /// Byte offsets of every other place region B could start at (powers
@@ -115,10 +118,11 @@ pub fn targets(base: &[u8]) -> Option<Targets> {
     let sectors = (base.len() / 512) as u64;
     let mut buf = vec![0u8; BLOCK];
     let layout = find_layout(&mut Image(base), sectors, &mut buf).ok()?;
-    let states = read_states(&mut Image(base), &layout, &mut buf);
+    let states = read_copies(&mut Image(base), &layout, &mut buf).states;
     let mut superblocks = vec![];
     let mut copies = vec![];
     let mut newest = 0;
+    let mut journals = vec![];
     for copy in 0..2u8 {
         for slot in 0..2u8 {
             let sb_at = (superblock_sector(&layout, copy, slot) * 512) as usize;
@@ -128,8 +132,12 @@ pub fn targets(base: &[u8]) -> Option<Targets> {
                 let entries = (0..entry_blocks(sb.extent_count))
                     .map(|i| (entry_sector(&layout, copy, &fp, i) * 512) as usize)
                     .collect();
+                let chain = read_journal(&mut Image(base), &layout, copy, &sb, &mut buf, |_, _| true);
+                journals.extend(
+                    (0..u64::from(chain.blocks)).map(|i| (journal_sector(&layout, copy, &fp, i) * 512) as usize),
+                );
                 copies.push((sb_at, entries, sb.generation));
-                newest = newest.max(sb.generation);
+                newest = newest.max(chain.generation);
             }
         }
     }
@@ -147,7 +155,7 @@ pub fn targets(base: &[u8]) -> Option<Targets> {
         .filter(|&p| p != layout.region_b_start && p >= 8 && (p + layout.region_sectors) <= sectors)
         .map(|p| (p * 512) as usize)
         .collect();
-    Some(Targets { layout, superblocks, copies, region_blocks, b_places, newest })
+    Some(Targets { layout, superblocks, copies, journals, region_blocks, b_places, newest })
 }
 
 /// Superblock fields: name, byte offset, size.
@@ -230,6 +238,7 @@ impl Ctx<'_> {
                 Some(b) => b,
                 None => self.t.superblocks[self.rng.pick(4)],
             },
+            7 if !self.t.journals.is_empty() => self.t.journals[self.rng.pick(self.t.journals.len())],
             _ => self.t.region_blocks[self.rng.pick(self.t.region_blocks.len())],
         }
     }
@@ -477,13 +486,14 @@ impl Ctx<'_> {
 }
 
 /// Recomputes the checksum of every 4 KiB block that starts with a
-/// superblock or entry-block magic.
+/// superblock, entry-block or journal-block magic (the last two share the
+/// checksum's place and extent).
 pub fn fix_checksums(img: &mut [u8]) {
     for b in img.chunks_exact_mut(BLOCK) {
         if b[..8] == SUPER_MAGIC {
             let crc = crc32c(&b[..BLOCK - 4]);
             b[BLOCK - 4..].copy_from_slice(&crc.to_le_bytes());
-        } else if b[..8] == ENTRY_MAGIC {
+        } else if b[..8] == ENTRY_MAGIC || b[..8] == JOURNAL_MAGIC {
             let crc = !update(update(!0, &b[..60]), &b[64..]);
             b[60..64].copy_from_slice(&crc.to_le_bytes());
         }
@@ -564,12 +574,42 @@ pub fn predict(img: &[u8], main_sectors: u64) -> Outcome {
     match discover(&mut Image(img), sectors, &fp, false, &mut buf) {
         Discovery::Refuse(r) => Outcome::Refused(r.message().to_string_lossy().into_owned()),
         Discovery::Format { layout, .. } => Outcome::Loaded { formatted: true, extents: vec![], layout },
-        Discovery::Load { copy, slot, sb, layout, .. } => {
+        Discovery::Load { copy, slot, sb, tail, layout, .. } => {
             let mut extents = vec![];
             let state = read_slot(&mut Image(img), &layout, copy, slot, &mut buf, |e| extents.push(e));
             if state != CopyState::Valid(sb) {
                 return Outcome::Refused("Spare metadata changed while it was being loaded".into());
             }
+            // The copy's journal chain, applied as the kernel's load does
+            // (format version 3: a commit of one change appends a block).
+            let mut runs = vec![Extent::default(); RECORDS_PER_BLOCK];
+            let (chain, table) = apply_journal::<Vec<Extent>>(
+                &mut Image(img),
+                &layout,
+                copy,
+                &sb,
+                &extents,
+                tail.blocks,
+                &mut runs,
+                &mut buf,
+            );
+            match table {
+                Ok(_) if chain.generation != tail.generation || chain.blocks != tail.blocks => {
+                    return Outcome::Refused("Spare metadata changed while it was being loaded".into());
+                }
+                Ok(Some(t)) => extents = t,
+                Ok(None) => {}
+                Err(ApplyError::NoMemory) => return Outcome::Refused("Cannot allocate the loaded remap table".into()),
+                Err(ApplyError::BadRecords) => {
+                    return Outcome::Refused("Spare metadata journal holds invalid records".into())
+                }
+            }
+            let sb = dm_remap_core::format::Superblock {
+                generation: chain.generation,
+                alloc_next: chain.alloc_next.unwrap_or(sb.alloc_next),
+                extent_count: extents.len() as u64,
+                ..sb
+            };
             // As the kernel chooses its scratch.
             let (mut copy, mut bits) = (extents.clone(), vec![]);
             let scratch = if prefer_bitmap(sb.extent_count, sb.alloc_next) {

@@ -15,14 +15,8 @@ dmsetup load sp --table "0 131072 linear $disk 0"
 dmsetup resume sp
 assert_eq "$(sectors "$spare")" 131072 "spare size after growing"
 
-# corrupt <sector>: flips byte 100 of that sector (past the magic).
-corrupt() {
-    dd if="$spare" of=/tmp/work/sector bs=512 skip="$1" count=1 iflag=direct status=none
-    printf '\377' | dd of=/tmp/work/sector bs=1 seek=100 conv=notrunc status=none
-    dd if=/tmp/work/sector of="$spare" bs=512 seek="$1" count=1 oflag=direct conv=notrunc status=none
-}
-corrupt 0
-corrupt 8
+corrupt_superblock "$spare" 0
+corrupt_superblock "$spare" 8
 remap_create r "$main" "$spare" >/dev/null
 assert_eq "$(dmsetup message r 0 list_remaps)" "$list" "table with copy A damaged"
 dmsetup remove r

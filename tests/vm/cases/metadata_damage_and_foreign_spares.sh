@@ -13,14 +13,8 @@ dmsetup remove r
 b=$(region_b_sector "$spare")
 [ "${b:-0}" -gt 0 ] || fail "region B not found"
 
-# corrupt <sector>: flips byte 100 of that sector (past the magic) on the spare.
-corrupt() {
-    dd if="$spare" of=/tmp/work/sector bs=512 skip="$1" count=1 iflag=direct status=none
-    printf '\377' | dd of=/tmp/work/sector bs=1 seek=100 conv=notrunc status=none
-    dd if=/tmp/work/sector of="$spare" bs=512 seek="$1" count=1 oflag=direct conv=notrunc status=none
-}
-damage_a() { corrupt 0; corrupt 8; }
-damage_b() { corrupt "$b"; corrupt $((b + 8)); }
+damage_a() { corrupt_superblock "$spare" 0; corrupt_superblock "$spare" 8; }
+damage_b() { corrupt_superblock "$spare" "$b"; corrupt_superblock "$spare" $((b + 8)); }
 spare_sum() { dd if="$spare" bs=1M iflag=direct status=none | sha256sum; }
 
 # load_after_damage <A|B>: both superblocks of that region damaged; the table

@@ -1,8 +1,8 @@
 # Issue 13 point 3 in the kernel: while one metadata region's superblocks
 # fail every write (health degraded), commits go on with the other region,
 # and a power cut at any write of any commit must still load every remap
-# acknowledged before it. The spare is dm-dust (failing region B's two
-# superblock blocks) over log-writes over a loop device; after each
+# acknowledged before it. The spare is dm-dust (failing every block of
+# region B: superblocks, entry blocks and journal area) over log-writes over a loop device; after each
 # acknowledged remap the log gets a mark. The log is then replayed onto a
 # zeroed image one write at a time: at every point the spare loads and
 # holds every remap acknowledged before the last mark passed.
@@ -22,9 +22,9 @@ dmsetup message r 0 remap 10 1 >/dev/null
 dmsetup remove r
 b=$(region_b_sector "$spare_loop")
 [ "${b:-0}" -gt 0 ] || fail "region B not found"
-# Region B's superblocks fail every write from now on.
-dmsetup message sdust 0 addbadblock "$b" 255
-dmsetup message sdust 0 addbadblock $((b + 8)) 255
+# Every block of region B fails from now on (a version-3 commit appends to
+# a region's journal area, not its superblocks).
+dust_region sdust add "$b" "$(region_sectors "$spare_loop")"
 remap_create r "$main" "$(mapper sdust)" >/dev/null
 : > $W/acked
 for i in $(seq 1 6); do

@@ -2,10 +2,13 @@
 # write can report an error after the drive took it), so nothing may
 # depend on its never loading: its generation and the spare blocks it
 # handed out are never used again, and a table goes live only once its
-# writes cannot be hidden by it. Here slot 1 of both regions (not holding
-# the newest copy: the next commit's slot) fails every read and write
-# (dm-dust, which tears the 4 KiB superblock write: sectors 1-7 land),
-# so a remap's commit and its retraction fail and the block is fenced.
+# writes cannot be hidden by it. Here, in both regions, the places the
+# next commits write fail every read and write (dm-dust, which tears a
+# 4 KiB write: sectors 1-7 land): the first block of slot 0's journal
+# area, where a one-change commit (format version 3) appends, and slot
+# 1's superblock (not holding the newest copy), where the retraction,
+# after a failed append, folds. So a remap's commit and its retraction
+# fail and the block is fenced.
 # Then, with that slot still unreadable:
 # 1. suspend and resume: the same table loads the spare again. The newest
 #    copy, in slot 0, still loads (before 8485dd2 a 64 KiB read-ahead
@@ -33,7 +36,7 @@
 # fail_commit <name>: a remap target <name> over dust devices <name>m and
 # <name>s whose commit of a remap of block 64 and its retraction failed.
 # Sets dev, img, g0 (generation before), used (spare blocks used) and bad
-# (slot 1's superblock sectors).
+# (the sectors of slot 0's first journal block and slot 1's superblock).
 fail_commit() {
     local main spare b
     main=$(mkdust "$1m" 32)
@@ -42,12 +45,15 @@ fail_commit() {
     img=/tmp/work/$1s-disk.img
     b=$(region_b_sector "$img")
     [ "${b:-0}" -gt 0 ] || fail "region B not found"
-    # A fresh spare's format writes slot 0, so the next commit writes slot 1.
-    # (With slot 0 unreadable a load refuses the spare outright, which is
-    # safe: the metadata is found through slot 0's places.)
+    # A fresh spare's format writes an empty copy into slot 0 (block 0, no
+    # entry blocks, its journal area from block 2), so the next commit
+    # appends at block 2, and a fold after a failed append writes slot 1
+    # (block 1). (With slot 0 unreadable a load refuses the spare outright,
+    # which is safe: the metadata is found through slot 0's places.)
     g0=$(info_field "$1" generation)
-    dm-remap check "$img" | grep "^copy A slot 0: valid, generation $g0," >/dev/null || fail "format did not write slot 0"
-    bad="8 $((b + 8))"
+    dm-remap check "$img" | grep "^copy A slot 0: valid, generation $g0, 0 extents" >/dev/null \
+        || fail "format did not write an empty slot 0"
+    bad="8 16 $((b + 8)) $((b + 16))"
     for s in $bad; do dmsetup message "$1s" 0 addbadblock "$s" 255; done
     dmsetup message "$1m" 0 addbadblock 64 255
     dd if=/dev/zero of="$dev" bs=512 seek=64 count=1 oflag=direct status=none 2>/dev/null \
@@ -59,7 +65,7 @@ fail_commit() {
     note "$1: commit of generation $((g0 + 1)) and its retraction failed; block 64 fenced, $used spare block(s) used"
 }
 
-# heal <name>: slot 1 and main block 64 work again.
+# heal <name>: the failed places and main block 64 work again.
 heal() {
     for s in $bad; do dmsetup message "$1s" 0 removebadblock "$s"; done
     dmsetup message "$1m" 0 removebadblock 64
@@ -128,7 +134,7 @@ main=$(mkdust r4m 32)
 spare=$(mkdust r4s 8)
 dev=$(remap_create r4 "$main" "$spare")
 b=$(region_b_sector /tmp/work/r4s-disk.img)
-for s in 8 $((b + 8)); do dmsetup message r4s 0 addbadblock "$s" 255; done
+for s in 8 16 $((b + 8)) $((b + 16)); do dmsetup message r4s 0 addbadblock "$s" 255; done
 dd if=/dev/urandom of="$dev" bs=4096 count=4 oflag=direct status=none || fail "a write to a live table"
 dmsetup suspend r4
 dmsetup resume r4 || fail "suspend and resume of a table that made every generation on the spare, slot 1 gone bad"
