@@ -234,11 +234,10 @@ pub fn chain_next(
 /// Reads the chain of journal blocks on a checkpoint, from the place
 /// `first` (index 0), in a journal area of `capacity` blocks:
 /// `read(index, buf)` reads block `index` of the area into `buf` (4096
-/// bytes). A block belongs to the chain when it decodes at its place with a
-/// generation above the previous block's and an allocator's cursor of at
-/// most `cursor_max` (the pool's blocks: no writer's cursor passes the
-/// pool's end, and a chain's records are bounded by its cursor). Each block of the chain goes to
-/// `each(head, block)` in order (its records: [`records`]), which returns
+/// bytes). A block belongs to the chain when [`chain_next`] takes it after
+/// the previous one, with `cursor_max` the pool's blocks (no writer's
+/// cursor passes the pool's end, and a chain's records are bounded by its
+/// cursor). Each block of the chain goes to `each(head, block)` in order (its records: [`records`]), which returns
 /// `false` to stop there (the block does not count).
 pub fn read_chain<E>(
     first: ChainPlace,

@@ -721,15 +721,9 @@ fn kernel_open(io: &mut impl MetaIo, layout: &SpareLayout) -> Option<(State, Slo
     if read_slot(io, layout, copy, slot, &mut buf, |e| checkpoint.push(e)) != CopyState::Valid(sb) {
         return None;
     }
-    let mut runs = vec![Extent::default(); RECORDS_PER_BLOCK];
-    let (chain, table) =
-        apply_journal::<Vec<Extent>>(io, layout, copy, &sb, &checkpoint, tail.blocks, &mut runs, &mut buf);
-    if (chain.generation, chain.blocks) != (tail.generation, tail.blocks) {
-        return None;
-    }
-    let table = table.ok()?.unwrap_or(checkpoint);
+    let state = constructor_chain(io, layout, copy, &sb, &tail, checkpoint).ok().flatten()?;
     let seen = seen_generations(io, layout, SECTORS, &mut buf);
-    Some(((chain.generation, table, chain.alloc_next.unwrap_or(sb.alloc_next)), slots, seen))
+    Some((state, slots, seen))
 }
 
 /// What a reload's constructor applies after discovery saw `tail` on the
